@@ -1,0 +1,393 @@
+//! Finding and running plugin executables: used for IPAM delegation and by
+//! the runtime library. The only module that spawns plugin processes.
+
+use std::ffi::{OsStr, OsString};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result, code};
+use crate::types::decode;
+
+/// Directories of a `CNI_PATH`-style list, empty entries dropped.
+pub fn split_path(list: &str) -> Vec<PathBuf> {
+    list.split(':')
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .collect()
+}
+
+/// The first regular file named exactly `plugin` in `dirs` (spec-notes §7.7).
+pub fn find_in_path(plugin: &str, dirs: &[PathBuf]) -> Result<PathBuf> {
+    if plugin.is_empty() {
+        return Err(Error::invalid_config("no plugin name provided", ""));
+    }
+    if plugin.contains('/') || plugin == "." || plugin == ".." {
+        return Err(Error::invalid_config(
+            format!("invalid plugin name: {plugin}"),
+            "",
+        ));
+    }
+    if dirs.is_empty() {
+        return Err(Error::invalid_config("no paths provided", ""));
+    }
+    for dir in dirs {
+        let candidate = dir.join(plugin);
+        if std::fs::metadata(&candidate).is_ok_and(|m| m.is_file()) {
+            return Ok(candidate);
+        }
+    }
+    let list: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    Err(Error::invalid_config(
+        format!(
+            "failed to find plugin {plugin:?} in path [{}]",
+            list.join(" ")
+        ),
+        "",
+    ))
+}
+
+/// How to run one plugin command.
+pub struct Exec<'a> {
+    pub plugin: &'a Path,
+    /// The complete environment of the child (nothing else is inherited).
+    pub env: &'a [(OsString, OsString)],
+    pub stdin: &'a [u8],
+    /// Kill the plugin after this long.
+    pub timeout: Option<Duration>,
+    /// Copy the plugin's stderr to ours (delegation) instead of only
+    /// keeping it for error messages.
+    pub forward_stderr: bool,
+}
+
+/// The error object a failing plugin prints.
+#[derive(Deserialize)]
+#[serde(default)]
+struct ErrorObject {
+    code: u32,
+    msg: String,
+    details: String,
+}
+
+impl Default for ErrorObject {
+    fn default() -> Self {
+        ErrorObject {
+            code: code::UNKNOWN,
+            msg: String::new(),
+            details: String::new(),
+        }
+    }
+}
+
+/// Run the plugin; on exit 0 return its stdout, else its error, decoded as
+/// the Go runtime does (spec-notes §4.3).
+pub fn exec(e: &Exec<'_>) -> Result<Vec<u8>> {
+    let name = e.plugin.display().to_string();
+    let child = spawn_retrying_busy(e)?;
+    let (status, stdout, stderr) = collect(child, e.stdin, e.timeout, &name)?;
+    if e.forward_stderr && !stderr.is_empty() {
+        let _ = std::io::stderr().write_all(&stderr);
+    }
+    if status.success() {
+        return Ok(stdout);
+    }
+    Err(plugin_failure(&status, &stdout, &stderr))
+}
+
+fn plugin_failure(status: &ExitStatus, stdout: &[u8], stderr: &[u8]) -> Error {
+    let exit = describe_status(status);
+    if !stdout.iter().all(u8::is_ascii_whitespace) {
+        return match decode::from_slice::<ErrorObject>(stdout, "plugin error") {
+            Ok(obj) => Error::new(obj.code, obj.msg, obj.details),
+            Err(err) => Error::new(
+                code::UNKNOWN,
+                format!(
+                    "netplugin failed but error parsing its diagnostic message {:?}: {}",
+                    String::from_utf8_lossy(stdout),
+                    err.details()
+                ),
+                "",
+            ),
+        };
+    }
+    if !stderr.is_empty() {
+        return Error::new(
+            code::UNKNOWN,
+            format!(
+                "netplugin failed: {:?}: {exit}",
+                String::from_utf8_lossy(stderr).trim_end()
+            ),
+            "",
+        );
+    }
+    Error::new(
+        code::UNKNOWN,
+        format!("netplugin failed with no error message: {exit}"),
+        "",
+    )
+}
+
+fn describe_status(status: &ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(c), _) => format!("exit status {c}"),
+        (None, Some(s)) => format!("killed by signal {s}"),
+        _ => status.to_string(),
+    }
+}
+
+/// Exec fails with ETXTBSY while a plugin binary is being replaced; retry
+/// for a few seconds, then fail (Go returns an empty success here).
+fn spawn_retrying_busy(e: &Exec<'_>) -> Result<Child> {
+    let mut attempt = 0;
+    loop {
+        let mut cmd = Command::new(e.plugin);
+        cmd.env_clear()
+            .envs(e.env.iter().map(|(k, v)| (k.as_os_str(), v.as_os_str())))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        match cmd.spawn() {
+            Ok(child) => return Ok(child),
+            Err(err) if err.raw_os_error() == Some(libc::ETXTBSY) && attempt < 5 => {
+                attempt += 1;
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            Err(err) => {
+                return Err(Error::io(
+                    format!("failed to run plugin {}", e.plugin.display()),
+                    err,
+                ));
+            }
+        }
+    }
+}
+
+/// Feed stdin and drain stdout/stderr concurrently (a plugin may write
+/// before reading everything), then wait, killing it at the deadline.
+fn collect(
+    mut child: Child,
+    stdin: &[u8],
+    timeout: Option<Duration>,
+    name: &str,
+) -> Result<(ExitStatus, Vec<u8>, Vec<u8>)> {
+    let mut input = child.stdin.take();
+    let mut out = child.stdout.take();
+    let mut err = child.stderr.take();
+    let pid = child.id();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            if let Some(mut w) = input.take() {
+                // A plugin may exit without reading (VERSION): EPIPE is fine.
+                let _ = w.write_all(stdin);
+            }
+        });
+        let err_reader = s.spawn(|| {
+            let mut buf = Vec::new();
+            if let Some(r) = err.as_mut() {
+                let _ = r.read_to_end(&mut buf);
+            }
+            buf
+        });
+        let out_reader = s.spawn(|| {
+            let mut buf = Vec::new();
+            if let Some(r) = out.as_mut() {
+                let _ = r.read_to_end(&mut buf);
+            }
+            buf
+        });
+        let status = match timeout {
+            None => child
+                .wait()
+                .map_err(|e| Error::io(format!("waiting for plugin {name}"), e))?,
+            Some(limit) => wait_with_deadline(&mut child, pid, limit, name)?,
+        };
+        let stdout = out_reader.join().unwrap_or_default();
+        let stderr = err_reader.join().unwrap_or_default();
+        Ok((status, stdout, stderr))
+    })
+}
+
+fn wait_with_deadline(
+    child: &mut Child,
+    pid: u32,
+    limit: Duration,
+    name: &str,
+) -> Result<ExitStatus> {
+    let (tx, rx) = mpsc::channel::<()>();
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            if rx.recv_timeout(limit).is_err() {
+                // Deadline passed (or the waiter vanished): kill the plugin.
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        });
+        let status = child.wait();
+        let _ = tx.send(());
+        let status = status.map_err(|e| Error::io(format!("waiting for plugin {name}"), e))?;
+        use std::os::unix::process::ExitStatusExt;
+        if status.signal() == Some(libc::SIGKILL) {
+            return Err(Error::new(
+                code::TRY_AGAIN_LATER,
+                format!(
+                    "plugin {name} timed out after {}s and was killed",
+                    limit.as_secs_f32()
+                ),
+                "",
+            ));
+        }
+        Ok(status)
+    })
+}
+
+/// The environment of a child plugin: `base` with the given `CNI_*`
+/// variables replaced (later wins, as in Go).
+pub fn child_env(
+    base: &[(OsString, OsString)],
+    overrides: &[(&str, &OsStr)],
+) -> Vec<(OsString, OsString)> {
+    let mut env: Vec<(OsString, OsString)> = base
+        .iter()
+        .filter(|(k, _)| !overrides.iter().any(|(o, _)| OsStr::new(o) == k))
+        .cloned()
+        .collect();
+    env.extend(
+        overrides
+            .iter()
+            .map(|(k, v)| (OsString::from(k), v.to_os_string())),
+    );
+    env
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    }
+
+    fn run(p: &Path, timeout: Option<Duration>) -> Result<Vec<u8>> {
+        let env = vec![(OsString::from("PATH"), OsString::from("/usr/bin:/bin"))];
+        exec(&Exec {
+            plugin: p,
+            env: &env,
+            stdin: b"{\"x\":1}",
+            timeout,
+            forward_stderr: false,
+        })
+    }
+
+    #[test]
+    fn finds_plugins() {
+        let d = tempfile::tempdir().unwrap();
+        let d2 = tempfile::tempdir().unwrap();
+        script(d2.path(), "foo", "true");
+        std::fs::create_dir(d.path().join("foo")).unwrap(); // a directory is not a plugin
+        let dirs = vec![d.path().to_path_buf(), d2.path().to_path_buf()];
+        assert_eq!(find_in_path("foo", &dirs).unwrap(), d2.path().join("foo"));
+        for (name, msg) in [
+            ("", "no plugin name provided"),
+            ("../foo", "invalid plugin name: ../foo"),
+            ("bar", "failed to find plugin \"bar\""),
+        ] {
+            assert!(
+                find_in_path(name, &dirs)
+                    .unwrap_err()
+                    .msg()
+                    .starts_with(msg),
+                "{name}"
+            );
+        }
+        assert_eq!(
+            find_in_path("foo", &[]).unwrap_err().msg(),
+            "no paths provided"
+        );
+        assert_eq!(
+            split_path("/a::/b:"),
+            vec![PathBuf::from("/a"), PathBuf::from("/b")]
+        );
+    }
+
+    #[test]
+    fn decodes_failures_like_go() {
+        let d = tempfile::tempdir().unwrap();
+        let cases = [
+            ("cat", Ok("{\"x\":1}")),
+            (
+                "echo '{\"code\":7,\"msg\":\"bad\",\"details\":\"d\"}'; exit 1",
+                Err((7, "bad")),
+            ),
+            (
+                "echo garbage; exit 1",
+                Err((
+                    0,
+                    "netplugin failed but error parsing its diagnostic message",
+                )),
+            ),
+            (
+                "echo oops >&2; exit 3",
+                Err((0, "netplugin failed: \"oops\": exit status 3")),
+            ),
+            (
+                "exit 2",
+                Err((0, "netplugin failed with no error message: exit status 2")),
+            ),
+            (
+                "kill -9 $$",
+                Err((
+                    0,
+                    "netplugin failed with no error message: killed by signal 9",
+                )),
+            ),
+        ];
+        for (i, (body, want)) in cases.into_iter().enumerate() {
+            let p = script(d.path(), &format!("p{i}"), body);
+            match (run(&p, None), want) {
+                (Ok(out), Ok(w)) => assert_eq!(String::from_utf8(out).unwrap(), w),
+                (Err(e), Err((c, m))) => {
+                    assert_eq!(e.code(), c, "{body}: {e}");
+                    assert!(e.msg().starts_with(m), "{body}: {e}");
+                }
+                (got, _) => panic!("{body}: unexpected {got:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn timeout_kills() {
+        let d = tempfile::tempdir().unwrap();
+        let p = script(d.path(), "slow", "exec sleep 10");
+        let t = std::time::Instant::now();
+        let e = run(&p, Some(Duration::from_millis(200))).unwrap_err();
+        assert_eq!(e.code(), 11, "{e}");
+        assert!(t.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn env_override() {
+        let base = vec![
+            (OsString::from("CNI_COMMAND"), OsString::from("ADD")),
+            (OsString::from("PATH"), OsString::from("/bin")),
+        ];
+        let env = child_env(&base, &[("CNI_COMMAND", OsStr::new("DEL"))]);
+        assert_eq!(
+            env,
+            vec![
+                (OsString::from("PATH"), OsString::from("/bin")),
+                (OsString::from("CNI_COMMAND"), OsString::from("DEL")),
+            ]
+        );
+    }
+}

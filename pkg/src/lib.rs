@@ -1,0 +1,31 @@
+//! The shared library of the Rust CNI plugin suite.
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`types`] | spec types of every version and conversion between them; pure data |
+//! | [`skel`] | the plugin skeleton: env and stdin validation, version gates, dispatch, spec error JSON |
+//! | [`error`] | the error type, which carries the CNI error code |
+//! | [`validate`] | container ID, network name and interface name rules |
+//! | [`ns`] | network namespaces; the only module that calls `setns` |
+//! | [`netlink`] | a synchronous rtnetlink client: links, addresses, routes |
+//! | [`sysctl`] | `/proc/sys/net` paths and writes |
+//! | [`invoke`] | finding and executing plugins |
+//! | [`ipam`] | IPAM delegation and the rollback guard |
+//! | [`store`] | the host-local on-disk reservation store (Go-compatible) |
+//!
+//! The path of one ADD: `skel` → the plugin's `add` → `ipam` → `netlink` in
+//! the host and container namespaces → result → `skel` prints it in the
+//! request's version.
+
+pub mod error;
+pub mod invoke;
+pub mod ipam;
+pub mod netlink;
+pub mod ns;
+pub mod skel;
+pub mod store;
+pub mod sysctl;
+pub mod types;
+pub mod validate;
+
+pub use error::{Context, Error, Result};

@@ -1,0 +1,258 @@
+//! Links: the `ip link` verbs.
+
+use std::os::fd::AsRawFd;
+
+use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
+use netlink_packet_route::RouteNetlinkMessage;
+use netlink_packet_route::link::{
+    InfoKind, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, State,
+};
+use rtnetlink::LinkUnspec;
+
+use super::Netlink;
+use crate::error::Result;
+use crate::ns::Netns;
+
+/// A link by index or by name.
+#[derive(Debug, Clone, Copy)]
+pub enum LinkId<'a> {
+    Index(u32),
+    Name(&'a str),
+}
+
+impl std::fmt::Display for LinkId<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LinkId::Index(i) => write!(f, "index {i}"),
+            LinkId::Name(n) => f.write_str(n),
+        }
+    }
+}
+
+/// The attributes of a link the suite looks at; `message` has the rest.
+#[derive(Debug, Clone)]
+pub struct Link {
+    pub index: u32,
+    pub name: String,
+    pub mac: Vec<u8>,
+    pub mtu: u32,
+    pub flags: LinkFlags,
+    pub oper_state: Option<State>,
+    /// `veth`, `bridge`, `macvlan`, ... (IFLA_INFO_KIND).
+    pub kind: Option<String>,
+    /// The bridge/bond this link is enslaved to (IFLA_MASTER).
+    pub master: Option<u32>,
+    /// IFLA_LINK: a veth's peer index, a macvlan's parent.
+    pub parent: Option<u32>,
+    /// Set when `parent` lives in another namespace.
+    pub link_netnsid: Option<i32>,
+    pub message: LinkMessage,
+}
+
+impl Link {
+    fn from_message(message: LinkMessage) -> Link {
+        let mut link = Link {
+            index: message.header.index,
+            name: String::new(),
+            mac: Vec::new(),
+            mtu: 0,
+            flags: message.header.flags,
+            oper_state: None,
+            kind: None,
+            master: None,
+            parent: None,
+            link_netnsid: None,
+            message: LinkMessage::default(),
+        };
+        for attr in &message.attributes {
+            match attr {
+                LinkAttribute::IfName(n) => link.name = n.clone(),
+                LinkAttribute::Address(a) => link.mac = a.clone(),
+                LinkAttribute::Mtu(m) => link.mtu = *m,
+                LinkAttribute::OperState(s) => link.oper_state = Some(*s),
+                LinkAttribute::Controller(m) => link.master = Some(*m),
+                LinkAttribute::Link(l) => link.parent = Some(*l),
+                LinkAttribute::LinkNetNsId(n) => link.link_netnsid = Some(*n),
+                LinkAttribute::LinkInfo(infos) => {
+                    for info in infos {
+                        if let LinkInfo::Kind(k) = info {
+                            link.kind = Some(kind_name(k));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        link.message = message;
+        link
+    }
+
+    pub fn is_up(&self) -> bool {
+        self.flags.contains(LinkFlags::Up)
+    }
+
+    pub fn is_promisc(&self) -> bool {
+        self.flags.contains(LinkFlags::Promisc)
+    }
+
+    /// The MAC as `aa:bb:cc:dd:ee:ff` (empty for links without one).
+    pub fn mac_string(&self) -> String {
+        format_mac(&self.mac)
+    }
+}
+
+pub fn format_mac(mac: &[u8]) -> String {
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+fn kind_name(k: &InfoKind) -> String {
+    k.to_string()
+}
+
+fn id_message(id: LinkId<'_>) -> LinkMessage {
+    match id {
+        LinkId::Index(i) => LinkUnspec::new_with_index(i).build(),
+        LinkId::Name(n) => LinkUnspec::new_with_name(n).build(),
+    }
+}
+
+impl Netlink {
+    /// `ip link show <id>`; a missing link is ENODEV.
+    pub fn link_get(&mut self, id: LinkId<'_>) -> Result<Link> {
+        let msg = id_message(id);
+        let replies = self.request(RouteNetlinkMessage::GetLink(msg), 0, || {
+            format!("get link {id}")
+        })?;
+        replies
+            .into_iter()
+            .find_map(|m| match m {
+                RouteNetlinkMessage::NewLink(l) => Some(Link::from_message(l)),
+                _ => None,
+            })
+            .ok_or_else(|| {
+                crate::Error::kernel(format!("get link {id}"), nix::errno::Errno::ENODEV)
+            })
+    }
+
+    /// `ip link show <id>`, with a missing link as `None`.
+    pub fn link_find(&mut self, id: LinkId<'_>) -> Result<Option<Link>> {
+        match self.link_get(id) {
+            Ok(l) => Ok(Some(l)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `ip link show`.
+    pub fn link_list(&mut self) -> Result<Vec<Link>> {
+        let replies = self.dump(RouteNetlinkMessage::GetLink(LinkMessage::default()), || {
+            "list links".into()
+        })?;
+        Ok(replies
+            .into_iter()
+            .filter_map(|m| match m {
+                RouteNetlinkMessage::NewLink(l) => Some(Link::from_message(l)),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// `ip link add ...`: create from a message built with rtnetlink's
+    /// builders; fails with EEXIST if the name is taken.
+    pub fn link_add(&mut self, msg: LinkMessage, what: &str) -> Result<()> {
+        self.request(
+            RouteNetlinkMessage::NewLink(msg),
+            NLM_F_CREATE | NLM_F_EXCL,
+            || format!("add link {what}"),
+        )
+        .map(drop)
+    }
+
+    /// `ip link set ...` with arbitrary attributes.
+    pub fn link_set(&mut self, msg: LinkMessage, what: impl Fn() -> String) -> Result<()> {
+        self.request(RouteNetlinkMessage::SetLink(msg), 0, what)
+            .map(drop)
+    }
+
+    /// `ip link del <id>`.
+    pub fn link_del(&mut self, id: LinkId<'_>) -> Result<()> {
+        self.request(RouteNetlinkMessage::DelLink(id_message(id)), 0, || {
+            format!("delete link {id}")
+        })
+        .map(drop)
+    }
+
+    /// `ip link set <id> up`.
+    pub fn link_set_up(&mut self, id: LinkId<'_>) -> Result<()> {
+        let mut msg = id_message(id);
+        msg.header.flags = LinkFlags::Up;
+        msg.header.change_mask = LinkFlags::Up;
+        self.link_set(msg, || format!("set link {id} up"))
+    }
+
+    /// `ip link set <id> down`.
+    pub fn link_set_down(&mut self, id: LinkId<'_>) -> Result<()> {
+        let mut msg = id_message(id);
+        msg.header.flags = LinkFlags::empty();
+        msg.header.change_mask = LinkFlags::Up;
+        self.link_set(msg, || format!("set link {id} down"))
+    }
+
+    /// `ip link set <id> promisc on|off`.
+    pub fn link_set_promisc(&mut self, id: LinkId<'_>, on: bool) -> Result<()> {
+        let mut msg = id_message(id);
+        msg.header.flags = if on {
+            LinkFlags::Promisc
+        } else {
+            LinkFlags::empty()
+        };
+        msg.header.change_mask = LinkFlags::Promisc;
+        self.link_set(msg, || {
+            format!("set link {id} promisc {}", if on { "on" } else { "off" })
+        })
+    }
+
+    /// `ip link set <id> mtu <mtu>`.
+    pub fn link_set_mtu(&mut self, id: LinkId<'_>, mtu: u32) -> Result<()> {
+        let mut msg = id_message(id);
+        msg.attributes.push(LinkAttribute::Mtu(mtu));
+        self.link_set(msg, || format!("set link {id} mtu {mtu}"))
+    }
+
+    /// `ip link set <id> address <mac>`.
+    pub fn link_set_mac(&mut self, id: LinkId<'_>, mac: &[u8]) -> Result<()> {
+        let mut msg = id_message(id);
+        msg.attributes.push(LinkAttribute::Address(mac.to_vec()));
+        self.link_set(msg, || format!("set link {id} address {}", format_mac(mac)))
+    }
+
+    /// `ip link set <id> name <name>`.
+    pub fn link_set_name(&mut self, index: u32, name: &str) -> Result<()> {
+        let mut msg = LinkUnspec::new_with_index(index).build();
+        msg.attributes.push(LinkAttribute::IfName(name.to_string()));
+        self.link_set(msg, || format!("rename link index {index} to {name}"))
+    }
+
+    /// `ip link set <id> master <index>`; `None` means `nomaster`.
+    pub fn link_set_master(&mut self, id: LinkId<'_>, master: Option<u32>) -> Result<()> {
+        let mut msg = id_message(id);
+        msg.attributes
+            .push(LinkAttribute::Controller(master.unwrap_or(0)));
+        self.link_set(msg, || match master {
+            Some(m) => format!("set link {id} master index {m}"),
+            None => format!("set link {id} nomaster"),
+        })
+    }
+
+    /// `ip link set <id> netns <ns>`.
+    pub fn link_set_netns(&mut self, id: LinkId<'_>, ns: &Netns) -> Result<()> {
+        let mut msg = id_message(id);
+        msg.attributes.push(LinkAttribute::NetNsFd(ns.as_raw_fd()));
+        self.link_set(msg, || {
+            format!("move link {id} to netns {}", ns.path().display())
+        })
+    }
+}

@@ -1,0 +1,159 @@
+//! sysctls under `/proc/sys/net`. These resolve against the calling
+//! thread's network namespace, so container sysctls are written from inside
+//! `Netns::run`.
+//!
+//! Interface names go into paths verbatim (`/proc/sys/net/ipv4/conf/eth0.100/...`):
+//! building the path from a dotted key would split a VLAN name in two.
+
+use std::fs;
+use std::path::{Component, Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+const ROOT: &str = "/proc/sys";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+impl Family {
+    fn dir(self) -> &'static str {
+        match self {
+            Family::V4 => "ipv4",
+            Family::V6 => "ipv6",
+        }
+    }
+}
+
+/// `/proc/sys/net/<ipv4|ipv6>/conf/<ifname>/<leaf>`.
+pub fn conf_path(family: Family, ifname: &str, leaf: &str) -> Result<PathBuf> {
+    for part in [ifname, leaf] {
+        if part.is_empty()
+            || part == "."
+            || part == ".."
+            || part.contains('/')
+            || part.contains('\0')
+        {
+            return Err(Error::invalid_config(
+                format!("invalid sysctl path component {part:?}"),
+                "",
+            ));
+        }
+    }
+    Ok(PathBuf::from(format!(
+        "{ROOT}/net/{}/conf/{ifname}/{leaf}",
+        family.dir()
+    )))
+}
+
+/// A sysctl key (`net.ipv4.ip_forward` or `net/ipv4/ip_forward`) as a path,
+/// with Go's rule: if a `.` comes before the first `/`, dots and slashes
+/// swap roles. The result must stay under `/proc/sys/net/`.
+pub fn key_path(key: &str) -> Result<PathBuf> {
+    let first_dot = key.find('.');
+    let first_slash = key.find('/');
+    let normalised: String = match (first_dot, first_slash) {
+        (Some(d), Some(s)) if d < s => swap_dots_slashes(key),
+        (Some(_), None) => swap_dots_slashes(key),
+        _ => key.to_string(),
+    };
+    let path = PathBuf::from(format!("{ROOT}/{normalised}"));
+    check_under_net(&path, key)?;
+    Ok(path)
+}
+
+fn swap_dots_slashes(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '.' => '/',
+            '/' => '.',
+            c => c,
+        })
+        .collect()
+}
+
+fn check_under_net(path: &Path, key: &str) -> Result<()> {
+    let bad = path
+        .components()
+        .any(|c| matches!(c, Component::ParentDir | Component::CurDir))
+        || path
+            .strip_prefix(format!("{ROOT}/net"))
+            .map_or(true, |rest| rest.as_os_str().is_empty())
+        || path.as_os_str().to_string_lossy().contains('\0');
+    if bad {
+        return Err(Error::invalid_config(
+            format!("invalid sysctl key {key:?}"),
+            "sysctls must name a file under /proc/sys/net/",
+        ));
+    }
+    Ok(())
+}
+
+/// Read a sysctl, without the trailing newline.
+pub fn read(path: &Path) -> Result<String> {
+    fs::read_to_string(path)
+        .map(|s| s.trim_end_matches('\n').to_string())
+        .map_err(|e| Error::io(format!("read sysctl {}", path.display()), e))
+}
+
+/// Write a sysctl.
+pub fn write(path: &Path, value: &str) -> Result<()> {
+    fs::write(path, value)
+        .map_err(|e| Error::io(format!("write {value:?} to sysctl {}", path.display()), e))
+}
+
+/// Write only if the value differs: saves a write (and a kernel-side
+/// action) on the common path, and works where the file is read-only but
+/// already right.
+pub fn ensure(path: &Path, value: &str) -> Result<()> {
+    match read(path) {
+        Ok(current) if current.trim() == value => Ok(()),
+        _ => write(path, value),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_paths() {
+        let ok = [
+            ("net.ipv4.ip_forward", "/proc/sys/net/ipv4/ip_forward"),
+            ("net/ipv4/ip_forward", "/proc/sys/net/ipv4/ip_forward"),
+            (
+                "net/ipv4/conf/eth0.100/arp_notify",
+                "/proc/sys/net/ipv4/conf/eth0.100/arp_notify",
+            ),
+            (
+                "net.ipv4.conf.eth0/100.arp_notify",
+                "/proc/sys/net/ipv4/conf/eth0.100/arp_notify",
+            ),
+        ];
+        for (key, want) in ok {
+            assert_eq!(key_path(key).unwrap(), PathBuf::from(want), "{key}");
+        }
+        for bad in [
+            "kernel.panic",
+            "net/../kernel/panic",
+            "/etc/passwd",
+            "net",
+            "netx/a",
+        ] {
+            assert_eq!(key_path(bad).unwrap_err().code(), 7, "{bad}");
+        }
+    }
+
+    #[test]
+    fn conf_paths() {
+        assert_eq!(
+            conf_path(Family::V6, "eth0.100", "accept_ra").unwrap(),
+            PathBuf::from("/proc/sys/net/ipv6/conf/eth0.100/accept_ra")
+        );
+        for bad in ["", ".", "..", "a/b"] {
+            assert!(conf_path(Family::V4, bad, "x").is_err());
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! Spec data types: pure data and conversion, no kernel, files or processes.
+
+pub mod args;
+pub mod conf;
+pub mod decode;
+pub mod result;
+pub mod version;
+
+pub use args::CniArgs;
+pub use conf::{ConfArgs, GcAttachment, IpamConf, NetConf};
+pub use result::{CniResult, Dns, Interface, IpConfig, Route};
+pub use version::Version;
+
+#[cfg(test)]
+#[path = "result_tests.rs"]
+mod result_tests;

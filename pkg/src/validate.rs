@@ -1,0 +1,149 @@
+//! Identifier rules (spec-notes §2.5). They also keep these values safe to
+//! use in file names: host-local builds `<dataDir>/<network>`.
+
+use crate::error::{Error, Result, code};
+
+/// `^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$`, shared by container IDs and network names.
+fn id_chars_ok(s: &str) -> bool {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) if c.is_ascii_alphanumeric() => {}
+        _ => return false,
+    }
+    chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+pub fn container_id(id: &str) -> Result<()> {
+    if id.is_empty() {
+        return Err(Error::new(
+            code::UNKNOWN_CONTAINER,
+            "missing containerID",
+            "",
+        ));
+    }
+    if !id_chars_ok(id) {
+        return Err(Error::invalid_env("invalid characters in containerID", id));
+    }
+    Ok(())
+}
+
+pub fn network_name(name: &str) -> Result<()> {
+    if name.is_empty() {
+        return Err(Error::invalid_config("missing network name", ""));
+    }
+    if !id_chars_ok(name) {
+        return Err(Error::invalid_config(
+            "invalid characters found in network name",
+            name,
+        ));
+    }
+    Ok(())
+}
+
+/// The kernel's rule, measured in bytes.
+pub fn interface_name(name: &str) -> Result<()> {
+    if name.is_empty() {
+        return Err(Error::invalid_env("interface name is empty", ""));
+    }
+    if name.len() > 15 {
+        return Err(Error::invalid_env(
+            "interface name is too long",
+            "interface name should be less than 16 characters",
+        ));
+    }
+    if name == "." || name == ".." {
+        return Err(Error::invalid_env("interface name is . or ..", ""));
+    }
+    if name
+        .chars()
+        .any(|c| c == '/' || c == ':' || c.is_whitespace())
+    {
+        return Err(Error::invalid_env(
+            "interface name contains / or : or whitespace characters",
+            "",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_names() {
+        let cases: [(&str, bool); 12] = [
+            ("a", true),
+            ("0", true),
+            ("abc-123_x.y", true),
+            (
+                "c018792f780e4ee670c89b103b78e51367d3abad81dc4190c7ee12e106de6ce7",
+                true,
+            ),
+            ("", false),
+            ("-a", false),
+            ("_a", false),
+            (".a", false),
+            ("a%b", false),
+            ("a/b", false),
+            ("a b", false),
+            ("é", false),
+        ];
+        for (s, ok) in cases {
+            assert_eq!(container_id(s).is_ok(), ok, "{s:?}");
+            assert_eq!(network_name(s).is_ok(), ok, "{s:?}");
+        }
+        assert_eq!(container_id("").unwrap_err().code(), 3);
+        let e = container_id("a%b").unwrap_err();
+        assert_eq!(
+            (e.code(), e.msg().as_str(), e.details().as_str()),
+            (4, "invalid characters in containerID", "a%b")
+        );
+        let e = network_name("te%st").unwrap_err();
+        assert_eq!((e.code(), e.details().as_str()), (7, "te%st"));
+    }
+
+    // checklist 9: interface name rules
+    #[test]
+    fn conformance_09_interface_names() {
+        let cases = [
+            ("eth0", None),
+            ("123456789012345", None),
+            ("1234567890123456", Some("interface name is too long")),
+            ("", Some("interface name is empty")),
+            (".", Some("interface name is . or ..")),
+            ("..", Some("interface name is . or ..")),
+            (
+                "a/b",
+                Some("interface name contains / or : or whitespace characters"),
+            ),
+            (
+                "a:b",
+                Some("interface name contains / or : or whitespace characters"),
+            ),
+            (
+                "a b",
+                Some("interface name contains / or : or whitespace characters"),
+            ),
+            (
+                "a\tb",
+                Some("interface name contains / or : or whitespace characters"),
+            ),
+            (
+                "a\u{2003}b",
+                Some("interface name contains / or : or whitespace characters"),
+            ),
+            ("ééééééééé", Some("interface name is too long")), // 18 bytes
+        ];
+        for (name, want) in cases {
+            match (interface_name(name), want) {
+                (Ok(()), None) => {}
+                (Err(e), Some(msg)) => {
+                    assert_eq!(e.code(), 4);
+                    assert_eq!(e.msg(), msg, "{name:?}");
+                }
+                (got, want) => panic!("{name:?}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+}
