@@ -224,7 +224,9 @@ pub fn dispatch(plugin: &dyn Plugin, info: &PluginInfo, io: Io<'_>) -> i32 {
     });
     match outcome {
         Ok(Some(json)) => {
-            if write_json(stdout, &json, true).is_err() {
+            // Go prints VERSION compact and results indented.
+            let pretty = json.get("supportedVersions").is_none();
+            if write_json(stdout, &json, pretty).is_err() {
                 return 1;
             }
             0

@@ -158,7 +158,7 @@ fn conformance_01_02_version_without_stdin() {
     assert_eq!(o.code, 0);
     assert_eq!(
         o.stdout,
-        "{\n    \"cniVersion\": \"1.1.0\",\n    \"supportedVersions\": [\n        \"0.1.0\",\n        \"0.2.0\",\n        \"0.3.0\",\n        \"0.3.1\",\n        \"0.4.0\",\n        \"1.0.0\",\n        \"1.1.0\"\n    ]\n}\n"
+        "{\"cniVersion\":\"1.1.0\",\"supportedVersions\":[\"0.1.0\",\"0.2.0\",\"0.3.0\",\"0.3.1\",\"0.4.0\",\"1.0.0\",\"1.1.0\"]}\n"
     );
 }
 

@@ -1,1 +1,664 @@
+//! host-local's reservation store, byte-compatible with Go's `backend/disk`
+//! so a node can switch between the two with no address lost or handed out
+//! twice:
+//!
+//! - `<dataDir>/<network>/` holds one file per reserved IP, named by the IP
+//!   (Go's text form), containing `<containerID>\r\n<ifname>`, mode 0600;
+//!   very old files hold only the container ID;
+//! - `last_reserved_ip.<N>` holds the last IP handed out from range set N;
+//! - `lock` is locked with a blocking exclusive flock by every writer.
+//!
+//! On top of that, and invisible to Go, an index makes lookups by
+//! attachment O(1): `.attachments/<sha256(id\r\nifname)>/<ip>` is a hard link
+//! to the reservation file. Go's release deletes every file whose content
+//! matches the attachment, so it removes the index entry together with the
+//! reservation. Reservations Go creates are not indexed; they are adopted
+//! by a scan whenever a `last_reserved_ip.*` file changed behind our back
+//! (Go rewrites one on every allocation), which `.attachments/.synced`
+//! records.
+//!
+//! Safety: every path is resolved with `*at` calls relative to the network
+//! directory with `O_NOFOLLOW`, so a symlink planted in the store cannot
+//! redirect a write; a reservation becomes visible only complete (written
+//! to a temporary file, then hard-linked into place), so a failed or
+//! interrupted write never leaves an empty reservation behind.
 
+use std::collections::HashSet;
+use std::ffi::CStr;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::net::IpAddr;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use nix::dir::Dir;
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag, openat, renameat};
+use nix::sys::stat::{FileStat, Mode, SFlag, fstatat, mkdirat};
+use nix::unistd::{UnlinkatFlags, linkat, unlinkat};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+pub const DEFAULT_DATA_DIR: &str = "/var/lib/cni/networks";
+const LOCK_FILE: &str = "lock";
+const LAST_RESERVED_PREFIX: &str = "last_reserved_ip.";
+const INDEX_DIR: &str = ".attachments";
+const SYNC_MARK: &str = ".synced";
+const TMP_PREFIX: &str = ".tmp-";
+/// How many `last_reserved_ip.N` files the change detection looks at.
+const FINGERPRINT_RANGE_SETS: usize = 16;
+/// Go's separator between container ID and interface name.
+const LINE_BREAK: &str = "\r\n";
+/// A reservation file is a few dozen bytes; anything much larger is not one.
+const MAX_FILE: u64 = 4096;
+
+/// Who holds a reservation, as written in its file.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Owner {
+    pub id: String,
+    /// `None` for legacy files that hold only the container ID.
+    pub ifname: Option<String>,
+}
+
+impl Owner {
+    fn parse(content: &str) -> Option<Owner> {
+        let content = content.trim();
+        if content.is_empty() {
+            return None;
+        }
+        Some(match content.split_once(LINE_BREAK) {
+            Some((id, ifname)) => Owner {
+                id: id.trim().to_string(),
+                ifname: Some(ifname.to_string()),
+            },
+            None => Owner {
+                id: content.to_string(),
+                ifname: None,
+            },
+        })
+    }
+}
+
+/// The content Go writes, and the index key derived from it.
+fn file_content(id: &str, ifname: &str) -> String {
+    format!("{}{LINE_BREAK}{ifname}", id.trim())
+}
+
+fn index_key(id: &str, ifname: Option<&str>) -> String {
+    let content = match ifname {
+        Some(i) => file_content(id, i),
+        None => id.trim().to_string(),
+    };
+    let digest = Sha256::digest(content.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The file name Go uses for an IP.
+pub fn ip_file_name(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => v6.to_string(),
+        },
+        v4 => v4.to_string(),
+    }
+}
+
+/// One network's store, locked for as long as the value lives.
+pub struct Store {
+    dir: OwnedFd,
+    path: PathBuf,
+    /// Holds the flock; released on drop.
+    _lock: File,
+    tmp_counter: u32,
+}
+
+impl Store {
+    /// Open (creating if needed) `<data_dir>/<network>` and take its lock,
+    /// waiting for other holders (Go or Rust) to finish.
+    pub fn open(data_dir: &Path, network: &str) -> Result<Store> {
+        crate::validate::network_name(network)?;
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| Error::io(format!("create data dir {}", data_dir.display()), e))?;
+        let root = open_dir_path(data_dir)?;
+        let path = data_dir.join(network);
+        let dir = match open_dir_at(&root, network) {
+            Ok(d) => d,
+            Err(Errno::ENOENT) => {
+                match mkdirat(&root, network, Mode::from_bits_truncate(0o755)) {
+                    Ok(()) | Err(Errno::EEXIST) => {}
+                    Err(e) => return Err(Error::kernel(format!("create {}", path.display()), e)),
+                }
+                open_dir_at(&root, network)
+                    .map_err(|e| Error::kernel(format!("open {}", path.display()), e))?
+            }
+            Err(e) => {
+                return Err(Error::kernel(
+                    format!("open {} (a directory, not a symlink)", path.display()),
+                    e,
+                ));
+            }
+        };
+        let lock_fd = openat(
+            &dir,
+            LOCK_FILE,
+            OFlag::O_RDONLY | OFlag::O_CREAT | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(0o600),
+        )
+        .map_err(|e| {
+            Error::kernel(
+                format!("open lock file {}", path.join(LOCK_FILE).display()),
+                e,
+            )
+        })?;
+        let lock = File::from(lock_fd);
+        lock.lock()
+            .map_err(|e| Error::io(format!("lock {}", path.join(LOCK_FILE).display()), e))?;
+        let mut store = Store {
+            dir,
+            path,
+            _lock: lock,
+            tmp_counter: 0,
+        };
+        store.sync()?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Reserve `ip` for the attachment. `Ok(false)` if it is taken.
+    pub fn reserve(
+        &mut self,
+        id: &str,
+        ifname: &str,
+        ip: IpAddr,
+        range_set: usize,
+    ) -> Result<bool> {
+        let name = ip_file_name(ip);
+        // Everyone holds the lock, so a name that exists now stays taken.
+        if fstatat(&self.dir, name.as_str(), AtFlags::AT_SYMLINK_NOFOLLOW).is_ok() {
+            return Ok(false);
+        }
+        let tmp = self.write_tmp(&file_content(id, ifname))?;
+        let placed = match linkat(
+            &self.dir,
+            tmp.as_str(),
+            &self.dir,
+            name.as_str(),
+            AtFlags::empty(),
+        ) {
+            Ok(()) => true,
+            Err(Errno::EEXIST) => false,
+            Err(e) => {
+                self.unlink_quiet(&tmp);
+                return Err(Error::kernel(
+                    format!("reserve {}", self.path.join(&name).display()),
+                    e,
+                ));
+            }
+        };
+        if placed {
+            let indexed = self.index_add(&tmp, &index_key(id, Some(ifname)), &name);
+            self.unlink_quiet(&tmp);
+            if let Err(e) = indexed {
+                self.unlink_quiet(&name);
+                return Err(e);
+            }
+            self.write_last_reserved(range_set, &name)?;
+        } else {
+            self.unlink_quiet(&tmp);
+        }
+        self.write_mark()?;
+        Ok(placed)
+    }
+
+    /// The last IP handed out from range set `range_set`, if recorded.
+    pub fn last_reserved(&self, range_set: usize) -> Option<IpAddr> {
+        let content = self
+            .read_small(&format!("{LAST_RESERVED_PREFIX}{range_set}"))
+            .ok()??;
+        content.trim().parse().ok()
+    }
+
+    /// Undo one reservation (when a multi-range ADD fails half way).
+    pub fn release(&mut self, ip: IpAddr) -> Result<()> {
+        let name = ip_file_name(ip);
+        if let Some(owner) = self.read_small(&name)?.as_deref().and_then(Owner::parse) {
+            let key = index_key(&owner.id, owner.ifname.as_deref());
+            let _ = unlinkat(
+                &self.dir,
+                format!("{INDEX_DIR}/{key}/{name}").as_str(),
+                UnlinkatFlags::NoRemoveDir,
+            );
+            let _ = unlinkat(
+                &self.dir,
+                format!("{INDEX_DIR}/{key}").as_str(),
+                UnlinkatFlags::RemoveDir,
+            );
+        }
+        self.unlink(&name)?;
+        self.write_mark()
+    }
+
+    /// The IPs held by the attachment.
+    pub fn get_by_id(&mut self, id: &str, ifname: &str) -> Result<Vec<IpAddr>> {
+        Ok(self
+            .index_entries(&index_key(id, Some(ifname)))?
+            .into_iter()
+            .filter_map(|(name, _)| name.parse().ok())
+            .collect())
+    }
+
+    /// Whether the attachment (or, for legacy files, the container) holds
+    /// anything: host-local's CHECK.
+    pub fn find_by_id(&mut self, id: &str, ifname: &str) -> Result<bool> {
+        if !self.index_entries(&index_key(id, Some(ifname)))?.is_empty() {
+            return Ok(true);
+        }
+        Ok(!self.index_entries(&index_key(id, None))?.is_empty())
+    }
+
+    /// Release everything the attachment holds; like Go, legacy id-only
+    /// files are released only when nothing matched id and ifname.
+    pub fn release_by_id(&mut self, id: &str, ifname: &str) -> Result<Vec<IpAddr>> {
+        let mut released = self.release_key(&index_key(id, Some(ifname)))?;
+        if released.is_empty() {
+            released = self.release_key(&index_key(id, None))?;
+        }
+        if !released.is_empty() {
+            self.write_mark()?;
+        }
+        Ok(released)
+    }
+
+    /// Release every reservation whose owner is not in `valid`; legacy
+    /// files are kept when their container ID is valid. Unreadable, empty or
+    /// garbage reservation files are released too.
+    pub fn gc(&mut self, valid: &[(String, String)]) -> Result<Vec<IpAddr>> {
+        let keep: HashSet<(&str, &str)> =
+            valid.iter().map(|(i, f)| (i.trim(), f.as_str())).collect();
+        let keep_ids: HashSet<&str> = valid.iter().map(|(i, _)| i.trim()).collect();
+        let mut released = Vec::new();
+        let mut errors = Vec::new();
+        for (name, owner) in self.reservations()? {
+            let alive = match &owner {
+                Some(Owner {
+                    id,
+                    ifname: Some(ifname),
+                }) => keep.contains(&(id.as_str(), ifname.as_str())),
+                Some(Owner { id, ifname: None }) => keep_ids.contains(id.as_str()),
+                None => false,
+            };
+            if alive {
+                continue;
+            }
+            if let Some(o) = &owner {
+                let key = index_key(&o.id, o.ifname.as_deref());
+                let _ = unlinkat(
+                    &self.dir,
+                    format!("{INDEX_DIR}/{key}/{name}").as_str(),
+                    UnlinkatFlags::NoRemoveDir,
+                );
+                let _ = unlinkat(
+                    &self.dir,
+                    format!("{INDEX_DIR}/{key}").as_str(),
+                    UnlinkatFlags::RemoveDir,
+                );
+            }
+            match self.unlink(&name) {
+                Ok(()) => released.extend(name.parse::<IpAddr>().ok()),
+                Err(e) => errors.push(e),
+            }
+        }
+        self.prune_index()?;
+        self.write_mark()?;
+        Error::from_list(errors)?;
+        Ok(released)
+    }
+
+    /// Every reservation file: its IP text and its owner (`None` when the
+    /// file is empty or unreadable).
+    pub fn reservations(&self) -> Result<Vec<(String, Option<Owner>)>> {
+        let mut out = Vec::new();
+        for (name, _) in self.list(".", |n, t| {
+            t == Some(nix::dir::Type::File) && n.parse::<IpAddr>().is_ok()
+        })? {
+            let owner = self
+                .read_small(&name)
+                .ok()
+                .flatten()
+                .as_deref()
+                .and_then(Owner::parse);
+            out.push((name, owner));
+        }
+        Ok(out)
+    }
+
+    // ---- index ----
+
+    fn index_add(&mut self, tmp: &str, key: &str, name: &str) -> Result<()> {
+        self.ensure_index_dir()?;
+        let key_dir = format!("{INDEX_DIR}/{key}");
+        match mkdirat(&self.dir, key_dir.as_str(), Mode::from_bits_truncate(0o700)) {
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(e) => {
+                return Err(Error::kernel(
+                    format!("create {}", self.path.join(&key_dir).display()),
+                    e,
+                ));
+            }
+        }
+        let entry = format!("{key_dir}/{name}");
+        // A stale entry for this IP (its file was removed by hand) is replaced.
+        let _ = unlinkat(&self.dir, entry.as_str(), UnlinkatFlags::NoRemoveDir);
+        linkat(&self.dir, tmp, &self.dir, entry.as_str(), AtFlags::empty())
+            .map_err(|e| Error::kernel(format!("index {}", self.path.join(&entry).display()), e))
+    }
+
+    /// Live index entries of `key`: (ip text, inode). Entries whose
+    /// reservation file is gone or was replaced are dropped.
+    fn index_entries(&mut self, key: &str) -> Result<Vec<(String, u64)>> {
+        let key_dir = format!("{INDEX_DIR}/{key}");
+        let names = match self.list(&key_dir, |_, _| true) {
+            Ok(n) => n,
+            Err(e) if e.is_errno(Errno::ENOENT) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut live = Vec::new();
+        for (name, _) in names {
+            let entry = format!("{key_dir}/{name}");
+            let same = match (self.stat(&entry), self.stat(&name)) {
+                (Some(a), Some(b)) => a.st_ino == b.st_ino && a.st_dev == b.st_dev,
+                _ => false,
+            };
+            if same {
+                let ino = self.stat(&name).map(|s| s.st_ino).unwrap_or_default();
+                live.push((name, ino));
+            } else {
+                let _ = unlinkat(&self.dir, entry.as_str(), UnlinkatFlags::NoRemoveDir);
+            }
+        }
+        if live.is_empty() {
+            let _ = unlinkat(&self.dir, key_dir.as_str(), UnlinkatFlags::RemoveDir);
+        }
+        Ok(live)
+    }
+
+    fn release_key(&mut self, key: &str) -> Result<Vec<IpAddr>> {
+        let mut released = Vec::new();
+        let mut errors = Vec::new();
+        for (name, _) in self.index_entries(key)? {
+            match self.unlink(&name) {
+                Ok(()) => released.extend(name.parse::<IpAddr>().ok()),
+                Err(e) => errors.push(e),
+            }
+            let _ = unlinkat(
+                &self.dir,
+                format!("{INDEX_DIR}/{key}/{name}").as_str(),
+                UnlinkatFlags::NoRemoveDir,
+            );
+        }
+        let _ = unlinkat(
+            &self.dir,
+            format!("{INDEX_DIR}/{key}").as_str(),
+            UnlinkatFlags::RemoveDir,
+        );
+        Error::from_list(errors)?;
+        Ok(released)
+    }
+
+    /// Make the index complete if something else (Go's host-local, a crash)
+    /// changed the store since we last left it.
+    fn sync(&mut self) -> Result<()> {
+        let mark = self.fingerprint()?;
+        if self
+            .read_small(&format!("{INDEX_DIR}/{SYNC_MARK}"))
+            .ok()
+            .flatten()
+            .as_deref()
+            == Some(mark.as_str())
+        {
+            return Ok(());
+        }
+        self.scan()?;
+        self.write_mark()
+    }
+
+    /// Adopt every reservation without an index entry, drop leftovers of
+    /// interrupted writes and empty index directories.
+    fn scan(&mut self) -> Result<()> {
+        for (name, _) in self.list(".", |n, _| n.starts_with(TMP_PREFIX))? {
+            // Every writer holds the lock, so a temporary file now is a leftover.
+            self.unlink_quiet(&name);
+        }
+        for (name, owner) in self.reservations()? {
+            let Some(st) = self.stat(&name) else { continue };
+            let Some(owner) = owner else { continue };
+            if st.st_nlink >= 2 {
+                continue;
+            }
+            let key = index_key(&owner.id, owner.ifname.as_deref());
+            self.index_add(&name, &key, &name)?;
+        }
+        self.prune_index()
+    }
+
+    fn prune_index(&mut self) -> Result<()> {
+        let dirs = match self.list(INDEX_DIR, |n, t| {
+            t == Some(nix::dir::Type::Directory) && n.len() == 64
+        }) {
+            Ok(d) => d,
+            Err(e) if e.is_errno(Errno::ENOENT) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        for (key, _) in dirs {
+            self.index_entries(&key)?;
+        }
+        Ok(())
+    }
+
+    /// What changes when anyone else touches the store: the directory's
+    /// timestamps (any file created or removed) and the `last_reserved_ip.N`
+    /// files, which Go rewrites on every allocation. Probing a fixed number
+    /// of range-set indexes keeps this O(1) in the number of reservations.
+    fn fingerprint(&self) -> Result<String> {
+        let st = fstatat(&self.dir, ".", AtFlags::empty())
+            .map_err(|e| Error::kernel(format!("stat {}", self.path.display()), e))?;
+        let mut mark = format!(
+            "v1 {} {}.{} {}.{}\n",
+            st.st_ino, st.st_mtime, st.st_mtime_nsec, st.st_ctime, st.st_ctime_nsec
+        );
+        for n in 0..FINGERPRINT_RANGE_SETS {
+            let name = format!("{LAST_RESERVED_PREFIX}{n}");
+            if let Some(st) = self.stat(&name) {
+                let content = self.read_small(&name).ok().flatten().unwrap_or_default();
+                mark += &format!(
+                    "{n} {} {}.{} {}\n",
+                    st.st_ino,
+                    st.st_ctime,
+                    st.st_ctime_nsec,
+                    content.trim()
+                );
+            }
+        }
+        Ok(mark)
+    }
+
+    /// Record that the index is complete. Called after our own last change
+    /// to the network directory in an operation; the temporary file is made
+    /// inside the index directory so that writing it does not itself change
+    /// the fingerprint.
+    fn write_mark(&mut self) -> Result<()> {
+        self.ensure_index_dir()?;
+        let mark = self.fingerprint()?;
+        let tmp = self.write_tmp_in(INDEX_DIR, &mark)?;
+        let target = format!("{INDEX_DIR}/{SYNC_MARK}");
+        renameat(&self.dir, tmp.as_str(), &self.dir, target.as_str())
+            .map_err(|e| Error::kernel(format!("write {}", self.path.join(&target).display()), e))
+    }
+
+    fn ensure_index_dir(&self) -> Result<()> {
+        match mkdirat(&self.dir, INDEX_DIR, Mode::from_bits_truncate(0o700)) {
+            Ok(()) | Err(Errno::EEXIST) => Ok(()),
+            Err(e) => Err(Error::kernel(
+                format!("create {}", self.path.join(INDEX_DIR).display()),
+                e,
+            )),
+        }
+    }
+
+    fn write_last_reserved(&mut self, range_set: usize, name: &str) -> Result<()> {
+        let tmp = self.write_tmp(name)?;
+        let target = format!("{LAST_RESERVED_PREFIX}{range_set}");
+        // rename replaces a planted symlink itself instead of following it
+        renameat(&self.dir, tmp.as_str(), &self.dir, target.as_str())
+            .map_err(|e| Error::kernel(format!("write {}", self.path.join(&target).display()), e))
+    }
+
+    // ---- files ----
+
+    fn write_tmp(&mut self, content: &str) -> Result<String> {
+        self.write_tmp_in(".", content)
+    }
+
+    fn write_tmp_in(&mut self, sub: &str, content: &str) -> Result<String> {
+        self.tmp_counter += 1;
+        let name = format!(
+            "{sub}/{TMP_PREFIX}{}-{}",
+            std::process::id(),
+            self.tmp_counter
+        );
+        let fd = openat(
+            &self.dir,
+            name.as_str(),
+            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(0o600),
+        )
+        .map_err(|e| Error::kernel(format!("create {}", self.path.join(&name).display()), e))?;
+        let mut f = File::from(fd);
+        if let Err(e) = f.write_all(content.as_bytes()) {
+            self.unlink_quiet(&name);
+            return Err(Error::io(
+                format!("write {}", self.path.join(&name).display()),
+                e,
+            ));
+        }
+        Ok(name)
+    }
+
+    /// Read a small regular file; `Ok(None)` if it does not exist.
+    fn read_small(&self, name: &str) -> Result<Option<String>> {
+        let fd = match openat(
+            &self.dir,
+            name,
+            OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK,
+            Mode::empty(),
+        ) {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT) => return Ok(None),
+            Err(e) => {
+                return Err(Error::kernel(
+                    format!("open {}", self.path.join(name).display()),
+                    e,
+                ));
+            }
+        };
+        let mut buf = String::new();
+        File::from(fd)
+            .take(MAX_FILE)
+            .read_to_string(&mut buf)
+            .map_err(|e| Error::io(format!("read {}", self.path.join(name).display()), e))?;
+        Ok(Some(buf))
+    }
+
+    fn stat(&self, name: &str) -> Option<FileStat> {
+        fstatat(&self.dir, name, AtFlags::AT_SYMLINK_NOFOLLOW)
+            .ok()
+            .filter(|st| {
+                SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) == SFlag::S_IFREG
+            })
+    }
+
+    fn unlink(&self, name: &str) -> Result<()> {
+        match unlinkat(&self.dir, name, UnlinkatFlags::NoRemoveDir) {
+            Ok(()) | Err(Errno::ENOENT) => Ok(()),
+            Err(e) => Err(Error::kernel(
+                format!("remove {}", self.path.join(name).display()),
+                e,
+            )),
+        }
+    }
+
+    fn unlink_quiet(&self, name: &str) {
+        let _ = unlinkat(&self.dir, name, UnlinkatFlags::NoRemoveDir);
+    }
+
+    /// Names in a subdirectory of the store that pass `filter`.
+    fn list(
+        &self,
+        sub: &str,
+        filter: impl Fn(&str, Option<nix::dir::Type>) -> bool,
+    ) -> Result<Vec<(String, Option<nix::dir::Type>)>> {
+        let mut dir = Dir::openat(
+            &self.dir,
+            sub,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| {
+            Error::kernel(
+                format!("read directory {}", self.path.join(sub).display()),
+                e,
+            )
+        })?;
+        let mut out = Vec::new();
+        for entry in dir.iter() {
+            let entry = entry.map_err(|e| {
+                Error::kernel(
+                    format!("read directory {}", self.path.join(sub).display()),
+                    e,
+                )
+            })?;
+            let Some(name) = utf8(entry.file_name()) else {
+                continue;
+            };
+            if name == "." || name == ".." {
+                continue;
+            }
+            let kind = entry.file_type();
+            if filter(name, kind) {
+                out.push((name.to_string(), kind));
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn utf8(c: &CStr) -> Option<&str> {
+    c.to_str().ok()
+}
+
+fn open_dir_path(path: &Path) -> Result<OwnedFd> {
+    nix::fcntl::open(
+        path,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::kernel(format!("open data dir {}", path.display()), e))
+}
+
+fn open_dir_at<Fd: AsFd>(root: &Fd, name: &str) -> std::result::Result<OwnedFd, Errno> {
+    openat(
+        root,
+        name,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+}
+
+#[cfg(test)]
+#[path = "disk_tests.rs"]
+mod tests;

@@ -1,1 +1,9 @@
-fn main() {}
+//! loopback: brings `lo` up in the container (whatever `CNI_IFNAME` says).
+
+mod commands;
+
+use pkg::skel::{self, PluginInfo};
+
+fn main() {
+    skel::run(&commands::Loopback, &PluginInfo::all_versions("loopback"));
+}

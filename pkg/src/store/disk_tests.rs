@@ -1,0 +1,273 @@
+//! Tests of the disk store against real temporary directories.
+
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
+
+use super::*;
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn reserve_writes_go_format() {
+    let d = tempfile::tempdir().unwrap();
+    let mut s = Store::open(d.path(), "net1").unwrap();
+    assert!(s.reserve(" c1 ", "eth0", ip("10.0.0.2"), 0).unwrap());
+    assert!(
+        !s.reserve("c2", "eth0", ip("10.0.0.2"), 0).unwrap(),
+        "taken"
+    );
+    assert!(s.reserve("c1", "eth0", ip("fd00::2"), 1).unwrap());
+    let net = d.path().join("net1");
+    assert_eq!(fs::read(net.join("10.0.0.2")).unwrap(), b"c1\r\neth0");
+    assert_eq!(
+        fs::metadata(net.join("10.0.0.2"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+    assert_eq!(
+        fs::read(net.join("last_reserved_ip.0")).unwrap(),
+        b"10.0.0.2"
+    );
+    assert_eq!(
+        fs::read(net.join("last_reserved_ip.1")).unwrap(),
+        b"fd00::2"
+    );
+    assert_eq!(
+        names(&net),
+        vec![
+            "10.0.0.2",
+            "fd00::2",
+            "last_reserved_ip.0",
+            "last_reserved_ip.1",
+            "lock"
+        ]
+    );
+    assert_eq!(s.last_reserved(0), Some(ip("10.0.0.2")));
+    assert_eq!(s.last_reserved(7), None);
+    let mut got = s.get_by_id("c1", "eth0").unwrap();
+    got.sort();
+    assert_eq!(got, vec![ip("10.0.0.2"), ip("fd00::2")]);
+    assert!(s.get_by_id("c1", "eth1").unwrap().is_empty());
+}
+
+#[test]
+fn release_by_id_and_legacy_files() {
+    let d = tempfile::tempdir().unwrap();
+    let net = d.path().join("n");
+    {
+        let mut s = Store::open(d.path(), "n").unwrap();
+        s.reserve("c1", "eth0", ip("10.0.0.2"), 0).unwrap();
+        s.reserve("c1", "eth1", ip("10.0.0.3"), 0).unwrap();
+    }
+    // a legacy (id-only) file written by an old Go host-local
+    fs::write(net.join("10.0.0.9"), "c1").unwrap();
+    let mut s = Store::open(d.path(), "n").unwrap();
+    assert!(s.find_by_id("c1", "eth0").unwrap());
+    assert_eq!(s.release_by_id("c1", "eth0").unwrap(), vec![ip("10.0.0.2")]);
+    assert!(
+        net.join("10.0.0.9").exists(),
+        "legacy kept while an exact match existed"
+    );
+    assert_eq!(
+        s.release_by_id("c1", "eth0").unwrap(),
+        vec![ip("10.0.0.9")],
+        "legacy released when nothing else matched"
+    );
+    assert!(
+        s.release_by_id("c1", "eth0").unwrap().is_empty(),
+        "idempotent"
+    );
+    assert!(!s.find_by_id("c1", "eth0").unwrap());
+    assert!(s.find_by_id("c1", "eth1").unwrap());
+    assert_eq!(names(&net), vec!["10.0.0.3", "last_reserved_ip.0", "lock"]);
+}
+
+#[test]
+fn reservations_made_behind_our_back_are_found() {
+    let d = tempfile::tempdir().unwrap();
+    let net = d.path().join("n");
+    {
+        let mut s = Store::open(d.path(), "n").unwrap();
+        s.reserve("c1", "eth0", ip("10.0.0.2"), 0).unwrap();
+    }
+    // What Go's host-local does: a file per IP, and last_reserved rewritten in place.
+    fs::write(net.join("10.0.0.3"), "c2\r\neth0").unwrap();
+    fs::write(net.join("last_reserved_ip.0"), "10.0.0.3").unwrap();
+    let mut s = Store::open(d.path(), "n").unwrap();
+    assert_eq!(s.get_by_id("c2", "eth0").unwrap(), vec![ip("10.0.0.3")]);
+    assert_eq!(s.release_by_id("c2", "eth0").unwrap(), vec![ip("10.0.0.3")]);
+    assert!(!net.join("10.0.0.3").exists());
+    drop(s);
+    // Go releasing ours removes every file with that content, index included.
+    for entry in walk(&net) {
+        if fs::read(&entry)
+            .map(|c| c == b"c1\r\neth0")
+            .unwrap_or(false)
+        {
+            fs::remove_file(entry).unwrap();
+        }
+    }
+    let mut s = Store::open(d.path(), "n").unwrap();
+    assert!(s.get_by_id("c1", "eth0").unwrap().is_empty());
+    assert!(s.reserve("c3", "eth0", ip("10.0.0.2"), 0).unwrap());
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn gc_keeps_valid_and_legacy_and_drops_garbage() {
+    let d = tempfile::tempdir().unwrap();
+    let net = d.path().join("n");
+    let mut s = Store::open(d.path(), "n").unwrap();
+    s.reserve("keep", "eth0", ip("10.0.0.2"), 0).unwrap();
+    s.reserve("gone", "eth0", ip("10.0.0.3"), 0).unwrap();
+    s.reserve("keep", "eth1", ip("10.0.0.4"), 0).unwrap();
+    drop(s);
+    fs::write(net.join("10.0.0.5"), "keep").unwrap(); // legacy, valid id
+    fs::write(net.join("10.0.0.6"), "gone").unwrap(); // legacy, stale
+    fs::write(net.join("10.0.0.7"), "").unwrap(); // empty: a failed Go write
+    fs::write(net.join("notes.txt"), "x").unwrap(); // not ours
+    let mut s = Store::open(d.path(), "n").unwrap();
+    let mut released = s.gc(&[("keep".into(), "eth0".into())]).unwrap();
+    released.sort();
+    assert_eq!(
+        released,
+        vec![
+            ip("10.0.0.3"),
+            ip("10.0.0.4"),
+            ip("10.0.0.6"),
+            ip("10.0.0.7")
+        ]
+    );
+    assert_eq!(
+        names(&net),
+        vec![
+            "10.0.0.2",
+            "10.0.0.5",
+            "last_reserved_ip.0",
+            "lock",
+            "notes.txt"
+        ]
+    );
+    // an empty valid set releases everything
+    let released = s.gc(&[]).unwrap();
+    assert_eq!(released.len(), 2);
+    assert_eq!(names(&net), vec!["last_reserved_ip.0", "lock", "notes.txt"]);
+}
+
+#[test]
+fn planted_symlinks_are_not_followed() {
+    let d = tempfile::tempdir().unwrap();
+    let victim = d.path().join("victim");
+    fs::write(&victim, "precious").unwrap();
+    let data = d.path().join("data");
+    fs::create_dir_all(data.join("n")).unwrap();
+    symlink(&victim, data.join("n/10.0.0.2")).unwrap();
+    symlink(&victim, data.join("n/last_reserved_ip.0")).unwrap();
+    let mut s = Store::open(&data, "n").unwrap();
+    assert!(
+        !s.reserve("c1", "eth0", ip("10.0.0.2"), 0).unwrap(),
+        "a symlink occupies the name"
+    );
+    assert!(s.reserve("c1", "eth0", ip("10.0.0.3"), 0).unwrap());
+    assert_eq!(fs::read(&victim).unwrap(), b"precious");
+    assert!(
+        !fs::symlink_metadata(data.join("n/last_reserved_ip.0"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    // a symlinked network directory is refused
+    symlink(d.path(), data.join("evil")).unwrap();
+    assert!(Store::open(&data, "evil").is_err());
+    // a network name with a path in it is refused
+    assert_eq!(Store::open(&data, "../x").err().map(|e| e.code()), Some(7));
+}
+
+#[test]
+fn leftover_temp_files_are_cleaned() {
+    let d = tempfile::tempdir().unwrap();
+    let net = d.path().join("n");
+    drop(Store::open(d.path(), "n").unwrap());
+    fs::write(net.join(".tmp-1-1"), "c1\r\neth0").unwrap();
+    let s = Store::open(d.path(), "n").unwrap();
+    assert!(!net.join(".tmp-1-1").exists());
+    drop(s);
+}
+
+#[test]
+fn hard_links_index_reservations() {
+    let d = tempfile::tempdir().unwrap();
+    let mut s = Store::open(d.path(), "n").unwrap();
+    s.reserve("c1", "eth0", ip("10.0.0.2"), 0).unwrap();
+    assert_eq!(
+        fs::metadata(d.path().join("n/10.0.0.2")).unwrap().nlink(),
+        2
+    );
+    // removed by hand: the stale index entry does not block a new owner
+    fs::remove_file(d.path().join("n/10.0.0.2")).unwrap();
+    assert!(s.get_by_id("c1", "eth0").unwrap().is_empty());
+    assert!(s.reserve("c2", "eth0", ip("10.0.0.2"), 0).unwrap());
+    assert!(s.release_by_id("c1", "eth0").unwrap().is_empty());
+    assert_eq!(s.get_by_id("c2", "eth0").unwrap(), vec![ip("10.0.0.2")]);
+}
+
+#[test]
+fn concurrent_reservations_are_distinct() {
+    let d = tempfile::tempdir().unwrap();
+    let threads: Vec<_> = (0..16)
+        .map(|t| {
+            let path = d.path().to_path_buf();
+            std::thread::spawn(move || {
+                let mut mine = Vec::new();
+                for i in 0..8 {
+                    let mut s = Store::open(&path, "n").unwrap();
+                    let id = format!("c{t}-{i}");
+                    for host in 2..=254u8 {
+                        if s.reserve(&id, "eth0", IpAddr::from([10, 0, 0, host]), 0)
+                            .unwrap()
+                        {
+                            mine.push(host);
+                            break;
+                        }
+                    }
+                }
+                mine
+            })
+        })
+        .collect();
+    let mut all: Vec<u8> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    assert_eq!(all.len(), 128);
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 128, "no address handed out twice");
+}
