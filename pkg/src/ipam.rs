@@ -83,3 +83,125 @@ impl Drop for Guard<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsString;
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::Path;
+
+    use super::*;
+    use crate::skel::{Command, NetnsArg};
+    use crate::types::{NetConf, Version};
+
+    /// A fake IPAM plugin that logs what it was given and answers ADD.
+    fn fake_ipam(dir: &Path, fail_add: bool) {
+        let log = dir.join("log");
+        let script = format!(
+            "#!/bin/sh\n{{ echo \"$CNI_COMMAND|$CNI_CONTAINERID|$CNI_IFNAME|$CNI_NETNS|$CNI_ARGS|$EXTRA\"; cat; echo; }} >> {log}\n\
+             if [ \"$CNI_COMMAND\" = ADD ]; then\n\
+               {fail}\n\
+               echo '{{\"cniVersion\":\"0.4.0\",\"ips\":[{{\"version\":\"4\",\"address\":\"10.1.0.5/24\",\"gateway\":\"10.1.0.1\"}}]}}'\n\
+             fi\n",
+            log = log.display(),
+            fail = if fail_add { "echo '{\"code\":11,\"msg\":\"busy\"}'; exit 1" } else { ":" },
+        );
+        let p = dir.join("fake-ipam");
+        std::fs::write(&p, script).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    fn args(dir: &Path) -> CmdArgs {
+        let stdin = br#"{"cniVersion":"0.4.0","name":"n","type":"bridge","ipam":{"type":"fake-ipam","x":1}}"#.to_vec();
+        let config: Value = serde_json::from_slice(&stdin).unwrap();
+        let env: Vec<(OsString, OsString)> = [
+            ("CNI_COMMAND", "ADD"),
+            ("CNI_CONTAINERID", "c1"),
+            ("CNI_IFNAME", "eth0"),
+            ("CNI_NETNS", "/run/netns/x"),
+            ("CNI_ARGS", "IgnoreUnknown=1"),
+            ("CNI_PATH", dir.to_str().unwrap()),
+            ("EXTRA", "kept"),
+            ("PATH", "/usr/bin:/bin"),
+        ]
+        .iter()
+        .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+        .collect();
+        CmdArgs {
+            command: Command::Add,
+            container_id: "c1".into(),
+            netns_path: "/run/netns/x".into(),
+            netns: NetnsArg::Unset,
+            ifname: "eth0".into(),
+            args: "IgnoreUnknown=1".into(),
+            path: dir.to_str().unwrap().into(),
+            conf: NetConf::from_value(&config).unwrap(),
+            config,
+            stdin,
+            version: Version::V0_4_0,
+            env,
+        }
+    }
+
+    fn log(dir: &Path) -> Vec<String> {
+        std::fs::read_to_string(dir.join("log")).unwrap_or_default().lines().map(String::from).collect()
+    }
+
+    // checklist 26: same stdin and environment, only CNI_COMMAND changed
+    #[test]
+    fn conformance_26_delegate_gets_same_stdin_and_env() {
+        let d = tempfile::tempdir().unwrap();
+        fake_ipam(d.path(), false);
+        let a = args(d.path());
+        let r = add(&a).unwrap();
+        assert_eq!(r.ips[0].address.to_string(), "10.1.0.5/24");
+        let lines = log(d.path());
+        assert_eq!(lines[0], "ADD|c1|eth0|/run/netns/x|IgnoreUnknown=1|kept");
+        assert_eq!(lines[1].as_bytes(), a.stdin.as_slice());
+    }
+
+    // checklist 27: a failure after IPAM ADD releases the address
+    #[test]
+    fn conformance_27_guard_runs_del_unless_disarmed() {
+        let d = tempfile::tempdir().unwrap();
+        fake_ipam(d.path(), false);
+        let a = args(d.path());
+        {
+            let _guard = Guard::new(&a);
+            add(&a).unwrap();
+            // the caller fails here: the guard drops armed
+        }
+        assert!(log(d.path())[2].starts_with("DEL|c1|eth0|"), "{:?}", log(d.path()));
+        let d2 = tempfile::tempdir().unwrap();
+        fake_ipam(d2.path(), false);
+        let a2 = args(d2.path());
+        let guard = Guard::new(&a2);
+        add(&a2).unwrap();
+        guard.disarm();
+        assert!(log(d2.path()).iter().all(|l| !l.starts_with("DEL")));
+    }
+
+    // checklist 28: DEL/CHECK/GC/STATUS are forwarded, errors propagate with their code
+    #[test]
+    fn conformance_28_forwarding_and_errors() {
+        let d = tempfile::tempdir().unwrap();
+        fake_ipam(d.path(), true);
+        let a = args(d.path());
+        del(&a).unwrap();
+        check(&a).unwrap();
+        gc(&a).unwrap();
+        status(&a).unwrap();
+        let cmds: Vec<String> = log(d.path())
+            .iter()
+            .filter(|l| l.contains('|'))
+            .map(|l| l.split('|').next().unwrap().to_string())
+            .collect();
+        assert_eq!(cmds, ["DEL", "CHECK", "GC", "STATUS"]);
+        let e = add(&a).unwrap_err();
+        assert_eq!(e.code(), 11);
+        assert_eq!(e.msg(), "ipam plugin fake-ipam failed (add): busy");
+        let mut missing = args(d.path());
+        missing.path = "/nonexistent".into();
+        assert!(add(&missing).unwrap_err().msg().contains("failed to find plugin \"fake-ipam\""));
+    }
+}

@@ -1,1 +1,323 @@
-//! Privileged integration tests live in tests/.
+//! Helpers for the privileged integration tests under `tests/`: scratch
+//! network namespaces (a fake "host" and "containers"), running the built
+//! plugin binaries inside the fake host the way a runtime does, and reading
+//! kernel state back.
+//!
+//! Every test makes its own namespaces with unique names and removes them
+//! on drop, so tests run in parallel and never touch the machine's network.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::os::fd::AsFd;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use serde_json::Value;
+
+pub use pkg::ns::Netns;
+pub use pkg::types::Version;
+
+/// Skip (with a printed reason) unless we can create namespaces.
+#[macro_export]
+macro_rules! require_root {
+    () => {
+        if let Some(reason) = $crate::missing_privilege() {
+            eprintln!("skipped: {reason}");
+            return;
+        }
+    };
+}
+
+pub fn missing_privilege() -> Option<String> {
+    if !nix::unistd::geteuid().is_root() {
+        return Some("needs root to create network namespaces".into());
+    }
+    if which("ip").is_none() {
+        return Some("needs iproute2 (`ip`)".into());
+    }
+    None
+}
+
+fn which(cmd: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).map(|d| d.join(cmd)).find(|p| p.is_file()))
+        .flatten()
+}
+
+/// Where the plugin binaries are: `$CNI_BIN_DIR`, else the workspace's
+/// `target/debug` (run `cargo build --workspace` first).
+pub fn bin_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("CNI_BIN_DIR") {
+        return PathBuf::from(d);
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug")
+}
+
+pub fn plugin_path(name: &str) -> PathBuf {
+    let p = bin_dir().join(name);
+    assert!(
+        p.is_file(),
+        "plugin binary {} not found: run ./build_linux.sh (and set CNI_BIN_DIR=bin) or cargo build --workspace",
+        p.display()
+    );
+    p
+}
+
+/// Debian's Go reference plugins, when installed.
+pub const GO_PLUGIN_DIR: &str = "/usr/lib/cni";
+
+pub fn go_plugin(name: &str) -> Option<PathBuf> {
+    let p = Path::new(GO_PLUGIN_DIR).join(name);
+    p.is_file().then_some(p)
+}
+
+/// The fixtures copied from real podman/libcni runs.
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A named network namespace (`/run/netns/<name>`), deleted on drop.
+pub struct TestNs {
+    pub name: String,
+    pub path: PathBuf,
+}
+
+impl TestNs {
+    pub fn new(role: &str) -> TestNs {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let name = format!("cnit-{role}-{}-{n}", std::process::id());
+        let status = Command::new("ip").args(["netns", "add", &name]).status().expect("run ip netns add");
+        assert!(status.success(), "ip netns add {name} failed");
+        let path = PathBuf::from(format!("/run/netns/{name}"));
+        let ns = TestNs { name, path };
+        // lo up, as in a real namespace a runtime made
+        ns.ip(&["link", "set", "lo", "up"]);
+        ns
+    }
+
+    pub fn path_str(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    pub fn open(&self) -> Netns {
+        Netns::open(&self.path).expect("open test netns")
+    }
+
+    /// `ip <args>` inside this namespace; panics on failure.
+    pub fn ip(&self, args: &[&str]) -> String {
+        let out = self.cmd("ip", args).output().expect("run ip");
+        assert!(
+            out.status.success(),
+            "ip {} in {}: {}",
+            args.join(" "),
+            self.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// A command that will run inside this namespace.
+    pub fn cmd(&self, program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Command {
+        let mut c = Command::new(program);
+        c.args(args);
+        enter_on_exec(&mut c, &self.open());
+        c
+    }
+
+    pub fn netlink(&self) -> pkg::netlink::Netlink {
+        pkg::netlink::Netlink::in_netns(&self.open()).expect("netlink socket in test netns")
+    }
+}
+
+impl Drop for TestNs {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+    }
+}
+
+/// Make `cmd` enter `ns` in the child between fork and exec.
+pub fn enter_on_exec(cmd: &mut Command, ns: &Netns) {
+    let fd = ns.as_fd().try_clone_to_owned().expect("dup netns fd");
+    // SAFETY: setns is async-signal-safe and touches only the child.
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::sched::setns(&fd, nix::sched::CloneFlags::CLONE_NEWNET).map_err(std::io::Error::from)
+        });
+    }
+}
+
+/// What a plugin run returned.
+#[derive(Debug)]
+pub struct Outcome {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Outcome {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("plugin stdout is not JSON ({e}): {:?}\nstderr: {}", self.stdout, self.stderr))
+    }
+
+    /// Assert success and return the parsed stdout (Null when empty).
+    pub fn ok(&self) -> Value {
+        assert_eq!(self.code, 0, "plugin failed: {}\nstderr: {}", self.stdout, self.stderr);
+        if self.stdout.trim().is_empty() { Value::Null } else { self.json() }
+    }
+
+    /// Assert failure with a spec error; returns (code, msg).
+    pub fn err(&self) -> (u64, String) {
+        assert_ne!(self.code, 0, "plugin unexpectedly succeeded: {}", self.stdout);
+        let j = self.json();
+        let code = j["code"].as_u64().unwrap_or_else(|| panic!("no code in error: {j}"));
+        assert!(j["msg"].is_string(), "no msg in error: {j}");
+        (code, j["msg"].as_str().unwrap_or_default().to_string())
+    }
+}
+
+/// One plugin invocation, built like a runtime would.
+#[derive(Clone)]
+pub struct Call {
+    pub plugin: PathBuf,
+    pub command: String,
+    pub container_id: String,
+    pub netns: String,
+    pub ifname: String,
+    pub args: String,
+    pub path: String,
+    pub extra_env: Vec<(String, String)>,
+    /// Run inside this namespace (the fake host).
+    pub host: Option<PathBuf>,
+}
+
+impl Call {
+    pub fn new(plugin: impl Into<PathBuf>, command: &str) -> Call {
+        Call {
+            plugin: plugin.into(),
+            command: command.into(),
+            container_id: "c0ffee".into(),
+            netns: String::new(),
+            ifname: "eth0".into(),
+            args: String::new(),
+            path: bin_dir().display().to_string(),
+            extra_env: Vec::new(),
+            host: None,
+        }
+    }
+
+    pub fn cid(mut self, id: &str) -> Call {
+        self.container_id = id.into();
+        self
+    }
+    pub fn netns(mut self, ns: &TestNs) -> Call {
+        self.netns = ns.path_str();
+        self
+    }
+    pub fn netns_path(mut self, p: &str) -> Call {
+        self.netns = p.into();
+        self
+    }
+    pub fn ifname(mut self, i: &str) -> Call {
+        self.ifname = i.into();
+        self
+    }
+    pub fn cni_args(mut self, a: &str) -> Call {
+        self.args = a.into();
+        self
+    }
+    pub fn in_host(mut self, host: &TestNs) -> Call {
+        self.host = Some(host.path.clone());
+        self
+    }
+    pub fn env(mut self, k: &str, v: &str) -> Call {
+        self.extra_env.push((k.into(), v.into()));
+        self
+    }
+    pub fn command(mut self, c: &str) -> Call {
+        self.command = c.into();
+        self
+    }
+
+    pub fn run(&self, stdin: &Value) -> Outcome {
+        self.run_raw(stdin.to_string().as_bytes())
+    }
+
+    pub fn run_raw(&self, stdin: &[u8]) -> Outcome {
+        let mut cmd = Command::new(&self.plugin);
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/usr/sbin:/usr/bin:/sbin:/bin")))
+            .env("CNI_COMMAND", &self.command)
+            .env("CNI_CONTAINERID", &self.container_id)
+            .env("CNI_NETNS", &self.netns)
+            .env("CNI_IFNAME", &self.ifname)
+            .env("CNI_ARGS", &self.args)
+            .env("CNI_PATH", &self.path)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in &self.extra_env {
+            cmd.env(k, v);
+        }
+        if let Some(host) = &self.host {
+            enter_on_exec(&mut cmd, &Netns::open(host).expect("open host netns"));
+        }
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {}: {e}", self.plugin.display()));
+        if let Some(mut w) = child.stdin.take() {
+            let _ = w.write_all(stdin);
+        }
+        let out = child.wait_with_output().expect("wait for plugin");
+        Outcome {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+/// A fresh temporary directory for `dataDir` and the like.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new().prefix("cni-test-").tempdir().expect("tempdir")
+}
+
+/// Versions from `min` up.
+pub fn versions_from(min: Version) -> impl Iterator<Item = Version> {
+    Version::ALL.into_iter().filter(move |v| *v >= min)
+}
+
+/// Regular files under `dir`, recursively, relative names.
+pub fn files_under(dir: &Path) -> Vec<String> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+        let Ok(rd) = std::fs::read_dir(dir) else { return };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(base, &p, out);
+            } else if let Ok(rel) = p.strip_prefix(base) {
+                out.push(rel.display().to_string());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// Reservation files (named by an IP) under a host-local network dir,
+/// anywhere in it, including the index.
+pub fn reservation_files(netdir: &Path) -> Vec<String> {
+    files_under(netdir)
+        .into_iter()
+        .filter(|f| {
+            Path::new(f)
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.parse::<std::net::IpAddr>().is_ok())
+        })
+        .collect()
+}

@@ -1,0 +1,152 @@
+//! loopback, executed as a runtime would, for every spec version.
+
+use integration::*;
+use serde_json::{Value, json};
+
+fn conf(v: Version) -> Value {
+    json!({"cniVersion": v.as_str(), "name": "lo-net", "type": "loopback"})
+}
+
+fn lo_is_up(ns: &TestNs) -> bool {
+    let mut nl = ns.netlink();
+    nl.link_get(pkg::netlink::LinkId::Name("lo")).unwrap().is_up()
+}
+
+#[test]
+fn add_check_del_every_version() {
+    require_root!();
+    let host = TestNs::new("host");
+    for v in Version::ALL {
+        let ctr = TestNs::new("ctr");
+        ctr.ip(&["link", "set", "lo", "down"]);
+        let call = |cmd: &str| Call::new(plugin_path("loopback"), cmd).netns(&ctr).in_host(&host);
+        let r = call("ADD").run(&conf(v)).ok();
+        assert!(lo_is_up(&ctr), "{v}: lo is up");
+        assert_eq!(r["cniVersion"], v.as_str());
+        match v {
+            Version::V0_1_0 | Version::V0_2_0 => assert_eq!(r["ip4"]["ip"], "127.0.0.1/8", "{r}"),
+            _ => {
+                assert_eq!(r["interfaces"][0], json!({"name": "lo", "mac": "00:00:00:00:00:00", "sandbox": ctr.path_str()}));
+                assert_eq!(r["ips"][0]["address"], "127.0.0.1/8");
+                assert_eq!(r["ips"][0]["interface"], 0);
+                if v < Version::V1_0_0 {
+                    assert_eq!(r["ips"][0]["version"], "4");
+                }
+                if let Some(v6) = r["ips"].get(1) {
+                    assert_eq!(v6["address"], "::1/128");
+                }
+            }
+        }
+        if v.has_check() {
+            let mut c = conf(v);
+            c["prevResult"] = r.clone();
+            call("CHECK").run(&c).ok();
+        }
+        // checklist 22: DEL twice
+        call("DEL").run(&conf(v)).ok();
+        assert!(!lo_is_up(&ctr), "{v}: lo is down after DEL");
+        call("DEL").run(&conf(v)).ok();
+        if v.has_check() {
+            let mut c = conf(v);
+            c["prevResult"] = r;
+            let (_, msg) = call("CHECK").run(&c).err();
+            assert_eq!(msg, "loopback interface is down");
+        }
+    }
+}
+
+// checklist 20: a chained loopback prints prevResult unchanged
+#[test]
+fn conformance_20_passes_prev_result_through() {
+    require_root!();
+    let host = TestNs::new("host");
+    let ctr = TestNs::new("ctr");
+    for v in versions_from(Version::V0_3_0) {
+        let prev = json!({"cniVersion": v.as_str(),
+            "interfaces": [{"name": "eth0", "mac": "0e:00:00:00:00:07", "sandbox": ctr.path_str()}],
+            "ips": [{"address": "10.1.0.5/24", "gateway": "10.1.0.1", "interface": 0}],
+            "routes": [{"dst": "0.0.0.0/0"}],
+            "dns": {"nameservers": ["10.1.0.1"]}});
+        let mut prev = prev;
+        if v < Version::V1_0_0 {
+            prev["ips"][0]["version"] = json!("4");
+        }
+        let mut c = conf(v);
+        c["prevResult"] = prev.clone();
+        let r = Call::new(plugin_path("loopback"), "ADD").netns(&ctr).in_host(&host).run(&c).ok();
+        assert_eq!(r, prev, "{v}");
+        // checklist 21: a prevResult without cniVersion is read as the request's
+        prev.as_object_mut().unwrap().remove("cniVersion");
+        c["prevResult"] = prev;
+        let r = Call::new(plugin_path("loopback"), "ADD").netns(&ctr).in_host(&host).run(&c).ok();
+        assert_eq!(r["cniVersion"], v.as_str());
+        assert_eq!(r["ips"][0]["address"], "10.1.0.5/24");
+    }
+}
+
+// checklist 23: DEL of a vanished or empty netns succeeds
+#[test]
+fn conformance_23_del_without_netns() {
+    require_root!();
+    let host = TestNs::new("host");
+    let gone = TestNs::new("gone");
+    let path = gone.path_str();
+    drop(gone);
+    for netns in [path.as_str(), ""] {
+        Call::new(plugin_path("loopback"), "DEL")
+            .netns_path(netns)
+            .in_host(&host)
+            .run(&conf(Version::V1_0_0))
+            .ok();
+    }
+    // ADD on a vanished netns is an invalid-netns error
+    let (code, msg) = Call::new(plugin_path("loopback"), "ADD")
+        .netns_path(&path)
+        .in_host(&host)
+        .run(&conf(Version::V1_0_0))
+        .err();
+    assert_eq!(code, 8, "{msg}");
+    assert!(msg.contains("does not exist"), "{msg}");
+}
+
+// checklist 36: never touch the plugin's own namespace (the loopback incident)
+#[test]
+fn conformance_36_refuses_own_netns() {
+    require_root!();
+    let host = TestNs::new("host");
+    for cmd in ["ADD", "DEL"] {
+        let (code, _) = Call::new(plugin_path("loopback"), cmd)
+            .netns(&host)
+            .in_host(&host)
+            .run(&conf(Version::V1_0_0))
+            .err();
+        assert_eq!(code, 8);
+        assert!(lo_is_up(&host), "{cmd} must not have set the host's lo down");
+    }
+}
+
+// checklist 32: no GC/STATUS logic, so both succeed after the version gate
+#[test]
+fn conformance_32_gc_status_succeed() {
+    require_root!();
+    for cmd in ["GC", "STATUS"] {
+        Call::new(plugin_path("loopback"), cmd)
+            .cid("")
+            .ifname("")
+            .run(&conf(Version::V1_1_0))
+            .ok();
+    }
+}
+
+#[test]
+fn a_path_that_is_not_a_netns_is_refused() {
+    require_root!();
+    let host = TestNs::new("host");
+    let (code, msg) = Call::new(plugin_path("loopback"), "ADD")
+        .netns_path("/tmp")
+        .in_host(&host)
+        .run(&conf(Version::V1_0_0))
+        .err();
+    assert_eq!(code, 8);
+    assert!(msg.contains("not a network namespace"), "{msg}");
+}

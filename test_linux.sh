@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The whole test suite: lint, unit tests, and the privileged integration
+# tests that exec the release binaries in scratch network namespaces.
+# Installs the system packages the tests need when they are missing.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+        echo "warning: not root and no sudo: cannot run: $*" >&2; return 1; fi
+}
+
+missing=()
+command -v ip >/dev/null || missing+=(iproute2)
+command -v iptables >/dev/null || missing+=(iptables)
+command -v nft >/dev/null || missing+=(nftables)
+[ -x /usr/lib/cni/host-local ] || missing+=(containernetworking-plugins)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing: ${missing[*]}"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq || true
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" ||
+        echo "warning: could not install ${missing[*]}; tests needing them will say they are skipped" >&2
+fi
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== build plugins into bin/"
+./build_linux.sh >/dev/null
+
+echo "== tests"
+if [ "$(id -u)" -ne 0 ]; then
+    echo "note: not root: the privileged integration tests will report themselves as skipped" >&2
+fi
+CNI_BIN_DIR="$(pwd)/bin" cargo test --workspace --locked -- "$@"
