@@ -12,12 +12,14 @@
 //! | [`invoke`] | finding and executing plugins |
 //! | [`ipam`] | IPAM delegation and the rollback guard |
 //! | [`store`] | the host-local on-disk reservation store (Go-compatible) |
+//! | [`firewall`] | masquerade and spoof-check rules, iptables and nftables backends |
 //!
 //! The path of one ADD: `skel` → the plugin's `add` → `ipam` → `netlink` in
 //! the host and container namespaces → result → `skel` prints it in the
 //! request's version.
 
 pub mod error;
+pub mod firewall;
 pub mod invoke;
 pub mod ipam;
 pub mod netlink;
