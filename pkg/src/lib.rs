@@ -11,6 +11,7 @@
 //! | [`sysctl`] | `/proc/sys/net` paths and writes |
 //! | [`invoke`] | finding and executing plugins |
 //! | [`ipam`] | IPAM delegation and the rollback guard |
+//! | [`iface`] | applying a result's addresses and routes to an interface |
 //! | [`store`] | the host-local on-disk reservation store (Go-compatible) |
 //! | [`firewall`] | masquerade and spoof-check rules, iptables and nftables backends |
 //!
@@ -20,6 +21,7 @@
 
 pub mod error;
 pub mod firewall;
+pub mod iface;
 pub mod invoke;
 pub mod ipam;
 pub mod netlink;

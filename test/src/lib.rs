@@ -41,9 +41,11 @@ pub fn missing_privilege() -> Option<String> {
 }
 
 fn which(cmd: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).map(|d| d.join(cmd)).find(|p| p.is_file()))
-        .flatten()
+    std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join(cmd))
+            .find(|p| p.is_file())
+    })
 }
 
 /// Where the plugin binaries are: `$CNI_BIN_DIR`, else the workspace's
@@ -90,7 +92,10 @@ impl TestNs {
     pub fn new(role: &str) -> TestNs {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let name = format!("cnit-{role}-{}-{n}", std::process::id());
-        let status = Command::new("ip").args(["netns", "add", &name]).status().expect("run ip netns add");
+        let status = Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .expect("run ip netns add");
         assert!(status.success(), "ip netns add {name} failed");
         let path = PathBuf::from(format!("/run/netns/{name}"));
         let ns = TestNs { name, path };
@@ -135,7 +140,9 @@ impl TestNs {
 
 impl Drop for TestNs {
     fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
     }
 }
 
@@ -145,7 +152,8 @@ pub fn enter_on_exec(cmd: &mut Command, ns: &Netns) {
     // SAFETY: setns is async-signal-safe and touches only the child.
     unsafe {
         cmd.pre_exec(move || {
-            nix::sched::setns(&fd, nix::sched::CloneFlags::CLONE_NEWNET).map_err(std::io::Error::from)
+            nix::sched::setns(&fd, nix::sched::CloneFlags::CLONE_NEWNET)
+                .map_err(std::io::Error::from)
         });
     }
 }
@@ -160,21 +168,39 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("plugin stdout is not JSON ({e}): {:?}\nstderr: {}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "plugin stdout is not JSON ({e}): {:?}\nstderr: {}",
+                self.stdout, self.stderr
+            )
+        })
     }
 
     /// Assert success and return the parsed stdout (Null when empty).
     pub fn ok(&self) -> Value {
-        assert_eq!(self.code, 0, "plugin failed: {}\nstderr: {}", self.stdout, self.stderr);
-        if self.stdout.trim().is_empty() { Value::Null } else { self.json() }
+        assert_eq!(
+            self.code, 0,
+            "plugin failed: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        if self.stdout.trim().is_empty() {
+            Value::Null
+        } else {
+            self.json()
+        }
     }
 
     /// Assert failure with a spec error; returns (code, msg).
     pub fn err(&self) -> (u64, String) {
-        assert_ne!(self.code, 0, "plugin unexpectedly succeeded: {}", self.stdout);
+        assert_ne!(
+            self.code, 0,
+            "plugin unexpectedly succeeded: {}",
+            self.stdout
+        );
         let j = self.json();
-        let code = j["code"].as_u64().unwrap_or_else(|| panic!("no code in error: {j}"));
+        let code = j["code"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no code in error: {j}"));
         assert!(j["msg"].is_string(), "no msg in error: {j}");
         (code, j["msg"].as_str().unwrap_or_default().to_string())
     }
@@ -250,7 +276,11 @@ impl Call {
     pub fn run_raw(&self, stdin: &[u8]) -> Outcome {
         let mut cmd = Command::new(&self.plugin);
         cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/usr/sbin:/usr/bin:/sbin:/bin")))
+            .env(
+                "PATH",
+                std::env::var_os("PATH")
+                    .unwrap_or_else(|| OsString::from("/usr/sbin:/usr/bin:/sbin:/bin")),
+            )
             .env("CNI_COMMAND", &self.command)
             .env("CNI_CONTAINERID", &self.container_id)
             .env("CNI_NETNS", &self.netns)
@@ -266,7 +296,9 @@ impl Call {
         if let Some(host) = &self.host {
             enter_on_exec(&mut cmd, &Netns::open(host).expect("open host netns"));
         }
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {}: {e}", self.plugin.display()));
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", self.plugin.display()));
         if let Some(mut w) = child.stdin.take() {
             let _ = w.write_all(stdin);
         }
@@ -281,7 +313,10 @@ impl Call {
 
 /// A fresh temporary directory for `dataDir` and the like.
 pub fn tempdir() -> tempfile::TempDir {
-    tempfile::Builder::new().prefix("cni-test-").tempdir().expect("tempdir")
+    tempfile::Builder::new()
+        .prefix("cni-test-")
+        .tempdir()
+        .expect("tempdir")
 }
 
 /// Versions from `min` up.
@@ -292,7 +327,9 @@ pub fn versions_from(min: Version) -> impl Iterator<Item = Version> {
 /// Regular files under `dir`, recursively, relative names.
 pub fn files_under(dir: &Path) -> Vec<String> {
     fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
-        let Ok(rd) = std::fs::read_dir(dir) else { return };
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
         for e in rd.flatten() {
             let p = e.path();
             if p.is_dir() {

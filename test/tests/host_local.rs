@@ -29,13 +29,20 @@ struct Env {
 
 impl Env {
     fn new() -> Env {
-        Env { host: TestNs::new("host"), ctr: TestNs::new("ctr"), dir: tempdir() }
+        Env {
+            host: TestNs::new("host"),
+            ctr: TestNs::new("ctr"),
+            dir: tempdir(),
+        }
     }
     fn call(&self, cmd: &str, cid: &str) -> Call {
         self.call_with(plugin_path("host-local"), cmd, cid)
     }
     fn call_with(&self, plugin: std::path::PathBuf, cmd: &str, cid: &str) -> Call {
-        Call::new(plugin, cmd).cid(cid).netns(&self.ctr).in_host(&self.host)
+        Call::new(plugin, cmd)
+            .cid(cid)
+            .netns(&self.ctr)
+            .in_host(&self.host)
     }
     fn netdir(&self) -> std::path::PathBuf {
         self.dir.path().join("hl-net")
@@ -44,9 +51,15 @@ impl Env {
 
 fn addresses(r: &Value) -> Vec<String> {
     if let Some(ips) = r["ips"].as_array() {
-        return ips.iter().map(|i| i["address"].as_str().unwrap().to_string()).collect();
+        return ips
+            .iter()
+            .map(|i| i["address"].as_str().unwrap().to_string())
+            .collect();
     }
-    ["ip4", "ip6"].iter().filter_map(|k| r[k]["ip"].as_str().map(String::from)).collect()
+    ["ip4", "ip6"]
+        .iter()
+        .filter_map(|k| r[k]["ip"].as_str().map(String::from))
+        .collect()
 }
 
 #[test]
@@ -102,19 +115,31 @@ fn dual_stack_and_the_one_address_per_family_rule() {
     let two_v4 = json!({"ranges": [[{"subnet": "10.77.0.0/24"}], [{"subnet": "10.78.0.0/24"}]]});
     let dual = json!({"ranges": [[{"subnet": "10.77.0.0/24"}], [{"subnet": "fd00:77::/64"}]]});
     for v in Version::ALL {
-        let r = e.call("ADD", "dual").run(&conf(v, e.dir.path(), dual.clone())).ok();
+        let r = e
+            .call("ADD", "dual")
+            .run(&conf(v, e.dir.path(), dual.clone()))
+            .ok();
         let addrs = addresses(&r);
         assert_eq!(addrs.len(), 2, "{v}: {r}");
         assert!(addrs[1].starts_with("fd00:77::"), "{addrs:?}");
-        e.call("DEL", "dual").run(&conf(v, e.dir.path(), dual.clone())).ok();
-        let out = e.call("ADD", "two").run(&conf(v, e.dir.path(), two_v4.clone()));
+        e.call("DEL", "dual")
+            .run(&conf(v, e.dir.path(), dual.clone()))
+            .ok();
+        let out = e
+            .call("ADD", "two")
+            .run(&conf(v, e.dir.path(), two_v4.clone()));
         if v.has_multiple_ips() {
             assert_eq!(addresses(&out.ok()).len(), 2);
-            e.call("DEL", "two").run(&conf(v, e.dir.path(), two_v4.clone())).ok();
+            e.call("DEL", "two")
+                .run(&conf(v, e.dir.path(), two_v4.clone()))
+                .ok();
         } else {
             let (code, msg) = out.err();
             assert_eq!(code, 7);
-            assert!(msg.contains("does not support more than 1 address per family"), "{msg}");
+            assert!(
+                msg.contains("does not support more than 1 address per family"),
+                "{msg}"
+            );
         }
     }
     assert!(reservation_files(&e.netdir()).is_empty());
@@ -136,14 +161,21 @@ fn round_robin_and_legacy_keys_and_ranges() {
     // exhausted: an error, and nothing else reserved
     let (code, msg) = e.call("ADD", "c9").run(&c).err();
     assert_eq!(code, 999);
-    assert!(msg.contains("no IP addresses available in range set: 10.79.0.3-10.79.0.5"), "{msg}");
+    assert!(
+        msg.contains("no IP addresses available in range set: 10.79.0.3-10.79.0.5"),
+        "{msg}"
+    );
     // round robin continues after the last reserved, not from the start
     e.call("DEL", "c0").run(&c).ok();
     e.call("DEL", "c1").run(&c).ok();
     let next = addresses(&e.call("ADD", "c3").run(&c).ok())[0].clone();
     assert_eq!(next, "10.79.0.3/29");
     let files = reservation_files(&e.netdir());
-    assert_eq!(files.iter().filter(|f| !f.starts_with('.')).count(), 2, "{files:?}");
+    assert_eq!(
+        files.iter().filter(|f| !f.starts_with('.')).count(),
+        2,
+        "{files:?}"
+    );
 }
 
 // checklist 34: capability payloads with Go-default capitalised keys
@@ -155,7 +187,11 @@ fn conformance_34_requested_addresses_and_capitalised_capabilities() {
     let dual = json!({"ranges": [[{"subnet": "10.77.0.0/24"}], [{"subnet": "fd00:77::/64"}]]});
     let base = conf(v, e.dir.path(), dual);
     // CNI_ARGS IP= (podman --ip), with IgnoreUnknown for the K8S keys
-    let r = e.call("ADD", "a").cni_args("IgnoreUnknown=1;K8S_POD_NAME=x;IP=10.77.0.50").run(&base).ok();
+    let r = e
+        .call("ADD", "a")
+        .cni_args("IgnoreUnknown=1;K8S_POD_NAME=x;IP=10.77.0.50")
+        .run(&base)
+        .ok();
     assert_eq!(addresses(&r)[0], "10.77.0.50/24");
     // args.cni.ips and runtimeConfig.ips (capitalised keys too), both families
     let mut c = base.clone();
@@ -166,23 +202,42 @@ fn conformance_34_requested_addresses_and_capitalised_capabilities() {
     // taken, gateway, outside every range: errors, nothing left reserved
     let before = reservation_files(&e.netdir());
     for (ip, want) in [
-        ("10.77.0.50", "requested IP address 10.77.0.50 is not available"),
+        (
+            "10.77.0.50",
+            "requested IP address 10.77.0.50 is not available",
+        ),
         ("10.77.0.1", "requested ip 10.77.0.1 is subnet's gateway"),
-        ("192.168.99.9", "failed to allocate all requested IPs: 192.168.99.9"),
+        (
+            "192.168.99.9",
+            "failed to allocate all requested IPs: 192.168.99.9",
+        ),
     ] {
-        let (code, msg) = e.call("ADD", "c").cni_args(&format!("IP={ip}")).run(&base).err();
+        let (code, msg) = e
+            .call("ADD", "c")
+            .cni_args(&format!("IP={ip}"))
+            .run(&base)
+            .err();
         assert_eq!(code, 999, "{ip}");
         assert!(msg.contains(want), "{ip}: {msg}");
-        assert_eq!(reservation_files(&e.netdir()), before, "{ip}: nothing reserved");
+        assert_eq!(
+            reservation_files(&e.netdir()),
+            before,
+            "{ip}: nothing reserved"
+        );
     }
     // malformed CNI_ARGS
-    let (code, _) = e.call("ADD", "c").cni_args("K8S_POD_NAME=x").run(&base).err();
+    let (code, _) = e
+        .call("ADD", "c")
+        .cni_args("K8S_POD_NAME=x")
+        .run(&base)
+        .err();
     assert_eq!(code, 4);
     let (code, _) = e.call("ADD", "c").cni_args("IP=bogus").run(&base).err();
     assert_eq!(code, 4);
     // ipRanges capability is prepended (containerd's capitalised keys)
     let mut c = base.clone();
-    c["runtimeConfig"] = json!({"ipRanges": [[{"Subnet": "10.88.0.0/24", "RangeStart": "10.88.0.10"}]]});
+    c["runtimeConfig"] =
+        json!({"ipRanges": [[{"Subnet": "10.88.0.0/24", "RangeStart": "10.88.0.10"}]]});
     let r = e.call("ADD", "d").run(&c).ok();
     assert_eq!(addresses(&r)[0], "10.88.0.10/24");
     assert_eq!(addresses(&r).len(), 3);
@@ -194,15 +249,75 @@ fn bad_configs() {
     let e = Env::new();
     let v = Version::V1_0_0;
     let cases: Vec<(Value, u64, &str)> = vec![
-        (json!({"cniVersion": "1.0.0", "name": "hl-net"}), 7, "IPAM config missing 'ipam' key"),
-        (conf(v, e.dir.path(), json!({"ranges": []})), 7, "no IP ranges specified"),
-        (conf(v, e.dir.path(), json!({"ranges": [[{"subnet": "10.77.0.5/24"}]]})), 7, "has host bits set"),
-        (conf(v, e.dir.path(), json!({"ranges": [[{"subnet": "10.77.0.0/31"}]]})), 7, "too small to allocate from"),
-        (conf(v, e.dir.path(), json!({"ranges": [[{"subnet": "10.77.0.0/24"}], [{"subnet": "10.77.0.0/25"}]]})), 7, "range set 0 overlaps with 1"),
-        (conf(v, e.dir.path(), json!({"ranges": [[{"subnet": "10.77.0.0/24"}, {"subnet": "fd00::/64"}]]})), 7, "mixed address families"),
-        (conf(v, e.dir.path(), json!({"ranges": [[{"subnet": "10.77.0.0/24", "rangeStart": "10.78.0.1"}]]})), 7, "rangeStart 10.78.0.1 not in network"),
-        (conf(v, e.dir.path(), json!({"ranges": "10.77.0.0/24"})), 6, "failed to parse network config"),
-        (conf(v, e.dir.path(), json!({"resolvConf": "/nonexistent/resolv.conf"})), 5, "failed to read resolvConf /nonexistent/resolv.conf"),
+        (
+            json!({"cniVersion": "1.0.0", "name": "hl-net"}),
+            7,
+            "IPAM config missing 'ipam' key",
+        ),
+        (
+            conf(v, e.dir.path(), json!({"ranges": []})),
+            7,
+            "no IP ranges specified",
+        ),
+        (
+            conf(
+                v,
+                e.dir.path(),
+                json!({"ranges": [[{"subnet": "10.77.0.5/24"}]]}),
+            ),
+            7,
+            "has host bits set",
+        ),
+        (
+            conf(
+                v,
+                e.dir.path(),
+                json!({"ranges": [[{"subnet": "10.77.0.0/31"}]]}),
+            ),
+            7,
+            "too small to allocate from",
+        ),
+        (
+            conf(
+                v,
+                e.dir.path(),
+                json!({"ranges": [[{"subnet": "10.77.0.0/24"}], [{"subnet": "10.77.0.0/25"}]]}),
+            ),
+            7,
+            "range set 0 overlaps with 1",
+        ),
+        (
+            conf(
+                v,
+                e.dir.path(),
+                json!({"ranges": [[{"subnet": "10.77.0.0/24"}, {"subnet": "fd00::/64"}]]}),
+            ),
+            7,
+            "mixed address families",
+        ),
+        (
+            conf(
+                v,
+                e.dir.path(),
+                json!({"ranges": [[{"subnet": "10.77.0.0/24", "rangeStart": "10.78.0.1"}]]}),
+            ),
+            7,
+            "rangeStart 10.78.0.1 not in network",
+        ),
+        (
+            conf(v, e.dir.path(), json!({"ranges": "10.77.0.0/24"})),
+            6,
+            "failed to parse network config",
+        ),
+        (
+            conf(
+                v,
+                e.dir.path(),
+                json!({"resolvConf": "/nonexistent/resolv.conf"}),
+            ),
+            5,
+            "failed to read resolvConf /nonexistent/resolv.conf",
+        ),
     ];
     for (c, code, msg) in cases {
         let (got_code, got_msg) = e.call("ADD", "x").run(&c).err();
@@ -223,10 +338,18 @@ fn resolv_conf_becomes_dns() {
     require_root!();
     let e = Env::new();
     let rc = e.dir.path().join("resolv.conf");
-    std::fs::write(&rc, "nameserver 10.0.0.53\nsearch a.example b.example\noptions ndots:2\ndomain example\n").unwrap();
+    std::fs::write(
+        &rc,
+        "nameserver 10.0.0.53\nsearch a.example b.example\noptions ndots:2\ndomain example\n",
+    )
+    .unwrap();
     let r = e
         .call("ADD", "dns")
-        .run(&conf(Version::V1_0_0, e.dir.path(), json!({"resolvConf": rc})))
+        .run(&conf(
+            Version::V1_0_0,
+            e.dir.path(),
+            json!({"resolvConf": rc}),
+        ))
         .ok();
     assert_eq!(
         r["dns"],
@@ -275,21 +398,44 @@ fn conformance_30_gc() {
     let gc = |key: &str, list: Value| {
         let mut g = c.clone();
         g[key] = list;
-        Call::new(plugin_path("host-local"), "GC").cid("").ifname("").in_host(&e.host).run(&g)
+        Call::new(plugin_path("host-local"), "GC")
+            .cid("")
+            .ifname("")
+            .in_host(&e.host)
+            .run(&g)
     };
     gc("cni.dev/valid-attachments", json!([{"containerID": "keep", "ifname": "eth0"}, {"containerID": "drop1", "ifname": "eth1"}])).ok();
-    let left: Vec<String> = reservation_files(&e.netdir()).into_iter().filter(|f| !f.starts_with('.')).collect();
+    let left: Vec<String> = reservation_files(&e.netdir())
+        .into_iter()
+        .filter(|f| !f.starts_with('.'))
+        .collect();
     assert_eq!(left.len(), 1, "{left:?}");
-    assert_eq!(std::fs::read(e.netdir().join(&left[0])).unwrap(), b"keep\r\neth0");
+    assert_eq!(
+        std::fs::read(e.netdir().join(&left[0])).unwrap(),
+        b"keep\r\neth0"
+    );
     // the legacy key works too; an empty list releases everything
-    gc("cni.dev/attachments", json!([{"containerID": "keep", "ifname": "eth0"}])).ok();
-    assert_eq!(reservation_files(&e.netdir()).iter().filter(|f| !f.starts_with('.')).count(), 1);
+    gc(
+        "cni.dev/attachments",
+        json!([{"containerID": "keep", "ifname": "eth0"}]),
+    )
+    .ok();
+    assert_eq!(
+        reservation_files(&e.netdir())
+            .iter()
+            .filter(|f| !f.starts_with('.'))
+            .count(),
+        1
+    );
     gc("cni.dev/valid-attachments", json!([])).ok();
     assert!(reservation_files(&e.netdir()).is_empty());
     // GC needs 1.1.0
     let mut old = c.clone();
     old["cniVersion"] = json!("1.0.0");
-    let (code, _) = Call::new(plugin_path("host-local"), "GC").in_host(&e.host).run(&old).err();
+    let (code, _) = Call::new(plugin_path("host-local"), "GC")
+        .in_host(&e.host)
+        .run(&old)
+        .err();
     assert_eq!(code, 1);
 }
 
@@ -298,8 +444,18 @@ fn conformance_30_gc() {
 fn conformance_31_status() {
     require_root!();
     let e = Env::new();
-    let c = conf(Version::V1_1_0, e.dir.path(), json!({"ranges": [[{"subnet": "10.77.0.0/30"}]]}));
-    let status = |c: &Value| Call::new(plugin_path("host-local"), "STATUS").cid("").ifname("").in_host(&e.host).run(c);
+    let c = conf(
+        Version::V1_1_0,
+        e.dir.path(),
+        json!({"ranges": [[{"subnet": "10.77.0.0/30"}]]}),
+    );
+    let status = |c: &Value| {
+        Call::new(plugin_path("host-local"), "STATUS")
+            .cid("")
+            .ifname("")
+            .in_host(&e.host)
+            .run(c)
+    };
     status(&c).ok();
     e.call("ADD", "only").run(&c).ok();
     let (code, msg) = status(&c).err();
@@ -316,7 +472,9 @@ fn conformance_31_status() {
 fn go_host_local() -> Option<std::path::PathBuf> {
     let p = go_plugin("host-local");
     if p.is_none() {
-        eprintln!("skipped: Go host-local not installed at {GO_PLUGIN_DIR} (apt-get install containernetworking-plugins)");
+        eprintln!(
+            "skipped: Go host-local not installed at {GO_PLUGIN_DIR} (apt-get install containernetworking-plugins)"
+        );
     }
     p
 }
@@ -332,14 +490,21 @@ fn interop_go_allocates_rust_releases() {
         let go_ips = addresses(&e.call_with(go.clone(), "ADD", "go-ctr").run(&c).ok());
         // ours sees Go's reservation: no duplicate, CHECK finds it
         let ours = addresses(&e.call("ADD", "rs-ctr").run(&c).ok());
-        assert!(go_ips.iter().all(|ip| !ours.contains(ip)), "{go_ips:?} vs {ours:?}");
+        assert!(
+            go_ips.iter().all(|ip| !ours.contains(ip)),
+            "{go_ips:?} vs {ours:?}"
+        );
         if v.has_check() {
             e.call("CHECK", "go-ctr").run(&c).ok();
         }
         // ours releases Go's, Go releases ours
         e.call("DEL", "go-ctr").run(&c).ok();
         e.call_with(go.clone(), "DEL", "rs-ctr").run(&c).ok();
-        assert!(reservation_files(&e.netdir()).is_empty(), "{v}: {:?}", files_under(&e.netdir()));
+        assert!(
+            reservation_files(&e.netdir()).is_empty(),
+            "{v}: {:?}",
+            files_under(&e.netdir())
+        );
     }
 }
 
@@ -348,11 +513,19 @@ fn interop_alternating_allocations_never_collide() {
     require_root!();
     let Some(go) = go_host_local() else { return };
     let e = Env::new();
-    let c = conf(Version::V1_0_0, e.dir.path(), json!({"ranges": [[{"subnet": "10.77.0.0/28"}]]}));
+    let c = conf(
+        Version::V1_0_0,
+        e.dir.path(),
+        json!({"ranges": [[{"subnet": "10.77.0.0/28"}]]}),
+    );
     // 13 usable addresses (.2-.14): fill them alternating Go and Rust
     let mut seen = HashSet::new();
     for i in 0..13 {
-        let plugin = if i % 2 == 0 { go.clone() } else { plugin_path("host-local") };
+        let plugin = if i % 2 == 0 {
+            go.clone()
+        } else {
+            plugin_path("host-local")
+        };
         let ip = addresses(&e.call_with(plugin, "ADD", &format!("c{i}")).run(&c).ok())[0].clone();
         assert!(seen.insert(ip.clone()), "{ip} handed out twice");
     }
@@ -361,14 +534,27 @@ fn interop_alternating_allocations_never_collide() {
     assert_ne!(e.call_with(go.clone(), "ADD", "y").run(&c).code, 0);
     // release in the opposite pairing
     for i in 0..13 {
-        let plugin = if i % 2 == 1 { go.clone() } else { plugin_path("host-local") };
+        let plugin = if i % 2 == 1 {
+            go.clone()
+        } else {
+            plugin_path("host-local")
+        };
         e.call_with(plugin, "DEL", &format!("c{i}")).run(&c).ok();
     }
-    assert!(reservation_files(&e.netdir()).is_empty(), "{:?}", files_under(&e.netdir()));
+    assert!(
+        reservation_files(&e.netdir()).is_empty(),
+        "{:?}",
+        files_under(&e.netdir())
+    );
     // Go's DEL of a Rust reservation, then Rust reusing the address
     let ip = addresses(&e.call("ADD", "r1").run(&c).ok())[0].clone();
     e.call_with(go.clone(), "DEL", "r1").run(&c).ok();
-    let again = addresses(&e.call("ADD", "r2").cni_args(&format!("IP={}", ip.split('/').next().unwrap())).run(&c).ok());
+    let again = addresses(
+        &e.call("ADD", "r2")
+            .cni_args(&format!("IP={}", ip.split('/').next().unwrap()))
+            .run(&c)
+            .ok(),
+    );
     assert_eq!(again[0], ip);
 }
 
@@ -391,13 +577,28 @@ fn duplicate_add_is_refused_like_go() {
 fn conformance_24_del_after_failed_add() {
     require_root!();
     let e = Env::new();
-    let c = conf(Version::V1_0_0, e.dir.path(), json!({"ranges": [[{"subnet": "10.77.0.0/24"}], [{"subnet": "fd00:77::/64"}]]}));
-    e.call("ADD", "holder").cni_args("IP=fd00:77::9").run(&c).ok();
+    let c = conf(
+        Version::V1_0_0,
+        e.dir.path(),
+        json!({"ranges": [[{"subnet": "10.77.0.0/24"}], [{"subnet": "fd00:77::/64"}]]}),
+    );
+    e.call("ADD", "holder")
+        .cni_args("IP=fd00:77::9")
+        .run(&c)
+        .ok();
     // range set 0 succeeds, range set 1 cannot give the requested address
-    let (code, msg) = e.call("ADD", "victim").cni_args("IP=fd00:77::9").run(&c).err();
+    let (code, msg) = e
+        .call("ADD", "victim")
+        .cni_args("IP=fd00:77::9")
+        .run(&c)
+        .err();
     assert_eq!(code, 999);
     assert!(msg.starts_with("failed to allocate for range 1"), "{msg}");
     e.call("DEL", "victim").run(&c).ok();
     e.call("DEL", "holder").run(&c).ok();
-    assert!(reservation_files(&e.netdir()).is_empty(), "{:?}", files_under(&e.netdir()));
+    assert!(
+        reservation_files(&e.netdir()).is_empty(),
+        "{:?}",
+        files_under(&e.netdir())
+    );
 }

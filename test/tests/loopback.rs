@@ -9,7 +9,9 @@ fn conf(v: Version) -> Value {
 
 fn lo_is_up(ns: &TestNs) -> bool {
     let mut nl = ns.netlink();
-    nl.link_get(pkg::netlink::LinkId::Name("lo")).unwrap().is_up()
+    nl.link_get(pkg::netlink::LinkId::Name("lo"))
+        .unwrap()
+        .is_up()
 }
 
 #[test]
@@ -19,14 +21,21 @@ fn add_check_del_every_version() {
     for v in Version::ALL {
         let ctr = TestNs::new("ctr");
         ctr.ip(&["link", "set", "lo", "down"]);
-        let call = |cmd: &str| Call::new(plugin_path("loopback"), cmd).netns(&ctr).in_host(&host);
+        let call = |cmd: &str| {
+            Call::new(plugin_path("loopback"), cmd)
+                .netns(&ctr)
+                .in_host(&host)
+        };
         let r = call("ADD").run(&conf(v)).ok();
         assert!(lo_is_up(&ctr), "{v}: lo is up");
         assert_eq!(r["cniVersion"], v.as_str());
         match v {
             Version::V0_1_0 | Version::V0_2_0 => assert_eq!(r["ip4"]["ip"], "127.0.0.1/8", "{r}"),
             _ => {
-                assert_eq!(r["interfaces"][0], json!({"name": "lo", "mac": "00:00:00:00:00:00", "sandbox": ctr.path_str()}));
+                assert_eq!(
+                    r["interfaces"][0],
+                    json!({"name": "lo", "mac": "00:00:00:00:00:00", "sandbox": ctr.path_str()})
+                );
                 assert_eq!(r["ips"][0]["address"], "127.0.0.1/8");
                 assert_eq!(r["ips"][0]["interface"], 0);
                 if v < Version::V1_0_0 {
@@ -73,12 +82,20 @@ fn conformance_20_passes_prev_result_through() {
         }
         let mut c = conf(v);
         c["prevResult"] = prev.clone();
-        let r = Call::new(plugin_path("loopback"), "ADD").netns(&ctr).in_host(&host).run(&c).ok();
+        let r = Call::new(plugin_path("loopback"), "ADD")
+            .netns(&ctr)
+            .in_host(&host)
+            .run(&c)
+            .ok();
         assert_eq!(r, prev, "{v}");
         // checklist 21: a prevResult without cniVersion is read as the request's
         prev.as_object_mut().unwrap().remove("cniVersion");
         c["prevResult"] = prev;
-        let r = Call::new(plugin_path("loopback"), "ADD").netns(&ctr).in_host(&host).run(&c).ok();
+        let r = Call::new(plugin_path("loopback"), "ADD")
+            .netns(&ctr)
+            .in_host(&host)
+            .run(&c)
+            .ok();
         assert_eq!(r["cniVersion"], v.as_str());
         assert_eq!(r["ips"][0]["address"], "10.1.0.5/24");
     }
@@ -121,7 +138,10 @@ fn conformance_36_refuses_own_netns() {
             .run(&conf(Version::V1_0_0))
             .err();
         assert_eq!(code, 8);
-        assert!(lo_is_up(&host), "{cmd} must not have set the host's lo down");
+        assert!(
+            lo_is_up(&host),
+            "{cmd} must not have set the host's lo down"
+        );
     }
 }
 

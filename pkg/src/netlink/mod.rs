@@ -8,12 +8,16 @@
 //! netns (`Netlink::in_netns`) and then using it from anywhere.
 
 mod addr;
+mod bridge;
 mod link;
 mod route;
+mod veth;
 
 pub use addr::{Addr, AddrFlags};
-pub use link::{Link, LinkId};
+pub use link::{Link, LinkId, format_mac};
+pub use netlink_packet_route::link::State as OperState;
 pub use route::RouteSpec;
+pub use veth::{VethSpec, random_hex, random_veth_name};
 
 use netlink_packet_core::{
     NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NetlinkBuffer, NetlinkHeader,

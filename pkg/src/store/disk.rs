@@ -29,6 +29,7 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::net::IpAddr;
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use nix::dir::Dir;
@@ -119,7 +120,10 @@ impl Store {
     /// waiting for other holders (Go or Rust) to finish.
     pub fn open(data_dir: &Path, network: &str) -> Result<Store> {
         crate::validate::network_name(network)?;
-        std::fs::create_dir_all(data_dir)
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(data_dir)
             .map_err(|e| Error::io(format!("create data dir {}", data_dir.display()), e))?;
         let root = open_dir_path(data_dir)?;
         let path = data_dir.join(network);
@@ -628,12 +632,30 @@ impl Store {
             if name == "." || name == ".." {
                 continue;
             }
-            let kind = entry.file_type();
+            // Some file systems report no type in the directory entry.
+            let kind = entry.file_type().or_else(|| self.entry_type(sub, name));
             if filter(name, kind) {
                 out.push((name.to_string(), kind));
             }
         }
         Ok(out)
+    }
+}
+
+impl Store {
+    fn entry_type(&self, sub: &str, name: &str) -> Option<nix::dir::Type> {
+        let st = fstatat(
+            &self.dir,
+            format!("{sub}/{name}").as_str(),
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .ok()?;
+        match SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) {
+            SFlag::S_IFREG => Some(nix::dir::Type::File),
+            SFlag::S_IFDIR => Some(nix::dir::Type::Directory),
+            SFlag::S_IFLNK => Some(nix::dir::Type::Symlink),
+            _ => None,
+        }
     }
 }
 

@@ -8,7 +8,7 @@ pub mod version;
 
 pub use args::CniArgs;
 pub use conf::{ConfArgs, GcAttachment, IpamConf, NetConf};
-pub use result::{CniResult, Dns, Interface, IpConfig, Route};
+pub use result::{CniResult, Dns, Interface, IpConfig, Route, is_v4_ip};
 pub use version::Version;
 
 #[cfg(test)]

@@ -64,7 +64,7 @@ pub struct IpConfig {
 
 impl IpConfig {
     pub fn is_v4(&self) -> bool {
-        is_v4(self.address.addr())
+        is_v4_ip(self.address.addr())
     }
 }
 
@@ -121,7 +121,7 @@ fn is_zero(v: &u32) -> bool {
 }
 
 /// Go's `To4() != nil`: IPv4, including IPv4-mapped IPv6.
-pub fn is_v4(ip: IpAddr) -> bool {
+pub fn is_v4_ip(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(_) => true,
         IpAddr::V6(v6) => v6.to_ipv4_mapped().is_some(),
@@ -357,7 +357,7 @@ fn to_v02(r: &CniResult, version: Version) -> Result<ResultV02> {
         let routes = r
             .routes
             .iter()
-            .filter(|rt| is_v4(rt.dst.addr()) == want_v4)
+            .filter(|rt| is_v4_ip(rt.dst.addr()) == want_v4)
             .map(|rt| Route::new(rt.dst, rt.gw))
             .collect();
         Some(IpConfigV02 {

@@ -103,7 +103,7 @@ impl Plugin for HostLocal {
 
     fn status(&self, args: &CmdArgs) -> Result<()> {
         let cfg = config::load(args)?;
-        let store = Store::open(&cfg.data_dir, &cfg.network).map_err(|e| {
+        let unusable = |e: Error| {
             Error::new(
                 code::NOT_AVAILABLE,
                 format!(
@@ -112,9 +112,11 @@ impl Plugin for HostLocal {
                 ),
                 e.to_string(),
             )
-        })?;
+        };
+        let store = Store::open(&cfg.data_dir, &cfg.network).map_err(unusable)?;
         let held: Vec<IpAddr> = store
-            .reservations()?
+            .reservations()
+            .map_err(unusable)?
             .iter()
             .filter_map(|(name, _)| name.parse().ok())
             .collect();

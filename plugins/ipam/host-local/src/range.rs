@@ -122,9 +122,11 @@ impl RangeConf {
             end: last_ip(subnet),
             gateway,
         };
+        // Go checks only that the bounds are in the subnet (so the network
+        // and broadcast addresses are accepted) and that end is not before start.
         if !self.range_start.is_empty() {
             let start = parse_ip("rangeStart", &self.range_start)?;
-            if !r.contains(start) {
+            if start.is_ipv4() != subnet.addr().is_ipv4() || !subnet.contains(&start) {
                 return Err(Error::invalid_config(
                     format!("rangeStart {start} not in network {subnet}"),
                     "",
@@ -134,9 +136,18 @@ impl RangeConf {
         }
         if !self.range_end.is_empty() {
             let end = parse_ip("rangeEnd", &self.range_end)?;
-            if !r.contains(end) {
+            if end.is_ipv4() != subnet.addr().is_ipv4() || !subnet.contains(&end) {
                 return Err(Error::invalid_config(
                     format!("rangeEnd {end} not in network {subnet}"),
+                    "",
+                ));
+            }
+            if to_u128(end) < to_u128(r.start) {
+                return Err(Error::invalid_config(
+                    format!(
+                        "rangeEnd {end} is before rangeStart {} in network {subnet}",
+                        r.start
+                    ),
                     "",
                 ));
             }

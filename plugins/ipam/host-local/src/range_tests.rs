@@ -59,12 +59,17 @@ fn canonicalize_table() {
             want: Err("rangeStart 10.1.3.1 not in network 10.1.2.0/24"),
         },
         Case {
-            conf: rc("10.1.2.0/24", "", "10.1.2.255", ""),
-            want: Err("rangeEnd 10.1.2.255 not in network 10.1.2.0/24"),
+            conf: rc("10.1.2.0/24", "", "10.1.3.1", ""),
+            want: Err("rangeEnd 10.1.3.1 not in network 10.1.2.0/24"),
         },
         Case {
             conf: rc("10.1.2.0/24", "10.1.2.50", "10.1.2.40", ""),
-            want: Err("rangeEnd 10.1.2.40 not in network 10.1.2.0/24"),
+            want: Err("rangeEnd 10.1.2.40 is before rangeStart 10.1.2.50 in network 10.1.2.0/24"),
+        },
+        Case {
+            // Go accepts the network and broadcast addresses as bounds
+            conf: rc("10.1.2.0/24", "10.1.2.0", "10.1.2.255", ""),
+            want: Ok(("10.1.2.0", "10.1.2.255", "10.1.2.1")),
         },
         Case {
             conf: rc("nonsense", "", "", ""),

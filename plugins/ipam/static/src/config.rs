@@ -103,13 +103,17 @@ pub fn load(args: &CmdArgs) -> Result<StaticConfig> {
         addresses.push(Address { address, gateway });
     }
 
+    // CNI_ARGS: IP= appends; GATEWAY= applies to those appended addresses
+    // only, as in Go (the configured ones carry their own gateways).
     let env = CniArgs::parse(&args.args, &["IP", "GATEWAY"])?;
+    let mut from_env = Vec::new();
     if let Some(ips) = env.get("IP").filter(|v| !v.is_empty()) {
         for item in ips.split(',') {
             let address = cidr(item, || {
                 format!("invalid CIDR {:?} in CNI_ARGS IP", item.trim())
-            })?;
-            addresses.push(Address {
+            })
+            .map_err(|e| Error::invalid_env(e.msg(), ""))?;
+            from_env.push(Address {
                 address,
                 gateway: None,
             });
@@ -118,13 +122,17 @@ pub fn load(args: &CmdArgs) -> Result<StaticConfig> {
     if let Some(gws) = env.get("GATEWAY").filter(|v| !v.is_empty()) {
         for item in gws.split(',') {
             let gw: IpAddr = item.trim().parse().map_err(|_| {
-                Error::invalid_config(format!("invalid gateway address: {item}"), "")
+                Error::invalid_env(
+                    format!("invalid gateway address {item:?} in CNI_ARGS GATEWAY"),
+                    "",
+                )
             })?;
-            for a in addresses.iter_mut().filter(|a| a.address.contains(&gw)) {
+            for a in from_env.iter_mut().filter(|a| a.address.contains(&gw)) {
                 a.gateway = Some(gw);
             }
         }
     }
+    addresses.extend(from_env);
     // args.cni.ips, then runtimeConfig.ips, each replace what came before.
     for ips in [&top.args.cni.ips, &top.runtime_config.ips] {
         if ips.is_empty() {

@@ -23,8 +23,8 @@ impl Plugin for Loopback {
         let addrs = nl.addr_list(Some(lo.index), None)?;
         if let Some(bad) = addrs.iter().find(|a| !a.address.addr().is_loopback()) {
             return Err(Error::internal(format!(
-                "loopback interface found with non-loopback address {}",
-                bad.address.addr()
+                "loopback interface found with non-loopback address {:?}",
+                bad.address.addr().to_string()
             )));
         }
         // Chained after another plugin, loopback passes its result through.

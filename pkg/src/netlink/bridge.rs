@@ -1,0 +1,103 @@
+//! Bridges and bridge ports: the `ip link ... type bridge`, `bridge link`
+//! and `bridge vlan` verbs.
+
+use netlink_packet_route::AddressFamily;
+use netlink_packet_route::RouteNetlinkMessage;
+use netlink_packet_route::link::{
+    AfSpecBridge, BridgeVlanInfo, BridgeVlanInfoFlags, InfoBridgePort, InfoPortData, InfoPortKind,
+    LinkAttribute,
+};
+use rtnetlink::{LinkBridge, LinkUnspec};
+
+use super::Netlink;
+use crate::error::Result;
+
+impl Netlink {
+    /// `ip link add <name> [mtu] type bridge [vlan_filtering 1]`.
+    pub fn bridge_add(&mut self, name: &str, mtu: u32, vlan_filtering: bool) -> Result<()> {
+        let mut b = LinkBridge::new(name);
+        if mtu != 0 {
+            b = b.mtu(mtu);
+        }
+        if vlan_filtering {
+            b = b.vlan_filtering(true);
+        }
+        self.link_add(b.build(), &format!("{name} (bridge)"))
+    }
+
+    /// `ip link set <bridge> type bridge vlan_filtering 1`.
+    pub fn bridge_set_vlan_filtering(&mut self, index: u32) -> Result<()> {
+        let msg = LinkBridge::new("")
+            .index(index)
+            .vlan_filtering(true)
+            .build();
+        // an empty name attribute would rename; keep only index + linkinfo
+        let mut msg = msg;
+        msg.attributes
+            .retain(|a| !matches!(a, LinkAttribute::IfName(_)));
+        self.request(RouteNetlinkMessage::NewLink(msg), 0, || {
+            format!("enable vlan_filtering on bridge index {index}")
+        })
+        .map(drop)
+    }
+
+    /// `ip link set <port> type bridge_slave hairpin <on|off> isolated <on|off>`.
+    pub fn bridge_port_set(&mut self, index: u32, hairpin: bool, isolated: bool) -> Result<()> {
+        let msg = LinkUnspec::new_with_index(index)
+            .set_port_kind(InfoPortKind::Bridge)
+            .set_port_data(InfoPortData::BridgePort(vec![
+                InfoBridgePort::HairpinMode(hairpin),
+                InfoBridgePort::Isolated(isolated),
+            ]))
+            .build();
+        self.request(RouteNetlinkMessage::NewLink(msg), 0, || {
+            format!("set bridge port index {index} hairpin {hairpin} isolated {isolated}")
+        })
+        .map(drop)
+    }
+
+    /// `bridge vlan add dev <port> vid <vid> [pvid] [untagged]`.
+    pub fn bridge_vlan_add(
+        &mut self,
+        index: u32,
+        vid: u16,
+        pvid: bool,
+        untagged: bool,
+    ) -> Result<()> {
+        let mut flags = BridgeVlanInfoFlags::empty();
+        if pvid {
+            flags |= BridgeVlanInfoFlags::Pvid;
+        }
+        if untagged {
+            flags |= BridgeVlanInfoFlags::Untagged;
+        }
+        let msg = vlan_message(index, vid, flags);
+        self.request(RouteNetlinkMessage::SetLink(msg), 0, || {
+            format!("add vlan {vid} to bridge port index {index}")
+        })
+        .map(drop)
+    }
+
+    /// `bridge vlan del dev <port> vid <vid>`.
+    pub fn bridge_vlan_del(&mut self, index: u32, vid: u16) -> Result<()> {
+        let msg = vlan_message(index, vid, BridgeVlanInfoFlags::empty());
+        self.request(RouteNetlinkMessage::DelLink(msg), 0, || {
+            format!("delete vlan {vid} from bridge port index {index}")
+        })
+        .map(drop)
+    }
+}
+
+fn vlan_message(
+    index: u32,
+    vid: u16,
+    flags: BridgeVlanInfoFlags,
+) -> netlink_packet_route::link::LinkMessage {
+    let mut msg = LinkUnspec::new_with_index(index).build();
+    msg.header.interface_family = AddressFamily::Bridge;
+    msg.attributes
+        .push(LinkAttribute::AfSpecBridge(vec![AfSpecBridge::VlanInfo(
+            BridgeVlanInfo { flags, vid },
+        )]));
+    msg
+}
