@@ -104,7 +104,11 @@ mod tests {
                echo '{{\"cniVersion\":\"0.4.0\",\"ips\":[{{\"version\":\"4\",\"address\":\"10.1.0.5/24\",\"gateway\":\"10.1.0.1\"}}]}}'\n\
              fi\n",
             log = log.display(),
-            fail = if fail_add { "echo '{\"code\":11,\"msg\":\"busy\"}'; exit 1" } else { ":" },
+            fail = if fail_add {
+                "echo '{\"code\":11,\"msg\":\"busy\"}'; exit 1"
+            } else {
+                ":"
+            },
         );
         let p = dir.join("fake-ipam");
         std::fs::write(&p, script).unwrap();
@@ -144,7 +148,11 @@ mod tests {
     }
 
     fn log(dir: &Path) -> Vec<String> {
-        std::fs::read_to_string(dir.join("log")).unwrap_or_default().lines().map(String::from).collect()
+        std::fs::read_to_string(dir.join("log"))
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect()
     }
 
     // checklist 26: same stdin and environment, only CNI_COMMAND changed
@@ -171,7 +179,11 @@ mod tests {
             add(&a).unwrap();
             // the caller fails here: the guard drops armed
         }
-        assert!(log(d.path())[2].starts_with("DEL|c1|eth0|"), "{:?}", log(d.path()));
+        assert!(
+            log(d.path())[2].starts_with("DEL|c1|eth0|"),
+            "{:?}",
+            log(d.path())
+        );
         let d2 = tempfile::tempdir().unwrap();
         fake_ipam(d2.path(), false);
         let a2 = args(d2.path());
@@ -202,6 +214,11 @@ mod tests {
         assert_eq!(e.msg(), "ipam plugin fake-ipam failed (add): busy");
         let mut missing = args(d.path());
         missing.path = "/nonexistent".into();
-        assert!(add(&missing).unwrap_err().msg().contains("failed to find plugin \"fake-ipam\""));
+        assert!(
+            add(&missing)
+                .unwrap_err()
+                .msg()
+                .contains("failed to find plugin \"fake-ipam\"")
+        );
     }
 }

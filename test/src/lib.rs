@@ -358,3 +358,59 @@ pub fn reservation_files(netdir: &Path) -> Vec<String> {
         })
         .collect()
 }
+
+/// Open a TCP listener on `bind` inside `server`, connect to `target` from
+/// inside `client`, and return the peer address the server saw (after
+/// masquerade, the host's address rather than the container's).
+pub fn tcp_probe(
+    server: &TestNs,
+    bind: std::net::SocketAddr,
+    client: &TestNs,
+    target: std::net::SocketAddr,
+) -> Result<std::net::SocketAddr, String> {
+    use std::net::{TcpListener, TcpStream};
+    use std::time::Duration;
+    let listener = server
+        .open()
+        .run(move || TcpListener::bind(bind).map_err(|e| pkg::Error::io(format!("bind {bind}"), e)))
+        .map_err(|e| e.to_string())?;
+    listener.set_nonblocking(false).map_err(|e| e.to_string())?;
+    let accept = std::thread::spawn(move || listener.accept().map(|(_, peer)| peer));
+    let connected = client.open().run(move || {
+        TcpStream::connect_timeout(&target, Duration::from_secs(3))
+            .map_err(|e| pkg::Error::io(format!("connect {target}"), e))
+    });
+    match connected {
+        Ok(_stream) => accept
+            .join()
+            .map_err(|_| "accept thread panicked".to_string())?
+            .map_err(|e| e.to_string()),
+        Err(e) => {
+            // unblock the accept thread
+            let _ = server.open().run(move || {
+                let _ = TcpStream::connect_timeout(&bind, Duration::from_millis(200));
+                Ok(())
+            });
+            let _ = accept.join();
+            Err(e.to_string())
+        }
+    }
+}
+
+/// Read a sysctl (a `/proc/sys/...` path) as seen inside `ns`.
+pub fn sysctl_in(ns: &TestNs, path: &str) -> String {
+    let out = ns.cmd("cat", &[path]).output().expect("run cat");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A command's stdout inside `ns` ("" if the command is missing or fails).
+pub fn output_in(ns: &TestNs, program: &str, args: &[&str]) -> String {
+    match ns.cmd(program, args).output() {
+        Ok(out) => String::from_utf8_lossy(&out.stdout).into_owned(),
+        Err(_) => String::new(),
+    }
+}
+
+pub fn has_tool(name: &str) -> bool {
+    which(name).is_some()
+}

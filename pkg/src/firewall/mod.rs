@@ -1,2 +1,141 @@
 //! Firewall state the plugins own: masquerade (bridge, ptp) and MAC
 //! spoof-check (bridge). The only module that runs `iptables` or `nft`.
+//!
+//! Every operation reads the current state once and applies its change in
+//! one batch per tool (`iptables-restore --noflush`, `nft -f -`): each exec
+//! of iptables takes the global xtables lock, and a dozen per ADD is what
+//! stalls pod churn on busy hosts. The layouts are Go's, byte for byte, so
+//! that either implementation cleans up after the other.
+
+mod exec;
+#[cfg(test)]
+mod interop_tests;
+mod iptables;
+pub mod masq;
+pub mod names;
+mod nftables;
+pub mod spoofcheck;
+#[cfg(test)]
+mod testutil;
+
+use crate::error::{Error, Result};
+
+/// Where masquerade rules live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Iptables,
+    Nftables,
+}
+
+/// `ipMasqBackend` from the config: "iptables", "nftables", or None to
+/// detect (iptables unless only nftables works, as Go does).
+pub fn select_backend(configured: Option<&str>) -> Result<Backend> {
+    match configured {
+        Some("iptables") => Ok(Backend::Iptables),
+        Some("nftables") => Ok(Backend::Nftables),
+        Some(other) => Err(Error::invalid_config(
+            format!("unknown ipmasq backend {other:?}"),
+            "ipMasqBackend must be \"iptables\" or \"nftables\"",
+        )),
+        None => Ok(detect(
+            exec::find_tool("iptables").is_some(),
+            exec::find_tool("nft").is_some(),
+            iptables_works,
+            nftables::works,
+        )),
+    }
+}
+
+/// Binary presence decides when only one tool is installed, so no probe
+/// (and no capability) is needed then. With both, the probes only break
+/// the tie in favour of nftables when iptables is unusable and nft is not;
+/// a probe that fails for want of privileges leaves iptables, like Go.
+fn detect(
+    has_iptables: bool,
+    has_nft: bool,
+    iptables_works: impl FnOnce() -> bool,
+    nft_works: impl FnOnce() -> bool,
+) -> Backend {
+    match (has_iptables, has_nft) {
+        (false, true) => Backend::Nftables,
+        (true, true) if !iptables_works() && nft_works() => Backend::Nftables,
+        _ => Backend::Iptables,
+    }
+}
+
+/// Whether iptables can read the nat table, which is what masquerade needs
+/// (iptables-nft refuses a nat table that nft-native tools own).
+fn iptables_works() -> bool {
+    exec::run("iptables", &["-w", "-t", "nat", "-S", "POSTROUTING"], None).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configured_backends() {
+        assert_eq!(select_backend(Some("iptables")).unwrap(), Backend::Iptables);
+        assert_eq!(select_backend(Some("nftables")).unwrap(), Backend::Nftables);
+        for bad in ["", "IPTABLES", "nft", "bpf"] {
+            let err = select_backend(Some(bad)).unwrap_err();
+            assert_eq!(err.code(), 7);
+            assert!(err.msg().contains(&format!("{bad:?}")), "{}", err.msg());
+        }
+    }
+
+    /// (iptables installed, nft installed, iptables probe, nft probe, answer);
+    /// a None probe must not run.
+    type DetectCase = (bool, bool, Option<bool>, Option<bool>, Backend);
+
+    #[test]
+    fn detection() {
+        let never = || -> bool { panic!("probe must not run") };
+        let cases: [DetectCase; 7] = [
+            (true, false, None, None, Backend::Iptables),
+            (false, true, None, None, Backend::Nftables),
+            (false, false, None, None, Backend::Iptables),
+            (true, true, Some(true), None, Backend::Iptables),
+            (true, true, Some(false), Some(true), Backend::Nftables),
+            // Neither probe works (no CAP_NET_ADMIN): binaries decide, as in Go.
+            (true, true, Some(false), Some(false), Backend::Iptables),
+            (true, false, Some(false), None, Backend::Iptables),
+        ];
+        for (ipt, nft, ipt_ok, nft_ok, want) in cases {
+            let got = detect(
+                ipt,
+                nft,
+                || ipt_ok.unwrap_or_else(never),
+                || nft_ok.unwrap_or_else(never),
+            );
+            assert_eq!(got, want, "{ipt} {nft} {ipt_ok:?} {nft_ok:?}");
+        }
+    }
+
+    #[test]
+    fn detects_by_binary_alone() {
+        let _no_iptables = exec::hide_tools(&["iptables"]);
+        let nft = exec::find_tool("nft").is_some();
+        let want = if nft {
+            Backend::Nftables
+        } else {
+            Backend::Iptables
+        };
+        assert_eq!(select_backend(None).unwrap(), want);
+        let _no_nft = exec::hide_tools(&["nft"]);
+        assert_eq!(select_backend(None).unwrap(), Backend::Iptables);
+    }
+
+    #[test]
+    fn detects_on_this_host() {
+        if !testutil::fresh_netns(&[]) {
+            return;
+        }
+        let want = if exec::find_tool("iptables").is_some() || exec::find_tool("nft").is_none() {
+            Backend::Iptables
+        } else {
+            Backend::Nftables
+        };
+        assert_eq!(select_backend(None).unwrap(), want);
+    }
+}

@@ -1,0 +1,501 @@
+//! bridge ADD. Everything that can be checked is checked before the first
+//! change; after that, every change is recorded in `Undo` so that a failure
+//! at any step removes the veth, the rules and the IPAM reservation again.
+//! The bridge itself and its gateway addresses are shared by every
+//! container on the network and stay.
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use ipnet::IpNet;
+use nix::errno::Errno;
+
+use pkg::firewall::{masq, spoofcheck};
+use pkg::netlink::{AddrFlags, Link, LinkId, Netlink, OperState as State, VethSpec};
+use pkg::ns::Netns;
+use pkg::skel::CmdArgs;
+use pkg::sysctl::{self, Family};
+use pkg::types::{CniResult, Interface, Route};
+use pkg::{Context, Error, Result, iface, ipam};
+
+use crate::config::BridgeConf;
+
+/// The longest we wait for the host end of the veth to come up.
+const PORT_UP_LIMIT: Duration = Duration::from_millis(2500);
+/// The longest we wait for IPv6 DAD when `enabledad` is set.
+const DAD_LIMIT: Duration = Duration::from_secs(5);
+
+/// What this ADD created, undone in reverse on failure.
+#[derive(Default)]
+struct Undo {
+    veth: Option<String>,
+    spoofcheck: bool,
+    ipam: bool,
+    masq: bool,
+}
+
+impl Undo {
+    fn run(&self, host: &mut Netlink, args: &CmdArgs) {
+        let warn = |what: &str, e: Error| {
+            eprintln!("warning: rolling back {what} after a failed ADD: {e}")
+        };
+        if self.masq
+            && let Err(e) = masq::teardown(&args.conf.name, &args.ifname, &args.container_id)
+        {
+            warn("masquerade rules", e);
+        }
+        if self.ipam
+            && let Err(e) = ipam::del(args)
+        {
+            warn("the IPAM reservation", e);
+        }
+        if self.spoofcheck
+            && let Err(e) = spoofcheck::teardown(&args.container_id, &args.ifname)
+        {
+            warn("spoof-check rules", e);
+        }
+        if let Some(name) = &self.veth
+            && let Err(e) = host.link_del(LinkId::Name(name))
+            && !e.is_not_found()
+        {
+            warn(&format!("veth {name}"), e);
+        }
+    }
+}
+
+pub fn add(args: &CmdArgs) -> Result<CniResult> {
+    let conf = BridgeConf::load(args)?;
+    let ns = args.netns()?;
+    let mut ctr = Netlink::in_netns(ns)?;
+    if ctr.link_find(LinkId::Name(&args.ifname))?.is_some() {
+        return Err(Error::kernel(
+            format!(
+                "interface {} already exists in container netns {}",
+                args.ifname, args.netns_path
+            ),
+            Errno::EEXIST,
+        ));
+    }
+    let mut host = Netlink::new()?;
+    let bridge = ensure_bridge(&mut host, &conf)?;
+    let mut undo = Undo::default();
+    match build(args, &conf, ns, &mut host, &mut ctr, &bridge, &mut undo) {
+        Ok(result) => Ok(result),
+        Err(e) => {
+            undo.run(&mut host, args);
+            Err(e)
+        }
+    }
+}
+
+/// Create the bridge unless it exists; refuse a non-bridge of that name.
+fn ensure_bridge(host: &mut Netlink, conf: &BridgeConf) -> Result<Link> {
+    let name = conf.bridge.as_str();
+    match host.bridge_add(name, conf.mtu, conf.vlan_filtering()) {
+        Ok(()) => {}
+        // A parallel ADD (or an earlier one) made it.
+        Err(e) if e.is_errno(Errno::EEXIST) => {}
+        Err(e)
+            if conf.vlan_filtering()
+                && matches!(e.errno(), Some(Errno::EOPNOTSUPP) | Some(Errno::EINVAL)) =>
+        {
+            return Err(e.context(format!(
+                "the kernel refused VLAN filtering on bridge {name} (needed for vlan/vlanTrunk): it lacks CONFIG_BRIDGE_VLAN_FILTERING"
+            )));
+        }
+        Err(e) => return Err(e.context(format!("failed to create bridge {name}"))),
+    }
+    let link = host.link_get(LinkId::Name(name))?;
+    if link.kind.as_deref() != Some("bridge") {
+        return Err(Error::internal(format!(
+            "{name:?} already exists but is not a bridge (it is a {})",
+            link.kind.as_deref().unwrap_or("link of unknown type")
+        )));
+    }
+    if conf.promisc && !link.is_promisc() {
+        host.link_set_promisc(LinkId::Index(link.index), true)?;
+    }
+    // CVE-2020-10749: the host must not accept router advertisements from
+    // containers on an interface we own.
+    if let Ok(p) = sysctl::conf_path(Family::V6, name, "accept_ra") {
+        let _ = sysctl::ensure(&p, "0");
+    }
+    if !link.is_up() {
+        host.link_set_up(LinkId::Index(link.index))?;
+    }
+    Ok(link)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build(
+    args: &CmdArgs,
+    conf: &BridgeConf,
+    ns: &Netns,
+    host: &mut Netlink,
+    ctr: &mut Netlink,
+    bridge: &Link,
+    undo: &mut Undo,
+) -> Result<CniResult> {
+    let host_veth = host
+        .veth_add_random(&VethSpec {
+            host_name: "",
+            peer_name: &args.ifname,
+            peer_ns: ns,
+            mtu: conf.mtu,
+            peer_mac: conf.mac,
+            master: Some(bridge.index),
+            host_up: true,
+        })
+        .with_context(|| {
+            format!(
+                "failed to create veth pair for {} on bridge {}",
+                args.ifname, conf.bridge
+            )
+        })?;
+    undo.veth = Some(host_veth.name.clone());
+    if let Ok(p) = sysctl::conf_path(Family::V6, &host_veth.name, "accept_ra") {
+        let _ = sysctl::ensure(&p, "0");
+    }
+    setup_port(host, conf, &host_veth)?;
+    let ctr_link = ctr.link_get(LinkId::Name(&args.ifname))?;
+
+    let mut result = CniResult {
+        interfaces: vec![
+            Interface {
+                name: conf.bridge.clone(),
+                mac: bridge.mac_string(),
+                ..Default::default()
+            },
+            Interface {
+                name: host_veth.name.clone(),
+                mac: host_veth.mac_string(),
+                ..Default::default()
+            },
+            Interface {
+                name: args.ifname.clone(),
+                mac: ctr_link.mac_string(),
+                sandbox: args.netns_path.clone(),
+                ..Default::default()
+            },
+        ],
+        ..Default::default()
+    };
+
+    if conf.mac_spoof_chk {
+        spoofcheck::setup(
+            &args.container_id,
+            &args.ifname,
+            &host_veth.name,
+            &ctr_link.mac_string(),
+        )?;
+        undo.spoofcheck = true;
+    }
+
+    if conf.layer3 {
+        let ipam_result = ipam::add(args)?;
+        undo.ipam = true;
+        result.ips = ipam_result.ips;
+        result.routes = ipam_result.routes;
+        result.dns = ipam_result.dns;
+        if result.ips.is_empty() {
+            return Err(Error::internal("IPAM plugin returned missing IP config"));
+        }
+        let gateways = calc_gateways(&mut result, conf);
+        let ifname = args.ifname.clone();
+        let enable_dad = conf.enable_dad;
+        ns.run(move || {
+            container_sysctls(&ifname, enable_dad);
+            Ok(())
+        })?;
+        iface::configure(ctr, ns, &args.ifname, &result, Some(DAD_LIMIT))?;
+        if conf.is_gateway {
+            setup_gateways(host, conf, bridge, &gateways, &mut result)?;
+        }
+        if let Some(backend) = conf.ip_masq {
+            let nets: Vec<IpNet> = result.ips.iter().map(|ip| ip.address).collect();
+            undo.masq = true;
+            masq::setup(
+                backend,
+                &args.conf.name,
+                &args.ifname,
+                &args.container_id,
+                &nets,
+            )?;
+        }
+    } else if !conf.disable_container_interface {
+        ctr.link_set_up(LinkId::Index(ctr_link.index))?;
+    }
+
+    let host_veth = if conf.disable_container_interface {
+        host.link_get(LinkId::Index(host_veth.index))?
+    } else {
+        wait_port_up(host, host_veth.index)?
+    };
+    // The bridge takes a port's MAC when it has no address of its own, so
+    // both can change while the port joins: report what they are now.
+    result.interfaces[1].mac = host_veth.mac_string();
+    result.interfaces[0].mac = host.link_get(LinkId::Index(bridge.index))?.mac_string();
+    if !conf.dns.is_empty() {
+        result.dns = conf.dns.clone();
+    }
+    Ok(result)
+}
+
+/// Hairpin, isolation and VLANs of the host end's bridge port. A new port
+/// starts with hairpin and isolation off, so "off" needs no request.
+fn setup_port(host: &mut Netlink, conf: &BridgeConf, port: &Link) -> Result<()> {
+    if conf.hairpin || conf.port_isolation {
+        host.bridge_port_set(port.index, conf.hairpin, conf.port_isolation)
+            .with_context(|| {
+                format!(
+                    "failed to set up hairpin mode / isolation for {}",
+                    port.name
+                )
+            })?;
+    }
+    if !conf.vlan_filtering() {
+        return Ok(());
+    }
+    let vlan_err = |e: Error| {
+        e.context(format!(
+            "failed to set up vlan tag on interface {}",
+            port.name
+        ))
+    };
+    if !conf.preserve_default_vlan {
+        // A new port holds only the bridge's default PVID (1 unless changed).
+        match host.bridge_vlan_del(port.index, 1) {
+            Ok(()) => {}
+            Err(e) if matches!(e.errno(), Some(Errno::ENOENT) | Some(Errno::EINVAL)) => {}
+            Err(e) => return Err(vlan_err(e)),
+        }
+    }
+    if conf.vlan != 0 {
+        host.bridge_vlan_add(port.index, conf.vlan, true, true)
+            .map_err(vlan_err)?;
+    } else {
+        host.bridge_vlan_add(port.index, 1, true, true)
+            .map_err(vlan_err)?;
+    }
+    for vid in &conf.trunk {
+        host.bridge_vlan_add(port.index, *vid, false, false)
+            .map_err(vlan_err)?;
+    }
+    Ok(())
+}
+
+/// sysctls of the new container interface; written from inside the
+/// container netns. Failures only lose an optimisation, as in Go.
+fn container_sysctls(ifname: &str, enable_dad: bool) {
+    let set = |family, leaf: &str, value: &str| {
+        if let Ok(p) = sysctl::conf_path(family, ifname, leaf) {
+            let _ = sysctl::write(&p, value);
+        }
+    };
+    if enable_dad {
+        set(Family::V6, "enhanced_dad", "1");
+        set(Family::V6, "accept_dad", "1");
+    } else {
+        // IPAM guarantees uniqueness: no multi-second DAD wait.
+        set(Family::V6, "accept_dad", "0");
+    }
+    set(Family::V4, "arp_notify", "1");
+}
+
+/// Gateway (address, prefix) per family, in result order.
+struct Gateways {
+    v4: Vec<IpNet>,
+    v6: Vec<IpNet>,
+}
+
+/// Point every address at the container interface, fill in gateways when
+/// this bridge is the gateway, and add default routes for
+/// `isDefaultGateway` unless IPAM gave one.
+fn calc_gateways(result: &mut CniResult, conf: &BridgeConf) -> Gateways {
+    let mut gws = Gateways {
+        v4: Vec::new(),
+        v6: Vec::new(),
+    };
+    let mut default_found = [false, false];
+    for i in 0..result.ips.len() {
+        let ip = &mut result.ips[i];
+        ip.interface = Some(2);
+        let v4 = ip.is_v4();
+        if ip.gateway.is_none() && conf.is_gateway {
+            ip.gateway = Some(first_host(ip.address));
+        }
+        let gw = ip.gateway;
+        let prefix = ip.address.prefix_len();
+        let fam = usize::from(!v4);
+        if conf.is_default_gateway && !default_found[fam] {
+            let any: IpNet = if v4 {
+                "0.0.0.0/0".parse()
+            } else {
+                "::/0".parse()
+            }
+            .unwrap_or_else(|_| ip.address);
+            default_found[fam] = result.routes.iter().any(|r| r.gw.is_some() && r.dst == any);
+            if !default_found[fam] {
+                result.routes.push(Route::new(any, gw));
+                default_found[fam] = true;
+            }
+        }
+        if conf.is_gateway
+            && let Some(gw) = gw
+            && let Ok(net) = IpNet::new(gw, prefix)
+        {
+            if v4 {
+                gws.v4.push(net)
+            } else {
+                gws.v6.push(net)
+            }
+        }
+    }
+    gws
+}
+
+/// The subnet's first address: where the bridge sits as gateway.
+fn first_host(addr: IpNet) -> IpAddr {
+    match addr.network() {
+        IpAddr::V4(n) => IpAddr::V4((u32::from(n).wrapping_add(1)).into()),
+        IpAddr::V6(n) => IpAddr::V6((u128::from(n).wrapping_add(1)).into()),
+    }
+}
+
+fn setup_gateways(
+    host: &mut Netlink,
+    conf: &BridgeConf,
+    bridge: &Link,
+    gws: &Gateways,
+    result: &mut CniResult,
+) -> Result<()> {
+    for (family, list) in [(Family::V4, &gws.v4), (Family::V6, &gws.v6)] {
+        for gw in list {
+            if conf.vlan != 0 {
+                let link = ensure_vlan_interface(host, conf, bridge)?;
+                if !result.interfaces.iter().any(|i| i.name == link.name) {
+                    result.interfaces.push(Interface {
+                        name: link.name.clone(),
+                        mac: link.mac_string(),
+                        ..Default::default()
+                    });
+                }
+                ensure_addr(host, &link, *gw, conf.force_address)
+                    .context("failed to set vlan interface for bridge with addr")?;
+            } else {
+                ensure_addr(host, bridge, *gw, conf.force_address)?;
+            }
+        }
+        if !list.is_empty() {
+            let path = match family {
+                Family::V4 => "/proc/sys/net/ipv4/ip_forward",
+                Family::V6 => "/proc/sys/net/ipv6/conf/all/forwarding",
+            };
+            sysctl::ensure(std::path::Path::new(path), "1")
+                .context("failed to enable forwarding")?;
+        }
+    }
+    Ok(())
+}
+
+/// Put the gateway address on `link`. The same address is success (a
+/// parallel ADD put it there); another IPv4 address, or an overlapping IPv6
+/// one, is a conflict unless `forceAddress`.
+fn ensure_addr(host: &mut Netlink, link: &Link, gw: IpNet, force: bool) -> Result<()> {
+    let v4 = gw.addr().is_ipv4();
+    for a in host.addr_list(Some(link.index), Some(v4))? {
+        if a.address == gw {
+            return Ok(());
+        }
+        if !a.is_global_unicast() && !v4 {
+            continue; // link-local IPv6 of the bridge itself
+        }
+        let conflict = v4 || a.address.contains(&gw.addr()) || gw.contains(&a.address.addr());
+        if conflict {
+            if !force {
+                return Err(Error::internal(format!(
+                    "{:?} already has an IP address different from {gw}: {} (set forceAddress to replace it)",
+                    link.name, a.address
+                )));
+            }
+            host.addr_del(link.index, a.address).with_context(|| {
+                format!(
+                    "could not remove IP address {} from {:?}",
+                    a.address, link.name
+                )
+            })?;
+        }
+    }
+    match host.addr_add(link.index, gw, AddrFlags::empty()) {
+        Ok(()) => {}
+        Err(e) if e.is_errno(Errno::EEXIST) => {}
+        Err(e) => {
+            return Err(e.context(format!("could not add IP address {gw} to {:?}", link.name)));
+        }
+    }
+    // Pin the bridge MAC: otherwise it follows the lowest port MAC and
+    // changes as containers come and go.
+    let current = host.link_get(LinkId::Index(link.index))?;
+    if current.mac.len() == 6 && current.mac.iter().any(|b| *b != 0) {
+        host.link_set_mac(LinkId::Index(link.index), &current.mac)
+            .with_context(|| format!("could not set the MAC of {:?}", link.name))?;
+    }
+    Ok(())
+}
+
+/// `<bridge>.<vlan>`: a host-side veth whose peer is an access port of the
+/// VLAN, carrying the gateway address for that VLAN.
+fn ensure_vlan_interface(host: &mut Netlink, conf: &BridgeConf, bridge: &Link) -> Result<Link> {
+    let name = format!("{}.{}", conf.bridge, conf.vlan);
+    if let Some(l) = host.link_find(LinkId::Name(&name))? {
+        return Ok(l);
+    }
+    pkg::validate::interface_name(&name).map_err(|e| {
+        Error::invalid_config(
+            format!("vlan gateway interface name {name:?}: {}", e.msg()),
+            e.details(),
+        )
+    })?;
+    let here = Netns::current()?;
+    let peer = pkg::netlink::random_veth_name()?;
+    host.veth_add(&VethSpec {
+        host_name: &peer,
+        peer_name: &name,
+        peer_ns: &here,
+        mtu: conf.mtu,
+        peer_mac: None,
+        master: Some(bridge.index),
+        host_up: true,
+    })
+    .with_context(|| format!("failed to create vlan gateway {name}"))?;
+    let port = host.link_get(LinkId::Name(&peer))?;
+    if !conf.preserve_default_vlan {
+        let _ = host.bridge_vlan_del(port.index, 1);
+    }
+    host.bridge_vlan_add(port.index, conf.vlan, true, true)
+        .with_context(|| format!("failed to set up vlan tag on interface {peer}"))?;
+    host.link_set_up(LinkId::Name(&name))?;
+    host.link_get(LinkId::Name(&name))
+}
+
+/// Wait (bounded) until the host end of the veth is oper-up, so the
+/// container can talk as soon as ADD returns.
+fn wait_port_up(host: &mut Netlink, index: u32) -> Result<Link> {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        let link = host.link_get(LinkId::Index(index))?;
+        if link.oper_state == Some(State::Up) {
+            return Ok(link);
+        }
+        if start.elapsed() >= PORT_UP_LIMIT {
+            return Err(Error::internal(format!(
+                "bridge port {} in error state: {:?}",
+                link.name,
+                link.oper_state.unwrap_or(State::Unknown)
+            )));
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(100));
+    }
+}
