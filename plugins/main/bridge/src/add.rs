@@ -328,12 +328,11 @@ fn calc_gateways(result: &mut CniResult, conf: &BridgeConf) -> Gateways {
         let prefix = ip.address.prefix_len();
         let fam = usize::from(!v4);
         if conf.is_default_gateway && !default_found[fam] {
-            let any: IpNet = if v4 {
-                "0.0.0.0/0".parse()
+            let any = if v4 {
+                IpNet::V4(ipnet::Ipv4Net::default())
             } else {
-                "::/0".parse()
-            }
-            .unwrap_or_else(|_| ip.address);
+                IpNet::V6(ipnet::Ipv6Net::default())
+            };
             default_found[fam] = result.routes.iter().any(|r| r.gw.is_some() && r.dst == any);
             if !default_found[fam] {
                 result.routes.push(Route::new(any, gw));
