@@ -19,6 +19,7 @@
 //! the host and container namespaces → result → `skel` prints it in the
 //! request's version.
 
+pub mod conntrack;
 pub mod error;
 pub mod firewall;
 pub mod iface;

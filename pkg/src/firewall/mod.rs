@@ -8,12 +8,14 @@
 //! that either implementation cleans up after the other.
 
 mod exec;
+pub mod filter;
 #[cfg(test)]
 mod interop_tests;
 mod iptables;
 pub mod masq;
 pub mod names;
 mod nftables;
+pub mod portmap;
 pub mod spoofcheck;
 #[cfg(test)]
 mod testutil;

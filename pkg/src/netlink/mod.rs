@@ -10,7 +10,9 @@
 mod addr;
 mod bridge;
 mod link;
+pub mod macvlan;
 mod route;
+pub mod tc;
 mod veth;
 
 pub use addr::{Addr, AddrFlags};

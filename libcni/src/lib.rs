@@ -1,0 +1,1 @@
+//! Runtime-side CNI library.

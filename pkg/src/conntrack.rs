@@ -1,0 +1,1 @@
+//! Netfilter conntrack over netlink (owned by the portmap work).

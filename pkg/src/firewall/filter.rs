@@ -1,0 +1,1 @@
+//! Filter-table rules of the `firewall` plugin (owned by the firewall work).

@@ -1,0 +1,1 @@
+//! Port mappings of the `portmap` plugin (owned by the portmap work).

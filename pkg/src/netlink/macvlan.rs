@@ -1,0 +1,1 @@
+//! macvlan links (owned by the ptp/macvlan work).

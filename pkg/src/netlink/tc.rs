@@ -1,0 +1,1 @@
+//! Traffic control: qdiscs and filters (owned by the bandwidth work).
