@@ -12,8 +12,12 @@ fn repo() -> PathBuf {
 
 /// The bundled examples, with host-local's dataDir moved to `data`.
 fn example_configs(dir: &Path, data: &Path) {
-    for entry in std::fs::read_dir(repo().join("examples/net.d")).unwrap().flatten() {
-        let mut conf: Value = serde_json::from_slice(&std::fs::read(entry.path()).unwrap()).unwrap();
+    for entry in std::fs::read_dir(repo().join("examples/net.d"))
+        .unwrap()
+        .flatten()
+    {
+        let mut conf: Value =
+            serde_json::from_slice(&std::fs::read(entry.path()).unwrap()).unwrap();
         if let Some(plugins) = conf["plugins"].as_array_mut() {
             for p in plugins {
                 if p["ipam"]["type"] == "host-local" {
@@ -21,7 +25,11 @@ fn example_configs(dir: &Path, data: &Path) {
                 }
             }
         }
-        std::fs::write(dir.join(entry.file_name()), serde_json::to_vec_pretty(&conf).unwrap()).unwrap();
+        std::fs::write(
+            dir.join(entry.file_name()),
+            serde_json::to_vec_pretty(&conf).unwrap(),
+        )
+        .unwrap();
     }
 }
 
@@ -46,17 +54,32 @@ fn priv_net_run_puts_a_command_on_the_example_network() {
 
     let out = run_script(&host, &confdir, &["ip", "-br", "addr"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "stdout: {stdout}\nstderr: {}", String::from_utf8_lossy(&out.stderr));
-    let eth0 = stdout.lines().find(|l| l.starts_with("eth0")).unwrap_or_else(|| panic!("no eth0 in {stdout}"));
+    assert!(
+        out.status.success(),
+        "stdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let eth0 = stdout
+        .lines()
+        .find(|l| l.starts_with("eth0"))
+        .unwrap_or_else(|| panic!("no eth0 in {stdout}"));
     assert!(eth0.contains("10.22."), "{eth0}");
-    assert!(stdout.lines().any(|l| l.starts_with("lo") && l.contains("127.0.0.1/8")), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("lo") && l.contains("127.0.0.1/8")),
+        "{stdout}"
+    );
 
     // a failing command: its status comes back, the cleanup still runs
     let out = run_script(&host, &confdir, &["sh", "-c", "exit 7"]);
     assert_eq!(out.status.code(), Some(7));
 
     let links = output_in(&host, "ip", &["-br", "link"]);
-    assert!(!links.contains("veth") && !links.contains("cnirs0"), "left in the host: {links}");
+    assert!(
+        !links.contains("veth") && !links.contains("cnirs0"),
+        "left in the host: {links}"
+    );
     assert!(!output_in(&host, "iptables", &["-t", "nat", "-S"]).contains("CNI-"));
     assert!(!output_in(&host, "nft", &["list", "ruleset"]).contains("10.22."));
     assert!(reservation_files(&data.join("mynet")).is_empty());
