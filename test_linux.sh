@@ -37,3 +37,12 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "note: not root: the privileged integration tests will report themselves as skipped" >&2
 fi
 CNI_BIN_DIR="$(pwd)/bin" cargo test --workspace --locked -- "$@"
+
+echo "== leftovers"
+left=$(ip netns list 2>/dev/null | grep -E '^cnit-' || true)
+if [ -n "$left" ]; then
+    echo "test network namespaces were left behind:" >&2
+    echo "$left" >&2
+    exit 1
+fi
+echo "no test namespace left"
