@@ -16,7 +16,8 @@ pub fn parse_resolv_conf(path: &Path) -> Result<Dns> {
     Ok(parse(&text))
 }
 
-fn parse(text: &str) -> Dns {
+/// Parse resolv.conf text (Go host-local's rules).
+pub fn parse(text: &str) -> Dns {
     let mut dns = Dns::default();
     for line in text.lines() {
         let line = line.trim();

@@ -22,7 +22,8 @@ use crate::config::BridgeConf;
 
 /// The longest we wait for the host end of the veth to come up.
 const PORT_UP_LIMIT: Duration = Duration::from_millis(2500);
-/// The longest we wait for IPv6 DAD when `enabledad` is set.
+/// The longest we wait for IPv6 DAD to settle (instant when DAD is off,
+/// which is the default).
 const DAD_LIMIT: Duration = Duration::from_secs(5);
 
 /// What this ADD created, undone in reverse on failure.
@@ -257,10 +258,15 @@ fn setup_port(host: &mut Netlink, conf: &BridgeConf, port: &Link) -> Result<()> 
         return Ok(());
     }
     let vlan_err = |e: Error| {
-        e.context(format!(
-            "failed to set up vlan tag on interface {}",
-            port.name
-        ))
+        let why = if e.is_errno(Errno::EOPNOTSUPP) {
+            format!(
+                "failed to set up vlan tag on interface {}: bridge {} has no VLAN filtering (the kernel lacks CONFIG_BRIDGE_VLAN_FILTERING or the bridge was created without it)",
+                port.name, conf.bridge
+            )
+        } else {
+            format!("failed to set up vlan tag on interface {}", port.name)
+        };
+        e.context(why)
     };
     if !conf.preserve_default_vlan {
         // A new port holds only the bridge's default PVID (1 unless changed).
@@ -449,14 +455,13 @@ fn ensure_vlan_interface(host: &mut Netlink, conf: &BridgeConf, bridge: &Link) -
     if let Some(l) = host.link_find(LinkId::Name(&name))? {
         return Ok(l);
     }
-    pkg::validate::interface_name(&name).map_err(|e| {
-        Error::invalid_config(
-            format!("vlan gateway interface name {name:?}: {}", e.msg()),
-            e.details(),
-        )
-    })?;
     let here = Netns::current()?;
     let peer = pkg::netlink::random_veth_name()?;
+    let no_ra = |name: &str| {
+        if let Ok(p) = sysctl::conf_path(Family::V6, name, "accept_ra") {
+            let _ = sysctl::ensure(&p, "0");
+        }
+    };
     host.veth_add(&VethSpec {
         host_name: &peer,
         peer_name: &name,
@@ -474,6 +479,8 @@ fn ensure_vlan_interface(host: &mut Netlink, conf: &BridgeConf, bridge: &Link) -
     host.bridge_vlan_add(port.index, conf.vlan, true, true)
         .with_context(|| format!("failed to set up vlan tag on interface {peer}"))?;
     host.link_set_up(LinkId::Name(&name))?;
+    no_ra(&name);
+    no_ra(&peer);
     host.link_get(LinkId::Name(&name))
 }
 

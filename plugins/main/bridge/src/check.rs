@@ -27,6 +27,12 @@ pub fn check(args: &CmdArgs) -> Result<()> {
 
     let mut host = Netlink::new()?;
     let bridge = check_bridge(&mut host, &br_entry, &conf)?;
+    if ctr_entry.name.is_empty() {
+        return Err(Error::internal(format!(
+            "container interface {} with sandbox {} missing from prevResult",
+            args.ifname, args.netns_path
+        )));
+    }
     if ctr_entry.sandbox != args.netns_path {
         return Err(Error::internal(format!(
             "sandbox in prevResult {:?} doesn't match configured netns {}",

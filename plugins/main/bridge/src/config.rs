@@ -100,6 +100,15 @@ impl BridgeConf {
         }
         c.vlan = raw.vlan as u16;
         c.trunk = collect_trunk(&raw.vlan_trunk)?;
+        let check_name = |what: &str, name: &str| {
+            pkg::validate::interface_name(name).map_err(|e| {
+                Error::invalid_config(format!("invalid {what} name {name:?}: {}", e.msg()), e.details())
+            })
+        };
+        check_name("bridge", &c.bridge)?;
+        if c.vlan != 0 && c.is_gateway {
+            check_name("vlan gateway interface", &format!("{}.{}", c.bridge, c.vlan))?;
+        }
         if raw.mtu < 0 || raw.mtu > i64::from(u32::MAX) {
             return Err(Error::invalid_config(
                 format!("invalid mtu {}", raw.mtu),
@@ -154,12 +163,6 @@ impl BridgeConf {
         } else {
             raw.bridge.clone()
         };
-        pkg::validate::interface_name(&bridge).map_err(|e| {
-            Error::invalid_config(
-                format!("invalid bridge name {bridge:?}: {}", e.msg()),
-                e.details(),
-            )
-        })?;
         Ok(BridgeConf {
             bridge,
             is_gateway: raw.is_gateway || raw.is_default_gateway,
@@ -227,7 +230,8 @@ fn collect_trunk(items: &[TrunkRaw]) -> Result<Vec<u16>> {
 
 pub fn parse_mac(s: &str) -> Result<[u8; 6]> {
     let bad = || Error::invalid_config(format!("invalid MAC address {s:?}"), "");
-    let parts: Vec<&str> = s.split([':', '-']).collect();
+    let sep = if s.contains('-') { '-' } else { ':' };
+    let parts: Vec<&str> = s.split(sep).collect();
     if parts.len() != 6 {
         return Err(bad());
     }
@@ -296,6 +300,7 @@ mod tests {
             "0e:00:00:00:aa",
             "0e:00:00:00:aa:zz",
             "0e:00:00:00:aa:001",
+            "0e-00:00:00:aa:01",
         ] {
             assert_eq!(parse_mac(bad).unwrap_err().code(), 7, "{bad}");
         }

@@ -39,8 +39,7 @@ pub fn del(args: &CmdArgs) -> Result<()> {
     {
         errors.push(e);
     }
-    if conf.layer3
-        && conf.ip_masq.is_some()
+    if conf.ip_masq.is_some()
         && let Err(e) = masq::teardown(&args.conf.name, &args.ifname, &args.container_id)
     {
         errors.push(e);
