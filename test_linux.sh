@@ -38,6 +38,28 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 CNI_BIN_DIR="$(pwd)/bin" cargo test --workspace --locked -- "$@"
 
+# Fuzzing: every target for a bounded time (FUZZ_SECONDS, 0 to skip). New
+# inputs go to a scratch directory; the checked-in corpus is only read.
+FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+if [ "$FUZZ_SECONDS" -gt 0 ]; then
+    echo "== fuzz (${FUZZ_SECONDS}s per target)"
+    command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
+    scratch=$(mktemp -d)
+    for target in $(sed -n 's/^name = "\(.*\)"$/\1/p' fuzz/Cargo.toml | grep -v '^cni-fuzz$'); do
+        mkdir -p "$scratch/$target"
+        # cargo-fuzz needs unstable compiler flags; the stable toolchain
+        # allows them with RUSTC_BOOTSTRAP.
+        if ! (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" "$scratch/$target" "corpus/$target" -- \
+            -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -print_final_stats=1 >"$scratch/$target.log" 2>&1); then
+            tail -n 60 "$scratch/$target.log"
+            echo "fuzz target $target failed (input saved under fuzz/artifacts/$target)" >&2
+            exit 1
+        fi
+        echo "$target: $(grep -E '^stat::number_of_executed_units' "$scratch/$target.log" | awk '{print $2}') inputs, no failure"
+    done
+    rm -rf "$scratch"
+fi
+
 echo "== leftovers"
 left=$(ip netns list 2>/dev/null | grep -E '^cnit-' || true)
 if [ -n "$left" ]; then
