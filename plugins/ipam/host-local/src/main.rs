@@ -4,5 +4,8 @@
 use pkg::skel::{self, PluginInfo};
 
 fn main() {
-    skel::run(&host_local::commands::HostLocal, &PluginInfo::all_versions("host-local"));
+    skel::run(
+        &host_local::commands::HostLocal,
+        &PluginInfo::all_versions("host-local"),
+    );
 }

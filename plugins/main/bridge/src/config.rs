@@ -102,12 +102,18 @@ impl BridgeConf {
         c.trunk = collect_trunk(&raw.vlan_trunk)?;
         let check_name = |what: &str, name: &str| {
             pkg::validate::interface_name(name).map_err(|e| {
-                Error::invalid_config(format!("invalid {what} name {name:?}: {}", e.msg()), e.details())
+                Error::invalid_config(
+                    format!("invalid {what} name {name:?}: {}", e.msg()),
+                    e.details(),
+                )
             })
         };
         check_name("bridge", &c.bridge)?;
         if c.vlan != 0 && c.is_gateway {
-            check_name("vlan gateway interface", &format!("{}.{}", c.bridge, c.vlan))?;
+            check_name(
+                "vlan gateway interface",
+                &format!("{}.{}", c.bridge, c.vlan),
+            )?;
         }
         if raw.mtu < 0 || raw.mtu > i64::from(u32::MAX) {
             return Err(Error::invalid_config(
