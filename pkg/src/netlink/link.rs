@@ -42,6 +42,8 @@ pub struct Link {
     pub kind: Option<String>,
     /// The bridge/bond this link is enslaved to (IFLA_MASTER).
     pub master: Option<u32>,
+    /// IFLA_IFALIAS.
+    pub alias: String,
     /// IFLA_LINK: a veth's peer index, a macvlan's parent.
     pub parent: Option<u32>,
     /// Set when `parent` lives in another namespace.
@@ -60,6 +62,7 @@ impl Link {
             oper_state: None,
             kind: None,
             master: None,
+            alias: String::new(),
             parent: None,
             link_netnsid: None,
             message: LinkMessage::default(),
@@ -72,6 +75,7 @@ impl Link {
                 LinkAttribute::OperState(s) => link.oper_state = Some(*s),
                 LinkAttribute::Controller(m) => link.master = Some(*m),
                 LinkAttribute::Link(l) => link.parent = Some(*l),
+                LinkAttribute::IfAlias(a) => link.alias = a.clone(),
                 LinkAttribute::LinkNetNsId(n) => link.link_netnsid = Some(*n),
                 LinkAttribute::LinkInfo(infos) => {
                     for info in infos {
@@ -227,6 +231,14 @@ impl Netlink {
         let mut msg = id_message(id);
         msg.attributes.push(LinkAttribute::Address(mac.to_vec()));
         self.link_set(msg, || format!("set link {id} address {}", format_mac(mac)))
+    }
+
+    /// `ip link set <id> alias <text>`; an empty text removes the alias.
+    pub fn link_set_alias(&mut self, id: LinkId<'_>, alias: &str) -> Result<()> {
+        let mut msg = id_message(id);
+        msg.attributes
+            .push(LinkAttribute::IfAlias(alias.to_string()));
+        self.link_set(msg, || format!("set link {id} alias {alias:?}"))
     }
 
     /// `ip link set <id> name <name>`.
