@@ -30,6 +30,8 @@ pub mod ns;
 pub mod skel;
 pub mod store;
 pub mod sysctl;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod types;
 pub mod validate;
 

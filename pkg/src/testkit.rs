@@ -1,0 +1,370 @@
+//! Test support for plugin authors (feature `testkit`): throwaway network
+//! namespaces (a fake "host" and "containers"), running a plugin binary
+//! inside the fake host the way a runtime does, and reading kernel state
+//! back.
+//!
+//! Every [`TestNs`] has a unique name and is deleted on drop, so tests run
+//! in parallel and never touch the machine's own network. Tests need root
+//! (or `CAP_SYS_ADMIN` + `CAP_NET_ADMIN`) and `ip` from iproute2; start each
+//! with [`require_root!`](crate::require_root) to skip with a reason
+//! otherwise.
+//!
+//! ```no_run
+//! use pkg::testkit::{Call, TestNs};
+//!
+//! let host = TestNs::new("host");
+//! let ctr = TestNs::new("ctr");
+//! let conf = serde_json::json!({"cniVersion": "1.1.0", "name": "n", "type": "loopback"});
+//! let result = Call::new("target/debug/loopback", "ADD").netns(&ctr).in_host(&host).run(&conf).ok();
+//! assert_eq!(result["interfaces"][0]["name"], "lo");
+//! Call::new("target/debug/loopback", "DEL").netns(&ctr).in_host(&host).run(&conf).ok();
+//! ```
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::os::fd::AsFd;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use serde_json::Value;
+
+pub use crate::ns::Netns;
+pub use crate::types::Version;
+
+/// Skip (with a printed reason) unless we can create namespaces.
+#[macro_export]
+macro_rules! require_root {
+    () => {
+        if let Some(reason) = $crate::testkit::missing_privilege() {
+            eprintln!("skipped: {reason}");
+            return;
+        }
+    };
+}
+
+pub fn missing_privilege() -> Option<String> {
+    if !nix::unistd::geteuid().is_root() {
+        return Some("needs root to create network namespaces".into());
+    }
+    if which("ip").is_none() {
+        return Some("needs iproute2 (`ip`)".into());
+    }
+    None
+}
+
+fn which(cmd: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join(cmd))
+            .find(|p| p.is_file())
+    })
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A named network namespace (`/run/netns/<name>`), deleted on drop.
+pub struct TestNs {
+    pub name: String,
+    pub path: PathBuf,
+}
+
+impl TestNs {
+    pub fn new(role: &str) -> TestNs {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let name = format!("cnit-{role}-{}-{n}", std::process::id());
+        let status = Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .expect("run ip netns add");
+        assert!(status.success(), "ip netns add {name} failed");
+        let path = PathBuf::from(format!("/run/netns/{name}"));
+        let ns = TestNs { name, path };
+        // lo up, as in a real namespace a runtime made
+        ns.ip(&["link", "set", "lo", "up"]);
+        ns
+    }
+
+    pub fn path_str(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    pub fn open(&self) -> Netns {
+        Netns::open(&self.path).expect("open test netns")
+    }
+
+    /// `ip <args>` inside this namespace; panics on failure.
+    pub fn ip(&self, args: &[&str]) -> String {
+        let out = self.cmd("ip", args).output().expect("run ip");
+        assert!(
+            out.status.success(),
+            "ip {} in {}: {}",
+            args.join(" "),
+            self.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// A command that will run inside this namespace.
+    pub fn cmd(&self, program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Command {
+        let mut c = Command::new(program);
+        c.args(args);
+        enter_on_exec(&mut c, &self.open());
+        c
+    }
+
+    pub fn netlink(&self) -> crate::netlink::Netlink {
+        crate::netlink::Netlink::in_netns(&self.open()).expect("netlink socket in test netns")
+    }
+}
+
+impl Drop for TestNs {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+/// Make `cmd` enter `ns` in the child between fork and exec.
+pub fn enter_on_exec(cmd: &mut Command, ns: &Netns) {
+    let fd = ns.as_fd().try_clone_to_owned().expect("dup netns fd");
+    // SAFETY: setns is async-signal-safe and touches only the child.
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::sched::setns(&fd, nix::sched::CloneFlags::CLONE_NEWNET)
+                .map_err(std::io::Error::from)
+        });
+    }
+}
+
+/// What a plugin run returned.
+#[derive(Debug)]
+pub struct Outcome {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Outcome {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "plugin stdout is not JSON ({e}): {:?}\nstderr: {}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    /// Assert success and return the parsed stdout (Null when empty).
+    pub fn ok(&self) -> Value {
+        assert_eq!(
+            self.code, 0,
+            "plugin failed: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        if self.stdout.trim().is_empty() {
+            Value::Null
+        } else {
+            self.json()
+        }
+    }
+
+    /// Assert failure with a spec error; returns (code, msg).
+    pub fn err(&self) -> (u64, String) {
+        assert_ne!(
+            self.code, 0,
+            "plugin unexpectedly succeeded: {}",
+            self.stdout
+        );
+        let j = self.json();
+        let code = j["code"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no code in error: {j}"));
+        assert!(j["msg"].is_string(), "no msg in error: {j}");
+        (code, j["msg"].as_str().unwrap_or_default().to_string())
+    }
+}
+
+/// One plugin invocation, built like a runtime would.
+#[derive(Clone)]
+pub struct Call {
+    pub plugin: PathBuf,
+    pub command: String,
+    pub container_id: String,
+    pub netns: String,
+    pub ifname: String,
+    pub args: String,
+    pub path: String,
+    pub extra_env: Vec<(String, String)>,
+    /// Run inside this namespace (the fake host).
+    pub host: Option<PathBuf>,
+}
+
+impl Call {
+    /// A call of `plugin` with `CNI_PATH` set to the plugin's directory.
+    pub fn new(plugin: impl Into<PathBuf>, command: &str) -> Call {
+        let plugin: PathBuf = plugin.into();
+        Call {
+            command: command.into(),
+            container_id: "c0ffee".into(),
+            netns: String::new(),
+            ifname: "eth0".into(),
+            args: String::new(),
+            path: plugin
+                .parent()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            extra_env: Vec::new(),
+            host: None,
+            plugin,
+        }
+    }
+
+    pub fn cid(mut self, id: &str) -> Call {
+        self.container_id = id.into();
+        self
+    }
+    pub fn netns(mut self, ns: &TestNs) -> Call {
+        self.netns = ns.path_str();
+        self
+    }
+    pub fn netns_path(mut self, p: &str) -> Call {
+        self.netns = p.into();
+        self
+    }
+    pub fn ifname(mut self, i: &str) -> Call {
+        self.ifname = i.into();
+        self
+    }
+    pub fn cni_args(mut self, a: &str) -> Call {
+        self.args = a.into();
+        self
+    }
+    pub fn in_host(mut self, host: &TestNs) -> Call {
+        self.host = Some(host.path.clone());
+        self
+    }
+    pub fn env(mut self, k: &str, v: &str) -> Call {
+        self.extra_env.push((k.into(), v.into()));
+        self
+    }
+    pub fn command(mut self, c: &str) -> Call {
+        self.command = c.into();
+        self
+    }
+
+    pub fn run(&self, stdin: &Value) -> Outcome {
+        self.run_raw(stdin.to_string().as_bytes())
+    }
+
+    pub fn run_raw(&self, stdin: &[u8]) -> Outcome {
+        let mut cmd = Command::new(&self.plugin);
+        cmd.env_clear()
+            .env(
+                "PATH",
+                std::env::var_os("PATH")
+                    .unwrap_or_else(|| OsString::from("/usr/sbin:/usr/bin:/sbin:/bin")),
+            )
+            .env("CNI_COMMAND", &self.command)
+            .env("CNI_CONTAINERID", &self.container_id)
+            .env("CNI_NETNS", &self.netns)
+            .env("CNI_IFNAME", &self.ifname)
+            .env("CNI_ARGS", &self.args)
+            .env("CNI_PATH", &self.path)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in &self.extra_env {
+            cmd.env(k, v);
+        }
+        if let Some(host) = &self.host {
+            enter_on_exec(&mut cmd, &Netns::open(host).expect("open host netns"));
+        }
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", self.plugin.display()));
+        if let Some(mut w) = child.stdin.take() {
+            let _ = w.write_all(stdin);
+        }
+        let out = child.wait_with_output().expect("wait for plugin");
+        Outcome {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+/// A fresh temporary directory for `dataDir` and the like.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("cni-test-")
+        .tempdir()
+        .expect("tempdir")
+}
+
+/// Versions from `min` up.
+pub fn versions_from(min: Version) -> impl Iterator<Item = Version> {
+    Version::ALL.into_iter().filter(move |v| *v >= min)
+}
+
+/// Open a TCP listener on `bind` inside `server`, connect to `target` from
+/// inside `client`, and return the peer address the server saw (after
+/// masquerade, the host's address rather than the container's).
+pub fn tcp_probe(
+    server: &TestNs,
+    bind: std::net::SocketAddr,
+    client: &TestNs,
+    target: std::net::SocketAddr,
+) -> Result<std::net::SocketAddr, String> {
+    use std::net::{TcpListener, TcpStream};
+    use std::time::Duration;
+    let listener = server
+        .open()
+        .run(move || {
+            TcpListener::bind(bind).map_err(|e| crate::Error::io(format!("bind {bind}"), e))
+        })
+        .map_err(|e| e.to_string())?;
+    listener.set_nonblocking(false).map_err(|e| e.to_string())?;
+    let accept = std::thread::spawn(move || listener.accept().map(|(_, peer)| peer));
+    let connected = client.open().run(move || {
+        TcpStream::connect_timeout(&target, Duration::from_secs(3))
+            .map_err(|e| crate::Error::io(format!("connect {target}"), e))
+    });
+    match connected {
+        Ok(_stream) => accept
+            .join()
+            .map_err(|_| "accept thread panicked".to_string())?
+            .map_err(|e| e.to_string()),
+        Err(e) => {
+            // unblock the accept thread
+            let _ = server.open().run(move || {
+                let _ = TcpStream::connect_timeout(&bind, Duration::from_millis(200));
+                Ok(())
+            });
+            let _ = accept.join();
+            Err(e.to_string())
+        }
+    }
+}
+
+/// Read a sysctl (a `/proc/sys/...` path) as seen inside `ns`.
+pub fn sysctl_in(ns: &TestNs, path: &str) -> String {
+    let out = ns.cmd("cat", &[path]).output().expect("run cat");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A command's stdout inside `ns` ("" if the command is missing or fails).
+pub fn output_in(ns: &TestNs, program: &str, args: &[&str]) -> String {
+    match ns.cmd(program, args).output() {
+        Ok(out) => String::from_utf8_lossy(&out.stdout).into_owned(),
+        Err(_) => String::new(),
+    }
+}
+
+pub fn has_tool(name: &str) -> bool {
+    which(name).is_some()
+}
