@@ -5,9 +5,11 @@ cd "$(dirname "$0")"
 
 cargo build --release --locked --workspace --bins
 
+# Plugins live in plugins/<kind>/<name>; plugins/sample is an example and
+# stays in target/release.
 mkdir -p bin
-for dir in plugins/*/*/; do
-    name=$(basename "$dir")
+for manifest in plugins/*/*/Cargo.toml; do
+    name=$(basename "$(dirname "$manifest")")
     install -m 0755 "target/release/$name" "bin/$name"
 done
 for tool in cnitool; do

@@ -18,7 +18,16 @@ pub fn bin_dir() -> PathBuf {
 }
 
 pub fn plugin_path(name: &str) -> PathBuf {
-    let p = bin_dir().join(name);
+    let mut p = bin_dir().join(name);
+    // Examples such as `sample` are not copied into bin/.
+    for fallback in ["../target/release", "../target/debug"] {
+        if !p.is_file() {
+            p = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(fallback)
+                .join(name);
+        }
+    }
+    let p = if p.is_file() { p } else { bin_dir().join(name) };
     assert!(
         p.is_file(),
         "plugin binary {} not found: run ./build_linux.sh (and set CNI_BIN_DIR=bin) or cargo build --workspace",
