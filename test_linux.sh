@@ -29,6 +29,10 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+echo "== docs"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked -p pkg --features testkit >/dev/null
+cargo test --locked -p pkg --features testkit --doc
+
 echo "== build plugins into bin/"
 ./build_linux.sh >/dev/null
 
