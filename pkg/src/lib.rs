@@ -15,6 +15,27 @@
 //! | [`store`] | the host-local on-disk reservation store (Go-compatible) |
 //! | [`firewall`] | masquerade and spoof-check rules, iptables and nftables backends |
 //!
+//! A plugin is a few lines over [`skel`] (see `plugins/sample` and
+//! `Documentation/writing-plugins.md`):
+//!
+//! ```no_run
+//! use pkg::skel::{self, CmdArgs, Plugin, PluginInfo};
+//! use pkg::types::CniResult;
+//!
+//! struct Passthrough;
+//! impl Plugin for Passthrough {
+//!     fn add(&self, args: &CmdArgs) -> pkg::Result<CniResult> {
+//!         Ok(args.conf.parse_prev_result()?.unwrap_or_default())
+//!     }
+//!     fn del(&self, _: &CmdArgs) -> pkg::Result<()> { Ok(()) }
+//!     fn check(&self, _: &CmdArgs) -> pkg::Result<()> { Ok(()) }
+//! }
+//!
+//! fn main() {
+//!     skel::run(&Passthrough, &PluginInfo::all_versions("passthrough"));
+//! }
+//! ```
+//!
 //! The path of one ADD: `skel` → the plugin's `add` → `ipam` → `netlink` in
 //! the host and container namespaces → result → `skel` prints it in the
 //! request's version.

@@ -175,7 +175,27 @@ pub fn run(plugin: &dyn Plugin, info: &PluginInfo) -> ! {
     std::process::exit(code)
 }
 
-/// Run one invocation; returns the exit status.
+/// Run one invocation; returns the exit status. This is what [`run`] does
+/// with the process's environment and standard streams; tests call it with
+/// their own.
+///
+/// ```
+/// use pkg::skel::{dispatch, CmdArgs, Io, Plugin, PluginInfo};
+/// use pkg::types::CniResult;
+///
+/// struct Noop;
+/// impl Plugin for Noop {
+///     fn add(&self, _: &CmdArgs) -> pkg::Result<CniResult> { Ok(CniResult::default()) }
+///     fn del(&self, _: &CmdArgs) -> pkg::Result<()> { Ok(()) }
+///     fn check(&self, _: &CmdArgs) -> pkg::Result<()> { Ok(()) }
+/// }
+///
+/// let env = vec![("CNI_COMMAND".into(), "VERSION".into())];
+/// let (mut out, mut err) = (Vec::new(), Vec::new());
+/// let io = Io { env, stdin: &mut std::io::empty(), stdout: &mut out, stderr: &mut err };
+/// assert_eq!(dispatch(&Noop, &PluginInfo::all_versions("noop"), io), 0);
+/// assert!(String::from_utf8(out).unwrap().contains("\"supportedVersions\""));
+/// ```
 pub fn dispatch(plugin: &dyn Plugin, info: &PluginInfo, io: Io<'_>) -> i32 {
     let Io {
         env,

@@ -17,6 +17,16 @@ pub const K8S_KEYS: [&str; 4] = [
     "K8S_POD_UID",
 ];
 
+/// Parsed `CNI_ARGS`.
+///
+/// ```
+/// use pkg::types::CniArgs;
+///
+/// let a = CniArgs::parse("IgnoreUnknown=1;K8S_POD_NAME=web;IP=10.1.0.9", &["IP"])?;
+/// assert_eq!(a.get("IP"), Some("10.1.0.9"));
+/// assert_eq!(CniArgs::parse("K8S_POD_NAME=web", &["IP"]).unwrap_err().code(), 4);
+/// # Ok::<(), pkg::Error>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CniArgs {
     pairs: Vec<(String, String)>,

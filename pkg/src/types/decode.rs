@@ -31,6 +31,18 @@ pub fn from_slice<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T> {
 }
 
 /// Decode the value of `T`, reporting a code-6 error naming `what`.
+///
+/// ```
+/// #[derive(serde::Deserialize, Default)]
+/// #[serde(rename_all = "camelCase", default)]
+/// struct Mapping { host_port: u16, container_port: u16 }
+///
+/// // containerd's capitalised keys are matched as Go would
+/// let v = serde_json::json!({"HostPort": 8080, "ContainerPort": 80, "extra": true});
+/// let m: Mapping = pkg::types::decode::decode(&v, "portMappings")?;
+/// assert_eq!((m.host_port, m.container_port), (8080, 80));
+/// # Ok::<(), pkg::Error>(())
+/// ```
 pub fn decode<T: DeserializeOwned>(value: &Value, what: &str) -> Result<T> {
     from_value(value).map_err(|e| Error::decode(format!("failed to parse {what}"), e.to_string()))
 }

@@ -102,6 +102,22 @@ impl Route {
 
 /// The canonical result: the 1.1.0 shape. `cni_version` records the
 /// version it was parsed from or is meant for.
+///
+/// Parse whatever version a plugin printed, print in the version asked for:
+///
+/// ```
+/// use pkg::types::{CniResult, Version};
+/// use serde_json::json;
+///
+/// let ipam = json!({"cniVersion": "0.4.0",
+///     "ips": [{"version": "4", "address": "10.1.0.5/24", "gateway": "10.1.0.1"}],
+///     "dns": {}});
+/// let r = CniResult::from_value(&ipam, "")?;
+/// assert_eq!(r.to_value(Version::V1_1_0)?,
+///     json!({"cniVersion": "1.1.0", "ips": [{"address": "10.1.0.5/24", "gateway": "10.1.0.1"}]}));
+/// assert_eq!(r.to_value(Version::V0_2_0)?["ip4"]["ip"], "10.1.0.5/24");
+/// # Ok::<(), pkg::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct CniResult {
