@@ -7,13 +7,14 @@
 //! | [`error`] | the error type, which carries the CNI error code |
 //! | [`validate`] | container ID, network name and interface name rules |
 //! | [`ns`] | network namespaces; the only module that calls `setns` |
-//! | [`netlink`] | a synchronous rtnetlink client: links, addresses, routes |
+//! | [`netlink`] | a synchronous rtnetlink client: links, addresses, routes, traffic control |
 //! | [`sysctl`] | `/proc/sys/net` paths and writes |
 //! | [`invoke`] | finding and executing plugins |
 //! | [`ipam`] | IPAM delegation and the rollback guard |
 //! | [`iface`] | applying a result's addresses and routes to an interface |
 //! | [`store`] | the host-local on-disk reservation store (Go-compatible) |
-//! | [`firewall`] | masquerade and spoof-check rules, iptables and nftables backends |
+//! | [`firewall`] | masquerade, spoof-check, port-mapping and forwarding rules; iptables, nftables and firewalld backends |
+//! | [`conntrack`] | netfilter conntrack over netlink: list entries, delete by destination port |
 //!
 //! A plugin is a few lines over [`skel`] (see `plugins/sample` and
 //! `Documentation/writing-plugins.md`):

@@ -1,1 +1,188 @@
-//! macvlan links (owned by the ptp/macvlan work).
+//! macvlan links: the `ip link add ... link <master> type macvlan` verb and
+//! reading a macvlan's settings back. A macvlan is created under a
+//! temporary name straight into its target namespace, so its final name
+//! never has to be free on the host (Go does the same, plugins.md §2.3).
+
+use std::os::fd::AsRawFd;
+
+use netlink_packet_route::link::{InfoData, InfoMacVlan, LinkAttribute, LinkInfo, MacVlanMode};
+use nix::errno::Errno;
+use rtnetlink::LinkMacVlan;
+
+use super::{Link, Netlink, random_veth_name};
+use crate::error::{Error, Result};
+use crate::ns::Netns;
+
+/// How many fresh temporary names are tried when one is taken.
+const NAME_TRIES: usize = 10;
+
+/// The macvlan modes a CNI config can ask for, plus `source` for reading
+/// back links made by something else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Private,
+    Vepa,
+    Bridge,
+    Passthru,
+    Source,
+}
+
+impl Mode {
+    /// A config's `mode`: empty means `bridge`, as in Go. `source` needs a
+    /// MAC list CNI has no key for, so it is not accepted.
+    pub fn parse(s: &str) -> Option<Mode> {
+        match s {
+            "" | "bridge" => Some(Mode::Bridge),
+            "private" => Some(Mode::Private),
+            "vepa" => Some(Mode::Vepa),
+            "passthru" => Some(Mode::Passthru),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Private => "private",
+            Mode::Vepa => "vepa",
+            Mode::Bridge => "bridge",
+            Mode::Passthru => "passthru",
+            Mode::Source => "source",
+        }
+    }
+
+    fn to_kernel(self) -> MacVlanMode {
+        match self {
+            Mode::Private => MacVlanMode::Private,
+            Mode::Vepa => MacVlanMode::Vepa,
+            Mode::Bridge => MacVlanMode::Bridge,
+            Mode::Passthru => MacVlanMode::Passthrough,
+            Mode::Source => MacVlanMode::Source,
+        }
+    }
+
+    fn from_kernel(m: MacVlanMode) -> Option<Mode> {
+        Some(match m {
+            MacVlanMode::Private => Mode::Private,
+            MacVlanMode::Vepa => Mode::Vepa,
+            MacVlanMode::Bridge => Mode::Bridge,
+            MacVlanMode::Passthrough => Mode::Passthru,
+            MacVlanMode::Source => Mode::Source,
+            _ => return None,
+        })
+    }
+}
+
+/// What to create. `master` is an index in the socket's namespace.
+#[derive(Debug, Clone, Copy)]
+pub struct MacvlanSpec<'a> {
+    pub master: u32,
+    pub mode: Mode,
+    /// 0 = the master's MTU.
+    pub mtu: u32,
+    pub mac: Option<[u8; 6]>,
+    /// IFLA_MACVLAN_BC_QUEUE_LEN; `None` = kernel default.
+    pub bc_queue_len: Option<u32>,
+    /// Create the link directly in this namespace; `None` keeps it in the
+    /// socket's own.
+    pub netns: Option<&'a Netns>,
+}
+
+impl Netlink {
+    /// `ip link add <name> link <master> [mtu] [address] [netns] type
+    /// macvlan mode <mode> [bcqueuelen]`. The link is created down.
+    pub fn macvlan_add(&mut self, name: &str, spec: &MacvlanSpec<'_>) -> Result<()> {
+        let mut b = LinkMacVlan::new(name, spec.master, spec.mode.to_kernel());
+        if let Some(len) = spec.bc_queue_len {
+            b = b.append_info_data(InfoMacVlan::BcQueueLen(len));
+        }
+        if spec.mtu != 0 {
+            b = b.mtu(spec.mtu);
+        }
+        if let Some(mac) = spec.mac {
+            b = b.address(mac.to_vec());
+        }
+        if let Some(ns) = spec.netns {
+            b = b.setns_by_fd(ns.as_raw_fd());
+        }
+        self.link_add(
+            b.build(),
+            &format!(
+                "{name} (macvlan, mode {}, master index {})",
+                spec.mode.as_str(),
+                spec.master
+            ),
+        )
+    }
+
+    /// Create the macvlan under a fresh temporary name (`veth` + 8 hex
+    /// digits, Go's generator) and return that name. A clash on the name
+    /// (EEXIST, the only reason the kernel gives it for a macvlan) is
+    /// retried with another one.
+    pub fn macvlan_add_temp(&mut self, spec: &MacvlanSpec<'_>) -> Result<String> {
+        let mut last = None;
+        for _ in 0..NAME_TRIES {
+            let name = random_veth_name()?;
+            match self.macvlan_add(&name, spec) {
+                Ok(()) => return Ok(name),
+                Err(e) if e.is_errno(Errno::EEXIST) => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| Error::internal("could not pick a free temporary name")))
+    }
+}
+
+fn macvlan_info(link: &Link) -> impl Iterator<Item = &InfoMacVlan> {
+    link.message
+        .attributes
+        .iter()
+        .filter_map(|a| match a {
+            LinkAttribute::LinkInfo(infos) => Some(infos),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|i| match i {
+            LinkInfo::Data(InfoData::MacVlan(data)) => Some(data),
+            _ => None,
+        })
+        .flatten()
+}
+
+/// The mode of a macvlan link (`None` for other kinds or unknown modes).
+pub fn mode_of(link: &Link) -> Option<Mode> {
+    macvlan_info(link).find_map(|i| match i {
+        InfoMacVlan::Mode(m) => Mode::from_kernel(*m),
+        _ => None,
+    })
+}
+
+/// The broadcast queue length a macvlan asked for (kernel ≥ 5.11).
+pub fn bc_queue_len_of(link: &Link) -> Option<u32> {
+    macvlan_info(link).find_map(|i| match i {
+        InfoMacVlan::BcQueueLen(n) => Some(*n),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes() {
+        for (s, m) in [
+            ("", Mode::Bridge),
+            ("bridge", Mode::Bridge),
+            ("private", Mode::Private),
+            ("vepa", Mode::Vepa),
+            ("passthru", Mode::Passthru),
+        ] {
+            assert_eq!(Mode::parse(s), Some(m), "{s:?}");
+            assert_eq!(Mode::from_kernel(m.to_kernel()), Some(m));
+        }
+        for bad in ["Bridge", "source", "passthrough", "l2"] {
+            assert_eq!(Mode::parse(bad), None, "{bad}");
+        }
+        assert_eq!(Mode::Passthru.as_str(), "passthru");
+    }
+}

@@ -8,6 +8,7 @@
 //! netns (`Netlink::in_netns`) and then using it from anywhere.
 
 mod addr;
+mod attrs;
 mod bridge;
 mod link;
 pub mod macvlan;
@@ -16,6 +17,7 @@ pub mod tc;
 mod veth;
 
 pub use addr::{Addr, AddrFlags};
+pub use attrs::MAX_ALIAS_LEN;
 pub use link::{Link, LinkId, format_mac};
 pub use netlink_packet_route::link::State as OperState;
 pub use route::RouteSpec;

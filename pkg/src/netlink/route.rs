@@ -216,6 +216,28 @@ impl Netlink {
         .map(drop)
     }
 
+    /// `ip route get <dst>`: the route the kernel would use; its `oif` is
+    /// the interface traffic to `dst` leaves by.
+    pub fn route_get(&mut self, dst: IpAddr) -> Result<RouteSpec> {
+        let mut req = RouteMessage::default();
+        req.header.address_family = match dst {
+            IpAddr::V4(_) => AddressFamily::Inet,
+            IpAddr::V6(_) => AddressFamily::Inet6,
+        };
+        req.header.destination_prefix_length = if dst.is_ipv4() { 32 } else { 128 };
+        req.attributes
+            .push(RouteAttribute::Destination(RouteAddress::from(dst)));
+        let op = || format!("get route to {dst}");
+        let replies = self.request(RouteNetlinkMessage::GetRoute(req), 0, op)?;
+        replies
+            .iter()
+            .find_map(|m| match m {
+                RouteNetlinkMessage::NewRoute(r) => RouteSpec::from_message(r),
+                _ => None,
+            })
+            .ok_or_else(|| crate::Error::kernel(op(), nix::errno::Errno::ENETUNREACH))
+    }
+
     /// `ip route show table all`, one family, optionally one output link.
     pub fn route_list(&mut self, v4: bool, oif: Option<u32>) -> Result<Vec<RouteSpec>> {
         let mut req = RouteMessage::default();

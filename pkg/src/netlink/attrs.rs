@@ -1,0 +1,117 @@
+//! Link attributes beyond the basic `ip link set` verbs of `link.rs`:
+//! transmit queue length and all-multicast mode, plus finding
+//! the host end of a container's veth across namespaces (tuning and
+//! bandwidth both act on it).
+
+use netlink_packet_route::RouteNetlinkMessage;
+use netlink_packet_route::link::{LinkAttribute, LinkFlags};
+use netlink_packet_route::nsid::{NsidAttribute, NsidMessage};
+use rtnetlink::LinkUnspec;
+
+use super::{Link, LinkId, Netlink};
+use crate::error::Result;
+use crate::ns::Netns;
+
+/// Longest alias the kernel keeps (IFALIASZ - 1).
+pub const MAX_ALIAS_LEN: usize = 255;
+
+impl Link {
+    /// `qlen` of `ip link show` (IFLA_TXQLEN); 0 when not reported.
+    pub fn txqlen(&self) -> u32 {
+        self.message
+            .attributes
+            .iter()
+            .find_map(|a| match a {
+                LinkAttribute::TxQueueLen(q) => Some(*q),
+                _ => None,
+            })
+            .unwrap_or(0)
+    }
+
+    pub fn is_allmulti(&self) -> bool {
+        self.flags.contains(LinkFlags::Allmulti)
+    }
+}
+
+fn by_id(id: LinkId<'_>) -> netlink_packet_route::link::LinkMessage {
+    match id {
+        LinkId::Index(i) => LinkUnspec::new_with_index(i).build(),
+        LinkId::Name(n) => LinkUnspec::new_with_name(n).build(),
+    }
+}
+
+impl Netlink {
+    /// `ip link set <id> txqueuelen <len>`.
+    pub fn link_set_txqlen(&mut self, id: LinkId<'_>, len: u32) -> Result<()> {
+        let mut msg = by_id(id);
+        msg.attributes.push(LinkAttribute::TxQueueLen(len));
+        self.link_set(msg, || format!("set link {id} txqueuelen {len}"))
+    }
+
+    /// `ip link set <id> allmulticast on|off`.
+    pub fn link_set_allmulti(&mut self, id: LinkId<'_>, on: bool) -> Result<()> {
+        let mut msg = by_id(id);
+        msg.header.flags = if on {
+            LinkFlags::Allmulti
+        } else {
+            LinkFlags::empty()
+        };
+        msg.header.change_mask = LinkFlags::Allmulti;
+        self.link_set(msg, || {
+            format!(
+                "set link {id} allmulticast {}",
+                if on { "on" } else { "off" }
+            )
+        })
+    }
+
+    /// The id under which this socket's namespace knows `ns` (what links
+    /// report as IFLA_LINK_NETNSID), or None when none is assigned.
+    pub fn netnsid_of(&mut self, ns: &Netns) -> Result<Option<i32>> {
+        use std::os::fd::AsRawFd;
+        let mut msg = NsidMessage::default();
+        let fd = u32::try_from(ns.as_raw_fd()).unwrap_or(u32::MAX);
+        msg.attributes.push(NsidAttribute::Fd(fd));
+        let replies = self.request(RouteNetlinkMessage::GetNsId(msg), 0, || {
+            format!("get the netns id of {}", ns.path().display())
+        })?;
+        Ok(replies.into_iter().find_map(|m| match m {
+            RouteNetlinkMessage::NewNsId(m) => m.attributes.into_iter().find_map(|a| match a {
+                NsidAttribute::Id(id) if id >= 0 => Some(id),
+                _ => None,
+            }),
+            _ => None,
+        }))
+    }
+
+    /// The host end of the container veth `ctr` (read from `ctr_ns`) when
+    /// it lives in this socket's namespace: the link at `ctr`'s IFLA_LINK
+    /// index, itself a veth pointing back at `ctr` from the namespace
+    /// `ctr_ns`. Indexes are per namespace, so each of these checks rules
+    /// out an unrelated link that merely has the right index. None for
+    /// anything else (not a veth, peer elsewhere).
+    pub fn veth_peer_of(&mut self, ctr: &Link, ctr_ns: &Netns) -> Result<Option<Link>> {
+        if ctr.kind.as_deref() != Some("veth") {
+            return Ok(None);
+        }
+        let (Some(peer_index), Some(_)) = (ctr.parent, ctr.link_netnsid) else {
+            return Ok(None);
+        };
+        let Some(peer) = self.link_find(LinkId::Index(peer_index))? else {
+            return Ok(None);
+        };
+        if peer.kind.as_deref() != Some("veth") || peer.parent != Some(ctr.index) {
+            return Ok(None);
+        }
+        let Some(peer_nsid) = peer.link_netnsid else {
+            return Ok(None);
+        };
+        // Asked after the link dump above, which assigns the id if needed.
+        match self.netnsid_of(ctr_ns) {
+            Ok(Some(id)) if id == peer_nsid => Ok(Some(peer)),
+            Ok(_) => Ok(None),
+            // A kernel without RTM_GETNSID by fd: the index checks stand.
+            Err(_) => Ok(Some(peer)),
+        }
+    }
+}

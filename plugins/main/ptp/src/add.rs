@@ -1,0 +1,290 @@
+//! ptp ADD. Everything that can be checked is checked before the first
+//! change; after that, every change is recorded in `Undo` so that a failure
+//! at any step removes the veth (and with it the host addresses and host
+//! routes on it), the masquerade rules and the IPAM reservation again.
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use nix::errno::Errno;
+
+use pkg::firewall::masq;
+use pkg::netlink::{AddrFlags, Link, LinkId, Netlink, RouteSpec, VethSpec};
+use pkg::ns::Netns;
+use pkg::skel::CmdArgs;
+use pkg::sysctl::{self, Family};
+use pkg::types::{CniResult, Interface, IpConfig};
+use pkg::{Context, Error, Result, iface, ipam};
+
+use crate::config::PtpConf;
+
+/// The longest we wait for IPv6 addresses to settle. DAD is off on both
+/// ends, so in practice there is no wait.
+const DAD_LIMIT: Duration = Duration::from_secs(5);
+
+const SCOPE_LINK: u8 = 253;
+const SCOPE_HOST: u8 = 254;
+
+/// What this ADD created, undone in reverse on failure.
+#[derive(Default)]
+struct Undo {
+    ipam: bool,
+    veth: Option<String>,
+    masq: bool,
+}
+
+impl Undo {
+    fn run(&self, host: &mut Netlink, args: &CmdArgs) {
+        let warn = |what: &str, e: Error| {
+            eprintln!("warning: rolling back {what} after a failed ADD: {e}")
+        };
+        if self.masq
+            && let Err(e) = masq::teardown(&args.conf.name, &args.ifname, &args.container_id)
+        {
+            warn("masquerade rules", e);
+        }
+        // Deleting the host end takes the container end, the gateway
+        // addresses and the host routes with it.
+        if let Some(name) = &self.veth
+            && let Err(e) = host.link_del(LinkId::Name(name))
+            && !e.is_not_found()
+        {
+            warn(&format!("veth {name}"), e);
+        }
+        if self.ipam
+            && let Err(e) = ipam::del(args)
+        {
+            warn("the IPAM reservation", e);
+        }
+    }
+}
+
+pub fn add(args: &CmdArgs) -> Result<CniResult> {
+    let conf = PtpConf::load(args)?;
+    let ns = args.netns()?;
+    let mut ctr = Netlink::in_netns(ns)?;
+    if ctr.link_find(LinkId::Name(&args.ifname))?.is_some() {
+        return Err(Error::kernel(
+            format!(
+                "interface {} already exists in container netns {}",
+                args.ifname, args.netns_path
+            ),
+            Errno::EEXIST,
+        ));
+    }
+    let mut host = Netlink::new()?;
+    let mut undo = Undo::default();
+    match build(args, &conf, ns, &mut host, &mut ctr, &mut undo) {
+        Ok(result) => Ok(result),
+        Err(e) => {
+            undo.run(&mut host, args);
+            Err(e)
+        }
+    }
+}
+
+fn build(
+    args: &CmdArgs,
+    conf: &PtpConf,
+    ns: &Netns,
+    host: &mut Netlink,
+    ctr: &mut Netlink,
+    undo: &mut Undo,
+) -> Result<CniResult> {
+    let mut result = ipam::add(args)?;
+    undo.ipam = true;
+    if result.ips.is_empty() {
+        return Err(Error::internal("IPAM plugin returned missing IP config"));
+    }
+    // Every address needs a gateway: it is the far end of the link.
+    if let Some(ip) = result.ips.iter().find(|ip| ip.gateway.is_none()) {
+        return Err(Error::invalid_config(
+            format!("IPAM returned no gateway for {}", ip.address),
+            "ptp routes all of the container's traffic via the gateway, which it puts on the host end of the veth; give the IPAM config a gateway",
+        ));
+    }
+    enable_forwarding(&result.ips)?;
+
+    let host_veth = host
+        .veth_add_random(&VethSpec {
+            host_name: "",
+            peer_name: &args.ifname,
+            peer_ns: ns,
+            mtu: conf.mtu,
+            peer_mac: None,
+            master: None,
+            host_up: true,
+        })
+        .with_context(|| format!("failed to create veth pair for {}", args.ifname))?;
+    undo.veth = Some(host_veth.name.clone());
+    // CVE-2020-10749: the host must not accept router advertisements from
+    // the container on an interface we own.
+    if let Ok(p) = sysctl::conf_path(Family::V6, &host_veth.name, "accept_ra") {
+        let _ = sysctl::ensure(&p, "0");
+    }
+    let ctr_link = ctr.link_get(LinkId::Name(&args.ifname))?;
+
+    for ip in &mut result.ips {
+        ip.interface = Some(1);
+    }
+    result.interfaces = vec![
+        Interface {
+            name: host_veth.name.clone(),
+            mac: host_veth.mac_string(),
+            ..Default::default()
+        },
+        Interface {
+            name: args.ifname.clone(),
+            mac: ctr_link.mac_string(),
+            sandbox: args.netns_path.clone(),
+            ..Default::default()
+        },
+    ];
+
+    setup_container(args, ns, ctr, &ctr_link, &result)?;
+    setup_host(host, &host_veth, &result.ips)?;
+
+    if let Some(backend) = conf.ip_masq {
+        let nets: Vec<IpNet> = result.ips.iter().map(|ip| ip.address).collect();
+        undo.masq = true;
+        masq::setup(
+            backend,
+            &args.conf.name,
+            &args.ifname,
+            &args.container_id,
+            &nets,
+        )?;
+    }
+    if !conf.dns.is_empty() {
+        result.dns = conf.dns.clone();
+    }
+    Ok(result)
+}
+
+/// `net.ipv4.ip_forward` / `net.ipv6.conf.all.forwarding` for each family
+/// the container has: the host routes its traffic.
+fn enable_forwarding(ips: &[IpConfig]) -> Result<()> {
+    let mut families = Vec::new();
+    if ips.iter().any(|ip| ip.is_v4()) {
+        families.push("/proc/sys/net/ipv4/ip_forward");
+    }
+    if ips.iter().any(|ip| !ip.is_v4()) {
+        families.push("/proc/sys/net/ipv6/conf/all/forwarding");
+    }
+    for path in families {
+        sysctl::ensure(Path::new(path), "1").context("could not enable IP forwarding")?;
+    }
+    Ok(())
+}
+
+/// Addresses and IPAM routes on the container end, then Go's point-to-point
+/// trick: drop the kernel's connected subnet route, add a link-scope route
+/// to the gateway and route the whole subnet via it. All traffic, same
+/// subnet included, then goes through the host.
+fn setup_container(
+    args: &CmdArgs,
+    ns: &Netns,
+    ctr: &mut Netlink,
+    link: &Link,
+    result: &CniResult,
+) -> Result<()> {
+    if result.ips.iter().any(|ip| !ip.is_v4()) {
+        // The only other node on the link is the host end, which holds
+        // only gateway addresses: DAD cannot find a duplicate, it only
+        // delays the address (upstream #680).
+        let ifname = args.ifname.clone();
+        ns.run(move || {
+            if let Ok(p) = sysctl::conf_path(Family::V6, &ifname, "accept_dad") {
+                let _ = sysctl::write(&p, "0");
+            }
+            Ok(())
+        })?;
+    }
+    iface::configure(ctr, ns, &args.ifname, result, Some(DAD_LIMIT))?;
+    for ip in &result.ips {
+        let Some(gw) = ip.gateway else { continue };
+        let subnet = ip.address.trunc();
+        let mut connected = RouteSpec::new(subnet);
+        connected.oif = Some(link.index);
+        match ctr.route_del(&connected) {
+            Ok(()) => {}
+            // A /32 or /128 address has no connected route.
+            Err(e) if e.is_not_found() => {}
+            Err(e) => {
+                return Err(e.context(format!(
+                    "failed to delete route {subnet} dev {}",
+                    args.ifname
+                )));
+            }
+        }
+        let mut to_gw = RouteSpec::new(host_net(gw));
+        to_gw.oif = Some(link.index);
+        to_gw.scope = SCOPE_LINK;
+        to_gw.src = Some(ip.address.addr());
+        let mut via_gw = RouteSpec::new(subnet);
+        via_gw.oif = Some(link.index);
+        via_gw.gw = Some(gw);
+        via_gw.src = Some(ip.address.addr());
+        for route in [to_gw, via_gw] {
+            match ctr.route_add(&route) {
+                Ok(()) => {}
+                // A second address with the same gateway or subnet.
+                Err(e) if e.is_errno(Errno::EEXIST) => {}
+                Err(e) => {
+                    return Err(e.context(format!(
+                        "failed to add route {} dev {}",
+                        route.describe(),
+                        args.ifname
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The host end gets each gateway as a /32 (/128) and a host route to each
+/// container address.
+fn setup_host(host: &mut Netlink, veth: &Link, ips: &[IpConfig]) -> Result<()> {
+    for ip in ips {
+        let Some(gw) = ip.gateway else { continue };
+        // The same gateway address sits on every ptp host end, so IPv6 DAD
+        // would only make it tentative (unusable) for a second or two.
+        let flags = if gw.is_ipv4() {
+            AddrFlags::empty()
+        } else {
+            AddrFlags::Nodad
+        };
+        match host.addr_add(veth.index, host_net(gw), flags) {
+            Ok(()) => {}
+            Err(e) if e.is_errno(Errno::EEXIST) => {}
+            Err(e) => {
+                return Err(e.context(format!(
+                    "failed to add gateway address {gw} to {}",
+                    veth.name
+                )));
+            }
+        }
+        let mut route = RouteSpec::new(host_net(ip.address.addr()));
+        route.oif = Some(veth.index);
+        route.scope = SCOPE_HOST;
+        // Replace rather than add: a route left to this address by a
+        // container that is gone (its DEL never ran) must not keep the new
+        // one unreachable. IPAM just gave the address to this container.
+        host.route_replace(&route).with_context(|| {
+            format!(
+                "failed to add host route to {} dev {}",
+                ip.address.addr(),
+                veth.name
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// `ip` as a /32 or /128.
+pub fn host_net(ip: IpAddr) -> IpNet {
+    IpNet::from(ip)
+}
