@@ -1,6 +1,7 @@
-//! The `nat` table through the iptables binaries: one `-S` listing to read
-//! it, one `iptables-restore --noflush` batch to change it. Arguments never
-//! pass through a shell; only the restore script needs quoting.
+//! A table (`nat`, or `filter` for the firewall plugin) through the
+//! iptables binaries: one `-S` listing to read it, one `iptables-restore
+//! --noflush` batch to change it. Arguments never pass through a shell; only
+//! the restore script needs quoting.
 
 use ipnet::IpNet;
 
@@ -79,6 +80,12 @@ impl Rule {
         format!("-D {} {}", self.chain, join_args(&self.args))
     }
 
+    /// A rule from its arguments after `-A <chain>`, parsed exactly as a
+    /// line of `iptables -S`, so that it compares with listed rules.
+    pub(super) fn parse(chain: &str, args: &[String]) -> Rule {
+        parse_rule(chain, args)
+    }
+
     /// A rule with only the fields our layout uses.
     pub(super) fn new(
         chain: &str,
@@ -120,7 +127,8 @@ impl Rule {
     }
 }
 
-/// The parsed output of `iptables -t nat -S`.
+/// The parsed output of `iptables -t <table> -S` (any table, despite the
+/// name).
 #[derive(Debug, Default)]
 pub(super) struct NatTable {
     pub chains: Vec<String>,
@@ -187,7 +195,14 @@ fn parse_rule(chain: &str, args: &[String]) -> Rule {
             }
             "--comment" => rule.comment = it.next().cloned(),
             "-j" => rule.target = it.next().cloned(),
-            other => rule.extra.push(other.to_string()),
+            other => {
+                // Keep a negation of anything but -s/-d, so that `! -o br`
+                // and `-o br` stay different rules.
+                if negate {
+                    rule.extra.push("!".to_string());
+                }
+                rule.extra.push(other.to_string())
+            }
         }
         negate = false;
     }
@@ -242,9 +257,10 @@ pub(super) fn split_words(line: &str) -> Vec<String> {
 /// iptables-save does.
 pub(super) fn quote(arg: &str) -> String {
     let plain = !arg.is_empty()
-        && arg
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/' | ':' | '!'));
+        && arg.chars().all(|c| {
+            c.is_ascii_alphanumeric()
+                || matches!(c, '_' | '-' | '.' | '/' | ':' | '!' | ',' | '[' | ']')
+        });
     if plain {
         return arg.to_string();
     }
@@ -266,24 +282,77 @@ fn join_args(args: &[String]) -> String {
 
 /// `iptables -t nat -S` for `family`.
 pub(super) fn list_nat(family: Family) -> Result<NatTable, ExecError> {
-    let text = exec::run(family.tool(), &["-w", "-t", "nat", "-S"], None)?;
+    list_table(family, "nat")
+}
+
+/// `iptables -t <table> -S` for `family`.
+pub(super) fn list_table(family: Family, table: &str) -> Result<NatTable, ExecError> {
+    let text = exec::run(family.tool(), &["-w", "-t", table, "-S"], None)?;
     Ok(NatTable::parse(&text))
 }
 
 /// Applies `lines` to the nat table in one `iptables-restore --noflush`.
 pub(super) fn restore_nat(family: Family, lines: &[String]) -> Result<(), ExecError> {
-    let script = nat_script(lines);
+    restore_table(family, "nat", lines)
+}
+
+/// Applies `lines` to `table` in one `iptables-restore --noflush`.
+pub(super) fn restore_table(
+    family: Family,
+    table: &str,
+    lines: &[String],
+) -> Result<(), ExecError> {
+    let script = table_script(table, lines);
     exec::run(family.restore_tool(), &["-w", "--noflush"], Some(&script)).map(|_| ())
 }
 
-pub(super) fn nat_script(lines: &[String]) -> String {
-    let mut script = String::from("*nat\n");
+fn table_script(table: &str, lines: &[String]) -> String {
+    let mut script = format!("*{table}\n");
     for line in lines {
         script.push_str(line);
         script.push('\n');
     }
     script.push_str("COMMIT\n");
     script
+}
+
+/// Lists `table`, plans, and applies the plan in one restore. A failed
+/// restore is planned again from a fresh listing (another plugin may have
+/// changed the table in between; a chain created meanwhile makes our `-N`
+/// fail rather than flush it), up to three tries. With `cleanup`, a missing
+/// tool or table means there is nothing to remove.
+pub(super) fn converge_table(
+    family: Family,
+    table: &str,
+    what: &str,
+    cleanup: bool,
+    plan: impl Fn(&NatTable) -> Vec<String>,
+) -> crate::error::Result<()> {
+    const TRIES: usize = 3;
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let listing = match list_table(family, table) {
+            Ok(t) => t,
+            Err(e) if cleanup && (e.is_missing() || e.is_absent()) => return Ok(()),
+            Err(e) => return Err(e.into_error(what)),
+        };
+        let lines = plan(&listing);
+        if lines.is_empty() {
+            return Ok(());
+        }
+        match restore_table(family, table, &lines) {
+            Ok(()) => return Ok(()),
+            Err(ExecError::Failed { .. }) if tries < TRIES => {}
+            Err(e) => {
+                let what = match blamed_line(e.stderr(), &lines) {
+                    Some(line) => format!("{what} (at `{line}`)"),
+                    None => what.to_string(),
+                };
+                return Err(e.into_error(&what));
+            }
+        }
+    }
 }
 
 /// The line of `script` that iptables-restore blamed, for the error message.
@@ -294,7 +363,7 @@ pub(super) fn blamed_line<'a>(stderr: &str, lines: &'a [String]) -> Option<&'a s
         .next()?
         .parse()
         .ok()?;
-    // Line 1 is "*nat".
+    // Line 1 is "*<table>".
     lines.get(n.checked_sub(2)?).map(String::as_str)
 }
 
@@ -374,7 +443,7 @@ mod tests {
     fn restore_script_and_blame() {
         let lines = vec![":CNI-x - [0:0]".to_string(), "-X CNI-y".to_string()];
         assert_eq!(
-            nat_script(&lines),
+            table_script("nat", &lines),
             "*nat\n:CNI-x - [0:0]\n-X CNI-y\nCOMMIT\n"
         );
         let stderr = "iptables-restore: line 3 failed: No chain/target/match by that name.";

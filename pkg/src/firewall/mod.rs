@@ -1,5 +1,7 @@
-//! Firewall state the plugins own: masquerade (bridge, ptp) and MAC
-//! spoof-check (bridge). The only module that runs `iptables` or `nft`.
+//! Firewall state the plugins own: masquerade (bridge, ptp), MAC
+//! spoof-check (bridge), host port mappings (portmap) and the forwarding
+//! rules of the firewall plugin (`filter`, `firewalld`). The only module
+//! that runs `iptables` or `nft`.
 //!
 //! Every operation reads the current state once and applies its change in
 //! one batch per tool (`iptables-restore --noflush`, `nft -f -`): each exec
@@ -9,6 +11,7 @@
 
 mod exec;
 pub mod filter;
+pub mod firewalld;
 #[cfg(test)]
 mod interop_tests;
 mod iptables;
@@ -19,8 +22,19 @@ pub mod portmap;
 pub mod spoofcheck;
 #[cfg(test)]
 mod testutil;
+#[cfg(test)]
+pub(crate) use testutil::{fresh_netns as test_fresh_netns, run as test_run};
 
 use crate::error::{Error, Result};
+
+/// Which attachment rules belong to: what the runtime passes as the
+/// network name, `CNI_CONTAINERID` and `CNI_IFNAME`.
+#[derive(Debug, Clone, Copy)]
+pub struct Attachment<'a> {
+    pub network: &'a str,
+    pub container_id: &'a str,
+    pub ifname: &'a str,
+}
 
 /// Where masquerade rules live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -61,7 +61,7 @@ fn hex(bytes: &[u8]) -> String {
 /// Go's `strconv.Quote`. Exact for ASCII (all valid CNI names and IDs);
 /// for other text Go's `unicode.IsPrint` is approximated by "not a control,
 /// not a non-space separator, not a common format character".
-fn go_quote(s: &str) -> String {
+pub(crate) fn go_quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -99,7 +99,7 @@ fn go_printable(c: char) -> bool {
 
 /// Reads one Go double-quoted string from the start of `s`; returns it and
 /// the text after the closing quote.
-fn go_unquote_prefix(s: &str) -> Option<(String, &str)> {
+pub(crate) fn go_unquote_prefix(s: &str) -> Option<(String, &str)> {
     let mut chars = s.strip_prefix('"')?.char_indices();
     let body = &s[1..];
     let mut out = String::new();

@@ -1,0 +1,37 @@
+//! firewall CHECK: the chains, jumps and per-IP rules (or firewalld zone
+//! sources) of `prevResult`'s addresses, and the isolation rules, are there.
+//! Unlike Go, CHECK never creates a missing chain.
+
+use pkg::firewall::{filter, firewalld};
+use pkg::skel::CmdArgs;
+use pkg::{Error, Result};
+
+use crate::config::{Backend, FirewallConf, result_ips, source};
+
+pub fn check(args: &CmdArgs) -> Result<()> {
+    let conf = FirewallConf::load(args)?;
+    let prev = args
+        .conf
+        .parse_prev_result()?
+        .ok_or_else(|| Error::invalid_config("missing prevResult from earlier plugin", ""))?;
+    let ingress = conf.ingress(&prev)?;
+    let ips = result_ips(&prev);
+    match conf.backend()? {
+        Backend::Iptables => filter::check(&ips, &conf.admin_chain, ingress),
+        Backend::Firewalld => {
+            for ip in &ips {
+                if !firewalld::query_source(&conf.zone, &source(ip))? {
+                    return Err(Error::internal(format!(
+                        "failed to find the address {} in {} zone",
+                        source(ip),
+                        conf.zone
+                    )));
+                }
+            }
+            match ingress {
+                Some(i) => filter::check_isolation(&ips, i),
+                None => Ok(()),
+            }
+        }
+    }
+}

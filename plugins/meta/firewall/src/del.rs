@@ -1,0 +1,42 @@
+//! firewall DEL: best effort. The per-IP rules are found through
+//! `prevResult` and, when the runtime lost it, through the attachment's
+//! marker rules (Go leaks them then). Isolation rules are per bridge and
+//! stay, as in Go.
+
+use pkg::firewall::{Attachment, filter, firewalld};
+use pkg::skel::CmdArgs;
+use pkg::{Error, Result};
+
+use crate::config::{Backend, FirewallConf, result_ips, source};
+
+pub fn del(args: &CmdArgs) -> Result<()> {
+    let conf = FirewallConf::load_lenient(args)?;
+    let ips = match args.conf.parse_prev_result() {
+        Ok(Some(prev)) => result_ips(&prev),
+        Ok(None) => Vec::new(),
+        Err(e) => {
+            eprintln!("warning: ignoring prevResult on DEL: {e}");
+            Vec::new()
+        }
+    };
+    let att = Attachment {
+        network: &args.conf.name,
+        container_id: &args.container_id,
+        ifname: &args.ifname,
+    };
+    let mut errors = Vec::new();
+    if conf.backend_for_cleanup() == Backend::Firewalld {
+        // Go ignores these errors: the source may be gone already.
+        for ip in &ips {
+            if let Err(e) = firewalld::remove_source(&conf.zone, &source(ip)) {
+                eprintln!("warning: {e}");
+            }
+        }
+    }
+    // Markers exist only for the iptables backend; looking costs one
+    // listing per family.
+    if let Err(e) = filter::teardown(&att, &ips) {
+        errors.push(e);
+    }
+    Error::from_list(errors)
+}

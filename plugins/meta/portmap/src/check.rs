@@ -1,0 +1,30 @@
+//! portmap CHECK: the rules for each container address in `prevResult`
+//! are there. Only families the container has are checked (Go 1.1.1 also
+//! demanded IPv6 rules of IPv4-only containers).
+
+use pkg::firewall::portmap::{self, Attachment};
+use pkg::skel::CmdArgs;
+use pkg::{Error, Result};
+
+use crate::config::{PortmapConf, container_ips};
+
+pub fn check(args: &CmdArgs) -> Result<()> {
+    let conf = PortmapConf::load(args)?;
+    let prev = args
+        .conf
+        .parse_prev_result()?
+        .ok_or_else(|| Error::invalid_config("required prevResult missing", ""))?;
+    if conf.mappings.is_empty() {
+        return Ok(());
+    }
+    let ips = container_ips(&prev, &args.ifname);
+    if ips.is_empty() {
+        return Ok(());
+    }
+    let att = Attachment {
+        network: &args.conf.name,
+        container_id: &args.container_id,
+        ifname: &args.ifname,
+    };
+    portmap::check(conf.backend()?, &att, &ips, &conf.mappings, &conf.opts)
+}

@@ -1,0 +1,41 @@
+//! portmap DEL: needs neither netns nor `prevResult`. Rules are found by
+//! network name and container ID (iptables) or container ID and the
+//! attachment's marker (nftables), on both backends, since the backend may
+//! have changed since ADD.
+
+use pkg::firewall::portmap::{self, Attachment};
+use pkg::skel::CmdArgs;
+use pkg::{Error, Result};
+
+use crate::add::flush_udp;
+use crate::config::{PortmapConf, container_ips};
+
+pub fn del(args: &CmdArgs) -> Result<()> {
+    let conf = PortmapConf::load_lenient(args)?;
+    // As in Go (plugins#510): no mappings, no firewall work. GC collects
+    // what a runtime that omits them on DEL leaves behind.
+    if conf.mappings.is_empty() {
+        return Ok(());
+    }
+    // prevResult only narrows the nftables rules to this attachment's
+    // addresses; one that does not parse must not block cleanup.
+    let known = match args.conf.parse_prev_result() {
+        Ok(Some(prev)) => container_ips(&prev, &args.ifname),
+        Ok(None) => Vec::new(),
+        Err(e) => {
+            eprintln!("warning: ignoring prevResult on DEL: {e}");
+            Vec::new()
+        }
+    };
+    let att = Attachment {
+        network: &args.conf.name,
+        container_id: &args.container_id,
+        ifname: &args.ifname,
+    };
+    let mut errors = Vec::new();
+    if let Err(e) = portmap::teardown(&att, &known) {
+        errors.push(e);
+    }
+    flush_udp(&conf.udp_ports(), [true, false].into_iter());
+    Error::from_list(errors)
+}
