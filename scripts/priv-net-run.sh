@@ -4,9 +4,12 @@
 # Runs a command in a new network namespace attached to the CNI networks of
 # $NETCONFPATH (default /etc/cni/net.d; if that holds no configs, this
 # repository's examples/net.d: a bridge network with host-local IPAM and
-# masquerade, plus loopback). The namespace, its interfaces, addresses,
-# rules and reservations are removed afterwards, also when the command fails
-# or the script is interrupted. Needs root.
+# masquerade, plus loopback). The networks are added and removed with
+# cnitool through scripts/exec-plugins.sh (one interface per network: eth0,
+# eth1, ... in lookup order), with a private result cache unless
+# CNI_CACHE_DIR is set. The namespace, its interfaces, addresses, rules,
+# reservations and cache entries are removed afterwards, also when the
+# command fails or the script is interrupted. Needs root.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -20,7 +23,7 @@ if ! compgen -G "$NETCONFPATH/*.conf*" >/dev/null && ! compgen -G "$NETCONFPATH/
 fi
 : "${CNI_PATH:=$repo/bin}"
 export NETCONFPATH CNI_PATH
-[ -x "$CNI_PATH/bridge" ] || [ -x "${CNI_PATH%%:*}/loopback" ] || {
+[ -x "${CNI_PATH%%:*}/bridge" ] || [ -x "${CNI_PATH%%:*}/loopback" ] || [ -n "${CNITOOL:-}" ] || {
     echo "priv-net-run: no plugins in $CNI_PATH: run ./build_linux.sh first" >&2; exit 1; }
 # What a fresh Debian machine lacks: jq for this script, iproute2 for the
 # namespace, and a firewall tool for the example's masquerade.
@@ -37,6 +40,12 @@ fi
 
 contid=cni-$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')
 netnspath=/run/netns/$contid
+own_cache=
+if [ -z "${CNI_CACHE_DIR:-}" ]; then
+    CNI_CACHE_DIR=$(mktemp -d /tmp/priv-net-run-cache.XXXXXX)
+    own_cache=$CNI_CACHE_DIR
+fi
+export CNI_CACHE_DIR
 
 # Bridges that this run creates are removed again once no port is left.
 bridges=$(cat "$NETCONFPATH"/*.conf* "$NETCONFPATH"/*.json 2>/dev/null | jq -r '.. | objects | select(.type? == "bridge") | .bridge // "cni0"' 2>/dev/null | sort -u || true)
@@ -52,6 +61,7 @@ cleanup() {
             ip link delete "$b" 2>/dev/null || true
         fi
     done
+    [ -z "$own_cache" ] || rm -rf "$own_cache"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

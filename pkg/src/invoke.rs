@@ -151,6 +151,13 @@ fn spawn_retrying_busy(e: &Exec<'_>) -> Result<Child> {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        if e.timeout.is_some() {
+            // Its own process group, so the deadline kills whatever the
+            // plugin started too: a child still holding stdout would
+            // otherwise keep us waiting past the deadline.
+            use std::os::unix::process::CommandExt;
+            cmd.process_group(0);
+        }
         match cmd.spawn() {
             Ok(child) => return Ok(child),
             Err(err) if err.raw_os_error() == Some(libc::ETXTBSY) && attempt < 5 => {
@@ -222,8 +229,9 @@ fn wait_with_deadline(
     std::thread::scope(|s| {
         s.spawn(move || {
             if rx.recv_timeout(limit).is_err() {
-                // Deadline passed (or the waiter vanished): kill the plugin.
-                let _ = nix::sys::signal::kill(
+                // Deadline passed (or the waiter vanished): kill the plugin
+                // and its process group (spawned as its leader).
+                let _ = nix::sys::signal::killpg(
                     nix::unistd::Pid::from_raw(pid as i32),
                     nix::sys::signal::Signal::SIGKILL,
                 );
@@ -373,6 +381,17 @@ mod tests {
         let e = run(&p, Some(Duration::from_millis(200))).unwrap_err();
         assert_eq!(e.code(), 11, "{e}");
         assert!(t.elapsed() < Duration::from_secs(5));
+        // A child of the plugin holding its stdout dies with it: were it
+        // left running, we would wait for it and find its mark.
+        let mark = d.path().join("mark");
+        let p = script(
+            d.path(),
+            "forks",
+            &format!("(sleep 10; echo late > {})", mark.display()),
+        );
+        let e = run(&p, Some(Duration::from_millis(200))).unwrap_err();
+        assert_eq!(e.code(), 11, "{e}");
+        assert!(!mark.exists(), "the plugin's child outlived the deadline");
     }
 
     #[test]
