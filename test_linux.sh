@@ -42,6 +42,17 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 CNI_BIN_DIR="$(pwd)/bin" cargo test --workspace --locked -- "$@"
 
+# The benchmark must run end to end; its figures are not checked (see
+# Documentation/performance.md). build_linux.sh built it with the workspace.
+echo "== benchmark smoke run (cni-bench --quick)"
+if [ "$(id -u)" -ne 0 ]; then
+    echo "skipped: needs root"
+elif [ ! -x /usr/lib/cni/bridge ]; then
+    echo "skipped: no reference plugins in /usr/lib/cni"
+else
+    "${CARGO_TARGET_DIR:-target}/release/cni-bench" --quick --ours bin >/dev/null
+fi
+
 # Fuzzing: every target for a bounded time (FUZZ_SECONDS, 0 to skip). New
 # inputs go to a scratch directory; the checked-in corpus is only read.
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Build cni-bench (release) and run it: ours (default bin/, from
+# ./build_linux.sh) against theirs (default /usr/lib/cni), in scratch network
+# namespaces. Arguments go to cni-bench (--help lists them; --quick is the CI
+# smoke run). Builds as the calling user and runs the benchmark as root,
+# through sudo when needed; run as root directly, it builds as root (or uses
+# an existing build when root has no cargo).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bench="${CARGO_TARGET_DIR:-target}/release/cni-bench"
+if command -v cargo >/dev/null; then
+    cargo build --release --locked -p bench --bin cni-bench >&2
+elif [ -x "$bench" ]; then
+    echo "note: no cargo in PATH, running the existing $bench" >&2
+else
+    echo "no cargo in PATH and no $bench: run ./bench/run.sh as your user (it uses sudo)" >&2
+    exit 1
+fi
+if [ "$(id -u)" -eq 0 ]; then
+    exec "$bench" "$@"
+elif command -v sudo >/dev/null; then
+    exec sudo "$bench" "$@"
+else
+    echo "cni-bench needs root to create network namespaces" >&2
+    exit 1
+fi
