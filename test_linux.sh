@@ -42,6 +42,15 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 CNI_BIN_DIR="$(pwd)/bin" cargo test --workspace --locked -- "$@"
 
+# The plugin template: a new plugin made from plugins/sample as its README
+# says builds, passes its tests and runs in a chain through cnitool.
+echo "== plugin template (test/template/check.sh)"
+if [ "$(id -u)" -ne 0 ]; then
+    echo "skipped: needs root"
+else
+    test/template/check.sh bin
+fi
+
 # The benchmark must run end to end; its figures are not checked (see
 # Documentation/performance.md). build_linux.sh built it with the workspace.
 echo "== benchmark smoke run (cni-bench --quick)"
