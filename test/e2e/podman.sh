@@ -41,7 +41,11 @@ if [ "${CNI_E2E_INNER:-}" != 1 ]; then
     if [ ${#missing[@]} -gt 0 ]; then
         echo "installing: ${missing[*]}"
         DEBIAN_FRONTEND=noninteractive apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+        # Without podman's /etc/cni/net.d/87-podman-bridge.conflist: this
+        # test does not read it, and tools that default to /etc/cni/net.d
+        # (cnitool, scripts/priv-net-run.sh) would pick it up.
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            -o 'DPkg::Options::=--path-exclude=/etc/cni/net.d/*' "${missing[@]}" >/dev/null
     fi
     made=()
     for dir in "${private_dirs[@]}"; do
