@@ -51,6 +51,17 @@ else
     test/template/check.sh bin
 fi
 
+# Podman on our plugins, in the machine's own network namespace under
+# names unique to the run (see Documentation/e2e-podman.md).
+echo "== podman end to end"
+if [ "$(id -u)" -ne 0 ]; then
+    echo "skipped: needs root"
+elif [ "${PODMAN_E2E:-1}" = 0 ]; then
+    echo "skipped: PODMAN_E2E=0"
+else
+    test/e2e/podman.sh
+fi
+
 # The benchmark must run end to end; its figures are not checked (see
 # Documentation/performance.md). build_linux.sh built it with the workspace.
 echo "== benchmark smoke run (cni-bench --quick)"

@@ -8,23 +8,30 @@ use std::path::{Path, PathBuf};
 pub use pkg::require_root;
 pub use pkg::testkit::*;
 
-/// Where the plugin binaries are: `$CNI_BIN_DIR`, else the workspace's
-/// `target/debug` (run `cargo build --workspace` first).
+/// Where the plugin binaries are: `$CNI_BIN_DIR`, else the cargo target
+/// directory's `debug` (run `cargo build --workspace` first).
 pub fn bin_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("CNI_BIN_DIR") {
         return PathBuf::from(d);
     }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug")
+    target_dir().join("debug")
+}
+
+/// The cargo target directory these tests were built in (it honours
+/// `CARGO_TARGET_DIR`): the test binary is `<target>/<profile>/deps/<test>`.
+fn target_dir() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.parent()?.to_path_buf()))
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
 }
 
 pub fn plugin_path(name: &str) -> PathBuf {
     let mut p = bin_dir().join(name);
     // Examples such as `sample` are not copied into bin/.
-    for fallback in ["../target/release", "../target/debug"] {
+    for profile in ["release", "debug"] {
         if !p.is_file() {
-            p = Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join(fallback)
-                .join(name);
+            p = target_dir().join(profile).join(name);
         }
     }
     let p = if p.is_file() { p } else { bin_dir().join(name) };
