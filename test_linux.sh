@@ -51,8 +51,8 @@ else
     test/template/check.sh bin
 fi
 
-# Podman on our plugins, in the machine's own network namespace under
-# names unique to the run (see Documentation/e2e-podman.md).
+# Podman on our plugins, in a scratch network namespace that plays the
+# host (see Documentation/e2e-podman.md).
 echo "== podman end to end"
 if [ "$(id -u)" -ne 0 ]; then
     echo "skipped: needs root"

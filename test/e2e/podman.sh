@@ -2,10 +2,12 @@
 # End to end: an unmodified podman (CNI network backend) runs containers with
 # the plugins in bin/ as its only CNI plugins. See Documentation/e2e-podman.md.
 #
-# Needs root. Unlike the integration tests this runs in the machine's own
-# network namespace, because that is where podman puts its bridge: every
-# name it creates is unique to the run (network, bridge, subnet, ports), and
-# the EXIT trap removes all of it, also after a failure. Podman's state
+# Needs root. Like the integration tests it never touches the machine's own
+# network: the whole run (podman, conmon, the plugins) happens in a new
+# network namespace that plays the host, with its own loopback and a veth
+# pair carrying the "host IP"; podman puts its bridge, rules and sysctls
+# there. Names are still unique to the run (network, bridge, subnet, ports),
+# and the EXIT trap removes everything, also after a failure. Podman's state
 # (storage, configs, the CNI cache and host-local's dataDir) lives in a
 # temporary directory, mounted over /var/lib/cni and /var/lib/containers in
 # a private mount namespace so the machine's own files are never touched.
@@ -18,7 +20,7 @@ private_dirs=(/var/lib/cni /var/lib/containers)
 
 # ---------------------------------------------------------------------------
 # Outer part: install what is missing, then rerun this script in a private
-# mount namespace.
+# mount namespace and a new network namespace.
 if [ "${CNI_E2E_INNER:-}" != 1 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "podman e2e: needs root (sudo $0)" >&2
@@ -55,14 +57,33 @@ if [ "${CNI_E2E_INNER:-}" != 1 ]; then
         fi
     done
     rc=0
-    CNI_E2E_INNER=1 unshare --mount --propagation private "$BASH" "${BASH_SOURCE[0]}" "$@" || rc=$?
+    CNI_E2E_INNER=1 unshare --mount --net --propagation private "$BASH" "${BASH_SOURCE[0]}" "$@" || rc=$?
     # Only the empty mount points this run made; rmdir leaves anything else.
     for dir in "${made[@]}"; do rmdir "$dir" 2>/dev/null || true; done
     exit "$rc"
 fi
 
 # ---------------------------------------------------------------------------
-# Inner part: private mount namespace, the machine's network namespace.
+# Inner part: private mount namespace, a new network namespace as the host.
+
+# sysfs shows the network namespace of whoever mounted it: remount it so
+# /sys/class/net lists this namespace's links, as `ip netns exec` does.
+# The cgroup hierarchies below it (runc needs them) are carried over.
+cgroups=$(mktemp -d /tmp/cni-e2e-cgroup.XXXXXX)
+mount --rbind /sys/fs/cgroup "$cgroups"
+mount -t sysfs sysfs /sys
+mount --move "$cgroups" /sys/fs/cgroup
+rmdir "$cgroups"
+ip link set lo up
+# The fake host's "own address" (and its default route): one end of a veth
+# pair whose other end stays here too, so nothing leaves the namespace.
+ip link add e2e-host type veth peer name e2e-peer
+ip addr add 172.31.254.1/24 dev e2e-host
+ip -6 addr add fd00:e2e:feed::1/64 dev e2e-host nodad
+ip link set e2e-peer up
+ip link set e2e-host up
+ip route add default via 172.31.254.2 dev e2e-host
+ip -6 route add default via fd00:e2e:feed::2 dev e2e-host
 
 # Hosts the test talks to are its own; no proxy may be in the way.
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
