@@ -142,16 +142,3 @@ impl Killed {
         }
     }
 }
-
-/// How long an uninterrupted run of `call` takes (the slowest of `n`), to
-/// spread kill points over.
-pub fn time_runs(n: usize, mut run: impl FnMut()) -> Duration {
-    (0..n)
-        .map(|_| {
-            let t = Instant::now();
-            run();
-            t.elapsed()
-        })
-        .max()
-        .unwrap_or_default()
-}

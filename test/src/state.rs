@@ -25,6 +25,7 @@ impl Snapshot {
             routes.extend(
                 output_in(ns, "ip", &[fam, "-o", "route", "show", "table", "all"])
                     .lines()
+                    .filter(|l| !derived_route(l))
                     .map(route_line),
             );
         }
@@ -67,6 +68,14 @@ impl Snapshot {
         Snapshot { sections }
     }
 
+    /// Only the links: enough for a container namespace, where every
+    /// address and route goes with its link.
+    pub fn links_of(ns: &TestNs) -> Snapshot {
+        Snapshot {
+            sections: BTreeMap::from([("links", links(ns))]),
+        }
+    }
+
     /// What `later` has that `self` has not, and the reverse; `None` when
     /// they are the same.
     pub fn diff(&self, later: &Snapshot) -> Option<String> {
@@ -99,15 +108,25 @@ fn links(ns: &TestNs) -> BTreeSet<String> {
         .collect()
 }
 
-/// `dev family address/prefix` of every address.
+/// `dev family address/prefix` of every address but the IPv6 link-local
+/// ones, which the kernel adds on its own, some time after a link first
+/// comes up.
 fn addresses(ns: &TestNs) -> BTreeSet<String> {
     output_in(ns, "ip", &["-o", "addr", "show"])
         .lines()
         .filter_map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
-            (f.len() >= 4).then(|| format!("{} {} {}", f[1], f[2], f[3]))
+            (f.len() >= 4 && !f[3].starts_with("fe80:"))
+                .then(|| format!("{} {} {}", f[1], f[2], f[3]))
         })
         .collect()
+}
+
+/// Routes the kernel derives from addresses and links (the local table,
+/// IPv6 link-local): they come and go with carrier changes, which arrive
+/// late, and a leftover address or link shows in its own section.
+fn derived_route(line: &str) -> bool {
+    line.contains("table local") || line.contains("fe80::")
 }
 
 fn squash(line: &str) -> String {

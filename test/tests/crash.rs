@@ -15,7 +15,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use integration::kill::{Rng, become_subreaper, env_usize, run_and_kill, seed, time_runs};
+use integration::kill::{Rng, become_subreaper, env_usize, run_and_kill, seed};
 use integration::state::{Snapshot, store_problems};
 use integration::*;
 use serde_json::{Value, json};
@@ -62,12 +62,16 @@ struct Case<'a> {
     after_kill: Box<dyn Fn(usize) + 'a>,
 }
 
-fn run_step_fully(s: &Step) {
+/// Run a step uninterrupted; returns how long its ADD took.
+fn run_step_fully(s: &Step) -> Duration {
     let (call, conf) = &s.add;
+    let t = Instant::now();
     call.run(conf).ok();
+    let took = t.elapsed();
     for (call, conf) in &s.dels {
         call.run(conf).ok();
     }
+    took
 }
 
 /// Warm up (so that shared state such as a bridge exists), take the
@@ -77,10 +81,13 @@ fn sweep(case: &Case<'_>) -> usize {
     become_subreaper();
     let seed = seed("CNI_CRASH_SEED", &case.name);
     let mut rng = Rng::new(seed);
-    let slowest = time_runs(3, || run_step_fully(&(case.step)("warmup")));
+    let slowest = (0..3)
+        .map(|_| run_step_fully(&(case.step)("warmup")))
+        .max()
+        .unwrap_or_default();
     let window = slowest + slowest / 4;
     let host_before = Snapshot::of(case.host);
-    let ctr_before = Snapshot::of(case.ctr);
+    let ctr_before = Snapshot::links_of(case.ctr);
     let iters = iterations();
     let started = Instant::now();
     let mut killed = 0;
@@ -116,7 +123,7 @@ fn sweep(case: &Case<'_>) -> usize {
         if let Some(diff) = host_before.diff(&Snapshot::of(case.host)) {
             panic!("{what}: the host changed:\n{diff}");
         }
-        if let Some(diff) = ctr_before.diff(&Snapshot::of(case.ctr)) {
+        if let Some(diff) = ctr_before.diff(&Snapshot::links_of(case.ctr)) {
             panic!("{what}: the container changed:\n{diff}");
         }
         if let Some(dir) = case.data_dir {

@@ -169,7 +169,11 @@ fn full_data_dir() {
     // One container gets in while there is room.
     env.call("bridge", "ADD", "early").run(&c).ok();
     fs.fill();
-    let (code, msg) = env.call("bridge", "ADD", "late").run(&c).err();
+    let (code, msg) = env
+        .call("bridge", "ADD", "late")
+        .ifname("eth1")
+        .run(&c)
+        .err();
     assert_eq!(code, 999, "{msg}");
     assert!(
         msg.contains(&data.join("fnet").display().to_string())
@@ -178,7 +182,10 @@ fn full_data_dir() {
     );
     // The DELs a runtime sends: for the failed ADD, then for the early one;
     // releasing needs no space.
-    env.call("bridge", "DEL", "late").run(&c).ok();
+    env.call("bridge", "DEL", "late")
+        .ifname("eth1")
+        .run(&c)
+        .ok();
     env.call("bridge", "DEL", "early").run(&c).ok();
     env.assert_clean(&before, "full dataDir");
     assert_no_reservations(&data, "full dataDir");
@@ -209,7 +216,11 @@ fn read_only_data_dir() {
     let c = env.bridge(fs.path(), None);
     env.call("bridge", "ADD", "early").run(&c).ok();
     fs.remount(true);
-    let (code, msg) = env.call("bridge", "ADD", "late").run(&c).err();
+    let (code, msg) = env
+        .call("bridge", "ADD", "late")
+        .ifname("eth1")
+        .run(&c)
+        .err();
     assert_eq!(code, 999, "{msg}");
     assert!(
         msg.contains(&fs.path().join("fnet").display().to_string())
@@ -217,7 +228,10 @@ fn read_only_data_dir() {
         "{msg}"
     );
     // Nothing to release: DEL succeeds on a read-only store.
-    env.call("bridge", "DEL", "late").run(&c).ok();
+    env.call("bridge", "DEL", "late")
+        .ifname("eth1")
+        .run(&c)
+        .ok();
     // A reservation cannot be released: DEL says so, but removes the rest.
     let (_, msg) = env.call("bridge", "DEL", "early").run(&c).err();
     assert!(msg.contains("Read-only file system"), "{msg}");
@@ -322,7 +336,8 @@ fn netns_deleted_during_add() {
     with_fake_path(env.call("bridge", "DEL", "c1").netns_path(&path), &fake)
         .run(&c)
         .ok();
-    drop(victim); // already gone; nothing to do
+    // The script deleted it already.
+    std::mem::forget(victim);
     env.assert_clean(&before, "netns deleted during ADD");
     assert_no_reservations(&data, "netns deleted during ADD");
 }
