@@ -60,11 +60,14 @@ pub fn add(args: &CmdArgs) -> Result<CniResult> {
             return Err(e);
         }
     };
+    let what = format!(
+        "failed to parse the result of ipam plugin {}",
+        args.conf.ipam_type().unwrap_or_default()
+    );
     let parsed = serde_json::from_slice::<Value>(&out)
-        .map_err(|e| Error::decode("failed to parse the IPAM plugin's result", e.to_string()))
+        .map_err(|e| Error::decode(what.as_str(), e.to_string()))
         .and_then(|value| {
-            CniResult::from_value(&value, args.version.as_str())
-                .map_err(|e| e.context("failed to parse the IPAM plugin's result"))
+            CniResult::from_value(&value, args.version.as_str()).map_err(|e| e.context(&what))
         });
     if parsed.is_err() {
         release_after_failed_add(args);
@@ -254,7 +257,7 @@ mod tests {
             ),
             (
                 "echo '{\"ips\": [garbage'; exit 0",
-                Some("failed to parse the IPAM plugin's result"),
+                Some("failed to parse the result of ipam plugin fake-ipam"),
             ),
             (
                 "echo 'not json'; exit 1",

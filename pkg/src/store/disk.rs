@@ -585,11 +585,12 @@ impl Store {
 
     fn write_tmp_in(&mut self, sub: &str, content: &str) -> Result<String> {
         self.tmp_counter += 1;
-        let name = format!(
-            "{sub}/{TMP_PREFIX}{}-{}",
-            std::process::id(),
-            self.tmp_counter
-        );
+        let base = format!("{TMP_PREFIX}{}-{}", std::process::id(), self.tmp_counter);
+        let name = if sub == "." {
+            base
+        } else {
+            format!("{sub}/{base}")
+        };
         let fd = openat(
             &self.dir,
             name.as_str(),
