@@ -45,7 +45,7 @@ impl Snapshot {
             );
         }
         for tool in ["iptables-save", "ip6tables-save"] {
-            if has_tool(tool) {
+            if has_tool(tool) && !iptables_is_nft() {
                 let text = output_in(ns, tool, &[]);
                 let key = if tool == "iptables-save" {
                     "iptables"
@@ -93,33 +93,63 @@ impl Snapshot {
         (!out.is_empty()).then_some(out)
     }
 
-    /// Names of the links present.
+    /// The links present, as `name (kind)`.
     pub fn link_names(&self) -> &BTreeSet<String> {
         &self.sections["links"]
     }
 }
 
-/// `ip -o link` names, without the `@peer` suffix.
+/// Link names (and kinds), read over netlink: cheaper than running `ip`.
 fn links(ns: &TestNs) -> BTreeSet<String> {
-    output_in(ns, "ip", &["-o", "link", "show"])
-        .lines()
-        .filter_map(|l| l.split(": ").nth(1))
-        .map(|n| n.split('@').next().unwrap_or(n).to_string())
+    ns.netlink()
+        .link_list()
+        .expect("list links")
+        .into_iter()
+        .map(|l| match l.kind {
+            Some(kind) => format!("{} ({kind})", l.name),
+            None => l.name,
+        })
         .collect()
 }
 
-/// `dev family address/prefix` of every address but the IPv6 link-local
-/// ones, which the kernel adds on its own, some time after a link first
-/// comes up.
+/// `dev address/prefix` of every address but the IPv6 link-local ones,
+/// which the kernel adds on its own, some time after a link first comes up.
 fn addresses(ns: &TestNs) -> BTreeSet<String> {
-    output_in(ns, "ip", &["-o", "addr", "show"])
-        .lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            (f.len() >= 4 && !f[3].starts_with("fe80:"))
-                .then(|| format!("{} {} {}", f[1], f[2], f[3]))
+    let mut nl = ns.netlink();
+    let names: std::collections::HashMap<u32, String> = nl
+        .link_list()
+        .expect("list links")
+        .into_iter()
+        .map(|l| (l.index, l.name))
+        .collect();
+    nl.addr_list(None, None)
+        .expect("list addresses")
+        .into_iter()
+        .filter(
+            |a| !matches!(a.address.addr(), std::net::IpAddr::V6(v6) if v6.is_unicast_link_local()),
+        )
+        .map(|a| {
+            let dev = names
+                .get(&a.index)
+                .cloned()
+                .unwrap_or_else(|| a.index.to_string());
+            format!("{dev} {}", a.address)
         })
         .collect()
+}
+
+/// With iptables on nf_tables (Debian's default), `nft list ruleset` shows
+/// its rules too and the `*-save` tools add nothing.
+fn iptables_is_nft() -> bool {
+    static IS_NFT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *IS_NFT.get_or_init(|| {
+        has_tool("nft")
+            && std::process::Command::new("iptables")
+                .arg("--version")
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).contains("nf_tables"))
+                .unwrap_or(false)
+    })
 }
 
 /// Routes the kernel derives from addresses and links (the local table,
