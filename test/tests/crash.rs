@@ -1,5 +1,6 @@
-//! Crash consistency: every plugin that changes the host is SIGKILLed at
-//! random moments of its ADD (a runtime's deadline does exactly that), then
+//! Crash consistency: the plugins that change the host (bridge, ptp,
+//! macvlan, host-local, portmap, firewall, bandwidth) are SIGKILLed at
+//! random moments of their ADD (a runtime's deadline does exactly that), then
 //! sent the DEL a runtime would send. After each kill the host-local store
 //! must hold no empty or half-written file; after the DEL the fake host and
 //! the container must be exactly as before (links, addresses, routes, ip
@@ -190,6 +191,7 @@ fn bridge_killed_during_add() {
         let conf = json!({
             "cniVersion": "1.1.0", "name": "crbr", "type": "bridge", "bridge": "cnicr0",
             "isGateway": true, "ipMasq": true, "ipMasqBackend": backend, "hairpinMode": true,
+            "macspoofchk": true,
             "ipam": {"type": "host-local", "dataDir": dir.path(),
                      "ranges": [[{"subnet": "10.91.0.0/24"}], [{"subnet": "fd00:91::/64"}]]},
         });
@@ -395,6 +397,42 @@ fn portmap_killed_during_add() {
             after_kill: Box::new(no_op),
         });
     }
+}
+
+/// The firewall plugin (iptables backend) with a synthetic prevResult.
+#[test]
+fn firewall_killed_during_add() {
+    require_root!();
+    if !has_tool("iptables") {
+        eprintln!("skipped: iptables not installed");
+        return;
+    }
+    let host = TestNs::new("crfwh");
+    let ctr = TestNs::new("crfwc");
+    let conf = json!({
+        "cniVersion": "1.1.0", "name": "crfw", "type": "firewall", "backend": "iptables",
+        "prevResult": {
+            "cniVersion": "1.1.0",
+            "interfaces": [{"name": "eth0", "sandbox": ctr.path_str()}],
+            "ips": [{"address": "10.99.0.2/24", "interface": 0},
+                    {"address": "fd00:99::2/64", "interface": 0}],
+        },
+    });
+    let mut del = conf.clone();
+    if let Some(o) = del.as_object_mut() {
+        o.remove("prevResult");
+    }
+    sweep(&Case {
+        name: "firewall (iptables)".into(),
+        host: &host,
+        ctr: &ctr,
+        data_dir: None,
+        step: Box::new(|cid| Step {
+            add: (call("firewall", "ADD", cid, &host, &ctr), conf.clone()),
+            dels: vec![(call("firewall", "DEL", cid, &host, &ctr), del.clone())],
+        }),
+        after_kill: Box::new(no_op),
+    });
 }
 
 /// bandwidth after a bridge ADD that completed: the kill hits bandwidth,
