@@ -112,6 +112,8 @@ fn run_mix(backend: &str) {
         rt
     };
 
+    cold_start(&cni, &list, &rt, backend, &host);
+
     // Warm up so that the bridge and the shared chains exist, then take
     // the baseline.
     let warm = rt(0, "warmup");
@@ -262,6 +264,48 @@ fn run_mix(backend: &str) {
         "{backend}: cache entries left: {:?}",
         files_under(&cache_dir)
     );
+}
+
+/// The first ADDs on a fresh host all race to create the bridge, its
+/// gateway address and the shared chains: one per thread at once, then
+/// every one must pass CHECK, and no shared rule may exist twice.
+fn cold_start(
+    cni: &CniConfig,
+    list: &NetworkConfigList,
+    rt: &(dyn Fn(usize, &str) -> RuntimeConf + Sync),
+    backend: &str,
+    host: &TestNs,
+) {
+    let barrier = std::sync::Barrier::new(THREADS);
+    std::thread::scope(|s| {
+        for t in 0..THREADS {
+            let barrier = &barrier;
+            s.spawn(move || {
+                let cid = format!("cold-{t}");
+                let rt = rt(t * SLOTS_PER_THREAD, &cid);
+                barrier.wait();
+                cni.add_network_list(list, &rt)
+                    .unwrap_or_else(|e| panic!("{backend}: cold ADD {cid}: {e}"));
+            });
+        }
+    });
+    for t in 0..THREADS {
+        let cid = format!("cold-{t}");
+        cni.check_network_list(list, &rt(t * SLOTS_PER_THREAD, &cid))
+            .unwrap_or_else(|e| panic!("{backend}: CHECK after a cold start {cid}: {e}"));
+    }
+    for tool in ["iptables-save", "ip6tables-save"] {
+        let text = output_in(host, tool, &[]);
+        let mut seen = std::collections::HashSet::new();
+        for line in text.lines().filter(|l| l.starts_with("-A ")) {
+            assert!(seen.insert(line), "{backend}: {tool}: rule twice: {line}");
+        }
+    }
+    for t in 0..THREADS {
+        let cid = format!("cold-{t}");
+        cni.del_network_list(list, &rt(t * SLOTS_PER_THREAD, &cid))
+            .unwrap_or_else(|e| panic!("{backend}: DEL after a cold start {cid}: {e}"));
+    }
 }
 
 #[test]
