@@ -385,7 +385,7 @@ fn portmap_killed_during_add() {
                 // and one without (the ADD failed, nothing was cached).
                 let n = counter.get();
                 counter.set(n + 1);
-                let del = if n % 2 == 0 {
+                let del = if n.is_multiple_of(2) {
                     base.clone()
                 } else {
                     add.clone()
