@@ -53,6 +53,7 @@ impl Exec for DefaultExec {
             stdin,
             timeout: self.timeout,
             forward_stderr: !self.quiet,
+            delegated: false,
         })
     }
 }

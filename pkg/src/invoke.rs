@@ -62,6 +62,12 @@ pub struct Exec<'a> {
     /// Copy the plugin's stderr to ours (delegation) instead of only
     /// keeping it for error messages.
     pub forward_stderr: bool,
+    /// A plugin delegating (to IPAM): the child dies with the caller, and
+    /// a child that fails without an error object is reported as an
+    /// [`Error::Internal`] (code 999, what Go's plugins print for it)
+    /// instead of Go libcni's code 0, so the caller can tell a crash from
+    /// a reported failure.
+    pub delegated: bool,
 }
 
 /// The error object a failing plugin prints.
@@ -95,40 +101,76 @@ pub fn exec(e: &Exec<'_>) -> Result<Vec<u8>> {
     if status.success() {
         return Ok(stdout);
     }
-    Err(plugin_failure(&status, &stdout, &stderr))
+    Err(plugin_failure(&status, &stdout, &stderr, e.delegated))
 }
 
-fn plugin_failure(status: &ExitStatus, stdout: &[u8], stderr: &[u8]) -> Error {
+/// The error of a failed plugin: its own error object when it printed one,
+/// otherwise a description of how it died (see [`Exec::delegated`]).
+fn plugin_failure(status: &ExitStatus, stdout: &[u8], stderr: &[u8], delegated: bool) -> Error {
     let exit = describe_status(status);
+    let died = |msg: String| {
+        if delegated {
+            Error::internal(msg)
+        } else {
+            Error::new(code::UNKNOWN, msg, "")
+        }
+    };
     if !stdout.iter().all(u8::is_ascii_whitespace) {
         return match decode::from_slice::<ErrorObject>(stdout, "plugin error") {
             Ok(obj) => Error::new(obj.code, obj.msg, obj.details),
-            Err(err) => Error::new(
-                code::UNKNOWN,
-                format!(
-                    "netplugin failed but error parsing its diagnostic message {:?}: {}",
-                    String::from_utf8_lossy(stdout),
-                    err.details()
-                ),
-                "",
-            ),
+            Err(err) => died(format!(
+                "netplugin failed but error parsing its diagnostic message {:?}: {}",
+                String::from_utf8_lossy(stdout),
+                err.details()
+            )),
         };
     }
     if !stderr.is_empty() {
-        return Error::new(
-            code::UNKNOWN,
-            format!(
-                "netplugin failed: {:?}: {exit}",
-                String::from_utf8_lossy(stderr).trim_end()
-            ),
-            "",
-        );
+        return died(format!(
+            "netplugin failed: {:?}: {exit}",
+            String::from_utf8_lossy(stderr).trim_end()
+        ));
     }
-    Error::new(
-        code::UNKNOWN,
-        format!("netplugin failed with no error message: {exit}"),
-        "",
-    )
+    died(format!("netplugin failed with no error message: {exit}"))
+}
+
+/// Whether `e` (straight from [`exec`] with `delegated`) says the plugin
+/// died or failed without saying why, leaving its state unknown.
+pub fn died_without_error(e: &Error) -> bool {
+    matches!(e, Error::Internal(_))
+}
+
+/// Make the child die when the thread that started it does. A plugin
+/// killed by its runtime's deadline must not leave an IPAM plugin or a
+/// firewall tool running, finishing its work after the runtime moved on to
+/// DEL: the DEL would find nothing and the late work would stay. Every
+/// caller waits for its child on the spawning thread, so that thread
+/// outlives the child unless the whole process is killed.
+pub(crate) fn die_with_parent(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    let parent = std::process::id();
+    // SAFETY: prctl and getppid are async-signal-safe system calls that
+    // touch only the child.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The parent may have died before the prctl: nobody would
+            // signal us then.
+            if libc::getppid() as u32 != parent {
+                return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            Ok(())
+        });
+    }
 }
 
 fn describe_status(status: &ExitStatus) -> String {
@@ -151,6 +193,9 @@ fn spawn_retrying_busy(e: &Exec<'_>) -> Result<Child> {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        if e.delegated {
+            die_with_parent(&mut cmd);
+        }
         if e.timeout.is_some() {
             // Its own process group, so the deadline kills whatever the
             // plugin started too: a child still holding stdout would
@@ -294,6 +339,7 @@ mod tests {
             stdin: b"{\"x\":1}",
             timeout,
             forward_stderr: false,
+            delegated: false,
         })
     }
 
@@ -371,6 +417,46 @@ mod tests {
                 (got, _) => panic!("{body}: unexpected {got:?}"),
             }
         }
+    }
+
+    #[test]
+    fn delegated_crashes_are_internal_errors() {
+        let d = tempfile::tempdir().unwrap();
+        let env = vec![(OsString::from("PATH"), OsString::from("/usr/bin:/bin"))];
+        for (body, died) in [
+            ("kill -9 $$", true),
+            ("echo oops >&2; exit 3", true),
+            ("echo garbage; exit 1", true),
+            ("echo '{\"code\":0,\"msg\":\"said so\"}'; exit 1", false),
+        ] {
+            let p = script(d.path(), "p", body);
+            let e = exec(&Exec {
+                plugin: &p,
+                env: &env,
+                stdin: b"{}",
+                timeout: None,
+                forward_stderr: false,
+                delegated: true,
+            })
+            .unwrap_err();
+            assert_eq!(died_without_error(&e), died, "{body}: {e}");
+            assert_eq!(e.code(), if died { 999 } else { 0 }, "{body}");
+        }
+    }
+
+    // The child of a delegating plugin dies with the thread that started
+    // it, as it would with a plugin killed by its runtime.
+    #[test]
+    fn delegate_dies_with_its_caller() {
+        let mut cmd = Command::new("sleep");
+        cmd.arg("30");
+        die_with_parent(&mut cmd);
+        let mut child = std::thread::spawn(move || cmd.spawn().unwrap())
+            .join()
+            .unwrap();
+        let status = child.wait().unwrap();
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(libc::SIGKILL));
     }
 
     #[test]

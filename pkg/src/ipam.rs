@@ -11,34 +11,74 @@ use crate::skel::CmdArgs;
 use crate::types::CniResult;
 
 fn exec(args: &CmdArgs, command: &str) -> Result<Vec<u8>> {
-    let ipam_type = args
-        .conf
-        .ipam_type()
-        .ok_or_else(|| Error::invalid_config("IPAM config missing 'type' key", ""))?;
-    let plugin = invoke::find_in_path(ipam_type, &args.cni_path())?;
+    exec_raw(args, command).map_err(|(e, _)| e)
+}
+
+/// Run the delegate; on failure also say whether it died without an
+/// error object (its state unknown).
+fn exec_raw(args: &CmdArgs, command: &str) -> Result<Vec<u8>, (Error, bool)> {
+    let ipam_type = args.conf.ipam_type().ok_or_else(|| {
+        (
+            Error::invalid_config("IPAM config missing 'type' key", ""),
+            false,
+        )
+    })?;
+    let plugin = invoke::find_in_path(ipam_type, &args.cni_path()).map_err(|e| (e, false))?;
     let env = invoke::child_env(&args.env, &[("CNI_COMMAND", OsStr::new(command))]);
+    // No deadline of our own: the protocol has none, a DHCP lease may
+    // take long, and the runtime's deadline kills us and the delegate.
     invoke::exec(&Exec {
         plugin: &plugin,
         env: &env,
         stdin: &args.stdin,
         timeout: None,
         forward_stderr: true,
+        delegated: true,
     })
     .map_err(|e| {
-        e.context(format!(
+        let died = invoke::died_without_error(&e);
+        let e = e.context(format!(
             "ipam plugin {ipam_type} failed ({})",
             command.to_lowercase()
-        ))
+        ));
+        (e, died)
     })
 }
 
-/// IPAM ADD; the result in the canonical shape.
+/// IPAM ADD; the result in the canonical shape. When the IPAM plugin died
+/// without an error, or succeeded with a result we cannot read, it may
+/// hold addresses we will never report: they are released (IPAM DEL)
+/// before the error is returned, so a failed ADD leaves no reservation.
+/// A plugin that reported its failure properly undid its own work.
 pub fn add(args: &CmdArgs) -> Result<CniResult> {
-    let out = exec(args, "ADD")?;
-    let value: Value = serde_json::from_slice(&out)
-        .map_err(|e| Error::decode("failed to parse the IPAM plugin's result", e.to_string()))?;
-    CniResult::from_value(&value, args.version.as_str())
-        .map_err(|e| e.context("failed to parse the IPAM plugin's result"))
+    let out = match exec_raw(args, "ADD") {
+        Ok(out) => out,
+        Err((e, died)) => {
+            if died {
+                release_after_failed_add(args);
+            }
+            return Err(e);
+        }
+    };
+    let what = format!(
+        "failed to parse the result of ipam plugin {}",
+        args.conf.ipam_type().unwrap_or_default()
+    );
+    let parsed = serde_json::from_slice::<Value>(&out)
+        .map_err(|e| Error::decode(what.as_str(), e.to_string()))
+        .and_then(|value| {
+            CniResult::from_value(&value, args.version.as_str()).map_err(|e| e.context(&what))
+        });
+    if parsed.is_err() {
+        release_after_failed_add(args);
+    }
+    parsed
+}
+
+fn release_after_failed_add(args: &CmdArgs) {
+    if let Err(e) = del(args) {
+        eprintln!("warning: releasing IPAM addresses after a failed ADD: {e}");
+    }
 }
 
 pub fn del(args: &CmdArgs) -> Result<()> {
@@ -191,6 +231,57 @@ mod tests {
         add(&a2).unwrap();
         guard.disarm();
         assert!(log(d2.path()).iter().all(|l| !l.starts_with("DEL")));
+    }
+
+    /// A fake IPAM whose ADD runs `add_body`; every call is logged.
+    fn scripted_ipam(dir: &Path, add_body: &str) {
+        let log = dir.join("log");
+        let script = format!(
+            "#!/bin/sh\necho \"$CNI_COMMAND\" >> {log}\nif [ \"$CNI_COMMAND\" = ADD ]; then {add_body}; fi\n",
+            log = log.display(),
+        );
+        let p = dir.join("fake-ipam");
+        std::fs::write(&p, script).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    // A delegate that dies, or answers what we cannot read, may hold
+    // addresses: they are released. One that reports its failure is not
+    // second-guessed.
+    #[test]
+    fn failed_add_of_unknown_state_is_released() {
+        let cases = [
+            (
+                "kill -9 $$",
+                Some("netplugin failed with no error message: killed by signal 9"),
+            ),
+            (
+                "echo '{\"ips\": [garbage'; exit 0",
+                Some("failed to parse the result of ipam plugin fake-ipam"),
+            ),
+            (
+                "echo 'not json'; exit 1",
+                Some("netplugin failed but error parsing its diagnostic message"),
+            ),
+            ("echo '{\"code\":11,\"msg\":\"busy\"}'; exit 1", None),
+        ];
+        for (body, released) in cases {
+            let d = tempfile::tempdir().unwrap();
+            scripted_ipam(d.path(), body);
+            let e = add(&args(d.path())).unwrap_err();
+            let calls = log(d.path());
+            match released {
+                Some(msg) => {
+                    assert!(e.msg().contains(msg), "{body}: {e}");
+                    assert!(e.code() == 999 || e.code() == 6, "{body}: {}", e.code());
+                    assert_eq!(calls, ["ADD", "DEL"], "{body}");
+                }
+                None => {
+                    assert_eq!(e.code(), 11, "{body}");
+                    assert_eq!(calls, ["ADD"], "{body}");
+                }
+            }
+        }
     }
 
     // checklist 28: DEL/CHECK/GC/STATUS are forwarded, errors propagate with their code

@@ -261,6 +261,20 @@ impl Call {
     }
 
     pub fn run_raw(&self, stdin: &[u8]) -> Outcome {
+        let child = self.spawn(stdin);
+        let out = child.wait_with_output().expect("wait for plugin");
+        Outcome {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Start the plugin with `stdin` written and closed, without waiting:
+    /// for tests that kill it part way. The plugin leads a process group
+    /// of its own (its pid is the group id), so a test can also find what
+    /// the plugin started.
+    pub fn spawn(&self, stdin: &[u8]) -> std::process::Child {
         let mut cmd = Command::new(&self.plugin);
         cmd.env_clear()
             .env(
@@ -283,18 +297,14 @@ impl Call {
         if let Some(host) = &self.host {
             enter_on_exec(&mut cmd, &Netns::open(host).expect("open host netns"));
         }
+        cmd.process_group(0);
         let mut child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {}: {e}", self.plugin.display()));
         if let Some(mut w) = child.stdin.take() {
             let _ = w.write_all(stdin);
         }
-        let out = child.wait_with_output().expect("wait for plugin");
-        Outcome {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        child
     }
 }
 

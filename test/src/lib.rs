@@ -5,6 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod kill;
+pub mod state;
+
 pub use pkg::require_root;
 pub use pkg::testkit::*;
 

@@ -108,7 +108,9 @@ pub(super) fn run(tool: &str, args: &[&str], stdin: Option<&str>) -> Result<Stri
         tool: tool.into(),
         source,
     };
-    let mut child = Command::new(path)
+    let mut cmd = Command::new(path);
+    crate::invoke::die_with_parent(&mut cmd);
+    let mut child = cmd
         .args(args)
         .stdin(if stdin.is_some() {
             Stdio::piped()

@@ -1,20 +1,16 @@
 //! macvlan links: the `ip link add ... link <master> type macvlan` verb and
-//! reading a macvlan's settings back. A macvlan is created under a
-//! temporary name straight into its target namespace, so its final name
-//! never has to be free on the host (Go does the same, plugins.md §2.3).
+//! reading a macvlan's settings back. A macvlan is created straight into
+//! its target namespace, where alone its name has to be free, so it needs
+//! no temporary name (Go uses one and renames, plugins.md §2.3).
 
 use std::os::fd::AsRawFd;
 
 use netlink_packet_route::link::{InfoData, InfoMacVlan, LinkAttribute, LinkInfo, MacVlanMode};
-use nix::errno::Errno;
 use rtnetlink::LinkMacVlan;
 
-use super::{Link, Netlink, random_veth_name};
-use crate::error::{Error, Result};
+use super::{Link, Netlink};
+use crate::error::Result;
 use crate::ns::Netns;
-
-/// How many fresh temporary names are tried when one is taken.
-const NAME_TRIES: usize = 10;
 
 /// The macvlan modes a CNI config can ask for, plus `source` for reading
 /// back links made by something else.
@@ -112,23 +108,6 @@ impl Netlink {
                 spec.master
             ),
         )
-    }
-
-    /// Create the macvlan under a fresh temporary name (`veth` + 8 hex
-    /// digits, Go's generator) and return that name. A clash on the name
-    /// (EEXIST, the only reason the kernel gives it for a macvlan) is
-    /// retried with another one.
-    pub fn macvlan_add_temp(&mut self, spec: &MacvlanSpec<'_>) -> Result<String> {
-        let mut last = None;
-        for _ in 0..NAME_TRIES {
-            let name = random_veth_name()?;
-            match self.macvlan_add(&name, spec) {
-                Ok(()) => return Ok(name),
-                Err(e) if e.is_errno(Errno::EEXIST) => last = Some(e),
-                Err(e) => return Err(e),
-            }
-        }
-        Err(last.unwrap_or_else(|| Error::internal("could not pick a free temporary name")))
     }
 }
 

@@ -113,6 +113,8 @@ pub struct Store {
     /// Holds the flock; released on drop.
     _lock: File,
     tmp_counter: u32,
+    /// The sync mark was removed for this operation's changes.
+    mark_dropped: bool,
 }
 
 impl Store {
@@ -164,6 +166,7 @@ impl Store {
             path,
             _lock: lock,
             tmp_counter: 0,
+            mark_dropped: false,
         };
         store.sync()?;
         Ok(store)
@@ -186,6 +189,7 @@ impl Store {
         if fstatat(&self.dir, name.as_str(), AtFlags::AT_SYMLINK_NOFOLLOW).is_ok() {
             return Ok(false);
         }
+        self.drop_mark();
         let tmp = self.write_tmp(&file_content(id, ifname))?;
         let placed = match linkat(
             &self.dir,
@@ -230,6 +234,7 @@ impl Store {
     /// Undo one reservation (when a multi-range ADD fails half way).
     pub fn release(&mut self, ip: IpAddr) -> Result<()> {
         let name = ip_file_name(ip);
+        self.drop_mark();
         if let Some(owner) = self.read_small(&name)?.as_deref().and_then(Owner::parse) {
             let key = index_key(&owner.id, owner.ifname.as_deref());
             let _ = unlinkat(
@@ -299,6 +304,7 @@ impl Store {
             if alive {
                 continue;
             }
+            self.drop_mark();
             if let Some(o) = &owner {
                 let key = index_key(&o.id, o.ifname.as_deref());
                 let _ = unlinkat(
@@ -394,7 +400,11 @@ impl Store {
     fn release_key(&mut self, key: &str) -> Result<Vec<IpAddr>> {
         let mut released = Vec::new();
         let mut errors = Vec::new();
-        for (name, _) in self.index_entries(key)? {
+        let entries = self.index_entries(key)?;
+        if !entries.is_empty() {
+            self.drop_mark();
+        }
+        for (name, _) in entries {
             match self.unlink(&name) {
                 Ok(()) => released.extend(name.parse::<IpAddr>().ok()),
                 Err(e) => errors.push(e),
@@ -434,9 +444,19 @@ impl Store {
     /// Adopt every reservation without an index entry, drop leftovers of
     /// interrupted writes and empty index directories.
     fn scan(&mut self) -> Result<()> {
+        // Every writer holds the lock, so a temporary file now is a
+        // leftover of a writer that died.
         for (name, _) in self.list(".", |n, _| n.starts_with(TMP_PREFIX))? {
-            // Every writer holds the lock, so a temporary file now is a leftover.
             self.unlink_quiet(&name);
+        }
+        match self.list(INDEX_DIR, |n, _| n.starts_with(TMP_PREFIX)) {
+            Ok(names) => {
+                for (name, _) in names {
+                    self.unlink_quiet(&format!("{INDEX_DIR}/{name}"));
+                }
+            }
+            Err(e) if e.is_errno(Errno::ENOENT) => {}
+            Err(e) => return Err(e),
         }
         for (name, owner) in self.reservations()? {
             let Some(st) = self.stat(&name) else { continue };
@@ -491,17 +511,52 @@ impl Store {
         Ok(mark)
     }
 
+    /// Remove the sync mark before the first change of an operation, so
+    /// that a writer dying part way always leaves the store to be scanned
+    /// (and its temporary files removed) by the next one. Without this, a
+    /// change landing in the same timestamp tick as the previous mark (file
+    /// times are only as fine as the kernel's clock tick on many kernels)
+    /// would go unnoticed.
+    fn drop_mark(&mut self) {
+        if !self.mark_dropped {
+            self.mark_dropped = true;
+            let _ = unlinkat(
+                &self.dir,
+                format!("{INDEX_DIR}/{SYNC_MARK}").as_str(),
+                UnlinkatFlags::NoRemoveDir,
+            );
+        }
+    }
+
     /// Record that the index is complete. Called after our own last change
     /// to the network directory in an operation; the temporary file is made
     /// inside the index directory so that writing it does not itself change
-    /// the fingerprint.
+    /// the fingerprint. The mark only saves the next opener a scan, so
+    /// failing to write it (a full or read-only disk) is not an error: the
+    /// mark is then absent and the next opener scans.
     fn write_mark(&mut self) -> Result<()> {
-        self.ensure_index_dir()?;
+        // Before the fingerprint: creating it changes the network directory.
+        let index_dir = self.ensure_index_dir();
         let mark = self.fingerprint()?;
-        let tmp = self.write_tmp_in(INDEX_DIR, &mark)?;
         let target = format!("{INDEX_DIR}/{SYNC_MARK}");
-        renameat(&self.dir, tmp.as_str(), &self.dir, target.as_str())
-            .map_err(|e| Error::kernel(format!("write {}", self.path.join(&target).display()), e))
+        if !self.mark_dropped
+            && self.read_small(&target).ok().flatten().as_deref() == Some(mark.as_str())
+        {
+            return Ok(());
+        }
+        let written = index_dir.and_then(|()| {
+            let tmp = self.write_tmp_in(INDEX_DIR, &mark)?;
+            renameat(&self.dir, tmp.as_str(), &self.dir, target.as_str()).map_err(|e| {
+                self.unlink_quiet(&tmp);
+                Error::kernel(format!("write {}", self.path.join(&target).display()), e)
+            })
+        });
+        if let Err(e) = written {
+            eprintln!("warning: host-local store index mark not written: {e}");
+            let _ = unlinkat(&self.dir, target.as_str(), UnlinkatFlags::NoRemoveDir);
+        }
+        self.mark_dropped = false;
+        Ok(())
     }
 
     fn ensure_index_dir(&self) -> Result<()> {
@@ -530,11 +585,12 @@ impl Store {
 
     fn write_tmp_in(&mut self, sub: &str, content: &str) -> Result<String> {
         self.tmp_counter += 1;
-        let name = format!(
-            "{sub}/{TMP_PREFIX}{}-{}",
-            std::process::id(),
-            self.tmp_counter
-        );
+        let base = format!("{TMP_PREFIX}{}-{}", std::process::id(), self.tmp_counter);
+        let name = if sub == "." {
+            base
+        } else {
+            format!("{sub}/{base}")
+        };
         let fd = openat(
             &self.dir,
             name.as_str(),

@@ -271,3 +271,59 @@ fn concurrent_reservations_are_distinct() {
     all.dedup();
     assert_eq!(all.len(), 128, "no address handed out twice");
 }
+
+// A writer killed while writing the sync mark leaves a temporary file in
+// the index directory (and, since every change drops the mark first, no
+// mark): the next opener removes it and finds the reservation.
+#[test]
+fn writer_killed_while_marking() {
+    let d = tempfile::tempdir().unwrap();
+    let net = d.path().join("n");
+    drop({
+        let mut s = Store::open(d.path(), "n").unwrap();
+        s.reserve("c1", "eth0", ip("10.0.0.2"), 0).unwrap();
+        s
+    });
+    fs::remove_file(net.join(".attachments/.synced")).unwrap();
+    fs::write(net.join(".attachments/.tmp-1-1"), "v1 half").unwrap();
+    let mut s = Store::open(d.path(), "n").unwrap();
+    assert!(!net.join(".attachments/.tmp-1-1").exists());
+    assert_eq!(s.get_by_id("c1", "eth0").unwrap(), vec![ip("10.0.0.2")]);
+    assert!(net.join(".attachments/.synced").exists());
+}
+
+// The mark only saves a scan: when it cannot be written, operations still
+// succeed (a DEL on a full disk must release).
+#[test]
+fn unwritable_mark_is_not_fatal() {
+    let d = tempfile::tempdir().unwrap();
+    let net = d.path().join("n");
+    drop(Store::open(d.path(), "n").unwrap());
+    fs::remove_file(net.join(".attachments/.synced")).unwrap();
+    // a non-empty directory where the mark goes: rename onto it fails
+    fs::create_dir_all(net.join(".attachments/.synced/x")).unwrap();
+    let mut s = Store::open(d.path(), "n").unwrap();
+    assert!(s.reserve("c1", "eth0", ip("10.0.0.2"), 0).unwrap());
+    drop(s);
+    let mut s = Store::open(d.path(), "n").unwrap();
+    assert_eq!(s.release_by_id("c1", "eth0").unwrap(), vec![ip("10.0.0.2")]);
+    let left: Vec<_> = walk(&net.join(".attachments"))
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains(".tmp-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+// An operation that changes nothing leaves the mark alone.
+#[test]
+fn unchanged_store_keeps_its_mark() {
+    let d = tempfile::tempdir().unwrap();
+    let mark = d.path().join("n/.attachments/.synced");
+    drop(Store::open(d.path(), "n").unwrap());
+    let before = fs::metadata(&mark).unwrap().ino();
+    let mut s = Store::open(d.path(), "n").unwrap();
+    assert!(s.release_by_id("nobody", "eth0").unwrap().is_empty());
+    assert!(s.gc(&[]).unwrap().is_empty());
+    drop(s);
+    assert_eq!(fs::metadata(&mark).unwrap().ino(), before);
+}

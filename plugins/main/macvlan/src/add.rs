@@ -1,7 +1,10 @@
 //! macvlan ADD. The config, the master and the container side are checked
-//! before anything is created. The macvlan is created on the master under a
-//! temporary name directly inside the container netns and renamed there, so
-//! a host interface that already has the final name never gets in the way.
+//! before anything is created. The macvlan is created on the master under
+//! its final name directly inside the container netns, in one request: a
+//! host interface with that name does not get in the way (names are per
+//! namespace), and a plugin killed at any point leaves either nothing or a
+//! link that DEL finds by `CNI_IFNAME` (Go's temporary name and rename
+//! leave a window in which a kill strands a `veth…` link in the container).
 //! From then on, `Undo` removes the link and the IPAM reservation if a later
 //! step fails (Go's deferred delete misses some paths, plugins.md §2.3).
 
@@ -93,7 +96,7 @@ pub fn add(args: &CmdArgs) -> Result<CniResult> {
         netns: host.is_some().then_some(ns),
     };
     let creator = host.as_mut().unwrap_or(&mut ctr);
-    let temp = creator.macvlan_add_temp(&spec).map_err(|e| {
+    creator.macvlan_add(&args.ifname, &spec).map_err(|e| {
         // The kernel gives no reason for this one; it is the usual cause.
         let hint = if conf.mode == Mode::Passthru && e.is_errno(Errno::EINVAL) {
             " (passthru mode takes the master for itself: it fails while any other macvlan uses it)"
@@ -106,12 +109,12 @@ pub fn add(args: &CmdArgs) -> Result<CniResult> {
         ))
     })?;
     let mut undo = Undo::default();
-    match build(args, &conf, ns, &mut ctr, &temp, &mut undo) {
+    match build(args, &conf, ns, &mut ctr, &mut undo) {
         Ok(result) => Ok(result),
         Err(e) => {
             if undo.link.is_none() {
                 // Created but not found again: remove it by its name.
-                let _ = ctr.link_del(LinkId::Name(&temp));
+                let _ = ctr.link_del(LinkId::Name(&args.ifname));
             }
             undo.run(&mut ctr, args);
             Err(e)
@@ -124,14 +127,11 @@ fn build(
     conf: &MacvlanConf,
     ns: &Netns,
     ctr: &mut Netlink,
-    temp: &str,
     undo: &mut Undo,
 ) -> Result<CniResult> {
-    let index = ctr.link_get(LinkId::Name(temp))?.index;
+    let link = ctr.link_get(LinkId::Name(&args.ifname))?;
+    let index = link.index;
     undo.link = Some(index);
-    ctr.link_set_name(index, &args.ifname)
-        .with_context(|| format!("failed to rename macvlan to {:?}", args.ifname))?;
-    let link = ctr.link_get(LinkId::Index(index))?;
     let mut result = CniResult {
         interfaces: vec![Interface {
             name: args.ifname.clone(),

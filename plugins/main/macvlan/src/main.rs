@@ -1,5 +1,5 @@
-//! macvlan: a macvlan link on a host (or container) interface, moved into
-//! the container under a temporary name and renamed there, with addresses
+//! macvlan: a macvlan link on a host (or container) interface, created
+//! directly inside the container under its final name, with addresses
 //! from IPAM or none (L2 mode). plugins.md §2.3.
 
 mod add;
