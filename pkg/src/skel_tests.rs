@@ -295,6 +295,47 @@ fn conformance_10_bad_stdin() {
     assert!(o.err_msg().starts_with("error reading from stdin:"));
 }
 
+/// An endless stdin: skel must stop reading at the cap instead of
+/// buffering until memory runs out.
+struct Endless(u64);
+impl Read for Endless {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        buf.fill(b' ');
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+}
+
+#[test]
+fn stdin_is_capped() {
+    let plugin = Fake::default();
+    let mut endless = Endless(0);
+    let o = run_with(
+        &plugin,
+        &PluginInfo::all_versions("fake"),
+        &base_env("DEL"),
+        &mut endless,
+    );
+    assert_eq!(o.err_code(), 6);
+    assert!(
+        o.err_msg().contains("stdin is larger than 16 MiB"),
+        "{}",
+        o.err_msg()
+    );
+    assert!(
+        endless.0 <= MAX_STDIN as u64 + (1 << 20),
+        "read {} bytes",
+        endless.0
+    );
+    assert!(plugin.calls.borrow().is_empty());
+    // Exactly at the cap is still read (and here fails only as JSON).
+    let mut padded = conf("1.0.0").into_bytes();
+    padded.resize(MAX_STDIN, b' ');
+    let (o, calls) = run(&base_env("DEL"), std::str::from_utf8(&padded).unwrap());
+    assert_eq!(o.code, 0, "{}", o.stdout);
+    assert_eq!(calls, ["del"]);
+}
+
 #[test]
 fn conformance_11_incompatible_versions() {
     for cmd in ["ADD", "DEL"] {
