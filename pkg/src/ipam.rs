@@ -2,6 +2,7 @@
 //! caller's exact stdin and environment, only `CNI_COMMAND` changed.
 
 use std::ffi::OsStr;
+use std::path::PathBuf;
 
 use serde_json::Value;
 
@@ -10,11 +11,21 @@ use crate::invoke::{self, Exec};
 use crate::skel::CmdArgs;
 use crate::types::CniResult;
 
-fn exec(args: &CmdArgs, command: &str) -> Result<Vec<u8>> {
-    let ipam_type = args
-        .conf
+fn ipam_type(args: &CmdArgs) -> Result<&str> {
+    args.conf
         .ipam_type()
-        .ok_or_else(|| Error::invalid_config("IPAM config missing 'type' key", ""))?;
+        .ok_or_else(|| Error::invalid_config("IPAM config missing 'type' key", ""))
+}
+
+/// The IPAM plugin's executable. Plugins call this before their first
+/// change to the host, so that a bad `ipam.type` (`../../bin/sh`, a name
+/// not in `CNI_PATH`) fails the ADD with nothing to undo.
+pub fn plugin_path(args: &CmdArgs) -> Result<PathBuf> {
+    invoke::find_in_path(ipam_type(args)?, &args.cni_path())
+}
+
+fn exec(args: &CmdArgs, command: &str) -> Result<Vec<u8>> {
+    let ipam_type = ipam_type(args)?;
     let plugin = invoke::find_in_path(ipam_type, &args.cni_path())?;
     let env = invoke::child_env(&args.env, &[("CNI_COMMAND", OsStr::new(command))]);
     invoke::exec(&Exec {
