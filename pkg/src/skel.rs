@@ -333,6 +333,19 @@ fn run_command(
             })?)
         };
 
+    // A value that is not UTF-8 would be read with replacement characters:
+    // an interface or path other than the one the runtime named.
+    for (name, _) in ENV_VARS {
+        if let Some((_, v)) = env.iter().rev().find(|(k, _)| k == name)
+            && v.to_str().is_none()
+        {
+            return Err(Error::invalid_env(
+                format!("{name} is not valid UTF-8"),
+                format!("{v:?}"),
+            ));
+        }
+    }
+
     // Environment: validate present required values as we go, report the
     // missing ones together (spec-notes §1.9 step 1).
     let mut missing = Vec::new();

@@ -307,6 +307,33 @@ impl Read for Endless {
 }
 
 #[test]
+fn env_values_must_be_utf8() {
+    use std::os::unix::ffi::OsStringExt;
+    let mut env: Vec<(OsString, OsString)> = base_env("ADD")
+        .into_iter()
+        .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+        .collect();
+    env[3].1 = OsString::from_vec(b"eth\xff".to_vec());
+    let plugin = Fake::default();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = dispatch(
+        &plugin,
+        &PluginInfo::all_versions("fake"),
+        Io {
+            env,
+            stdin: &mut conf("1.0.0").as_bytes(),
+            stdout: &mut out,
+            stderr: &mut err,
+        },
+    );
+    assert_eq!(code, 1);
+    let j: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(j["code"], 4);
+    assert_eq!(j["msg"], "CNI_IFNAME is not valid UTF-8");
+    assert!(plugin.calls.borrow().is_empty());
+}
+
+#[test]
 fn stdin_is_capped() {
     let plugin = Fake::default();
     let mut endless = Endless(0);
