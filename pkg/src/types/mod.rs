@@ -3,6 +3,7 @@
 pub mod args;
 pub mod conf;
 pub mod decode;
+pub mod mapped;
 pub mod parse;
 pub mod result;
 pub mod version;

@@ -159,7 +159,11 @@ pub fn load(args: &CmdArgs) -> Result<IpamConfig> {
         network: args.conf.name.clone(),
         ranges,
         data_dir: data_dir(&ipam)?,
-        routes: ipam.routes,
+        routes: ipam
+            .routes
+            .iter()
+            .map(|r| pkg::types::mapped::canonical_route(r, "route"))
+            .collect::<Result<_>>()?,
         resolv_conf: (!ipam.resolv_conf.is_empty()).then(|| PathBuf::from(&ipam.resolv_conf)),
         requested,
     })
