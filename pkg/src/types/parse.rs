@@ -17,9 +17,10 @@ use std::cell::Cell;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
-/// The most values (scalars, arrays and objects) one document may hold.
-/// Real configurations hold hundreds; a runtime mapping a range of 60000
-/// host ports holds about 300000.
+/// The most values (scalars, arrays and objects, plus one per object key)
+/// one document may hold: about 100 MiB once parsed. Real configurations
+/// hold hundreds; a runtime mapping a range of 100000 host ports about
+/// 900000.
 pub const MAX_VALUES: usize = 1 << 20;
 
 /// Parse `bytes` as one JSON document.
@@ -41,15 +42,23 @@ impl<'de> DeserializeSeed<'de> for BoundedSeed<'_> {
     type Value = Value;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        match self.left.get().checked_sub(1) {
-            Some(n) => self.left.set(n),
-            None => {
-                return Err(de::Error::custom(format_args!(
-                    "more than {MAX_VALUES} values"
-                )));
-            }
-        }
+        self.charge()?;
         d.deserialize_any(ValueVisitor(self))
+    }
+}
+
+impl BoundedSeed<'_> {
+    /// Count one more value (or object key) against the budget.
+    fn charge<E: de::Error>(self) -> Result<(), E> {
+        match self.left.get().checked_sub(1) {
+            Some(n) => {
+                self.left.set(n);
+                Ok(())
+            }
+            None => Err(E::custom(format_args!(
+                "more than {MAX_VALUES} values (object keys included)"
+            ))),
+        }
     }
 }
 
@@ -100,6 +109,8 @@ impl<'de> Visitor<'de> for ValueVisitor<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut out = Map::new();
         while let Some(key) = map.next_key::<String>()? {
+            // A member costs about twice a value: its key is a string too.
+            self.0.charge()?;
             let value = map.next_value_seed(self.0)?;
             out.insert(key, value);
         }
@@ -157,5 +168,11 @@ mod tests {
         let over = format!("[{}]", vec!["{}"; MAX_VALUES].join(","));
         let e = parse(over.as_bytes()).unwrap_err().to_string();
         assert!(e.contains(&format!("more than {MAX_VALUES} values")), "{e}");
+        // keys count too
+        let keys: String = (0..MAX_VALUES / 2)
+            .map(|i| format!("\"k{i}\":0,"))
+            .collect();
+        let over = format!("{{{keys}\"z\":0}}");
+        assert!(parse(over.as_bytes()).is_err());
     }
 }
