@@ -5,6 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod hostile;
+
 pub use pkg::require_root;
 pub use pkg::testkit::*;
 
