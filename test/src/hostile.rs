@@ -23,6 +23,12 @@ pub const DEADLINE: Duration = Duration::from_secs(20);
 /// failing the test) if it has not exited by [`DEADLINE`]. `wrapper` is a
 /// command line the plugin is run through (`unshare ...`), if any.
 pub fn run_bounded(call: &Call, stdin: &[u8], wrapper: &[&str]) -> Outcome {
+    run_bounded_in(call, stdin, wrapper, None)
+}
+
+/// [`run_bounded`] in the working directory `cwd` (where a relative path
+/// in the config would land).
+pub fn run_bounded_in(call: &Call, stdin: &[u8], wrapper: &[&str], cwd: Option<&Path>) -> Outcome {
     let mut cmd = match wrapper.split_first() {
         Some((program, args)) => {
             let mut c = Command::new(program);
@@ -48,6 +54,9 @@ pub fn run_bounded(call: &Call, stdin: &[u8], wrapper: &[&str]) -> Outcome {
         .process_group(0);
     for (k, v) in &call.extra_env {
         cmd.env(k, v);
+    }
+    if let Some(dir) = cwd {
+        cmd.current_dir(dir);
     }
     if let Some(host) = &call.host {
         enter_on_exec(&mut cmd, &Netns::open(host).expect("open host netns"));
@@ -439,10 +448,19 @@ impl Lab {
         c
     }
 
+    /// A call as a runtime makes it. Main plugins create `net1` (free in
+    /// the container, so nothing stops them early but the case itself);
+    /// chained ones work on `eth0`, which exists.
     pub fn call(&self, plugin: &str, command: &str) -> Call {
         let bin = crate::plugin_path(plugin);
+        let ifname = if ["bridge", "ptp", "macvlan"].contains(&plugin) {
+            "net1"
+        } else {
+            "eth0"
+        };
         Call::new(bin, command)
             .cid(CID)
+            .ifname(ifname)
             .netns(&self.ctr)
             .in_host(&self.host)
     }
