@@ -2,6 +2,7 @@
 //! caller's exact stdin and environment, only `CNI_COMMAND` changed.
 
 use std::ffi::OsStr;
+use std::path::PathBuf;
 
 use serde_json::Value;
 
@@ -10,6 +11,19 @@ use crate::invoke::{self, Exec};
 use crate::skel::CmdArgs;
 use crate::types::CniResult;
 
+fn ipam_type(args: &CmdArgs) -> Result<&str> {
+    args.conf
+        .ipam_type()
+        .ok_or_else(|| Error::invalid_config("IPAM config missing 'type' key", ""))
+}
+
+/// The IPAM plugin's executable. Plugins call this before their first
+/// change to the host, so that a bad `ipam.type` (`../../bin/sh`, a name
+/// not in `CNI_PATH`) fails the ADD with nothing to undo.
+pub fn plugin_path(args: &CmdArgs) -> Result<PathBuf> {
+    invoke::find_in_path(ipam_type(args)?, &args.cni_path())
+}
+
 fn exec(args: &CmdArgs, command: &str) -> Result<Vec<u8>> {
     exec_raw(args, command).map_err(|(e, _)| e)
 }
@@ -17,12 +31,7 @@ fn exec(args: &CmdArgs, command: &str) -> Result<Vec<u8>> {
 /// Run the delegate; on failure also say whether it died without an
 /// error object (its state unknown).
 fn exec_raw(args: &CmdArgs, command: &str) -> Result<Vec<u8>, (Error, bool)> {
-    let ipam_type = args.conf.ipam_type().ok_or_else(|| {
-        (
-            Error::invalid_config("IPAM config missing 'type' key", ""),
-            false,
-        )
-    })?;
+    let ipam_type = ipam_type(args).map_err(|e| (e, false))?;
     let plugin = invoke::find_in_path(ipam_type, &args.cni_path()).map_err(|e| (e, false))?;
     let env = invoke::child_env(&args.env, &[("CNI_COMMAND", OsStr::new(command))]);
     // No deadline of our own: the protocol has none, a DHCP lease may

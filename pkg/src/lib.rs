@@ -12,6 +12,7 @@
 //! | [`invoke`] | finding and executing plugins |
 //! | [`ipam`] | IPAM delegation and the rollback guard |
 //! | [`iface`] | applying a result's addresses and routes to an interface |
+//! | [`files`] | bounded reads of regular files named by configuration |
 //! | [`store`] | the host-local on-disk reservation store (Go-compatible) |
 //! | [`firewall`] | masquerade, spoof-check, port-mapping and forwarding rules; iptables, nftables and firewalld backends |
 //! | [`conntrack`] | netfilter conntrack over netlink: list entries, delete by destination port |
@@ -43,6 +44,7 @@
 
 pub mod conntrack;
 pub mod error;
+pub mod files;
 pub mod firewall;
 pub mod iface;
 pub mod invoke;

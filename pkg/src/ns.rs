@@ -8,7 +8,10 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
 use nix::sched::{CloneFlags, setns};
+use nix::sys::stat::{Mode, SFlag, fstat};
 use nix::sys::statfs::{PROC_SUPER_MAGIC, fstatfs};
 
 use crate::error::{Error, Result};
@@ -63,21 +66,40 @@ impl From<NetnsError> for Error {
 }
 
 impl Netns {
-    /// Open a netns path and check it is one (nsfs or procfs magic).
+    /// Open a netns path and check it is one. The path is first looked at
+    /// without being opened (`O_PATH`): opening a FIFO would block forever
+    /// and opening a device can have effects of its own (a watchdog starts
+    /// counting), so only a regular file (what nsfs and procfs namespace
+    /// files are) is opened, and then that very inode, not the path again.
     pub fn open(path: impl AsRef<Path>) -> std::result::Result<Netns, NetnsError> {
         let path = path.as_ref().to_path_buf();
-        let file = match File::open(&path) {
+        let probe = match nix::fcntl::open(&path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT) => return Err(NetnsError::NotExist(path)),
+            Err(e) => return Err(NetnsError::Other(path, e.into())),
+        };
+        match fstat(&probe) {
+            Ok(st) if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFREG => {}
+            Ok(_) => return Err(NetnsError::NotNetns(path)),
+            Err(e) => return Err(NetnsError::Other(path, e.into())),
+        }
+        let file = match File::open(format!("/proc/self/fd/{}", probe.as_raw_fd())) {
             Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(NetnsError::NotExist(path));
-            }
             Err(e) => return Err(NetnsError::Other(path, e)),
         };
         let magic = match fstatfs(&file) {
             Ok(s) => s.filesystem_type(),
             Err(e) => return Err(NetnsError::Other(path, e.into())),
         };
-        if magic.0 as i64 != NSFS_MAGIC && magic != PROC_SUPER_MAGIC {
+        let is_net = match ns_type(&file) {
+            Some(t) => t == libc::CLONE_NEWNET,
+            // Kernels before 4.11 cannot say; before 3.19 namespace files
+            // were on procfs, like any other file there.
+            None => {
+                magic.0 as i64 == NSFS_MAGIC || (magic == PROC_SUPER_MAGIC && procfs_namespaces())
+            }
+        };
+        if !is_net || (magic.0 as i64 != NSFS_MAGIC && magic != PROC_SUPER_MAGIC) {
             return Err(NetnsError::NotNetns(path));
         }
         Ok(Netns { file, path })
@@ -130,6 +152,22 @@ impl Netns {
     }
 }
 
+/// `NS_GET_NSTYPE`: which kind of namespace a file is, if the kernel says.
+fn ns_type(file: &File) -> Option<i32> {
+    const NS_GET_NSTYPE: libc::c_ulong = 0xb703; // _IO(0xb7, 0x3)
+    // SAFETY: the ioctl takes no argument and only reads the descriptor.
+    let t = unsafe { libc::ioctl(file.as_raw_fd(), NS_GET_NSTYPE as _) };
+    (t >= 0).then_some(t)
+}
+
+/// Whether this kernel puts namespace files on procfs (before 3.19).
+fn procfs_namespaces() -> bool {
+    File::open("/proc/thread-self/ns/net")
+        .ok()
+        .and_then(|f| fstatfs(&f).ok())
+        .is_some_and(|s| s.filesystem_type() == PROC_SUPER_MAGIC)
+}
+
 impl AsRawFd for Netns {
     fn as_raw_fd(&self) -> RawFd {
         self.file.as_raw_fd()
@@ -160,6 +198,28 @@ mod tests {
         assert!(matches!(Netns::open("/tmp"), Err(NetnsError::NotNetns(_))));
         let e = Netns::open("/tmp").unwrap_err().to_error();
         assert_eq!(e.code(), 8);
+        // procfs files that are not namespaces, namespaces of another
+        // kind, devices: none is a network namespace.
+        for p in [
+            "/proc/self/status",
+            "/proc/self/ns/mnt",
+            "/proc/self/ns/uts",
+            "/dev/null",
+        ] {
+            assert!(
+                matches!(Netns::open(p), Err(NetnsError::NotNetns(_))),
+                "{p}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_fifo_is_refused_without_blocking() {
+        let d = tempfile::tempdir().unwrap();
+        let fifo = d.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o600)).unwrap();
+        // Opening it for reading would wait for a writer forever.
+        assert!(matches!(Netns::open(&fifo), Err(NetnsError::NotNetns(_))));
     }
 
     #[test]

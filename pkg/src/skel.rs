@@ -333,6 +333,19 @@ fn run_command(
             })?)
         };
 
+    // A value that is not UTF-8 would be read with replacement characters:
+    // an interface or path other than the one the runtime named.
+    for (name, _) in ENV_VARS {
+        if let Some((_, v)) = env.iter().rev().find(|(k, _)| k == name)
+            && v.to_str().is_none()
+        {
+            return Err(Error::invalid_env(
+                format!("{name} is not valid UTF-8"),
+                format!("{v:?}"),
+            ));
+        }
+    }
+
     // Environment: validate present required values as we go, report the
     // missing ones together (spec-notes §1.9 step 1).
     let mut missing = Vec::new();
@@ -374,11 +387,8 @@ fn run_command(
         return Ok(Some(json));
     }
 
-    let mut stdin_data = Vec::new();
-    stdin
-        .read_to_end(&mut stdin_data)
-        .map_err(|e| Error::new(code::IO, format!("error reading from stdin: {e}"), ""))?;
-    let config: Value = serde_json::from_slice(&stdin_data)
+    let stdin_data = read_stdin(stdin)?;
+    let config: Value = crate::types::parse::parse(&stdin_data)
         .map_err(|e| Error::decode(format!("error unmarshall network config: {e}"), ""))?;
     let obj = config
         .as_object()
@@ -508,6 +518,30 @@ fn run_command(
         Command::Status => plugin.status(&args).map(|_| None),
         Command::Version => Ok(None),
     }
+}
+
+/// The most stdin we read. Real configurations are a few KiB; one with a
+/// prevResult and a runtime's port mappings stays far below this. Anything
+/// larger is refused before it is parsed, so a plugin's memory stays
+/// bounded whatever it is fed.
+pub const MAX_STDIN: usize = 16 << 20;
+
+fn read_stdin(stdin: &mut dyn Read) -> Result<Vec<u8>> {
+    let mut data = Vec::new();
+    stdin
+        .take(MAX_STDIN as u64 + 1)
+        .read_to_end(&mut data)
+        .map_err(|e| Error::new(code::IO, format!("error reading from stdin: {e}"), ""))?;
+    if data.len() > MAX_STDIN {
+        return Err(Error::decode(
+            format!(
+                "error unmarshall network config: stdin is larger than {} MiB",
+                MAX_STDIN >> 20
+            ),
+            "the network configuration is refused unread past this size",
+        ));
+    }
+    Ok(data)
 }
 
 fn netns_override(v: &str) -> bool {

@@ -295,6 +295,74 @@ fn conformance_10_bad_stdin() {
     assert!(o.err_msg().starts_with("error reading from stdin:"));
 }
 
+/// An endless stdin: skel must stop reading at the cap instead of
+/// buffering until memory runs out.
+struct Endless(u64);
+impl Read for Endless {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        buf.fill(b' ');
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+}
+
+#[test]
+fn env_values_must_be_utf8() {
+    use std::os::unix::ffi::OsStringExt;
+    let mut env: Vec<(OsString, OsString)> = base_env("ADD")
+        .into_iter()
+        .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+        .collect();
+    env[3].1 = OsString::from_vec(b"eth\xff".to_vec());
+    let plugin = Fake::default();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = dispatch(
+        &plugin,
+        &PluginInfo::all_versions("fake"),
+        Io {
+            env,
+            stdin: &mut conf("1.0.0").as_bytes(),
+            stdout: &mut out,
+            stderr: &mut err,
+        },
+    );
+    assert_eq!(code, 1);
+    let j: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(j["code"], 4);
+    assert_eq!(j["msg"], "CNI_IFNAME is not valid UTF-8");
+    assert!(plugin.calls.borrow().is_empty());
+}
+
+#[test]
+fn stdin_is_capped() {
+    let plugin = Fake::default();
+    let mut endless = Endless(0);
+    let o = run_with(
+        &plugin,
+        &PluginInfo::all_versions("fake"),
+        &base_env("DEL"),
+        &mut endless,
+    );
+    assert_eq!(o.err_code(), 6);
+    assert!(
+        o.err_msg().contains("stdin is larger than 16 MiB"),
+        "{}",
+        o.err_msg()
+    );
+    assert!(
+        endless.0 <= MAX_STDIN as u64 + (1 << 20),
+        "read {} bytes",
+        endless.0
+    );
+    assert!(plugin.calls.borrow().is_empty());
+    // Exactly at the cap is still read (and here fails only as JSON).
+    let mut padded = conf("1.0.0").into_bytes();
+    padded.resize(MAX_STDIN, b' ');
+    let (o, calls) = run(&base_env("DEL"), std::str::from_utf8(&padded).unwrap());
+    assert_eq!(o.code, 0, "{}", o.stdout);
+    assert_eq!(calls, ["del"]);
+}
+
 #[test]
 fn conformance_11_incompatible_versions() {
     for cmd in ["ADD", "DEL"] {

@@ -75,9 +75,14 @@ fn swap_dots_slashes(s: &str) -> String {
 }
 
 fn check_under_net(path: &Path, key: &str) -> Result<()> {
+    // `components()` drops an inner `.`: look at the text too.
     let bad = path
         .components()
         .any(|c| matches!(c, Component::ParentDir | Component::CurDir))
+        || path
+            .to_string_lossy()
+            .split('/')
+            .any(|c| c == "." || c == "..")
         || path
             .strip_prefix(format!("{ROOT}/net"))
             .map_or(true, |rest| rest.as_os_str().is_empty())
@@ -141,6 +146,8 @@ mod tests {
             "/etc/passwd",
             "net",
             "netx/a",
+            "net/ipv4/./ip_forward",
+            "net.ipv4.conf.IFNAME/../../../../kernel/panic",
         ] {
             assert_eq!(key_path(bad).unwrap_err().code(), 7, "{bad}");
         }

@@ -1,5 +1,6 @@
 //! Identifier rules (spec-notes §2.5). They also keep these values safe to
-//! use in file names: host-local builds `<dataDir>/<network>`.
+//! use in file names: host-local builds `<dataDir>/<network>`. And the rule
+//! for the directories configs name (`dataDir`).
 
 use crate::error::{Error, Result, code};
 
@@ -66,6 +67,30 @@ pub fn interface_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// A state directory named by a config (`dataDir`): absolute, so that it
+/// does not depend on the runtime's working directory, and without `.` or
+/// `..`, so that it is where it reads (Go accepts both). A symlink on the
+/// way is followed: that is the host's own layout.
+pub fn data_dir(key: &str, dir: &str) -> Result<()> {
+    use std::path::{Component, Path};
+    let path = Path::new(dir);
+    let bad = !path.is_absolute()
+        || dir.contains('\0')
+        || dir.split('/').any(|c| c == "." || c == "..")
+        || path
+            .components()
+            .any(|c| matches!(c, Component::ParentDir | Component::CurDir));
+    if bad {
+        return Err(Error::invalid_config(
+            format!(
+                "invalid {key} {dir:?}: it must be an absolute path without . or .. components"
+            ),
+            "",
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +126,20 @@ mod tests {
         );
         let e = network_name("te%st").unwrap_err();
         assert_eq!((e.code(), e.details().as_str()), (7, "te%st"));
+    }
+
+    #[test]
+    fn data_dirs() {
+        for ok in ["/var/lib/cni/networks", "/run/cni/", "/a.b/..c/d.."] {
+            assert!(data_dir("dataDir", ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "", "rel", "./x", "/a/../b", "/a/./b", "/a/..", "a/b", "/a\0b",
+        ] {
+            let e = data_dir("dataDir", bad).unwrap_err();
+            assert_eq!(e.code(), 7, "{bad}");
+            assert!(e.msg().contains(&format!("{bad:?}")), "{}", e.msg());
+        }
     }
 
     // checklist 9: interface name rules

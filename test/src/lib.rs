@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod hostile;
 pub mod kill;
 pub mod state;
 

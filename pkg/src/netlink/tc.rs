@@ -378,11 +378,12 @@ impl Netlink {
     /// `ip link add <name> mtu <mtu> txqueuelen 0 up type ifb`. The queue
     /// length is 0 as Go's plugin leaves it (plugins PR #1097): the TBF on
     /// the device sets its own limit.
+    /// Create an IFB device, down: the caller sets it up once it is
+    /// configured (its `accept_ra`, above all).
     pub fn ifb_add(&mut self, name: &str, mtu: u32) -> Result<()> {
         let mut b = LinkMessageBuilder::<LinkUnspec>::new_with_info_kind(InfoKind::Ifb)
             .name(name)
-            .txqueuelen(0)
-            .up();
+            .txqueuelen(0);
         if mtu != 0 {
             b = b.mtu(mtu);
         }

@@ -28,7 +28,7 @@ use std::ffi::CStr;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::net::IpAddr;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
@@ -115,6 +115,9 @@ pub struct Store {
     tmp_counter: u32,
     /// The sync mark was removed for this operation's changes.
     mark_dropped: bool,
+    /// Set while a scan runs, so that a damaged index found during one
+    /// does not start another.
+    scanning: bool,
 }
 
 impl Store {
@@ -167,6 +170,7 @@ impl Store {
             _lock: lock,
             tmp_counter: 0,
             mark_dropped: false,
+            scanning: false,
         };
         store.sync()?;
         Ok(store)
@@ -237,16 +241,11 @@ impl Store {
         self.drop_mark();
         if let Some(owner) = self.read_small(&name)?.as_deref().and_then(Owner::parse) {
             let key = index_key(&owner.id, owner.ifname.as_deref());
-            let _ = unlinkat(
-                &self.dir,
-                format!("{INDEX_DIR}/{key}/{name}").as_str(),
+            let _ = self.unlink_at(
+                &format!("{INDEX_DIR}/{key}/{name}"),
                 UnlinkatFlags::NoRemoveDir,
             );
-            let _ = unlinkat(
-                &self.dir,
-                format!("{INDEX_DIR}/{key}").as_str(),
-                UnlinkatFlags::RemoveDir,
-            );
+            let _ = self.unlink_at(&format!("{INDEX_DIR}/{key}"), UnlinkatFlags::RemoveDir);
         }
         self.unlink(&name)?;
         self.write_mark()
@@ -307,16 +306,11 @@ impl Store {
             self.drop_mark();
             if let Some(o) = &owner {
                 let key = index_key(&o.id, o.ifname.as_deref());
-                let _ = unlinkat(
-                    &self.dir,
-                    format!("{INDEX_DIR}/{key}/{name}").as_str(),
+                let _ = self.unlink_at(
+                    &format!("{INDEX_DIR}/{key}/{name}"),
                     UnlinkatFlags::NoRemoveDir,
                 );
-                let _ = unlinkat(
-                    &self.dir,
-                    format!("{INDEX_DIR}/{key}").as_str(),
-                    UnlinkatFlags::RemoveDir,
-                );
+                let _ = self.unlink_at(&format!("{INDEX_DIR}/{key}"), UnlinkatFlags::RemoveDir);
             }
             match self.unlink(&name) {
                 Ok(()) => released.extend(name.parse::<IpAddr>().ok()),
@@ -352,19 +346,14 @@ impl Store {
     fn index_add(&mut self, tmp: &str, key: &str, name: &str) -> Result<()> {
         self.ensure_index_dir()?;
         let key_dir = format!("{INDEX_DIR}/{key}");
-        match mkdirat(&self.dir, key_dir.as_str(), Mode::from_bits_truncate(0o700)) {
-            Ok(()) | Err(Errno::EEXIST) => {}
-            Err(e) => {
-                return Err(Error::kernel(
-                    format!("create {}", self.path.join(&key_dir).display()),
-                    e,
-                ));
-            }
-        }
+        self.ensure_dir(&key_dir)?;
         let entry = format!("{key_dir}/{name}");
         // A stale entry for this IP (its file was removed by hand) is replaced.
-        let _ = unlinkat(&self.dir, entry.as_str(), UnlinkatFlags::NoRemoveDir);
-        linkat(&self.dir, tmp, &self.dir, entry.as_str(), AtFlags::empty())
+        let _ = self.unlink_at(&entry, UnlinkatFlags::NoRemoveDir);
+        let (to, to_name) = self
+            .at(&entry)
+            .map_err(|e| Error::kernel(format!("index {}", self.path.join(&entry).display()), e))?;
+        linkat(&self.dir, tmp, &to, to_name, AtFlags::empty())
             .map_err(|e| Error::kernel(format!("index {}", self.path.join(&entry).display()), e))
     }
 
@@ -375,6 +364,20 @@ impl Store {
         let names = match self.list(&key_dir, |_, _| true) {
             Ok(n) => n,
             Err(e) if e.is_errno(Errno::ENOENT) => return Ok(Vec::new()),
+            // Not a directory (a planted symlink or file): nothing indexed
+            // there; remove it so that the key can be indexed again.
+            // The reservations it stood for are found again by a scan.
+            Err(e) if e.is_errno(Errno::ELOOP) || e.is_errno(Errno::ENOTDIR) => {
+                let _ = self.unlink_at(&key_dir, UnlinkatFlags::NoRemoveDir);
+                if self.scanning {
+                    return Ok(Vec::new());
+                }
+                self.scanning = true;
+                let scanned = self.scan();
+                self.scanning = false;
+                scanned?;
+                return self.index_entries(key);
+            }
             Err(e) => return Err(e),
         };
         let mut live = Vec::new();
@@ -388,11 +391,11 @@ impl Store {
                 let ino = self.stat(&name).map(|s| s.st_ino).unwrap_or_default();
                 live.push((name, ino));
             } else {
-                let _ = unlinkat(&self.dir, entry.as_str(), UnlinkatFlags::NoRemoveDir);
+                let _ = self.unlink_at(&entry, UnlinkatFlags::NoRemoveDir);
             }
         }
         if live.is_empty() {
-            let _ = unlinkat(&self.dir, key_dir.as_str(), UnlinkatFlags::RemoveDir);
+            let _ = self.unlink_at(&key_dir, UnlinkatFlags::RemoveDir);
         }
         Ok(live)
     }
@@ -409,17 +412,12 @@ impl Store {
                 Ok(()) => released.extend(name.parse::<IpAddr>().ok()),
                 Err(e) => errors.push(e),
             }
-            let _ = unlinkat(
-                &self.dir,
-                format!("{INDEX_DIR}/{key}/{name}").as_str(),
+            let _ = self.unlink_at(
+                &format!("{INDEX_DIR}/{key}/{name}"),
                 UnlinkatFlags::NoRemoveDir,
             );
         }
-        let _ = unlinkat(
-            &self.dir,
-            format!("{INDEX_DIR}/{key}").as_str(),
-            UnlinkatFlags::RemoveDir,
-        );
+        let _ = self.unlink_at(&format!("{INDEX_DIR}/{key}"), UnlinkatFlags::RemoveDir);
         Error::from_list(errors)?;
         Ok(released)
     }
@@ -444,6 +442,10 @@ impl Store {
     /// Adopt every reservation without an index entry, drop leftovers of
     /// interrupted writes and empty index directories.
     fn scan(&mut self) -> Result<()> {
+        // A planted symlink or file at the index directory is replaced
+        // before it is listed; when that fails (a read-only disk) the
+        // listing below refuses to follow it anyway.
+        let _ = self.ensure_index_dir();
         // Every writer holds the lock, so a temporary file now is a
         // leftover of a writer that died.
         for (name, _) in self.list(".", |n, _| n.starts_with(TMP_PREFIX))? {
@@ -546,27 +548,44 @@ impl Store {
         }
         let written = index_dir.and_then(|()| {
             let tmp = self.write_tmp_in(INDEX_DIR, &mark)?;
-            renameat(&self.dir, tmp.as_str(), &self.dir, target.as_str()).map_err(|e| {
+            let renamed = self.at(&tmp).and_then(|(from, from_name)| {
+                let (to, to_name) = self.at(&target)?;
+                renameat(&from, from_name, &to, to_name)
+            });
+            renamed.map_err(|e| {
                 self.unlink_quiet(&tmp);
                 Error::kernel(format!("write {}", self.path.join(&target).display()), e)
             })
         });
         if let Err(e) = written {
             eprintln!("warning: host-local store index mark not written: {e}");
-            let _ = unlinkat(&self.dir, target.as_str(), UnlinkatFlags::NoRemoveDir);
+            let _ = self.unlink_at(&target, UnlinkatFlags::NoRemoveDir);
         }
         self.mark_dropped = false;
         Ok(())
     }
 
     fn ensure_index_dir(&self) -> Result<()> {
-        match mkdirat(&self.dir, INDEX_DIR, Mode::from_bits_truncate(0o700)) {
-            Ok(()) | Err(Errno::EEXIST) => Ok(()),
-            Err(e) => Err(Error::kernel(
-                format!("create {}", self.path.join(INDEX_DIR).display()),
-                e,
-            )),
+        self.ensure_dir(INDEX_DIR)
+    }
+
+    /// Make `rel` a directory of ours. Anything else found there (a
+    /// planted symlink above all) is removed rather than followed: the
+    /// index holds nothing that a scan cannot rebuild.
+    fn ensure_dir(&self, rel: &str) -> Result<()> {
+        let fail = |e| Error::kernel(format!("create {}", self.path.join(rel).display()), e);
+        let (parent, name) = self.at(rel).map_err(fail)?;
+        match mkdirat(&parent, name, Mode::from_bits_truncate(0o700)) {
+            Ok(()) => return Ok(()),
+            Err(Errno::EEXIST) => {}
+            Err(e) => return Err(fail(e)),
         }
+        let st = fstatat(&parent, name, AtFlags::AT_SYMLINK_NOFOLLOW).map_err(fail)?;
+        if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR {
+            return Ok(());
+        }
+        unlinkat(&parent, name, UnlinkatFlags::NoRemoveDir).map_err(fail)?;
+        mkdirat(&parent, name, Mode::from_bits_truncate(0o700)).map_err(fail)
     }
 
     fn write_last_reserved(&mut self, range_set: usize, name: &str) -> Result<()> {
@@ -591,13 +610,21 @@ impl Store {
         } else {
             format!("{sub}/{base}")
         };
-        let fd = openat(
-            &self.dir,
-            name.as_str(),
-            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-            Mode::from_bits_truncate(0o600),
-        )
-        .map_err(|e| Error::kernel(format!("create {}", self.path.join(&name).display()), e))?;
+        let fd = self
+            .at(&name)
+            .and_then(|(parent, leaf)| {
+                openat(
+                    &parent,
+                    leaf,
+                    OFlag::O_WRONLY
+                        | OFlag::O_CREAT
+                        | OFlag::O_EXCL
+                        | OFlag::O_NOFOLLOW
+                        | OFlag::O_CLOEXEC,
+                    Mode::from_bits_truncate(0o600),
+                )
+            })
+            .map_err(|e| Error::kernel(format!("create {}", self.path.join(&name).display()), e))?;
         let mut f = File::from(fd);
         if let Err(e) = f.write_all(content.as_bytes()) {
             self.unlink_quiet(&name);
@@ -611,12 +638,14 @@ impl Store {
 
     /// Read a small regular file; `Ok(None)` if it does not exist.
     fn read_small(&self, name: &str) -> Result<Option<String>> {
-        let fd = match openat(
-            &self.dir,
-            name,
-            OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK,
-            Mode::empty(),
-        ) {
+        let fd = match self.at(name).and_then(|(parent, leaf)| {
+            openat(
+                &parent,
+                leaf,
+                OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK,
+                Mode::empty(),
+            )
+        }) {
             Ok(fd) => fd,
             Err(Errno::ENOENT) => return Ok(None),
             Err(e) => {
@@ -635,7 +664,8 @@ impl Store {
     }
 
     fn stat(&self, name: &str) -> Option<FileStat> {
-        fstatat(&self.dir, name, AtFlags::AT_SYMLINK_NOFOLLOW)
+        let (parent, leaf) = self.at(name).ok()?;
+        fstatat(&parent, leaf, AtFlags::AT_SYMLINK_NOFOLLOW)
             .ok()
             .filter(|st| {
                 SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) == SFlag::S_IFREG
@@ -643,7 +673,7 @@ impl Store {
     }
 
     fn unlink(&self, name: &str) -> Result<()> {
-        match unlinkat(&self.dir, name, UnlinkatFlags::NoRemoveDir) {
+        match self.unlink_at(name, UnlinkatFlags::NoRemoveDir) {
             Ok(()) | Err(Errno::ENOENT) => Ok(()),
             Err(e) => Err(Error::kernel(
                 format!("remove {}", self.path.join(name).display()),
@@ -653,7 +683,32 @@ impl Store {
     }
 
     fn unlink_quiet(&self, name: &str) {
-        let _ = unlinkat(&self.dir, name, UnlinkatFlags::NoRemoveDir);
+        let _ = self.unlink_at(name, UnlinkatFlags::NoRemoveDir);
+    }
+
+    fn unlink_at(&self, rel: &str, flags: UnlinkatFlags) -> std::result::Result<(), Errno> {
+        let (parent, leaf) = self.at(rel)?;
+        unlinkat(&parent, leaf, flags)
+    }
+
+    /// The directory that holds `rel`'s last component, reached from the
+    /// network directory without following a symlink at any step (the
+    /// `*at` calls only refuse to follow the last one), and that component.
+    fn at<'r>(&self, rel: &'r str) -> std::result::Result<(Parent<'_>, &'r str), Errno> {
+        let Some((dirs, leaf)) = rel.rsplit_once('/') else {
+            return Ok((Parent::Root(&self.dir), rel));
+        };
+        let mut parent = Parent::Root(&self.dir);
+        for part in dirs.split('/').filter(|p| *p != "." && !p.is_empty()) {
+            let next = openat(
+                &parent,
+                part,
+                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )?;
+            parent = Parent::Sub(next);
+        }
+        Ok((parent, leaf))
     }
 
     /// Names in a subdirectory of the store that pass `filter`.
@@ -662,18 +717,22 @@ impl Store {
         sub: &str,
         filter: impl Fn(&str, Option<nix::dir::Type>) -> bool,
     ) -> Result<Vec<(String, Option<nix::dir::Type>)>> {
-        let mut dir = Dir::openat(
-            &self.dir,
-            sub,
-            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| {
-            Error::kernel(
-                format!("read directory {}", self.path.join(sub).display()),
-                e,
-            )
-        })?;
+        let mut dir = self
+            .at(sub)
+            .and_then(|(parent, leaf)| {
+                Dir::openat(
+                    &parent,
+                    leaf,
+                    OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                )
+            })
+            .map_err(|e| {
+                Error::kernel(
+                    format!("read directory {}", self.path.join(sub).display()),
+                    e,
+                )
+            })?;
         let mut out = Vec::new();
         for entry in dir.iter() {
             let entry = entry.map_err(|e| {
@@ -700,17 +759,29 @@ impl Store {
 
 impl Store {
     fn entry_type(&self, sub: &str, name: &str) -> Option<nix::dir::Type> {
-        let st = fstatat(
-            &self.dir,
-            format!("{sub}/{name}").as_str(),
-            AtFlags::AT_SYMLINK_NOFOLLOW,
-        )
-        .ok()?;
+        let rel = format!("{sub}/{name}");
+        let (parent, leaf) = self.at(&rel).ok()?;
+        let st = fstatat(&parent, leaf, AtFlags::AT_SYMLINK_NOFOLLOW).ok()?;
         match SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) {
             SFlag::S_IFREG => Some(nix::dir::Type::File),
             SFlag::S_IFDIR => Some(nix::dir::Type::Directory),
             SFlag::S_IFLNK => Some(nix::dir::Type::Symlink),
             _ => None,
+        }
+    }
+}
+
+/// A directory descriptor: the network directory's, or one opened below it.
+enum Parent<'a> {
+    Root(&'a OwnedFd),
+    Sub(OwnedFd),
+}
+
+impl AsFd for Parent<'_> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Parent::Root(fd) => fd.as_fd(),
+            Parent::Sub(fd) => fd.as_fd(),
         }
     }
 }

@@ -210,6 +210,79 @@ fn planted_symlinks_are_not_followed() {
     assert_eq!(Store::open(&data, "../x").err().map(|e| e.code()), Some(7));
 }
 
+/// Files of a directory tree, for before/after comparison.
+fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        let meta = fs::symlink_metadata(&p).unwrap();
+        if meta.is_dir() {
+            out.extend(tree(&p));
+        } else if meta.is_file() {
+            out.push((p.display().to_string(), fs::read(&p).unwrap()));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn planted_index_symlinks_are_replaced_not_followed() {
+    let d = tempfile::tempdir().unwrap();
+    let outside = d.path().join("outside");
+    fs::create_dir(&outside).unwrap();
+    fs::write(outside.join(".synced"), "precious").unwrap();
+    let data = d.path().join("data");
+    fs::create_dir_all(data.join("n")).unwrap();
+    let before = tree(&outside);
+    // the whole index directory
+    symlink(&outside, data.join("n/.attachments")).unwrap();
+    let mut s = Store::open(&data, "n").unwrap();
+    assert!(s.reserve("c1", "eth0", ip("10.0.0.2"), 0).unwrap());
+    assert_eq!(s.get_by_id("c1", "eth0").unwrap(), [ip("10.0.0.2")]);
+    drop(s);
+    assert!(
+        fs::symlink_metadata(data.join("n/.attachments"))
+            .unwrap()
+            .is_dir()
+    );
+    assert_eq!(
+        tree(&outside),
+        before,
+        "nothing written through the symlink"
+    );
+    // one attachment's index directory
+    let key = index_key("c2", Some("eth0"));
+    symlink(&outside, data.join("n/.attachments").join(&key)).unwrap();
+    let mut s = Store::open(&data, "n").unwrap();
+    assert!(s.reserve("c2", "eth0", ip("10.0.0.3"), 0).unwrap());
+    assert_eq!(s.get_by_id("c2", "eth0").unwrap(), [ip("10.0.0.3")]);
+    assert_eq!(s.release_by_id("c2", "eth0").unwrap(), [ip("10.0.0.3")]);
+    drop(s);
+    assert_eq!(
+        tree(&outside),
+        before,
+        "nothing written through the symlink"
+    );
+    // a symlink planted where a release would look is not deleted through
+    let key = index_key("c1", Some("eth0"));
+    let entry_dir = data.join("n/.attachments").join(&key);
+    fs::remove_dir_all(&entry_dir).unwrap();
+    fs::create_dir(outside.join("sub")).unwrap();
+    fs::write(outside.join("sub/10.0.0.2"), "precious").unwrap();
+    symlink(outside.join("sub"), &entry_dir).unwrap();
+    let before = tree(&outside);
+    let mut s = Store::open(&data, "n").unwrap();
+    assert_eq!(s.release_by_id("c1", "eth0").unwrap(), [ip("10.0.0.2")]);
+    drop(s);
+    assert_eq!(
+        tree(&outside),
+        before,
+        "nothing removed through the symlink"
+    );
+    assert!(!data.join("n/10.0.0.2").exists());
+}
+
 #[test]
 fn leftover_temp_files_are_cleaned() {
     let d = tempfile::tempdir().unwrap();

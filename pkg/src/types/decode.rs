@@ -25,7 +25,7 @@ pub fn from_value<T: DeserializeOwned>(value: &Value) -> std::result::Result<T, 
 /// Decode `T` from JSON bytes with Go's key-matching rules.
 /// Errors are code 6 (decoding failure) naming `what`.
 pub fn from_slice<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T> {
-    let value: Value = serde_json::from_slice(bytes)
+    let value: Value = super::parse::parse(bytes)
         .map_err(|e| Error::decode(format!("failed to parse {what}"), e.to_string()))?;
     from_value(&value).map_err(|e| Error::decode(format!("failed to parse {what}"), e.to_string()))
 }

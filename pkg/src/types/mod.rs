@@ -3,6 +3,8 @@
 pub mod args;
 pub mod conf;
 pub mod decode;
+pub mod mapped;
+pub mod parse;
 pub mod result;
 pub mod version;
 

@@ -78,19 +78,19 @@ fn top(config: &Value) -> Result<(Top, IpamRaw)> {
     Ok((top, ipam))
 }
 
-fn data_dir(ipam: &IpamRaw) -> PathBuf {
+fn data_dir(ipam: &IpamRaw) -> Result<PathBuf> {
     if ipam.data_dir.is_empty() {
-        PathBuf::from(DEFAULT_DATA_DIR)
-    } else {
-        PathBuf::from(&ipam.data_dir)
+        return Ok(PathBuf::from(DEFAULT_DATA_DIR));
     }
+    pkg::validate::data_dir("ipam.dataDir", &ipam.data_dir)?;
+    Ok(PathBuf::from(&ipam.data_dir))
 }
 
 /// Only what DEL and GC need (the store's location): they must work even
 /// when ranges or requested IPs in the config would not validate.
 pub fn load_store_location(args: &CmdArgs) -> Result<PathBuf> {
     let (_, ipam) = top(&args.config)?;
-    Ok(data_dir(&ipam))
+    data_dir(&ipam)
 }
 
 pub fn load(args: &CmdArgs) -> Result<IpamConfig> {
@@ -158,8 +158,12 @@ pub fn load(args: &CmdArgs) -> Result<IpamConfig> {
     Ok(IpamConfig {
         network: args.conf.name.clone(),
         ranges,
-        data_dir: data_dir(&ipam),
-        routes: ipam.routes,
+        data_dir: data_dir(&ipam)?,
+        routes: ipam
+            .routes
+            .iter()
+            .map(|r| pkg::types::mapped::canonical_route(r, "route"))
+            .collect::<Result<_>>()?,
         resolv_conf: (!ipam.resolv_conf.is_empty()).then(|| PathBuf::from(&ipam.resolv_conf)),
         requested,
     })

@@ -2,18 +2,26 @@
 
 use std::path::Path;
 
+use pkg::files::{self, Symlinks};
 use pkg::types::Dns;
 use pkg::{Error, Result, error::code};
 
+/// A resolv.conf is a few lines; the bound keeps `/dev/zero` or a huge file
+/// named by a config from costing unbounded memory.
+const MAX_RESOLV_CONF: u64 = 1 << 20;
+
 pub fn parse_resolv_conf(path: &Path) -> Result<Dns> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let fail = |details: String| {
         Error::new(
             code::IO,
             format!("failed to read resolvConf {}", path.display()),
-            e.to_string(),
+            details,
         )
-    })?;
-    Ok(parse(&text))
+    };
+    let bytes = files::read_bounded(path, MAX_RESOLV_CONF, Symlinks::Follow)
+        .map_err(|e| fail(e.to_string()))?
+        .ok_or_else(|| fail("No such file or directory (os error 2)".into()))?;
+    Ok(parse(&String::from_utf8_lossy(&bytes)))
 }
 
 /// Parse resolv.conf text (Go host-local's rules).
@@ -60,5 +68,11 @@ mod tests {
         let e = parse_resolv_conf(Path::new("/nonexistent/resolv.conf")).unwrap_err();
         assert_eq!(e.code(), 5);
         assert!(e.msg().contains("/nonexistent/resolv.conf"));
+        // endless or not a file: refused without reading it all
+        for bad in ["/dev/zero", "/dev/urandom", "/proc"] {
+            let e = parse_resolv_conf(Path::new(bad)).unwrap_err();
+            assert_eq!(e.code(), 5, "{bad}");
+            assert!(e.msg().contains(bad), "{bad}: {e}");
+        }
     }
 }

@@ -49,12 +49,7 @@ fn from_u128(v: u128, v4: bool) -> IpAddr {
 }
 
 /// IPv4-mapped IPv6 becomes IPv4, as Go's `To4()` does.
-pub fn canonical_ip(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-        v4 => v4,
-    }
-}
+pub use pkg::types::mapped::canonical_ip;
 
 /// `addr` or `addr/prefix` (the prefix is dropped), as Go's `ip.IP`.
 pub fn parse_ip_or_cidr(s: &str) -> Option<IpAddr> {
@@ -80,18 +75,7 @@ impl RangeConf {
         let subnet: IpNet = self.subnet.parse().map_err(|_| {
             Error::invalid_config(format!("invalid subnet {:?}: not a CIDR", self.subnet), "")
         })?;
-        let subnet = match subnet {
-            IpNet::V6(n) if n.addr().to_ipv4_mapped().is_some() && n.prefix_len() >= 96 => {
-                let v4 = n
-                    .addr()
-                    .to_ipv4_mapped()
-                    .map(IpAddr::V4)
-                    .unwrap_or(IpAddr::V6(n.addr()));
-                IpNet::new(v4, n.prefix_len() - 96)
-                    .map_err(|_| Error::invalid_config("invalid subnet", ""))?
-            }
-            other => other,
-        };
+        let subnet = pkg::types::mapped::canonical_net(subnet, "subnet")?;
         if subnet.prefix_len() > subnet.max_prefix_len() - 2 {
             return Err(Error::invalid_config(
                 format!("network {subnet} too small to allocate from"),

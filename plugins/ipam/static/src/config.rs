@@ -8,6 +8,7 @@ use ipnet::IpNet;
 use serde::Deserialize;
 
 use pkg::skel::CmdArgs;
+use pkg::types::mapped::{canonical_ip, canonical_net, canonical_route};
 use pkg::types::{CniArgs, Dns, Route, decode};
 use pkg::{Error, Result};
 
@@ -66,14 +67,7 @@ fn cidr(s: &str, what: impl FnOnce() -> String) -> Result<IpNet> {
         .parse()
         .map_err(|_| Error::invalid_config(what(), ""))?;
     // IPv4-mapped IPv6 is IPv4, as Go's To4 sees it.
-    Ok(match net {
-        IpNet::V6(n) if n.addr().to_ipv4_mapped().is_some() && n.prefix_len() >= 96 => n
-            .addr()
-            .to_ipv4_mapped()
-            .and_then(|v4| IpNet::new(IpAddr::V4(v4), n.prefix_len() - 96).ok())
-            .unwrap_or(net),
-        other => other,
-    })
+    canonical_net(net, "address")
 }
 
 pub fn load(args: &CmdArgs) -> Result<StaticConfig> {
@@ -93,7 +87,7 @@ pub fn load(args: &CmdArgs) -> Result<StaticConfig> {
         let gateway = if a.gateway.is_empty() {
             None
         } else {
-            Some(a.gateway.parse().map_err(|_| {
+            Some(a.gateway.parse().map(canonical_ip).map_err(|_| {
                 Error::invalid_config(
                     format!("invalid gateway address {:?} for {}", a.gateway, a.address),
                     "",
@@ -121,7 +115,7 @@ pub fn load(args: &CmdArgs) -> Result<StaticConfig> {
     }
     if let Some(gws) = env.get("GATEWAY").filter(|v| !v.is_empty()) {
         for item in gws.split(',') {
-            let gw: IpAddr = item.trim().parse().map_err(|_| {
+            let gw: IpAddr = item.trim().parse().map(canonical_ip).map_err(|_| {
                 Error::invalid_env(
                     format!("invalid gateway address {item:?} in CNI_ARGS GATEWAY"),
                     "",
@@ -167,7 +161,11 @@ pub fn load(args: &CmdArgs) -> Result<StaticConfig> {
     }
     Ok(StaticConfig {
         addresses,
-        routes: ipam.routes,
+        routes: ipam
+            .routes
+            .iter()
+            .map(|r| canonical_route(r, "route"))
+            .collect::<Result<_>>()?,
         dns: ipam.dns,
     })
 }

@@ -66,6 +66,9 @@ impl Undo {
 
 pub fn add(args: &CmdArgs) -> Result<CniResult> {
     let conf = BridgeConf::load(args)?;
+    if conf.layer3 {
+        ipam::plugin_path(args)?;
+    }
     let ns = args.netns()?;
     let mut ctr = Netlink::in_netns(ns)?;
     if ctr.link_find(LinkId::Name(&args.ifname))?.is_some() {

@@ -67,6 +67,9 @@ pub fn add(args: &CmdArgs) -> Result<CniResult> {
             "macvlan without IPAM (L2 mode) needs cniVersion 0.3.0 or later: a 0.1.0 or 0.2.0 result must carry an address",
         ));
     }
+    if conf.layer3 {
+        ipam::plugin_path(args)?;
+    }
     let ns = args.netns()?;
     let mut ctr = Netlink::in_netns(ns)?;
     let mut host = if conf.link_in_container {

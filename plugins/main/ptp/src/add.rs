@@ -63,6 +63,7 @@ impl Undo {
 
 pub fn add(args: &CmdArgs) -> Result<CniResult> {
     let conf = PtpConf::load(args)?;
+    ipam::plugin_path(args)?;
     let ns = args.netns()?;
     let mut ctr = Netlink::in_netns(ns)?;
     if ctr.link_find(LinkId::Name(&args.ifname))?.is_some() {

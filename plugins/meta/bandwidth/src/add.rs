@@ -10,6 +10,7 @@ use nix::errno::Errno;
 use pkg::netlink::tc::{self, INGRESS_HANDLE, INGRESS_PARENT, ROOT, TBF_HANDLE};
 use pkg::netlink::{Link, LinkId, Netlink};
 use pkg::skel::CmdArgs;
+use pkg::sysctl::{self, Family};
 use pkg::types::{CniResult, Interface};
 use pkg::{Error, Result};
 
@@ -120,6 +121,14 @@ fn shape(
             eprintln!("warning: {e}");
         }
         let ifb = host.link_get(LinkId::Name(&name))?;
+        // CVE-2020-10749 hardening: like every host-side interface the
+        // suite creates, the IFB accepts no router advertisement. It carries
+        // the container's traffic, so it is set before the device comes up.
+        if let Ok(p) = sysctl::conf_path(Family::V6, &name, "accept_ra") {
+            let _ = sysctl::ensure(&p, "0");
+        }
+        host.link_set_up(LinkId::Index(ifb.index))
+            .map_err(|e| e.context(format!("failed to set ifb device {name} up")))?;
         host.qdisc_add_ingress(veth.index)
             .map_err(|e| taken(e, "an ingress qdisc"))?;
         undo.ingress = Some(veth.index);

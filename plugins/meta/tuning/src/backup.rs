@@ -154,20 +154,21 @@ impl Backup {
     }
 }
 
-/// The backup at `path`, if any.
+/// A backup holds five attributes; anything bigger was not written by
+/// tuning.
+const MAX_BACKUP: u64 = 64 << 10;
+
+/// The backup at `path`, if any. A symlink, FIFO or other non-file planted
+/// there is refused, not followed.
 pub fn read(path: &Path) -> Result<Option<Vec<u8>>> {
-    match fs::read(path) {
-        Ok(b) => Ok(Some(b)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(
-            format!("read tuning backup {}", path.display()),
-            e,
-        )),
-    }
+    pkg::files::read_bounded(path, MAX_BACKUP, pkg::files::Symlinks::Refuse)
+        .map_err(|e| Error::io(format!("read tuning backup {}", path.display()), e))
 }
 
 /// Write `bytes` to `path` (mode 0600) through a temporary file and a
-/// rename, so that a reader never sees half a backup.
+/// rename, so that a reader never sees half a backup. The temporary file is
+/// created new (a symlink planted under its name is removed, not written
+/// through) and the rename replaces whatever sits at `path` itself.
 pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().ok_or_else(|| {
         Error::internal(format!("backup path {} has no directory", path.display()))
@@ -182,13 +183,22 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = fs::OpenOptions::new()
+    let create = || {
+        fs::OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .mode(0o600)
-            .open(&tmp)?;
+            .custom_flags(nix::libc::O_NOFOLLOW)
+            .open(&tmp)
+    };
+    let result = (|| {
+        let mut f = match create() {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                fs::remove_file(&tmp)?;
+                create()?
+            }
+            other => other?,
+        };
         f.write_all(bytes)?;
         f.sync_all()?;
         fs::rename(&tmp, path)
@@ -277,5 +287,25 @@ mod tests {
         assert_eq!(fs::read_dir(path.parent().unwrap()).unwrap().count(), 1);
         remove(&path).unwrap();
         remove(&path).unwrap();
+    }
+
+    #[test]
+    fn planted_files_are_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, "precious").unwrap();
+        let path = dir.path().join("c1_eth0.json");
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        let e = read(&path).unwrap_err();
+        assert!(e.to_string().contains("symlink"), "{e}");
+        // the temporary file's name, planted too
+        let tmp = dir
+            .path()
+            .join(format!(".c1_eth0.json.{}.tmp", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &tmp).unwrap();
+        write(&path, b"{}").unwrap();
+        assert_eq!(fs::read(&victim).unwrap(), b"precious");
+        assert_eq!(read(&path).unwrap(), Some(b"{}".to_vec()));
+        assert!(!tmp.exists());
     }
 }

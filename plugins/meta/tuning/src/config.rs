@@ -175,11 +175,7 @@ impl TuningConf {
             }
         }
 
-        let data_dir = if raw.data_dir.is_empty() {
-            PathBuf::from(DEFAULT_DATA_DIR)
-        } else {
-            PathBuf::from(&raw.data_dir)
-        };
+        let data_dir = checked_data_dir(&raw.data_dir)?;
         Ok(TuningConf {
             data_dir,
             sysctls,
@@ -195,11 +191,15 @@ impl TuningConf {
 /// For DEL: where backups are.
 pub fn data_dir(args: &CmdArgs) -> Result<PathBuf> {
     let raw: RawDataDir = decode::decode(&args.config, "network config")?;
-    Ok(if raw.data_dir.is_empty() {
-        PathBuf::from(DEFAULT_DATA_DIR)
-    } else {
-        PathBuf::from(raw.data_dir)
-    })
+    checked_data_dir(&raw.data_dir)
+}
+
+fn checked_data_dir(dir: &str) -> Result<PathBuf> {
+    if dir.is_empty() {
+        return Ok(PathBuf::from(DEFAULT_DATA_DIR));
+    }
+    pkg::validate::data_dir("dataDir", dir)?;
+    Ok(PathBuf::from(dir))
 }
 
 /// `<dataDir>/<containerID>_<ifname>.json`, Go's name. Both parts passed

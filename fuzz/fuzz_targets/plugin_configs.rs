@@ -1,0 +1,105 @@
+//! The configuration parsers of every plugin that is not host-local (which
+//! has its own target): static, bridge, ptp, macvlan, tuning, portmap,
+//! bandwidth and firewall. The plugins are binaries, so their `config.rs`
+//! is compiled in here as it is. Only parsing and validation run; nothing
+//! touches the kernel. Any panic is a bug; loading must end in a value or
+//! a spec error with a CNI code.
+#![no_main]
+#![allow(dead_code)]
+
+use libfuzzer_sys::fuzz_target;
+use pkg::skel::{CmdArgs, Command, NetnsArg};
+use pkg::types::{NetConf, Version};
+use serde_json::Value;
+
+#[path = "../../plugins/meta/bandwidth/src/config.rs"]
+mod bandwidth_config;
+#[path = "../../plugins/main/bridge/src/config.rs"]
+mod bridge_config;
+#[path = "../../plugins/meta/firewall/src/config.rs"]
+mod firewall_config;
+#[path = "../../plugins/main/macvlan/src/config.rs"]
+mod macvlan_config;
+#[path = "../../plugins/meta/portmap/src/config.rs"]
+mod portmap_config;
+#[path = "../../plugins/main/ptp/src/config.rs"]
+mod ptp_config;
+#[path = "../../plugins/ipam/static/src/config.rs"]
+mod static_config;
+#[path = "../../plugins/meta/tuning/src/config.rs"]
+mod tuning_config;
+
+const COMMANDS: [Command; 3] = [Command::Add, Command::Del, Command::Check];
+
+fn check<T>(r: pkg::Result<T>) {
+    if let Err(e) = r {
+        // every failure carries a code the spec defines (or ours, 999)
+        let c = e.code();
+        assert!(c <= 11 || c == 50 || c == 51 || c == 999, "code {c}: {e}");
+        let _ = e.msg();
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    // Byte 0: plugin and command; line 1: CNI_ARGS; the rest: the config.
+    let Some((&sel, rest)) = data.split_first() else {
+        return;
+    };
+    let split = rest.iter().position(|b| *b == b'\n').unwrap_or(0);
+    let (args_bytes, config_bytes) = rest.split_at(split);
+    let Ok(cni_args) = std::str::from_utf8(args_bytes) else {
+        return;
+    };
+    let config_bytes = config_bytes.get(1..).unwrap_or_default();
+    let Ok(mut config) = pkg::types::parse::parse(config_bytes) else {
+        return;
+    };
+    // Backend detection would run iptables on this machine: pin it unless
+    // the input names one itself.
+    if let Value::Object(m) = &mut config {
+        m.entry("ipMasqBackend").or_insert("nftables".into());
+    }
+    let Ok(conf) = NetConf::from_value(&config) else {
+        return;
+    };
+    let version = Version::from_exact(&conf.cni_version).unwrap_or(Version::V1_0_0);
+    let args = CmdArgs {
+        command: COMMANDS[(sel >> 4) as usize % COMMANDS.len()],
+        container_id: "fuzz".into(),
+        netns_path: String::new(),
+        netns: NetnsArg::Unset,
+        ifname: "eth0".into(),
+        args: cni_args.into(),
+        path: String::new(),
+        stdin: config_bytes.to_vec(),
+        config,
+        conf,
+        version,
+        env: Vec::new(),
+    };
+    match sel % 8 {
+        0 => check(static_config::load(&args)),
+        1 => {
+            check(bridge_config::BridgeConf::load(&args));
+            check(bridge_config::BridgeConf::load_lenient(&args));
+        }
+        2 => {
+            check(ptp_config::PtpConf::load(&args));
+            check(ptp_config::PtpConf::load_lenient(&args));
+        }
+        3 => check(macvlan_config::MacvlanConf::load(&args)),
+        4 => {
+            check(tuning_config::TuningConf::load(&args, false));
+            check(tuning_config::data_dir(&args));
+        }
+        5 => {
+            check(portmap_config::PortmapConf::load(&args));
+            check(portmap_config::PortmapConf::load_lenient(&args));
+        }
+        6 => check(bandwidth_config::Limits::load(&args)),
+        _ => {
+            check(firewall_config::FirewallConf::load(&args));
+            check(firewall_config::FirewallConf::load_lenient(&args));
+        }
+    }
+});
