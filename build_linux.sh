@@ -10,11 +10,11 @@ cargo build --release --locked --workspace --bins
 mkdir -p bin
 for manifest in plugins/*/*/Cargo.toml; do
     name=$(basename "$(dirname "$manifest")")
-    install -m 0755 "target/release/$name" "bin/$name"
+    install -m 0755 "${CARGO_TARGET_DIR:-target}/release/$name" "bin/$name"
 done
 for tool in cnitool; do
-    if [ -x "target/release/$tool" ]; then
-        install -m 0755 "target/release/$tool" "bin/$tool"
+    if [ -x "${CARGO_TARGET_DIR:-target}/release/$tool" ]; then
+        install -m 0755 "${CARGO_TARGET_DIR:-target}/release/$tool" "bin/$tool"
     fi
 done
 echo "built into $(pwd)/bin:"
