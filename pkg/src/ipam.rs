@@ -10,25 +10,52 @@ use crate::invoke::{self, Exec};
 use crate::skel::CmdArgs;
 use crate::types::CniResult;
 
-fn exec(args: &CmdArgs, command: &str) -> Result<Vec<u8>> {
+fn exec(args: &CmdArgs, command: &'static str) -> Result<Vec<u8>> {
+    start(args, command)?.finish()
+}
+
+/// An IPAM plugin started by [`start_del`], not yet waited for.
+pub struct Pending<'a> {
+    started: invoke::Started<'a>,
+    ipam_type: String,
+    command: &'static str,
+}
+
+impl Pending<'_> {
+    pub fn finish(self) -> Result<Vec<u8>> {
+        let (ipam_type, command) = (self.ipam_type, self.command);
+        self.started
+            .finish()
+            .map_err(|e| failed(e, &ipam_type, command))
+    }
+}
+
+fn failed(e: Error, ipam_type: &str, command: &str) -> Error {
+    e.context(format!(
+        "ipam plugin {ipam_type} failed ({})",
+        command.to_lowercase()
+    ))
+}
+
+fn start<'a>(args: &'a CmdArgs, command: &'static str) -> Result<Pending<'a>> {
     let ipam_type = args
         .conf
         .ipam_type()
         .ok_or_else(|| Error::invalid_config("IPAM config missing 'type' key", ""))?;
     let plugin = invoke::find_in_path(ipam_type, &args.cni_path())?;
     let env = invoke::child_env(&args.env, &[("CNI_COMMAND", OsStr::new(command))]);
-    invoke::exec(&Exec {
+    let started = invoke::start(&Exec {
         plugin: &plugin,
         env: &env,
         stdin: &args.stdin,
         timeout: None,
         forward_stderr: true,
     })
-    .map_err(|e| {
-        e.context(format!(
-            "ipam plugin {ipam_type} failed ({})",
-            command.to_lowercase()
-        ))
+    .map_err(|e| failed(e, ipam_type, command))?;
+    Ok(Pending {
+        started,
+        ipam_type: ipam_type.to_string(),
+        command,
     })
 }
 
@@ -43,6 +70,12 @@ pub fn add(args: &CmdArgs) -> Result<CniResult> {
 
 pub fn del(args: &CmdArgs) -> Result<()> {
     exec(args, "DEL").map(drop)
+}
+
+/// IPAM DEL started in the background: `finish` waits for it. Lets a DEL
+/// remove the interface while the IPAM plugin releases the address.
+pub fn start_del(args: &CmdArgs) -> Result<Pending<'_>> {
+    start(args, "DEL")
 }
 
 pub fn check(args: &CmdArgs) -> Result<()> {
