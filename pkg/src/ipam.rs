@@ -14,7 +14,8 @@ fn exec(args: &CmdArgs, command: &'static str) -> Result<Vec<u8>> {
     start(args, command)?.finish()
 }
 
-/// An IPAM plugin started by [`start_del`], not yet waited for.
+/// An IPAM plugin started by [`start_add`] or [`start_del`], not yet
+/// waited for.
 pub struct Pending<'a> {
     started: invoke::Started<'a>,
     ipam_type: String,
@@ -22,6 +23,11 @@ pub struct Pending<'a> {
 }
 
 impl Pending<'_> {
+    /// The ADD result, for a plugin started with [`start_add`].
+    pub fn finish_add(self, args: &CmdArgs) -> Result<CniResult> {
+        parse_add(&self.finish()?, args)
+    }
+
     pub fn finish(self) -> Result<Vec<u8>> {
         let (ipam_type, command) = (self.ipam_type, self.command);
         self.started
@@ -61,8 +67,19 @@ fn start<'a>(args: &'a CmdArgs, command: &'static str) -> Result<Pending<'a>> {
 
 /// IPAM ADD; the result in the canonical shape.
 pub fn add(args: &CmdArgs) -> Result<CniResult> {
-    let out = exec(args, "ADD")?;
-    let value: Value = serde_json::from_slice(&out)
+    start_add(args)?.finish_add(args)
+}
+
+/// IPAM ADD started in the background: [`Pending::finish_add`] waits for
+/// it. Lets a plugin create its interface while the address is allocated;
+/// if the plugin then fails, it must still finish the IPAM ADD and, when
+/// that succeeded, release the address with [`del`].
+pub fn start_add(args: &CmdArgs) -> Result<Pending<'_>> {
+    start(args, "ADD")
+}
+
+fn parse_add(out: &[u8], args: &CmdArgs) -> Result<CniResult> {
+    let value: Value = serde_json::from_slice(out)
         .map_err(|e| Error::decode("failed to parse the IPAM plugin's result", e.to_string()))?;
     CniResult::from_value(&value, args.version.as_str())
         .map_err(|e| e.context("failed to parse the IPAM plugin's result"))
