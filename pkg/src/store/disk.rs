@@ -34,7 +34,7 @@ use std::path::{Path, PathBuf};
 
 use nix::dir::Dir;
 use nix::errno::Errno;
-use nix::fcntl::{AtFlags, OFlag, RenameFlags, openat, renameat, renameat2};
+use nix::fcntl::{AtFlags, OFlag, openat, renameat};
 use nix::sys::stat::{FileStat, Mode, SFlag, fstatat, mkdirat};
 use nix::unistd::{UnlinkatFlags, linkat, unlinkat};
 use sha2::{Digest, Sha256};
@@ -542,13 +542,7 @@ impl Store {
         let spare = format!("{INDEX_DIR}/{SPARE_PREFIX}{range_set}");
         self.write_spare(&spare, name)?;
         let err = |e| Error::kernel(format!("write {}", self.path.join(&target).display()), e);
-        match renameat2(
-            &self.dir,
-            spare.as_str(),
-            &self.dir,
-            target.as_str(),
-            RenameFlags::RENAME_EXCHANGE,
-        ) {
+        match exchange_at(&self.dir, &spare, &target) {
             Ok(()) => Ok(()),
             // No target yet, or a file system that cannot exchange: a
             // plain rename (which replaces a planted symlink itself
@@ -728,6 +722,27 @@ impl Store {
             _ => None,
         }
     }
+}
+
+/// `renameat2(RENAME_EXCHANGE)` of two names in `dir`: both must exist and
+/// swap atomically. A raw syscall because nix offers it on glibc only.
+fn exchange_at(dir: &OwnedFd, a: &str, b: &str) -> std::result::Result<(), Errno> {
+    use std::os::fd::AsRawFd;
+    let a = std::ffi::CString::new(a).map_err(|_| Errno::EINVAL)?;
+    let b = std::ffi::CString::new(b).map_err(|_| Errno::EINVAL)?;
+    let fd = dir.as_raw_fd();
+    // SAFETY: two NUL-terminated paths that outlive the call, a valid fd.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            fd,
+            a.as_ptr(),
+            fd,
+            b.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if r == 0 { Ok(()) } else { Err(Errno::last()) }
 }
 
 fn utf8(c: &CStr) -> Option<&str> {
