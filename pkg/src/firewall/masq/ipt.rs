@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::firewall::exec::{self, ExecError};
 use crate::firewall::iptables::{self, Family, NatTable, Rule};
 use crate::firewall::names::{format_chain_name, format_comment, parse_comment};
+use crate::firewall::nfexpr::{Expr, Verdict, addr_match, encode_list};
 use crate::firewall::nfnl::{IPV4, IPV6, Nft, Op};
 
 const POSTROUTING: &str = "POSTROUTING";
@@ -33,28 +34,90 @@ pub(super) fn setup(network: &str, container_id: &str, ips: &[IpNet]) -> Result<
             family.tool()
         );
         let plan = |t: &NatTable| plan_setup(t, family, &chain, &comment, &nets);
-        // A new chain has no rules and no jumps yet: the whole layout goes
-        // in one restore, without listing the table first (a listing costs
-        // a process and grows with every container on the node).
-        if chain_is_new(family, &chain)
-            && iptables::restore_nat(family, &plan(&NatTable::default())).is_ok()
-        {
-            continue;
+        // A new chain has no rules and no jumps yet, and nothing needs to be
+        // listed (a listing costs a process and grows with every container
+        // on the node): the whole layout goes in over netlink, encoded as
+        // iptables-nft encodes it, or else in one restore.
+        if let Some(mut nl) = new_chain(family, &chain) {
+            if nl
+                .chain_exists(nfproto(family), NAT, POSTROUTING)
+                .is_ok_and(|e| e)
+                && let Some(ops) = setup_ops(family, &chain, &comment, &nets)
+                && nl.commit(&ops).is_ok()
+            {
+                continue;
+            }
+            if iptables::restore_nat(family, &plan(&NatTable::default())).is_ok() {
+                continue;
+            }
         }
         converge(family, &what, false, plan)?;
     }
     Ok(())
 }
 
-/// Known absent without running a tool: iptables keeps its rules in
-/// nf_tables and the kernel says it has no such chain in `nat`. Unknown
-/// (legacy iptables, no netlink) counts as not new.
-fn chain_is_new(family: Family, chain: &str) -> bool {
-    exec::find_tool(family.tool()).is_some()
-        && uses_nftables(family)
-        && Nft::new()
-            .and_then(|mut nl| nl.chain_exists(nfproto(family), NAT, chain))
-            .is_ok_and(|exists| !exists)
+/// A netfilter socket when the chain is known to be absent without
+/// running a tool: iptables keeps its rules in nf_tables and the kernel
+/// says it has no such chain in `nat`. None when unknown (legacy iptables,
+/// no netlink) or present.
+fn new_chain(family: Family, chain: &str) -> Option<Nft> {
+    if exec::find_tool(family.tool()).is_none() || !uses_nftables(family) {
+        return None;
+    }
+    let mut nl = Nft::new().ok()?;
+    let absent = nl
+        .chain_exists(nfproto(family), NAT, chain)
+        .is_ok_and(|e| !e);
+    absent.then_some(nl)
+}
+
+/// `plan_setup`'s lines for a new chain as netlink operations, each rule
+/// encoded as iptables-nft encodes it (matches, a counter, the verdict or
+/// target), so that `iptables -S` prints it and `iptables -D` finds it.
+/// None when something does not fit (a comment too long for iptables, a
+/// /0 network): the restore handles it.
+fn setup_ops(family: Family, chain: &str, comment: &str, nets: &[IpNet]) -> Option<Vec<Op>> {
+    let fam = nfproto(family);
+    let v6 = family == Family::V6;
+    let xt_comment = Expr::xt_comment(comment)?;
+    let rule = |in_chain: &str, mut exprs: Vec<Expr>, last: Expr| {
+        exprs.extend([xt_comment.clone(), Expr::Counter, last]);
+        Op::NewRule {
+            family: fam,
+            table: NAT.into(),
+            chain: in_chain.into(),
+            exprs: encode_list(&exprs),
+            udata: None,
+        }
+    };
+    let mut ops = vec![Op::NewChain {
+        family: fam,
+        table: NAT.into(),
+        chain: chain.into(),
+    }];
+    let mut accepts: Vec<IpNet> = Vec::new();
+    for net in nets.iter().map(IpNet::trunc) {
+        if !accepts.contains(&net) {
+            accepts.push(net);
+            let m = addr_match(false, net, false)?;
+            ops.push(rule(chain, m, Expr::Immediate(Verdict::Accept)));
+        }
+    }
+    let m = addr_match(false, family.multicast(), true)?;
+    ops.push(rule(chain, m, Expr::xt_masquerade(v6)));
+    let mut hosts: Vec<IpNet> = Vec::new();
+    for host in nets.iter().map(|n| IpNet::from(n.addr())) {
+        if !hosts.contains(&host) {
+            hosts.push(host);
+            let m = addr_match(true, host, false)?;
+            ops.push(rule(
+                POSTROUTING,
+                m,
+                Expr::Immediate(Verdict::Jump(chain.into())),
+            ));
+        }
+    }
+    Some(ops)
 }
 
 /// Whether the family's iptables is iptables-nft (its rules are nf_tables

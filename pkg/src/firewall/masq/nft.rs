@@ -10,6 +10,7 @@ use ipnet::IpNet;
 use crate::error::Result;
 use crate::firewall::exec::ExecError;
 use crate::firewall::names::hash_hex;
+use crate::firewall::nfexpr::{Expr, addr_match, comment_udata, encode_list, nfproto};
 use crate::firewall::nfnl::{INET, Nft, Op};
 use crate::firewall::nftables::{self, Listing};
 use crate::types::GcAttachment;
@@ -59,11 +60,22 @@ pub(super) fn setup(network: &str, ifname: &str, container_id: &str, ips: &[IpNe
     let prefix = hash_for_instance(network, ifname, container_id);
     let comment = comment_for_instance(network, ifname, container_id);
     let what = format!("setting up masquerade rules in nftables table inet {TABLE} chain {CHAIN}");
+    // Usually the base chains exist: the rules then go in over netlink, in
+    // one transaction with the removal of this attachment's stale rules,
+    // and no process runs at all. Anything unusual takes `nft`.
+    if let Ok(mut nl) = Nft::new()
+        && let Ok((true, stale)) = probe(&mut nl, &prefix)
+        && let Some(ops) = rule_ops(&stale, ips, &comment)
+        && nl.commit(&ops).is_ok()
+    {
+        return Ok(());
+    }
     let mut retried = false;
     loop {
         // Asking the kernel directly costs no `nft -j list` process; the
         // listing is the fallback when netlink is not usable.
-        let (base, stale) = match probe(&prefix) {
+        let probed = Nft::new().and_then(|mut nl| probe(&mut nl, &prefix));
+        let (base, stale) = match probed {
             Ok(found) => found,
             Err(_) => match nftables::list(&["chain", "inet", TABLE, CHAIN]) {
                 Ok(listing) => {
@@ -84,8 +96,7 @@ pub(super) fn setup(network: &str, ifname: &str, container_id: &str, ips: &[IpNe
 
 /// Whether the base chain `postrouting` exists, and the handles of this
 /// attachment's rules left in `masq_checks` (an ADD repeated without DEL).
-fn probe(prefix: &str) -> Result<(bool, Vec<u64>)> {
-    let mut nl = Nft::new()?;
+fn probe(nl: &mut Nft, prefix: &str) -> Result<(bool, Vec<u64>)> {
     // Complete when it goes to masq_checks (its last rule).
     let base = nl
         .rules(INET, TABLE, POSTROUTING)?
@@ -98,6 +109,36 @@ fn probe(prefix: &str) -> Result<(bool, Vec<u64>)> {
         .map(|r| r.handle)
         .collect();
     Ok((base, stale))
+}
+
+/// The stale rules' deletion and one rule per IP, as netlink operations:
+/// the rules `nft` makes of `setup_script`'s `add rule` lines. None when
+/// something does not fit the encoding (the tools handle it).
+fn rule_ops(stale: &[u64], ips: &[IpNet], comment: &str) -> Option<Vec<Op>> {
+    let udata = comment_udata(comment)?;
+    let mut ops: Vec<Op> = stale
+        .iter()
+        .map(|h| Op::DelRule {
+            family: INET,
+            table: TABLE.into(),
+            chain: CHAIN.into(),
+            handle: *h,
+        })
+        .collect();
+    for ip in ips {
+        let mut exprs = nfproto(ip.addr().is_ipv6()).to_vec();
+        exprs.extend(addr_match(true, IpNet::from(ip.addr()), false)?);
+        exprs.extend(addr_match(false, ip.trunc(), true)?);
+        exprs.push(Expr::Masq);
+        ops.push(Op::NewRule {
+            family: INET,
+            table: TABLE.into(),
+            chain: CHAIN.into(),
+            exprs: encode_list(&exprs),
+            udata: Some(udata.clone()),
+        });
+    }
+    Some(ops)
 }
 
 /// This attachment's rules as deletions for one netlink transaction; none

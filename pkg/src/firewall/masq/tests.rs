@@ -123,8 +123,44 @@ fn nftables_lifecycle_dual_stack() {
         assert_eq!(text.matches(line).count(), 1, "{line} in {text}");
     }
 
-    setup(Backend::Nftables, NET, "eth0", "c1", &ips).unwrap();
+    let n = execs(|| setup(Backend::Nftables, NET, "eth0", "c1", &ips).unwrap());
+    assert_eq!(n, 0, "with the base chains in place: netlink only");
     assert_eq!(masq_rules(), want, "setup twice is idempotent");
+    // The same expressions as nft makes of the same rules.
+    let exprs = || -> Vec<String> {
+        run(&[
+            "nft",
+            "--debug=netlink",
+            "list",
+            "chain",
+            "inet",
+            "cni_plugins_masquerade",
+            "masq_checks",
+        ])
+        .lines()
+        .filter(|l| l.trim_start().starts_with('['))
+        .map(String::from)
+        .collect()
+    };
+    let ours = exprs();
+    for rule in &want {
+        let (body, _) = rule.split_once(" comment").unwrap();
+        let script = format!("add rule inet cni_plugins_masquerade masq_checks {body}\n");
+        crate::firewall::exec::run("nft", &["-f", "-"], Some(&script)).unwrap();
+    }
+    let both = exprs();
+    assert_eq!(both.len(), 2 * ours.len());
+    assert_eq!(both[ours.len()..], ours[..], "netlink and nft rules differ");
+    let handles: Vec<u64> = crate::firewall::nfnl::Nft::new()
+        .unwrap()
+        .rules(1, "cni_plugins_masquerade", "masq_checks")
+        .unwrap()
+        .iter()
+        .filter(|r| r.comment.is_none())
+        .map(|r| r.handle)
+        .collect();
+    crate::firewall::exec::run("nft", &["-f", "-"], Some(&nft::delete_script(&handles))).unwrap();
+    assert_eq!(masq_rules(), want);
     assert_eq!(ruleset().matches("goto masq_checks").count(), 1);
 
     // Same container on another ifname is another attachment.
@@ -470,14 +506,38 @@ fn interop_go_teardown_removes_our_rules() {
     ]) {
         return;
     }
-    setup(
-        Backend::Iptables,
-        NET,
-        "eth0",
-        "rsctr",
-        &nets(&["10.88.0.5/16", "fd00::5/64"]),
-    )
-    .unwrap();
+    // The first chain goes in by restore (no nat table yet), later ones
+    // over netlink: both must be what Go's iptables calls make.
+    let ips = nets(&["10.88.0.5/16", "fd00::5/64"]);
+    setup(Backend::Iptables, NET, "eth0", "first", &ips).unwrap();
+    let n = execs(|| setup(Backend::Iptables, NET, "eth0", "rsctr", &ips).unwrap());
+    if ipt_nft() {
+        assert_eq!(n, 0, "with the nat table in place, no tool runs");
+    }
+    go_setup("iptables", "goctr", "10.88.0.5/16", "224.0.0.0/4");
+    go_setup("ip6tables", "goctr", "fd00::5/64", "ff00::/8");
+    if ipt_nft() {
+        // Same expressions as the ones iptables made (the comment lives in
+        // the match's info, which -S shows).
+        for fam in ["ip", "ip6"] {
+            let exprs = |chain: &str| -> Vec<String> {
+                run(&["nft", "--debug=netlink", "list", "chain", fam, "nat", chain])
+                    .lines()
+                    .filter(|l| l.trim_start().starts_with('['))
+                    .map(String::from)
+                    .collect()
+            };
+            let ours = exprs(&format_chain_name(NET, "rsctr"));
+            assert!(!ours.is_empty());
+            assert_eq!(ours, exprs(&format_chain_name(NET, "goctr")), "{fam}");
+        }
+    }
+    for (tool, cidr) in [("iptables", "10.88.0.5/16"), ("ip6tables", "fd00::5/64")] {
+        let listed = nat_rules(tool);
+        for line in go_lines("rsctr", cidr) {
+            assert!(listed.contains(&line), "{line} in {listed:?}");
+        }
+    }
     let chain = format_chain_name(NET, "rsctr");
     let comment = format_comment(NET, "rsctr");
     // Go's TeardownIPMasq, step by step.
@@ -499,7 +559,7 @@ fn interop_go_teardown_removes_our_rules() {
         ]);
         run(&[tool, "-t", "nat", "-F", &chain]);
         run(&[tool, "-t", "nat", "-X", &chain]);
-        assert!(nat_rules(tool).is_empty());
+        assert!(!nat_rules(tool).iter().any(|l| l.contains("rsctr")));
     }
 }
 
