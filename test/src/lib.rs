@@ -19,12 +19,15 @@ pub fn bin_dir() -> PathBuf {
 
 pub fn plugin_path(name: &str) -> PathBuf {
     let mut p = bin_dir().join(name);
-    // Examples such as `sample` are not copied into bin/.
-    for fallback in ["../target/release", "../target/debug"] {
+    // Examples such as `sample` are not copied into bin/: they stay where
+    // cargo put them (build_linux.sh builds for musl when it can).
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let musl = format!("{}-unknown-linux-musl/release", std::env::consts::ARCH);
+    for fallback in ["release", musl.as_str(), "debug"] {
         if !p.is_file() {
-            p = Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join(fallback)
-                .join(name);
+            p = target.join(fallback).join(name);
         }
     }
     let p = if p.is_file() { p } else { bin_dir().join(name) };
