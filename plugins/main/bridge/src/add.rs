@@ -11,7 +11,9 @@ use ipnet::IpNet;
 use nix::errno::Errno;
 
 use pkg::firewall::{masq, spoofcheck};
-use pkg::netlink::{AddrFlags, Link, LinkId, Netlink, OperState as State, VethSpec};
+use pkg::netlink::{
+    AddrFlags, IPV4_DEVCONF_ARP_NOTIFY, Link, LinkId, Netlink, OperState as State, VethSpec,
+};
 use pkg::ns::Netns;
 use pkg::skel::CmdArgs;
 use pkg::sysctl::{self, Family};
@@ -245,6 +247,9 @@ fn build(
             container_sysctls(&ifname, enable_dad);
             Ok(())
         })?;
+        // arp_notify over netlink rather than /proc/sys (see
+        // link_set_ipv4_conf); like the sysctls, only an optimisation.
+        let _ = ctr.link_set_ipv4_conf(ctr_link.index, &[(IPV4_DEVCONF_ARP_NOTIFY, 1)]);
         iface::configure_index(
             ctr,
             ns,
@@ -349,7 +354,6 @@ fn container_sysctls(ifname: &str, enable_dad: bool) {
         // IPAM guarantees uniqueness: no multi-second DAD wait.
         set(Family::V6, "accept_dad", "0");
     }
-    set(Family::V4, "arp_notify", "1");
 }
 
 /// Gateway (address, prefix) per family, in result order.
