@@ -42,7 +42,7 @@ struct Undo<'a> {
 enum Ipam<'a> {
     #[default]
     None,
-    Running(ipam::Pending<'a>),
+    Running(Box<ipam::Pending<'a>>),
     /// Succeeded: the address is ours to release on failure.
     Held,
 }
@@ -101,7 +101,7 @@ pub fn add(args: &CmdArgs) -> Result<CniResult> {
     // cores do both at once); its result is collected when the addresses
     // are needed.
     if conf.layer3 {
-        undo.ipam = Ipam::Running(ipam::start_add(args)?);
+        undo.ipam = Ipam::Running(Box::new(ipam::start_add(args)?));
     }
     let built = ensure_bridge(&mut host, &conf)
         .and_then(|bridge| build(args, &conf, ns, &mut host, &mut ctr, &bridge, &mut undo));
