@@ -63,14 +63,14 @@ else
 fi
 
 # The benchmark must run end to end; its figures are not checked (see
-# Documentation/performance.md). build_linux.sh built it with the workspace.
+# Documentation/performance.md).
 echo "== benchmark smoke run (cni-bench --quick)"
 if [ "$(id -u)" -ne 0 ]; then
     echo "skipped: needs root"
 elif [ ! -x /usr/lib/cni/bridge ]; then
     echo "skipped: no reference plugins in /usr/lib/cni"
 else
-    "${CARGO_TARGET_DIR:-target}/release/cni-bench" --quick --ours bin >/dev/null
+    ./bench/run.sh --quick --ours bin >/dev/null
 fi
 
 # Fuzzing: every target for a bounded time (FUZZ_SECONDS, 0 to skip). New

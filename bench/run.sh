@@ -8,9 +8,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bench="${CARGO_TARGET_DIR:-target}/release/cni-bench"
+# The release-unwind profile: the release settings, but with unwinding, which
+# the benchmark needs to clean up after a failed namespace creation.
+bench="${CARGO_TARGET_DIR:-target}/release-unwind/cni-bench"
 if command -v cargo >/dev/null; then
-    cargo build --release --locked -p bench --bin cni-bench >&2
+    cargo build --profile release-unwind --locked -p bench --bin cni-bench >&2
 elif [ -x "$bench" ]; then
     echo "note: no cargo in PATH, running the existing $bench" >&2
 else

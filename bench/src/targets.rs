@@ -173,7 +173,10 @@ pub fn evaluate(r: &Results, o: &Options) -> Vec<Target> {
             Some(format!("{} -> {} ({:.2}x)", ms(s), ms(l), ratio(l, s)?))
         };
         if let (Some(a), Some(b)) = (fmt("ours"), fmt("theirs")) {
-            t.ours = a;
+            t.ours = match fmt("floor") {
+                Some(f) => format!("{a}; floor {f}"),
+                None => a,
+            };
             t.theirs = b;
             t.ratio = r.scalar(scale::ID, growth, "ours");
             t.met = t.ratio.map(|x| x <= 1.2);

@@ -24,6 +24,18 @@ pub fn configure(
     settle: Option<Duration>,
 ) -> Result<()> {
     let link = nl.link_get(LinkId::Name(ifname))?;
+    configure_index(nl, ns, ifname, link.index, result, settle)
+}
+
+/// [`configure`] for a caller that already knows the link's index.
+pub fn configure_index(
+    nl: &mut Netlink,
+    ns: &Netns,
+    ifname: &str,
+    index: u32,
+    result: &CniResult,
+    settle: Option<Duration>,
+) -> Result<()> {
     let mut v4_gw: Option<IpAddr> = None;
     let mut v6_gw: Option<IpAddr> = None;
     let mut ips = Vec::new();
@@ -45,23 +57,23 @@ pub fn configure(
         ns.run(move || enable_ipv6(&ifname))?;
     }
     for ip in &ips {
-        nl.addr_add(link.index, ip.address, AddrFlags::empty())
+        nl.addr_add(index, ip.address, AddrFlags::empty())
             .with_context(|| format!("failed to add IP address {} to {ifname}", ip.address))?;
         if let Some(gw) = ip.gateway {
             let slot = if ip.is_v4() { &mut v4_gw } else { &mut v6_gw };
             slot.get_or_insert(gw);
         }
     }
-    nl.link_set_up(LinkId::Index(link.index))
+    nl.link_set_up(LinkId::Index(index))
         .with_context(|| format!("failed to set {ifname} up"))?;
     if let (Some(limit), Some(_)) = (settle, v6_gw) {
-        settle_addresses(nl, link.index, ifname, limit)?;
+        settle_addresses(nl, index, ifname, limit)?;
     }
     for r in &result.routes {
         let v4 = is_v4_ip(r.dst.addr());
         let mut spec = RouteSpec::new(r.dst);
         spec.gw = r.gw.or(if v4 { v4_gw } else { v6_gw });
-        spec.oif = Some(link.index);
+        spec.oif = Some(index);
         spec.priority = r.priority;
         spec.table = r.table;
         spec.mtu = r.mtu;

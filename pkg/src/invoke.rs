@@ -2,14 +2,14 @@
 //! the runtime library. The only module that spawns plugin processes.
 
 use std::ffi::{OsStr, OsString};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::{Command, ExitStatus};
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
+use crate::child::Running;
 use crate::error::{Error, Result, code};
 use crate::types::decode;
 
@@ -52,11 +52,11 @@ pub fn find_in_path(plugin: &str, dirs: &[PathBuf]) -> Result<PathBuf> {
 }
 
 /// How to run one plugin command.
-pub struct Exec<'a> {
+pub struct Exec<'a, 'i> {
     pub plugin: &'a Path,
     /// The complete environment of the child (nothing else is inherited).
     pub env: &'a [(OsString, OsString)],
-    pub stdin: &'a [u8],
+    pub stdin: &'i [u8],
     /// Kill the plugin after this long.
     pub timeout: Option<Duration>,
     /// Copy the plugin's stderr to ours (delegation) instead of only
@@ -91,17 +91,66 @@ impl Default for ErrorObject {
 
 /// Run the plugin; on exit 0 return its stdout, else its error, decoded as
 /// the Go runtime does (spec-notes §4.3).
-pub fn exec(e: &Exec<'_>) -> Result<Vec<u8>> {
-    let name = e.plugin.display().to_string();
-    let child = spawn_retrying_busy(e)?;
-    let (status, stdout, stderr) = collect(child, e.stdin, e.timeout, &name)?;
-    if e.forward_stderr && !stderr.is_empty() {
-        let _ = std::io::stderr().write_all(&stderr);
+pub fn exec(e: &Exec<'_, '_>) -> Result<Vec<u8>> {
+    start(e)?.finish()
+}
+
+/// A plugin started by [`start`], running until [`Started::finish`].
+pub struct Started<'a> {
+    run: Running<'a>,
+    name: String,
+    deadline: Option<Instant>,
+    limit: Option<Duration>,
+    forward_stderr: bool,
+    delegated: bool,
+}
+
+/// Start the plugin and hand it its input, without waiting for it: the
+/// caller can do independent work (a DEL removing the interface while IPAM
+/// releases the address) and collect the outcome with [`Started::finish`].
+pub fn start<'i>(e: &Exec<'_, 'i>) -> Result<Started<'i>> {
+    let run = spawn_retrying_busy(e)?;
+    Ok(Started {
+        run,
+        name: e.plugin.display().to_string(),
+        deadline: e.timeout.map(|t| Instant::now() + t),
+        limit: e.timeout,
+        forward_stderr: e.forward_stderr,
+        delegated: e.delegated,
+    })
+}
+
+impl Started<'_> {
+    /// Wait for the plugin: its stdout on exit 0, else its error.
+    pub fn finish(self) -> Result<Vec<u8>> {
+        let name = self.name;
+        let done = self
+            .run
+            .finish(self.deadline)
+            .map_err(|e| Error::io(format!("waiting for plugin {name}"), e))?;
+        if self.forward_stderr && !done.stderr.is_empty() {
+            let _ = std::io::stderr().write_all(&done.stderr);
+        }
+        if done.timed_out {
+            return Err(Error::new(
+                code::TRY_AGAIN_LATER,
+                format!(
+                    "plugin {name} timed out after {}s and was killed",
+                    self.limit.unwrap_or_default().as_secs_f32()
+                ),
+                "",
+            ));
+        }
+        if done.status.success() {
+            return Ok(done.stdout);
+        }
+        Err(plugin_failure(
+            &done.status,
+            &done.stdout,
+            &done.stderr,
+            self.delegated,
+        ))
     }
-    if status.success() {
-        return Ok(stdout);
-    }
-    Err(plugin_failure(&status, &stdout, &stderr, e.delegated))
 }
 
 /// The error of a failed plugin: its own error object when it printed one,
@@ -184,15 +233,12 @@ fn describe_status(status: &ExitStatus) -> String {
 
 /// Exec fails with ETXTBSY while a plugin binary is being replaced; retry
 /// for a few seconds, then fail (Go returns an empty success here).
-fn spawn_retrying_busy(e: &Exec<'_>) -> Result<Child> {
+fn spawn_retrying_busy<'i>(e: &Exec<'_, 'i>) -> Result<Running<'i>> {
     let mut attempt = 0;
     loop {
         let mut cmd = Command::new(e.plugin);
         cmd.env_clear()
-            .envs(e.env.iter().map(|(k, v)| (k.as_os_str(), v.as_os_str())))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .envs(e.env.iter().map(|(k, v)| (k.as_os_str(), v.as_os_str())));
         if e.delegated {
             die_with_parent(&mut cmd);
         }
@@ -203,8 +249,8 @@ fn spawn_retrying_busy(e: &Exec<'_>) -> Result<Child> {
             use std::os::unix::process::CommandExt;
             cmd.process_group(0);
         }
-        match cmd.spawn() {
-            Ok(child) => return Ok(child),
+        match Running::start(&mut cmd, e.stdin) {
+            Ok(run) => return Ok(run),
             Err(err) if err.raw_os_error() == Some(libc::ETXTBSY) && attempt < 5 => {
                 attempt += 1;
                 std::thread::sleep(Duration::from_secs(1));
@@ -217,87 +263,6 @@ fn spawn_retrying_busy(e: &Exec<'_>) -> Result<Child> {
             }
         }
     }
-}
-
-/// Feed stdin and drain stdout/stderr concurrently (a plugin may write
-/// before reading everything), then wait, killing it at the deadline.
-fn collect(
-    mut child: Child,
-    stdin: &[u8],
-    timeout: Option<Duration>,
-    name: &str,
-) -> Result<(ExitStatus, Vec<u8>, Vec<u8>)> {
-    let mut input = child.stdin.take();
-    let mut out = child.stdout.take();
-    let mut err = child.stderr.take();
-    let pid = child.id();
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            if let Some(mut w) = input.take() {
-                // A plugin may exit without reading (VERSION): EPIPE is fine.
-                let _ = w.write_all(stdin);
-            }
-        });
-        let err_reader = s.spawn(|| {
-            let mut buf = Vec::new();
-            if let Some(r) = err.as_mut() {
-                let _ = r.read_to_end(&mut buf);
-            }
-            buf
-        });
-        let out_reader = s.spawn(|| {
-            let mut buf = Vec::new();
-            if let Some(r) = out.as_mut() {
-                let _ = r.read_to_end(&mut buf);
-            }
-            buf
-        });
-        let status = match timeout {
-            None => child
-                .wait()
-                .map_err(|e| Error::io(format!("waiting for plugin {name}"), e))?,
-            Some(limit) => wait_with_deadline(&mut child, pid, limit, name)?,
-        };
-        let stdout = out_reader.join().unwrap_or_default();
-        let stderr = err_reader.join().unwrap_or_default();
-        Ok((status, stdout, stderr))
-    })
-}
-
-fn wait_with_deadline(
-    child: &mut Child,
-    pid: u32,
-    limit: Duration,
-    name: &str,
-) -> Result<ExitStatus> {
-    let (tx, rx) = mpsc::channel::<()>();
-    std::thread::scope(|s| {
-        s.spawn(move || {
-            if rx.recv_timeout(limit).is_err() {
-                // Deadline passed (or the waiter vanished): kill the plugin
-                // and its process group (spawned as its leader).
-                let _ = nix::sys::signal::killpg(
-                    nix::unistd::Pid::from_raw(pid as i32),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
-        });
-        let status = child.wait();
-        let _ = tx.send(());
-        let status = status.map_err(|e| Error::io(format!("waiting for plugin {name}"), e))?;
-        use std::os::unix::process::ExitStatusExt;
-        if status.signal() == Some(libc::SIGKILL) {
-            return Err(Error::new(
-                code::TRY_AGAIN_LATER,
-                format!(
-                    "plugin {name} timed out after {}s and was killed",
-                    limit.as_secs_f32()
-                ),
-                "",
-            ));
-        }
-        Ok(status)
-    })
 }
 
 /// The environment of a child plugin: `base` with the given `CNI_*`

@@ -24,64 +24,53 @@ pub fn plugin_path(args: &CmdArgs) -> Result<PathBuf> {
     invoke::find_in_path(ipam_type(args)?, &args.cni_path())
 }
 
-fn exec(args: &CmdArgs, command: &str) -> Result<Vec<u8>> {
-    exec_raw(args, command).map_err(|(e, _)| e)
+fn exec(args: &CmdArgs, command: &'static str) -> Result<Vec<u8>> {
+    start(args, command)?.finish()
 }
 
-/// Run the delegate; on failure also say whether it died without an
-/// error object (its state unknown).
-fn exec_raw(args: &CmdArgs, command: &str) -> Result<Vec<u8>, (Error, bool)> {
-    let ipam_type = ipam_type(args).map_err(|e| (e, false))?;
-    let plugin = invoke::find_in_path(ipam_type, &args.cni_path()).map_err(|e| (e, false))?;
-    let env = invoke::child_env(&args.env, &[("CNI_COMMAND", OsStr::new(command))]);
-    // No deadline of our own: the protocol has none, a DHCP lease may
-    // take long, and the runtime's deadline kills us and the delegate.
-    invoke::exec(&Exec {
-        plugin: &plugin,
-        env: &env,
-        stdin: &args.stdin,
-        timeout: None,
-        forward_stderr: true,
-        delegated: true,
-    })
-    .map_err(|e| {
-        let died = invoke::died_without_error(&e);
-        let e = e.context(format!(
-            "ipam plugin {ipam_type} failed ({})",
-            command.to_lowercase()
-        ));
-        (e, died)
-    })
+/// An IPAM plugin started by [`start_add`] or [`start_del`], not yet
+/// waited for.
+pub struct Pending<'a> {
+    started: invoke::Started<'a>,
+    ipam_type: String,
+    command: &'static str,
 }
 
-/// IPAM ADD; the result in the canonical shape. When the IPAM plugin died
-/// without an error, or succeeded with a result we cannot read, it may
-/// hold addresses we will never report: they are released (IPAM DEL)
-/// before the error is returned, so a failed ADD leaves no reservation.
-/// A plugin that reported its failure properly undid its own work.
-pub fn add(args: &CmdArgs) -> Result<CniResult> {
-    let out = match exec_raw(args, "ADD") {
-        Ok(out) => out,
-        Err((e, died)) => {
-            if died {
-                release_after_failed_add(args);
-            }
-            return Err(e);
-        }
-    };
-    let what = format!(
-        "failed to parse the result of ipam plugin {}",
-        args.conf.ipam_type().unwrap_or_default()
-    );
-    let parsed = serde_json::from_slice::<Value>(&out)
-        .map_err(|e| Error::decode(what.as_str(), e.to_string()))
-        .and_then(|value| {
-            CniResult::from_value(&value, args.version.as_str()).map_err(|e| e.context(&what))
+impl Pending<'_> {
+    /// The ADD result, for a plugin started with [`start_add`]. When the
+    /// IPAM plugin died without an error, or succeeded with a result we
+    /// cannot read, it may hold addresses we will never report: they are
+    /// released (IPAM DEL) before the error is returned, so a failed ADD
+    /// leaves no reservation. A plugin that reported its failure properly
+    /// undid its own work.
+    pub fn finish_add(self, args: &CmdArgs) -> Result<CniResult> {
+        let ipam_type = self.ipam_type.clone();
+        let out = self.started.finish().map_err(|e| {
+            let died = invoke::died_without_error(&e);
+            (failed(e, &ipam_type, "ADD"), died)
         });
-    if parsed.is_err() {
-        release_after_failed_add(args);
+        let out = match out {
+            Ok(out) => out,
+            Err((e, died)) => {
+                if died {
+                    release_after_failed_add(args);
+                }
+                return Err(e);
+            }
+        };
+        let parsed = parse_add(&out, args, &ipam_type);
+        if parsed.is_err() {
+            release_after_failed_add(args);
+        }
+        parsed
     }
-    parsed
+
+    pub fn finish(self) -> Result<Vec<u8>> {
+        let (ipam_type, command) = (self.ipam_type, self.command);
+        self.started
+            .finish()
+            .map_err(|e| failed(e, &ipam_type, command))
+    }
 }
 
 fn release_after_failed_add(args: &CmdArgs) {
@@ -90,8 +79,64 @@ fn release_after_failed_add(args: &CmdArgs) {
     }
 }
 
+fn failed(e: Error, ipam_type: &str, command: &str) -> Error {
+    e.context(format!(
+        "ipam plugin {ipam_type} failed ({})",
+        command.to_lowercase()
+    ))
+}
+
+fn start<'a>(args: &'a CmdArgs, command: &'static str) -> Result<Pending<'a>> {
+    let ipam_type = ipam_type(args)?;
+    let plugin = invoke::find_in_path(ipam_type, &args.cni_path())?;
+    let env = invoke::child_env(&args.env, &[("CNI_COMMAND", OsStr::new(command))]);
+    // No deadline of our own: the protocol has none, a DHCP lease may
+    // take long, and the runtime's deadline kills us and the delegate.
+    let started = invoke::start(&Exec {
+        plugin: &plugin,
+        env: &env,
+        stdin: &args.stdin,
+        timeout: None,
+        forward_stderr: true,
+        delegated: true,
+    })
+    .map_err(|e| failed(e, ipam_type, command))?;
+    Ok(Pending {
+        started,
+        ipam_type: ipam_type.to_string(),
+        command,
+    })
+}
+
+/// IPAM ADD; the result in the canonical shape (see [`Pending::finish_add`]
+/// for what happens to addresses of a failed ADD).
+pub fn add(args: &CmdArgs) -> Result<CniResult> {
+    start_add(args)?.finish_add(args)
+}
+
+/// IPAM ADD started in the background: [`Pending::finish_add`] waits for
+/// it. Lets a plugin create its interface while the address is allocated;
+/// if the plugin then fails, it must still finish the IPAM ADD and, when
+/// that succeeded, release the address with [`del`].
+pub fn start_add(args: &CmdArgs) -> Result<Pending<'_>> {
+    start(args, "ADD")
+}
+
+fn parse_add(out: &[u8], args: &CmdArgs, ipam_type: &str) -> Result<CniResult> {
+    let what = format!("failed to parse the result of ipam plugin {ipam_type}");
+    let value: Value =
+        serde_json::from_slice(out).map_err(|e| Error::decode(what.as_str(), e.to_string()))?;
+    CniResult::from_value(&value, args.version.as_str()).map_err(|e| e.context(&what))
+}
+
 pub fn del(args: &CmdArgs) -> Result<()> {
     exec(args, "DEL").map(drop)
+}
+
+/// IPAM DEL started in the background: `finish` waits for it. Lets a DEL
+/// remove the interface while the IPAM plugin releases the address.
+pub fn start_del(args: &CmdArgs) -> Result<Pending<'_>> {
+    start(args, "DEL")
 }
 
 pub fn check(args: &CmdArgs) -> Result<()> {

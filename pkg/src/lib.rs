@@ -10,6 +10,7 @@
 //! | [`netlink`] | a synchronous rtnetlink client: links, addresses, routes, traffic control |
 //! | [`sysctl`] | `/proc/sys/net` paths and writes |
 //! | [`invoke`] | finding and executing plugins |
+//! | [`child`] | a child process with piped stdio driven by poll(2), no helper threads |
 //! | [`ipam`] | IPAM delegation and the rollback guard |
 //! | [`iface`] | applying a result's addresses and routes to an interface |
 //! | [`files`] | bounded reads of regular files named by configuration |
@@ -42,6 +43,7 @@
 //! the host and container namespaces → result → `skel` prints it in the
 //! request's version.
 
+pub mod child;
 pub mod conntrack;
 pub mod error;
 pub mod files;

@@ -157,8 +157,48 @@ pub struct Io<'a> {
     pub stderr: &'a mut dyn Write,
 }
 
+/// The request's cniVersion once known, for the panic hook.
+static PANIC_VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Release builds abort on panic (no unwinding tables: smaller binaries),
+/// so [`dispatch`]'s `catch_unwind` cannot turn a panic into a spec error
+/// there; this hook does instead, then exits with status 1 before the
+/// abort. Written with raw `write(2)`: the panic may have happened while
+/// stdout's lock was held.
+#[cfg(panic = "abort")]
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let what = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let version = PANIC_VERSION
+            .get()
+            .map(String::as_str)
+            .unwrap_or(Version::CURRENT.as_str());
+        let e = Error::internal(format!("internal error: plugin panicked: {what}"));
+        let mut out = Vec::new();
+        let _ = write_json(&mut out, &error_json(&e, version), true);
+        let mut rest = out.as_slice();
+        while !rest.is_empty() {
+            // SAFETY: writes from a live buffer to fd 1.
+            let n = unsafe { libc::write(1, rest.as_ptr().cast(), rest.len()) };
+            if n <= 0 {
+                break;
+            }
+            rest = &rest[n as usize..];
+        }
+        // SAFETY: ends the process without running anything else.
+        unsafe { libc::_exit(1) }
+    }));
+}
+
 /// Entry point of every plugin binary.
 pub fn run(plugin: &dyn Plugin, info: &PluginInfo) -> ! {
+    #[cfg(panic = "abort")]
+    install_panic_hook();
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
@@ -425,6 +465,7 @@ fn run_command(
         config_version
     };
     *request_version = config_version.clone();
+    let _ = PANIC_VERSION.set(config_version.clone());
 
     let minimum = match command {
         Command::Check => Some(Version::V0_4_0),

@@ -113,10 +113,24 @@ pub fn write(path: &Path, value: &str) -> Result<()> {
 /// action) on the common path, and works where the file is read-only but
 /// already right.
 pub fn ensure(path: &Path, value: &str) -> Result<()> {
-    match read(path) {
-        Ok(current) if current.trim() == value => Ok(()),
-        _ => write(path, value),
+    use std::io::Read;
+    use std::os::unix::fs::FileExt;
+    // One open for the read and the write: resolving a /proc/sys path is
+    // the expensive part when many namespaces exist.
+    let Ok(mut f) = fs::OpenOptions::new().read(true).write(true).open(path) else {
+        // Read-only (a read-only /proc/sys, a file without write
+        // permission) or missing: fine if it already holds the value.
+        return match read(path) {
+            Ok(current) if current.trim() == value => Ok(()),
+            _ => write(path, value),
+        };
+    };
+    let mut current = String::new();
+    if f.read_to_string(&mut current).is_ok() && current.trim() == value {
+        return Ok(());
     }
+    f.write_all_at(value.as_bytes(), 0)
+        .map_err(|e| Error::io(format!("write {value:?} to sysctl {}", path.display()), e))
 }
 
 #[cfg(test)]

@@ -32,8 +32,10 @@ fn target_dir() -> PathBuf {
 
 pub fn plugin_path(name: &str) -> PathBuf {
     let mut p = bin_dir().join(name);
-    // Examples such as `sample` are not copied into bin/.
-    for profile in ["release", "debug"] {
+    // Examples such as `sample` are not copied into bin/: they stay where
+    // cargo put them (build_linux.sh builds for musl when it can).
+    let musl = format!("{}-unknown-linux-musl/release", std::env::consts::ARCH);
+    for profile in ["release", musl.as_str(), "debug"] {
         if !p.is_file() {
             p = target_dir().join(profile).join(name);
         }

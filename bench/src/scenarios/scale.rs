@@ -3,12 +3,16 @@
 //! implementation gets its own fake host, filled by itself (untimed) to
 //! S attached containers; then I probes, each an ADD and a DEL of one more
 //! container, interleaved between the implementations; then the hosts are
-//! filled up to L and the probes repeat.
+//! filled up to L and the probes repeat. The iproute2 floor (`floor.rs`)
+//! runs alongside in a third fake host filled the same way, which shows how
+//! much of the growth is the kernel's own (a bridge with many ports floods
+//! every new port's IPv6 neighbour and multicast traffic to all of them).
 
 use std::collections::BTreeMap;
 
 use crate::Res;
 use crate::attach::{Attach, HostSetup, PluginAttach};
+use crate::floor::FloorAttach;
 use crate::impls::{Impl, skip_reason};
 use crate::measure::Sample;
 use crate::netconf::{self, Masq};
@@ -49,25 +53,26 @@ pub fn run(ours: &Impl, theirs: &Impl, o: &Options) -> Section {
     }
     testbed::settle(o.settle);
     let levels = [o.scale_small, o.scale_large];
+    let labels = [ours.label, theirs.label, "floor"];
     for level in levels {
         for op in [add_op(level), del_op(level)] {
-            for imp in [ours, theirs] {
-                if let Some(s) = samples.get(&(imp.label.to_string(), op.clone())) {
-                    sec.latencies.push(Latency::of(&op, imp.label, s));
+            for label in labels {
+                if let Some(s) = samples.get(&(label.to_string(), op.clone())) {
+                    sec.latencies.push(Latency::of(&op, label, s));
                 }
             }
         }
     }
-    for imp in [ours, theirs] {
+    for label in labels {
         for (name, small, large) in [
             ("ADD growth", add_op(levels[0]), add_op(levels[1])),
             ("DEL growth", del_op(levels[0]), del_op(levels[1])),
         ] {
-            let p50 = |op: &str| sec.latency(op, imp.label).map(|l| l.wall.p50);
+            let p50 = |op: &str| sec.latency(op, label).map(|l| l.wall.p50);
             if let (Some(s), Some(l)) = (p50(&small), p50(&large))
                 && let Some(r) = ratio(l, s)
             {
-                sec.scalar(name, imp.label, r, "x");
+                sec.scalar(name, label, r, "x");
             }
         }
     }
@@ -79,7 +84,7 @@ pub fn run(ours: &Impl, theirs: &Impl, o: &Options) -> Section {
 }
 
 fn measure(ours: &Impl, theirs: &Impl, o: &Options, samples: &mut Samples) -> Res<()> {
-    let mut attaches = Vec::new();
+    let mut attaches: Vec<Box<dyn Attach>> = Vec::new();
     let mut probes = Vec::new();
     for imp in [ours, theirs] {
         let a = PluginAttach::new(imp, "bridge", HostSetup::Plain, |d| {
@@ -88,10 +93,12 @@ fn measure(ours: &Impl, theirs: &Impl, o: &Options, samples: &mut Samples) -> Re
         let warm = Container::new("warm", WARM_INDEX)?;
         a.add(&warm)?;
         a.del(&warm)?;
-        attaches.push(a);
+        attaches.push(Box::new(a));
         probes.push(testbed::new_ns("bp")?);
     }
-    let mut attached: Vec<Vec<Container>> = vec![Vec::new(), Vec::new()];
+    attaches.push(Box::new(FloorAttach::new()?));
+    probes.push(testbed::new_ns("bp")?);
+    let mut attached: Vec<Vec<Container>> = attaches.iter().map(|_| Vec::new()).collect();
     for level in [o.scale_small, o.scale_large] {
         // Fill up, alternating so that both hosts grow together.
         let have = attached[0].len();

@@ -1,10 +1,11 @@
 //! Running the firewall tools: finding the binary, feeding a script on
 //! stdin, and keeping stderr for the error message.
 
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
+use crate::child::Running;
 use crate::error::Error;
 
 /// Runtimes often start plugins with a PATH lacking the sbin directories.
@@ -110,43 +111,20 @@ pub(super) fn run(tool: &str, args: &[&str], stdin: Option<&str>) -> Result<Stri
     };
     let mut cmd = Command::new(path);
     crate::invoke::die_with_parent(&mut cmd);
-    let mut child = cmd
-        .args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
+    cmd.args(args);
+    // A tool that talks before it has read all its input cannot deadlock
+    // against us: the runner writes and reads as the pipes allow.
+    let done = Running::start(&mut cmd, stdin.unwrap_or_default().as_bytes())
+        .and_then(|run| run.finish(None))
         .map_err(io_err)?;
-    // Written from a second thread so a tool that talks before it has read
-    // all its input cannot deadlock against us.
-    let (written, output) = std::thread::scope(|s| {
-        let writer = child.stdin.take().map(|mut pipe| {
-            let text = stdin.unwrap_or_default();
-            s.spawn(move || pipe.write_all(text.as_bytes()))
-        });
-        let output = child.wait_with_output();
-        let written = match writer.map(|w| w.join()) {
-            Some(Ok(r)) => r,
-            Some(Err(_)) => Err(io::Error::other("stdin writer thread panicked")),
-            None => Ok(()),
-        };
-        (written, output)
-    });
-    let output = output.map_err(io_err)?;
-    if !output.status.success() {
+    if !done.status.success() {
         return Err(ExecError::Failed {
             tool: tool.into(),
-            status: output.status.to_string(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            status: done.status.to_string(),
+            stderr: String::from_utf8_lossy(&done.stderr).into_owned(),
         });
     }
-    // A broken pipe only matters if the tool did not report a failure itself.
-    written.map_err(io_err)?;
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    Ok(String::from_utf8_lossy(&done.stdout).into_owned())
 }
 
 #[cfg(test)]

@@ -17,6 +17,8 @@ mod interop_tests;
 mod iptables;
 pub mod masq;
 pub mod names;
+mod nfexpr;
+mod nfnl;
 mod nftables;
 pub mod portmap;
 pub mod spoofcheck;

@@ -17,7 +17,7 @@ pub mod tc;
 mod veth;
 
 pub use addr::{Addr, AddrFlags};
-pub use attrs::MAX_ALIAS_LEN;
+pub use attrs::{IPV4_DEVCONF_ARP_NOTIFY, MAX_ALIAS_LEN};
 pub use link::{Link, LinkId, format_mac};
 pub use netlink_packet_route::link::State as OperState;
 pub use route::RouteSpec;

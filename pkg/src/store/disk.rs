@@ -47,6 +47,8 @@ const LAST_RESERVED_PREFIX: &str = "last_reserved_ip.";
 const INDEX_DIR: &str = ".attachments";
 const SYNC_MARK: &str = ".synced";
 const TMP_PREFIX: &str = ".tmp-";
+/// In the index directory: the next content of `last_reserved_ip.<N>`.
+const SPARE_PREFIX: &str = ".last-";
 /// How many `last_reserved_ip.N` files the change detection looks at.
 const FINGERPRINT_RANGE_SETS: usize = 16;
 /// Go's separator between container ID and interface name.
@@ -588,12 +590,65 @@ impl Store {
         mkdirat(&parent, name, Mode::from_bits_truncate(0o700)).map_err(fail)
     }
 
+    /// Replace `last_reserved_ip.<N>` atomically, as a temporary file and a
+    /// rename would, but without creating and deleting an inode per call
+    /// (on ext4 each new inode costs a scan past the recently deleted ones,
+    /// the largest CPU cost of an allocation under churn): the content goes
+    /// into a spare file in the index directory, which is then exchanged
+    /// with the target (`RENAME_EXCHANGE`), so the old file becomes the next
+    /// spare. Writing the spare truncated makes ext4 start writing its data
+    /// back when it is closed, before the exchange, the same protection
+    /// against an empty file after a crash that ext4 gives a rename over an
+    /// existing file.
     fn write_last_reserved(&mut self, range_set: usize, name: &str) -> Result<()> {
-        let tmp = self.write_tmp(name)?;
+        self.ensure_index_dir()?;
         let target = format!("{LAST_RESERVED_PREFIX}{range_set}");
-        // rename replaces a planted symlink itself instead of following it
-        renameat(&self.dir, tmp.as_str(), &self.dir, target.as_str())
-            .map_err(|e| Error::kernel(format!("write {}", self.path.join(&target).display()), e))
+        let spare = format!("{INDEX_DIR}/{SPARE_PREFIX}{range_set}");
+        self.write_spare(&spare, name)?;
+        let err = |e| Error::kernel(format!("write {}", self.path.join(&target).display()), e);
+        match exchange_at(&self.dir, &spare, &target) {
+            Ok(()) => Ok(()),
+            // No target yet, or a file system that cannot exchange: a
+            // plain rename (which replaces a planted symlink itself
+            // instead of following it).
+            Err(Errno::ENOENT | Errno::EINVAL | Errno::ENOSYS) => {
+                renameat(&self.dir, spare.as_str(), &self.dir, target.as_str()).map_err(err)
+            }
+            Err(e) => Err(err(e)),
+        }
+    }
+
+    /// Fill the spare with `content`, reusing its inode; whatever else
+    /// holds the name (a symlink exchanged in from a planted target, a hard
+    /// link) is replaced by a new file rather than written through.
+    fn write_spare(&self, spare: &str, content: &str) -> Result<()> {
+        let open = |extra: OFlag| {
+            openat(
+                &self.dir,
+                spare,
+                OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC | extra,
+                Mode::from_bits_truncate(0o600),
+            )
+        };
+        let reusable = |fd: &OwnedFd| {
+            nix::sys::stat::fstat(fd).is_ok_and(|st| {
+                SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) == SFlag::S_IFREG
+                    && st.st_nlink == 1
+            })
+        };
+        let file = match open(OFlag::empty()) {
+            Ok(fd) if reusable(&fd) => File::from(fd),
+            _ => {
+                self.unlink_quiet(spare);
+                File::from(open(OFlag::O_CREAT | OFlag::O_EXCL).map_err(|e| {
+                    Error::kernel(format!("create {}", self.path.join(spare).display()), e)
+                })?)
+            }
+        };
+        // Truncated first, then written: see write_last_reserved.
+        file.set_len(0)
+            .and_then(|()| (&file).write_all(content.as_bytes()))
+            .map_err(|e| Error::io(format!("write {}", self.path.join(spare).display()), e))
     }
 
     // ---- files ----
@@ -784,6 +839,27 @@ impl AsFd for Parent<'_> {
             Parent::Sub(fd) => fd.as_fd(),
         }
     }
+}
+
+/// `renameat2(RENAME_EXCHANGE)` of two names in `dir`: both must exist and
+/// swap atomically. A raw syscall because nix offers it on glibc only.
+fn exchange_at(dir: &OwnedFd, a: &str, b: &str) -> std::result::Result<(), Errno> {
+    use std::os::fd::AsRawFd;
+    let a = std::ffi::CString::new(a).map_err(|_| Errno::EINVAL)?;
+    let b = std::ffi::CString::new(b).map_err(|_| Errno::EINVAL)?;
+    let fd = dir.as_raw_fd();
+    // SAFETY: two NUL-terminated paths that outlive the call, a valid fd.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            fd,
+            a.as_ptr(),
+            fd,
+            b.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if r == 0 { Ok(()) } else { Err(Errno::last()) }
 }
 
 fn utf8(c: &CStr) -> Option<&str> {

@@ -400,3 +400,48 @@ fn unchanged_store_keeps_its_mark() {
     drop(s);
     assert_eq!(fs::metadata(&mark).unwrap().ino(), before);
 }
+
+#[test]
+fn last_reserved_is_exchanged_not_recreated() {
+    let d = tempfile::tempdir().unwrap();
+    let net = d.path().join("n");
+    let mut s = Store::open(d.path(), "n").unwrap();
+    let ino = || fs::metadata(net.join("last_reserved_ip.0")).unwrap().ino();
+    s.reserve("c1", "eth0", ip("10.0.0.2"), 0).unwrap();
+    let first = ino();
+    s.reserve("c2", "eth0", ip("10.0.0.3"), 0).unwrap();
+    let second = ino();
+    s.reserve("c3", "eth0", ip("10.0.0.10"), 0).unwrap();
+    assert_ne!(first, second);
+    assert_eq!(ino(), first, "two inodes take turns");
+    assert_eq!(
+        fs::read(net.join("last_reserved_ip.0")).unwrap(),
+        b"10.0.0.10"
+    );
+    s.reserve("c4", "eth0", ip("10.0.0.4"), 0).unwrap();
+    assert_eq!(
+        fs::read(net.join("last_reserved_ip.0")).unwrap(),
+        b"10.0.0.4",
+        "a shorter address leaves no tail behind"
+    );
+    // Something planted as the spare is replaced, never written through.
+    let victim = d.path().join("victim");
+    fs::write(&victim, "precious").unwrap();
+    let spare = net.join(".attachments/.last-0");
+    fs::remove_file(&spare).unwrap();
+    symlink(&victim, &spare).unwrap();
+    s.reserve("c5", "eth0", ip("10.0.0.5"), 0).unwrap();
+    fs::remove_file(&spare).unwrap();
+    fs::hard_link(&victim, &spare).unwrap();
+    s.reserve("c6", "eth0", ip("10.0.0.6"), 0).unwrap();
+    assert_eq!(fs::read(&victim).unwrap(), b"precious");
+    assert_eq!(
+        fs::read(net.join("last_reserved_ip.0")).unwrap(),
+        b"10.0.0.6"
+    );
+    assert_eq!(s.last_reserved(0), Some(ip("10.0.0.6")));
+    s.release_by_id("c6", "eth0").unwrap();
+    drop(s);
+    let mut s = Store::open(d.path(), "n").unwrap();
+    assert_eq!(s.get_by_id("c5", "eth0").unwrap(), vec![ip("10.0.0.5")]);
+}

@@ -39,7 +39,7 @@ fn setup_script_is_gos_transaction() {
         "10.88.0.5/16".parse().unwrap(),
         "fd00:88::5/64".parse().unwrap(),
     ];
-    let got = setup_script(&[7, 9], &ips, "H, net: n, if: eth0, id: c");
+    let got = setup_script(&[7, 9], &ips, "H, net: n, if: eth0, id: c", true);
     let want = r#"add table inet cni_plugins_masquerade { comment "Masquerading for plugins from github.com/containernetworking/plugins" ; }
 add chain inet cni_plugins_masquerade masq_checks { comment "Masquerade traffic from certain IPs to any (non-multicast) IP outside their subnet" ; }
 add chain inet cni_plugins_masquerade postrouting { type nat hook postrouting priority srcnat ; }
@@ -54,6 +54,12 @@ add rule inet cni_plugins_masquerade masq_checks ip6 saddr fd00:88::5 ip6 daddr 
 "#;
     assert_eq!(got, want);
     assert_eq!(delete_script(&[]), "");
+    // With the base in place, only this attachment's rules.
+    let got = setup_script(&[3], &ips[..1], "H", false);
+    let want = r#"delete rule inet cni_plugins_masquerade masq_checks handle 3
+add rule inet cni_plugins_masquerade masq_checks ip saddr 10.88.0.5 ip daddr != 10.88.0.0/16 masquerade comment "H"
+"#;
+    assert_eq!(got, want);
 }
 
 #[test]

@@ -11,7 +11,9 @@ use ipnet::IpNet;
 use nix::errno::Errno;
 
 use pkg::firewall::{masq, spoofcheck};
-use pkg::netlink::{AddrFlags, Link, LinkId, Netlink, OperState as State, VethSpec};
+use pkg::netlink::{
+    AddrFlags, IPV4_DEVCONF_ARP_NOTIFY, Link, LinkId, Netlink, OperState as State, VethSpec,
+};
 use pkg::ns::Netns;
 use pkg::skel::CmdArgs;
 use pkg::sysctl::{self, Family};
@@ -28,15 +30,25 @@ const DAD_LIMIT: Duration = Duration::from_secs(5);
 
 /// What this ADD created, undone in reverse on failure.
 #[derive(Default)]
-struct Undo {
+struct Undo<'a> {
     veth: Option<String>,
     spoofcheck: bool,
-    ipam: bool,
+    ipam: Ipam<'a>,
     masq: bool,
 }
 
-impl Undo {
-    fn run(&self, host: &mut Netlink, args: &CmdArgs) {
+/// Where the IPAM ADD is: it runs while the veth is made.
+#[derive(Default)]
+enum Ipam<'a> {
+    #[default]
+    None,
+    Running(Box<ipam::Pending<'a>>),
+    /// Succeeded: the address is ours to release on failure.
+    Held,
+}
+
+impl Undo<'_> {
+    fn run(self, host: &mut Netlink, args: &CmdArgs) {
         let warn = |what: &str, e: Error| {
             eprintln!("warning: rolling back {what} after a failed ADD: {e}")
         };
@@ -45,9 +57,15 @@ impl Undo {
         {
             warn("masquerade rules", e);
         }
-        if self.ipam
-            && let Err(e) = ipam::del(args)
-        {
+        // An IPAM ADD still running is waited for: only an allocation that
+        // succeeded is ours to release (a failed one may have refused a
+        // duplicate of a live attachment's).
+        let held = match self.ipam {
+            Ipam::None => false,
+            Ipam::Held => true,
+            Ipam::Running(p) => p.finish_add(args).is_ok(),
+        };
+        if held && let Err(e) = ipam::del(args) {
             warn("the IPAM reservation", e);
         }
         if self.spoofcheck
@@ -81,9 +99,16 @@ pub fn add(args: &CmdArgs) -> Result<CniResult> {
         ));
     }
     let mut host = Netlink::new()?;
-    let bridge = ensure_bridge(&mut host, &conf)?;
     let mut undo = Undo::default();
-    match build(args, &conf, ns, &mut host, &mut ctr, &bridge, &mut undo) {
+    // The IPAM plugin allocates while the bridge and veth are made (two
+    // cores do both at once); its result is collected when the addresses
+    // are needed.
+    if conf.layer3 {
+        undo.ipam = Ipam::Running(Box::new(ipam::start_add(args)?));
+    }
+    let built = ensure_bridge(&mut host, &conf)
+        .and_then(|bridge| build(args, &conf, ns, &mut host, &mut ctr, &bridge, &mut undo));
+    match built {
         Ok(result) => Ok(result),
         Err(e) => {
             undo.run(&mut host, args);
@@ -95,9 +120,14 @@ pub fn add(args: &CmdArgs) -> Result<CniResult> {
 /// Create the bridge unless it exists; refuse a non-bridge of that name.
 fn ensure_bridge(host: &mut Netlink, conf: &BridgeConf) -> Result<Link> {
     let name = conf.bridge.as_str();
+    // Looked up first: after the first ADD the bridge exists, and a
+    // create that fails with EEXIST is a wasted request.
+    if let Some(link) = host.link_find(LinkId::Name(name))? {
+        return check_bridge(host, conf, link);
+    }
     match host.bridge_add(name, conf.mtu, conf.vlan_filtering()) {
         Ok(()) => {}
-        // A parallel ADD (or an earlier one) made it.
+        // A parallel ADD made it.
         Err(e) if e.is_errno(Errno::EEXIST) => {}
         Err(e)
             if conf.vlan_filtering()
@@ -110,6 +140,12 @@ fn ensure_bridge(host: &mut Netlink, conf: &BridgeConf) -> Result<Link> {
         Err(e) => return Err(e.context(format!("failed to create bridge {name}"))),
     }
     let link = host.link_get(LinkId::Name(name))?;
+    check_bridge(host, conf, link)
+}
+
+/// Refuse a non-bridge of the name; set promiscuity, RA and up as asked.
+fn check_bridge(host: &mut Netlink, conf: &BridgeConf, link: Link) -> Result<Link> {
+    let name = conf.bridge.as_str();
     if link.kind.as_deref() != Some("bridge") {
         return Err(Error::internal(format!(
             "{name:?} already exists but is not a bridge (it is a {})",
@@ -138,7 +174,7 @@ fn build(
     host: &mut Netlink,
     ctr: &mut Netlink,
     bridge: &Link,
-    undo: &mut Undo,
+    undo: &mut Undo<'_>,
 ) -> Result<CniResult> {
     let host_veth = host
         .veth_add_random(&VethSpec {
@@ -196,8 +232,11 @@ fn build(
     }
 
     if conf.layer3 {
-        let ipam_result = ipam::add(args)?;
-        undo.ipam = true;
+        let ipam_result = match std::mem::take(&mut undo.ipam) {
+            Ipam::Running(p) => p.finish_add(args)?,
+            _ => return Err(Error::internal("IPAM ADD was not started")),
+        };
+        undo.ipam = Ipam::Held;
         result.ips = ipam_result.ips;
         result.routes = ipam_result.routes;
         result.dns = ipam_result.dns;
@@ -211,7 +250,17 @@ fn build(
             container_sysctls(&ifname, enable_dad);
             Ok(())
         })?;
-        iface::configure(ctr, ns, &args.ifname, &result, Some(DAD_LIMIT))?;
+        // arp_notify over netlink rather than /proc/sys (see
+        // link_set_ipv4_conf); like the sysctls, only an optimisation.
+        let _ = ctr.link_set_ipv4_conf(ctr_link.index, &[(IPV4_DEVCONF_ARP_NOTIFY, 1)]);
+        iface::configure_index(
+            ctr,
+            ns,
+            &args.ifname,
+            ctr_link.index,
+            &result,
+            Some(DAD_LIMIT),
+        )?;
         if conf.is_gateway {
             setup_gateways(host, conf, bridge, &gateways, &mut result)?;
         }
@@ -308,7 +357,6 @@ fn container_sysctls(ifname: &str, enable_dad: bool) {
         // IPAM guarantees uniqueness: no multi-second DAD wait.
         set(Family::V6, "accept_dad", "0");
     }
-    set(Family::V4, "arp_notify", "1");
 }
 
 /// Gateway (address, prefix) per family, in result order.

@@ -12,6 +12,15 @@ use crate::config::BridgeConf;
 
 pub fn del(args: &CmdArgs) -> Result<()> {
     let conf = BridgeConf::load_lenient(args)?;
+    // Deleting a veth waits in the kernel for RCU grace periods (~20 ms),
+    // and so does closing the netfilter socket after deleting rules. The
+    // IPAM plugin is started and the rules are deleted first, then the
+    // link: the waits overlap instead of adding up.
+    let ipam = conf.layer3.then(|| ipam::start_del(args));
+    let masq = conf
+        .ip_masq
+        .is_some()
+        .then(|| masq::teardown_deferred(&args.conf.name, &args.ifname, &args.container_id));
     let mut errors = Vec::new();
     match args.netns_if_exists() {
         Ok(Some(ns)) => {
@@ -29,9 +38,7 @@ pub fn del(args: &CmdArgs) -> Result<()> {
         Ok(None) => {}
         Err(e) => errors.push(e),
     }
-    if conf.layer3
-        && let Err(e) = ipam::del(args)
-    {
+    if let Some(Err(e)) = ipam.map(|started| started.and_then(|p| p.finish())) {
         errors.push(e);
     }
     if conf.mac_spoof_chk
@@ -39,9 +46,8 @@ pub fn del(args: &CmdArgs) -> Result<()> {
     {
         errors.push(e);
     }
-    if conf.ip_masq.is_some()
-        && let Err(e) = masq::teardown(&args.conf.name, &args.ifname, &args.container_id)
-    {
+    // Dropping the teardown's socket waits for the rules to be freed.
+    if let Some(Err(e)) = masq {
         errors.push(e);
     }
     Error::from_list(errors)

@@ -3,12 +3,11 @@
 
 use ipnet::IpNet;
 
-use pkg::netlink::{LinkId, Netlink};
 use pkg::skel::{CmdArgs, Plugin};
 use pkg::types::{CniResult, Interface, IpConfig};
 use pkg::{Error, Result};
 
-const LO: LinkId<'static> = LinkId::Name("lo");
+use crate::lo;
 
 pub struct Loopback;
 
@@ -17,14 +16,14 @@ impl Plugin for Loopback {
         // Parse first: a bad prevResult must fail before anything changes.
         let prev = args.conf.parse_prev_result()?;
         let ns = args.netns()?;
-        let mut nl = Netlink::in_netns(ns)?;
-        nl.link_set_up(LO)?;
-        let lo = nl.link_get(LO)?;
-        let addrs = nl.addr_list(Some(lo.index), None)?;
-        if let Some(bad) = addrs.iter().find(|a| !a.address.addr().is_loopback()) {
+        let addrs = ns.run(|| {
+            lo::set_up(true)?;
+            lo::addresses()
+        })?;
+        if let Some(bad) = addrs.iter().find(|a| !a.addr().is_loopback()) {
             return Err(Error::internal(format!(
                 "loopback interface found with non-loopback address {:?}",
-                bad.address.addr().to_string()
+                bad.addr().to_string()
             )));
         }
         // Chained after another plugin, loopback passes its result through.
@@ -32,10 +31,7 @@ impl Plugin for Loopback {
             return Ok(prev);
         }
         let first = |v4: bool| -> Option<IpNet> {
-            addrs
-                .iter()
-                .map(|a| a.address)
-                .find(|a| a.addr().is_ipv4() == v4)
+            addrs.iter().copied().find(|a| a.addr().is_ipv4() == v4)
         };
         let mut result = CniResult {
             interfaces: vec![Interface {
@@ -61,16 +57,14 @@ impl Plugin for Loopback {
         let Some(ns) = args.netns_if_exists()? else {
             return Ok(());
         };
-        let mut nl = Netlink::in_netns(ns)?;
-        match nl.link_set_down(LO) {
+        match ns.run(|| lo::set_up(false)) {
             Err(e) if e.is_not_found() => Ok(()),
             other => other,
         }
     }
 
     fn check(&self, args: &CmdArgs) -> Result<()> {
-        let mut nl = Netlink::in_netns(args.netns()?)?;
-        if !nl.link_get(LO)?.is_up() {
+        if !args.netns()?.run(lo::is_up)? {
             return Err(Error::internal("loopback interface is down"));
         }
         Ok(())

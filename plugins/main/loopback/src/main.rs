@@ -1,6 +1,7 @@
 //! loopback: brings `lo` up in the container (whatever `CNI_IFNAME` says).
 
 mod commands;
+mod lo;
 
 use pkg::skel::{self, PluginInfo};
 

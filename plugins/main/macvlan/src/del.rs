@@ -9,11 +9,13 @@ use pkg::{Error, Result, ipam};
 
 pub fn del(args: &CmdArgs) -> Result<()> {
     let mut errors = Vec::new();
-    if args.conf.ipam_type().is_some()
-        && let Err(e) = ipam::del(args)
-    {
-        errors.push(e);
-    }
+    // IPAM runs while the kernel deletes the link (which waits for RCU
+    // grace periods).
+    let ipam = args
+        .conf
+        .ipam_type()
+        .is_some()
+        .then(|| ipam::start_del(args));
     match args.netns_if_exists() {
         Ok(Some(ns)) => {
             let removed =
@@ -30,6 +32,9 @@ pub fn del(args: &CmdArgs) -> Result<()> {
         // The macvlan went with the namespace.
         Ok(None) => {}
         Err(e) => errors.push(e),
+    }
+    if let Some(Err(e)) = ipam.map(|started| started.and_then(|p| p.finish())) {
+        errors.insert(0, e);
     }
     Error::from_list(errors)
 }

@@ -29,14 +29,16 @@ const SCOPE_HOST: u8 = 254;
 
 /// What this ADD created, undone in reverse on failure.
 #[derive(Default)]
-struct Undo {
+struct Undo<'a> {
+    /// The IPAM ADD while it runs (it runs while the veth is made).
+    ipam_running: Option<ipam::Pending<'a>>,
     ipam: bool,
     veth: Option<String>,
     masq: bool,
 }
 
-impl Undo {
-    fn run(&self, host: &mut Netlink, args: &CmdArgs) {
+impl Undo<'_> {
+    fn run(self, host: &mut Netlink, args: &CmdArgs) {
         let warn = |what: &str, e: Error| {
             eprintln!("warning: rolling back {what} after a failed ADD: {e}")
         };
@@ -53,9 +55,12 @@ impl Undo {
         {
             warn(&format!("veth {name}"), e);
         }
-        if self.ipam
-            && let Err(e) = ipam::del(args)
-        {
+        // Only an allocation that succeeded is ours to release.
+        let held = self.ipam
+            || self
+                .ipam_running
+                .is_some_and(|p| p.finish_add(args).is_ok());
+        if held && let Err(e) = ipam::del(args) {
             warn("the IPAM reservation", e);
         }
     }
@@ -76,7 +81,11 @@ pub fn add(args: &CmdArgs) -> Result<CniResult> {
         ));
     }
     let mut host = Netlink::new()?;
-    let mut undo = Undo::default();
+    let mut undo = Undo {
+        // Allocating runs on the other core while the veth is made.
+        ipam_running: Some(ipam::start_add(args)?),
+        ..Default::default()
+    };
     match build(args, &conf, ns, &mut host, &mut ctr, &mut undo) {
         Ok(result) => Ok(result),
         Err(e) => {
@@ -92,22 +101,8 @@ fn build(
     ns: &Netns,
     host: &mut Netlink,
     ctr: &mut Netlink,
-    undo: &mut Undo,
+    undo: &mut Undo<'_>,
 ) -> Result<CniResult> {
-    let mut result = ipam::add(args)?;
-    undo.ipam = true;
-    if result.ips.is_empty() {
-        return Err(Error::internal("IPAM plugin returned missing IP config"));
-    }
-    // Every address needs a gateway: it is the far end of the link.
-    if let Some(ip) = result.ips.iter().find(|ip| ip.gateway.is_none()) {
-        return Err(Error::invalid_config(
-            format!("IPAM returned no gateway for {}", ip.address),
-            "ptp routes all of the container's traffic via the gateway, which it puts on the host end of the veth; give the IPAM config a gateway",
-        ));
-    }
-    enable_forwarding(&result.ips)?;
-
     let host_veth = host
         .veth_add_random(&VethSpec {
             host_name: "",
@@ -126,6 +121,24 @@ fn build(
         let _ = sysctl::ensure(&p, "0");
     }
     let ctr_link = ctr.link_get(LinkId::Name(&args.ifname))?;
+
+    let pending = undo
+        .ipam_running
+        .take()
+        .ok_or_else(|| Error::internal("IPAM ADD was not started"))?;
+    let mut result = pending.finish_add(args)?;
+    undo.ipam = true;
+    if result.ips.is_empty() {
+        return Err(Error::internal("IPAM plugin returned missing IP config"));
+    }
+    // Every address needs a gateway: it is the far end of the link.
+    if let Some(ip) = result.ips.iter().find(|ip| ip.gateway.is_none()) {
+        return Err(Error::invalid_config(
+            format!("IPAM returned no gateway for {}", ip.address),
+            "ptp routes all of the container's traffic via the gateway, which it puts on the host end of the veth; give the IPAM config a gateway",
+        ));
+    }
+    enable_forwarding(&result.ips)?;
 
     for ip in &mut result.ips {
         ip.interface = Some(1);

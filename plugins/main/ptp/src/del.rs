@@ -13,6 +13,14 @@ use crate::config::PtpConf;
 
 pub fn del(args: &CmdArgs) -> Result<()> {
     let conf = PtpConf::load_lenient(args)?;
+    // The link deletion waits in the kernel for RCU grace periods, as does
+    // closing the netfilter socket after deleting rules: IPAM and the rules
+    // go first and the waits overlap.
+    let ipam = conf.layer3.then(|| ipam::start_del(args));
+    let masq = conf
+        .ip_masq
+        .is_some()
+        .then(|| masq::teardown_deferred(&args.conf.name, &args.ifname, &args.container_id));
     let mut errors = Vec::new();
     match args.netns_if_exists() {
         // Deleting the container end takes the host end, its gateway
@@ -33,14 +41,10 @@ pub fn del(args: &CmdArgs) -> Result<()> {
         Ok(None) => {}
         Err(e) => errors.push(e),
     }
-    if conf.layer3
-        && let Err(e) = ipam::del(args)
-    {
+    if let Some(Err(e)) = ipam.map(|started| started.and_then(|p| p.finish())) {
         errors.push(e);
     }
-    if conf.ip_masq.is_some()
-        && let Err(e) = masq::teardown(&args.conf.name, &args.ifname, &args.container_id)
-    {
+    if let Some(Err(e)) = masq {
         errors.push(e);
     }
     Error::from_list(errors)
