@@ -8,7 +8,8 @@
 //!   itself, on both backends, in the rules and in traffic: a packet routed
 //!   *through* the fake host to another machine's mapped port reaches that
 //!   machine, not the container.
-//! (That no plugin acts on its own namespace is in `hostile.rs`.)
+//!
+//! That no plugin acts on its own namespace is in `hostile.rs`.
 
 use std::net::{IpAddr, SocketAddr};
 
