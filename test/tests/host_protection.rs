@@ -9,7 +9,7 @@
 //!   *through* the fake host to another machine's mapped port reaches that
 //!   machine, not the container.
 //!
-//! (That no plugin acts on its own namespace is in `hostile.rs`.)
+//! That no plugin acts on its own namespace is in `hostile.rs`.
 
 use std::net::{IpAddr, SocketAddr};
 
