@@ -211,7 +211,8 @@ fn nft_line(line: &str) -> String {
 
 /// Every file under a host-local `dataDir` that is not what the store
 /// promises: a reservation (or index entry) must name its owner,
-/// `last_reserved_ip.N` an address, `.attachments/.synced` a fingerprint.
+/// `last_reserved_ip.N` an address, `.attachments/.synced` a fingerprint
+/// (`.attachments/.last-N` is a scratch file).
 /// Temporary `.tmp-*` files are where writes happen before they become
 /// visible: they may exist while (or after) a writer died, and are counted
 /// in the second value; the next store operation removes them.
@@ -229,7 +230,10 @@ pub fn store_problems(data_dir: &Path) -> (Vec<String>, usize) {
             temps += 1;
             continue;
         }
-        if name == "lock" {
+        // `lock`, and the scratch copy of `last_reserved_ip.N` in the index
+        // (`.attachments/.last-N`, the previous value after an exchange or
+        // the next one being written): neither is read as data.
+        if name == "lock" || (name.starts_with(".last-") && rel.contains(".attachments/")) {
             continue;
         }
         let content = match std::fs::read(&path) {
