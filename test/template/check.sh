@@ -52,7 +52,9 @@ mybin=$work/bin
 mkdir -p "$mybin"
 cp "$bin"/* "$mybin/"
 cp "$CARGO_TARGET_DIR/debug/myplugin" "$mybin/"
-echo '{}' | CNI_COMMAND=VERSION "$mybin/myplugin" | grep -q supportedVersions
+# (captured first: grep -q exiting early would fail the pipeline with SIGPIPE)
+version=$(echo '{}' | CNI_COMMAND=VERSION "$mybin/myplugin")
+grep -q supportedVersions <<<"$version"
 
 echo "== its integration test (copied from test/tests/sample.rs)"
 (cd "$copy" && CNI_BIN_DIR=$mybin cargo test --offline -q -p integration --test myplugin)
