@@ -1,5 +1,6 @@
 //! Applying an IPAM result to the container interface (Go's
-//! `ipam.ConfigureIface`), and waiting for IPv6 addresses to settle.
+//! `ipam.ConfigureIface`), waiting for IPv6 addresses to settle, and
+//! removing the container interface on DEL.
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -9,6 +10,7 @@ use netlink_packet_route::link::State;
 use crate::error::{Context, Error, Result};
 use crate::netlink::{AddrFlags, LinkId, Netlink, RouteSpec};
 use crate::ns::Netns;
+use crate::skel::CmdArgs;
 use crate::sysctl::{self, Family};
 use crate::types::{CniResult, is_v4_ip};
 
@@ -166,4 +168,24 @@ pub fn check_routes(nl: &mut Netlink, routes: &[crate::types::Route]) -> Result<
         }
     }
     Ok(())
+}
+
+/// DEL's removal of `CNI_IFNAME` in `CNI_NETNS`. A namespace that is gone
+/// (or `CNI_NETNS` empty) and a link that is gone are success: the kernel
+/// removed the link with its namespace, or an earlier DEL did. Run from
+/// the plugin's own namespace; it opens a netlink socket in the container.
+pub fn del_container_link(args: &CmdArgs) -> Result<()> {
+    let Some(ns) = args.netns_if_exists()? else {
+        return Ok(());
+    };
+    let removed = Netlink::in_netns(ns).and_then(|mut nl| nl.link_del(LinkId::Name(&args.ifname)));
+    match removed {
+        Err(e) if e.is_not_found() => Ok(()),
+        other => other.map_err(|e| {
+            e.context(format!(
+                "failed to delete {} in {}",
+                args.ifname, args.netns_path
+            ))
+        }),
+    }
 }

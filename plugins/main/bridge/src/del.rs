@@ -4,9 +4,8 @@
 //! and interface name, not by anything read from the container.
 
 use pkg::firewall::{masq, spoofcheck};
-use pkg::netlink::{LinkId, Netlink};
 use pkg::skel::CmdArgs;
-use pkg::{Error, Result, ipam};
+use pkg::{Error, Result, iface, ipam};
 
 use crate::config::BridgeConf;
 
@@ -22,21 +21,8 @@ pub fn del(args: &CmdArgs) -> Result<()> {
         .is_some()
         .then(|| masq::teardown_deferred(&args.conf.name, &args.ifname, &args.container_id));
     let mut errors = Vec::new();
-    match args.netns_if_exists() {
-        Ok(Some(ns)) => {
-            let removed =
-                Netlink::in_netns(ns).and_then(|mut nl| nl.link_del(LinkId::Name(&args.ifname)));
-            match removed {
-                Ok(()) => {}
-                Err(e) if e.is_not_found() => {}
-                Err(e) => errors.push(e.context(format!(
-                    "failed to delete {} in {}",
-                    args.ifname, args.netns_path
-                ))),
-            }
-        }
-        Ok(None) => {}
-        Err(e) => errors.push(e),
+    if let Err(e) = iface::del_container_link(args) {
+        errors.push(e);
     }
     if let Some(Err(e)) = ipam.map(|started| started.and_then(|p| p.finish())) {
         errors.push(e);
