@@ -42,6 +42,15 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 CNI_BIN_DIR="$(pwd)/bin" cargo test --workspace --locked -- "$@"
 
+# The multi-call packaging (build_linux.sh --multicall): the plugin suites
+# again, on one binary reached through a link per plugin.
+echo "== multi-call build: the plugin suites on bin-multicall/"
+BIN_DIR="$(pwd)/bin-multicall" ./build_linux.sh --multicall >/dev/null
+CNI_BIN_DIR="$(pwd)/bin-multicall" cargo test --locked -p integration \
+    --test multicall --test conformance_all --test conformance --test loopback --test bridge --test ptp \
+    --test macvlan --test host_local --test static_ipam --test portmap --test firewall \
+    --test tuning --test bandwidth -- "$@"
+
 # The plugin template: a new plugin made from plugins/sample as its README
 # says builds, passes its tests and runs in a chain through cnitool.
 echo "== plugin template (test/template/check.sh)"

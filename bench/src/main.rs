@@ -51,7 +51,8 @@ pub fn progress(msg: impl std::fmt::Display) {
 const SCENARIO_PLUGINS: [&str; 5] = ["bridge", "host-local", "ptp", "macvlan", "loopback"];
 
 /// Executables that can sit next to the plugins but are not plugins.
-const NOT_PLUGINS: [&str; 2] = ["cnitool", "cni-bench"];
+/// The multi-call binary is counted through its plugin links.
+const NOT_PLUGINS: [&str; 3] = ["cnitool", "cni-bench", "cni-plugins"];
 
 fn main() -> ExitCode {
     let opts = match options::parse(std::env::args().skip(1)) {
@@ -131,8 +132,8 @@ fn plugin_names(ours: &Path) -> Vec<String> {
     };
     for e in rd.flatten() {
         let path = e.path();
-        let executable = e
-            .metadata()
+        // Followed: in a multi-call install the plugins are symlinks.
+        let executable = std::fs::metadata(&path)
             .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
         let is_me = me.is_some() && std::fs::canonicalize(&path).ok() == me;
         if let Some(n) = e.file_name().to_str()

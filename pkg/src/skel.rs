@@ -215,6 +215,19 @@ pub fn run(plugin: &dyn Plugin, info: &PluginInfo) -> ! {
     std::process::exit(code)
 }
 
+/// Ends the process with `e` as a spec error on stdout, for a binary that
+/// fails before it knows which plugin it is (the multi-call binary given a
+/// name it does not carry).
+pub fn fail(e: &Error) -> ! {
+    let stdout = std::io::stdout();
+    let _ = write_json(
+        &mut stdout.lock(),
+        &error_json(e, Version::CURRENT.as_str()),
+        true,
+    );
+    std::process::exit(1)
+}
+
 /// Run one invocation; returns the exit status. This is what [`run`] does
 /// with the process's environment and standard streams; tests call it with
 /// their own.

@@ -32,7 +32,7 @@ trap cleanup EXIT
 # The copy: the sources only, as a user's checkout would be.
 copy=$work/repo
 mkdir -p "$copy"
-tar -C "$repo" --exclude=./target --exclude=./bin --exclude=./fuzz --exclude=./.git -cf - . | tar -C "$copy" -xf -
+tar -C "$repo" --exclude=./target --exclude=./bin --exclude=./bin-multicall --exclude=./fuzz --exclude=./.git -cf - . | tar -C "$copy" -xf -
 
 echo "== README steps 1-4: plugins/sample -> plugins/meta/myplugin"
 cp -r "$copy/plugins/sample" "$copy/plugins/meta/myplugin"

@@ -6,3 +6,12 @@ pub mod commands;
 pub mod config;
 pub mod dns;
 pub mod range;
+
+/// Runs the plugin on this process's environment and standard streams:
+/// the binary's `main`, and the multi-call binary's for this name.
+pub fn main() -> ! {
+    pkg::skel::run(
+        &commands::HostLocal,
+        &pkg::skel::PluginInfo::all_versions("host-local"),
+    )
+}

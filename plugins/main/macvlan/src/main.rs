@@ -2,42 +2,6 @@
 //! directly inside the container under its final name, with addresses
 //! from IPAM or none (L2 mode). plugins.md §2.3.
 
-mod add;
-mod check;
-mod config;
-mod del;
-
-use pkg::skel::{self, CmdArgs, Plugin, PluginInfo};
-use pkg::types::CniResult;
-use pkg::{Result, ipam};
-
-struct Macvlan;
-
-impl Plugin for Macvlan {
-    fn add(&self, args: &CmdArgs) -> Result<CniResult> {
-        add::add(args)
-    }
-    fn del(&self, args: &CmdArgs) -> Result<()> {
-        del::del(args)
-    }
-    fn check(&self, args: &CmdArgs) -> Result<()> {
-        check::check(args)
-    }
-    /// Only IPAM holds state of a macvlan attachment outside the netns.
-    fn gc(&self, args: &CmdArgs) -> Result<()> {
-        match args.conf.ipam_type() {
-            Some(_) => ipam::gc(args),
-            None => Ok(()),
-        }
-    }
-    fn status(&self, args: &CmdArgs) -> Result<()> {
-        match args.conf.ipam_type() {
-            Some(_) => ipam::status(args),
-            None => Ok(()),
-        }
-    }
-}
-
 fn main() {
-    skel::run(&Macvlan, &PluginInfo::all_versions("macvlan"));
+    macvlan::main()
 }

@@ -4,41 +4,6 @@
 //! layout, see `pkg::firewall::filter`) and firewalld (zone sources over
 //! D-Bus, see `pkg::firewall::firewalld`).
 
-mod add;
-mod check;
-mod config;
-mod del;
-mod gc;
-
-use pkg::Result;
-use pkg::skel::{self, CmdArgs, Plugin, PluginInfo};
-use pkg::types::{CniResult, Version};
-
-struct Firewall;
-
-impl Plugin for Firewall {
-    fn add(&self, args: &CmdArgs) -> Result<CniResult> {
-        add::add(args)
-    }
-    fn del(&self, args: &CmdArgs) -> Result<()> {
-        del::del(args)
-    }
-    fn check(&self, args: &CmdArgs) -> Result<()> {
-        check::check(args)
-    }
-    fn gc(&self, args: &CmdArgs) -> Result<()> {
-        gc::gc(args)
-    }
-}
-
 fn main() {
-    // As Go: 0.4.0 and later only (the plugin needs prevResult on DEL).
-    let info = PluginInfo {
-        about: skel::about("firewall"),
-        versions: Version::ALL
-            .into_iter()
-            .filter(|v| *v >= Version::V0_4_0)
-            .collect(),
-    };
-    skel::run(&Firewall, &info);
+    firewall::main()
 }

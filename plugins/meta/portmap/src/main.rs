@@ -3,33 +3,6 @@
 //! that result on unchanged. Rules live in iptables or nftables, in Go's
 //! layout; see `pkg::firewall::portmap`.
 
-mod add;
-mod check;
-mod config;
-mod del;
-mod gc;
-
-use pkg::Result;
-use pkg::skel::{self, CmdArgs, Plugin, PluginInfo};
-use pkg::types::CniResult;
-
-struct Portmap;
-
-impl Plugin for Portmap {
-    fn add(&self, args: &CmdArgs) -> Result<CniResult> {
-        add::add(args)
-    }
-    fn del(&self, args: &CmdArgs) -> Result<()> {
-        del::del(args)
-    }
-    fn check(&self, args: &CmdArgs) -> Result<()> {
-        check::check(args)
-    }
-    fn gc(&self, args: &CmdArgs) -> Result<()> {
-        gc::gc(args)
-    }
-}
-
 fn main() {
-    skel::run(&Portmap, &PluginInfo::all_versions("portmap"));
+    portmap::main()
 }

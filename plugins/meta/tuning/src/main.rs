@@ -3,30 +3,6 @@
 //! queue length) and sysctls of the container's network namespace, and
 //! restores the link attributes on DEL.
 
-mod add;
-mod backup;
-mod check;
-mod config;
-mod del;
-
-use pkg::Result;
-use pkg::skel::{self, CmdArgs, Plugin, PluginInfo};
-use pkg::types::CniResult;
-
-struct Tuning;
-
-impl Plugin for Tuning {
-    fn add(&self, args: &CmdArgs) -> Result<CniResult> {
-        add::add(args)
-    }
-    fn del(&self, args: &CmdArgs) -> Result<()> {
-        del::del(args)
-    }
-    fn check(&self, args: &CmdArgs) -> Result<()> {
-        check::check(args)
-    }
-}
-
 fn main() {
-    skel::run(&Tuning, &PluginInfo::all_versions("tuning"));
+    tuning::main()
 }

@@ -1,0 +1,103 @@
+//! cni-plugins: every plugin of the suite in one executable, which runs the
+//! plugin named by the last component of the path it was executed as
+//! (`/opt/cni/bin/bridge` runs bridge). Installed as one file plus links
+//! named after the plugins, the set takes the disk space of its largest
+//! plugin instead of the sum of all of them; runtimes exec the links like
+//! any plugin binary. `cni-plugins <name>` runs a plugin by name.
+
+use std::ffi::OsStr;
+use std::path::Path;
+
+use pkg::Error;
+use pkg::skel;
+
+const SELF: &str = "cni-plugins";
+
+/// Sorted by name: what `cni-plugins` lists and build_linux.sh links.
+const PLUGINS: &[(&str, fn() -> !)] = &[
+    ("bandwidth", bandwidth::main),
+    ("bridge", bridge::main),
+    ("firewall", firewall::main),
+    ("host-local", host_local::main),
+    ("loopback", loopback::main),
+    ("macvlan", macvlan::main),
+    ("portmap", portmap::main),
+    ("ptp", ptp::main),
+    ("static", static_ipam::main),
+    ("tuning", tuning::main),
+];
+
+fn lookup(name: &OsStr) -> Option<fn() -> !> {
+    PLUGINS
+        .iter()
+        .find(|(n, _)| OsStr::new(n) == name)
+        .map(|(_, run)| *run)
+}
+
+fn names() -> String {
+    PLUGINS
+        .iter()
+        .map(|(n, _)| *n)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn main() {
+    let mut args = std::env::args_os();
+    let argv0 = args.next().unwrap_or_default();
+    let name = Path::new(&argv0).file_name().unwrap_or_default().to_owned();
+    if let Some(run) = lookup(&name) {
+        run()
+    }
+    if name == SELF {
+        match args.next() {
+            Some(plugin) => match lookup(&plugin) {
+                Some(run) => run(),
+                None => unknown(&plugin),
+            },
+            None => {
+                eprintln!("{SELF}: the CNI plugins {} in one binary", names());
+                eprintln!("run it through a link named after a plugin, or as `{SELF} <plugin>`");
+                std::process::exit(0)
+            }
+        }
+    }
+    unknown(&name)
+}
+
+fn unknown(name: &OsStr) -> ! {
+    skel::fail(&Error::new(
+        999,
+        format!("unknown plugin name {:?}", name.to_string_lossy()),
+        format!(
+            "{SELF} runs only {}: install it (a link or a copy) under one of those names",
+            names()
+        ),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PLUGINS;
+    use std::path::Path;
+
+    /// A plugin added under plugins/<kind>/ must be added here too, or the
+    /// multi-call install would lack it.
+    #[test]
+    fn carries_every_plugin_of_the_workspace() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins");
+        let mut on_disk = Vec::new();
+        for kind in std::fs::read_dir(&root).unwrap() {
+            let kind = kind.unwrap().path();
+            for plugin in std::fs::read_dir(&kind).into_iter().flatten() {
+                let plugin = plugin.unwrap().path();
+                if plugin.join("Cargo.toml").is_file() {
+                    on_disk.push(plugin.file_name().unwrap().to_string_lossy().into_owned());
+                }
+            }
+        }
+        on_disk.sort();
+        let ours: Vec<String> = PLUGINS.iter().map(|(n, _)| n.to_string()).collect();
+        assert_eq!(ours, on_disk);
+    }
+}

@@ -1,0 +1,112 @@
+//! The multi-call binary (`build_linux.sh --multicall`): a plugin is
+//! chosen by the name it is executed as, `cni-plugins <name>` works too,
+//! and any other name is a spec error. Runs on `$CNI_BIN_DIR` when it holds
+//! `cni-plugins` and links (test_linux.sh's multi-call stage, where the
+//! plugin suites run on the same links). Skipped, saying so, elsewhere.
+
+use std::os::unix::fs::symlink;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use integration::*;
+use serde_json::Value;
+
+const PLUGINS: [&str; 10] = [
+    "bandwidth",
+    "bridge",
+    "firewall",
+    "host-local",
+    "loopback",
+    "macvlan",
+    "portmap",
+    "ptp",
+    "static",
+    "tuning",
+];
+
+fn multicall() -> Option<PathBuf> {
+    let p = bin_dir().join("cni-plugins");
+    let linked = std::fs::symlink_metadata(bin_dir().join("bridge"))
+        .is_ok_and(|m| m.file_type().is_symlink());
+    if p.is_file() && linked {
+        Some(p)
+    } else {
+        eprintln!(
+            "skipped: {} is not a multi-call install (no cni-plugins, or bridge is not a link); run with CNI_BIN_DIR set to the output of build_linux.sh --multicall",
+            bin_dir().display()
+        );
+        None
+    }
+}
+
+fn version(cmd: &mut Command) -> Output {
+    cmd.env_clear()
+        .env("CNI_COMMAND", "VERSION")
+        .stdin(Stdio::null())
+        .output()
+        .expect("exec")
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+#[test]
+fn every_plugin_name_runs_that_plugin() {
+    let Some(bin) = multicall() else { return };
+    for name in PLUGINS {
+        let link = bin_dir().join(name);
+        let by_link = version(&mut Command::new(&link));
+        let by_arg = version(Command::new(&bin).arg(name));
+        assert!(
+            by_link.status.success() && by_arg.status.success(),
+            "{name}"
+        );
+        assert_eq!(json(&by_link), json(&by_arg), "{name}");
+        // What the plugin says about itself names it, not cni-plugins.
+        let about = Command::new(&link).env_clear().output().expect("exec");
+        let about = String::from_utf8_lossy(&about.stderr);
+        assert!(
+            about.contains(&format!("CNI {name} plugin")),
+            "{name}: {about}"
+        );
+    }
+}
+
+#[test]
+fn any_other_name_is_a_spec_error() {
+    let Some(bin) = multicall() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let bogus = dir.path().join("bridge2");
+    symlink(&bin, &bogus).unwrap();
+    let hard = dir.path().join("bridge");
+    // A hard link (or a copy) works as well as a symlink, when the file
+    // system allows one; a copy otherwise.
+    if std::fs::hard_link(&bin, &hard).is_err() {
+        std::fs::copy(&bin, &hard).unwrap();
+    }
+    let ok = version(&mut Command::new(&hard));
+    assert!(ok.status.success());
+    assert!(json(&ok)["supportedVersions"].is_array());
+
+    for out in [
+        version(&mut Command::new(&bogus)),
+        version(Command::new(&bin).arg("nope")),
+    ] {
+        assert_eq!(out.status.code(), Some(1));
+        let e = json(&out);
+        assert_eq!(e["code"], 999, "{e}");
+        assert!(
+            e["msg"].as_str().unwrap().contains("unknown plugin name"),
+            "{e}"
+        );
+        assert!(e["details"].as_str().unwrap().contains("host-local"), "{e}");
+    }
+
+    // Alone, it lists what it carries and does nothing.
+    let out = version(&mut Command::new(&bin));
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bridge"));
+}
