@@ -151,6 +151,24 @@ pub fn status(args: &CmdArgs) -> Result<()> {
     exec(args, "STATUS").map(drop)
 }
 
+/// IPAM GC when the config names an IPAM plugin; without one (a plugin in
+/// L2 mode) there is no IPAM state to collect.
+pub fn gc_if_configured(args: &CmdArgs) -> Result<()> {
+    match args.conf.ipam_type() {
+        Some(_) => gc(args),
+        None => Ok(()),
+    }
+}
+
+/// IPAM STATUS when the config names an IPAM plugin; without one the
+/// plugin needs nothing else to be ready.
+pub fn status_if_configured(args: &CmdArgs) -> Result<()> {
+    match args.conf.ipam_type() {
+        Some(_) => status(args),
+        None => Ok(()),
+    }
+}
+
 /// Runs IPAM DEL when dropped, unless `disarm`ed: an ADD that fails after
 /// IPAM ADD succeeded gives its addresses back on every exit path.
 pub struct Guard<'a> {

@@ -32,6 +32,73 @@ pub trait Plugin {
     }
 }
 
+/// A [`Plugin`] made of free functions, for a plugin that keeps each
+/// command in its own module (as this suite's do). Name the commands the
+/// plugin has and take the rest from [`Commands::new`], where GC and STATUS
+/// succeed with nothing to do:
+///
+/// ```
+/// use pkg::skel::{CmdArgs, Commands};
+/// use pkg::types::CniResult;
+/// # fn add(_: &CmdArgs) -> pkg::Result<CniResult> { unimplemented!() }
+/// # fn del(_: &CmdArgs) -> pkg::Result<()> { Ok(()) }
+/// # fn check(_: &CmdArgs) -> pkg::Result<()> { Ok(()) }
+/// # fn gc(_: &CmdArgs) -> pkg::Result<()> { Ok(()) }
+/// let plugin = Commands {
+///     gc,
+///     ..Commands::new(add, del, check)
+/// };
+/// // skel::run(&plugin, &PluginInfo::all_versions("my-plugin"));
+/// # let _ = plugin;
+/// ```
+#[derive(Clone, Copy)]
+pub struct Commands {
+    pub add: fn(&CmdArgs) -> Result<CniResult>,
+    pub del: fn(&CmdArgs) -> Result<()>,
+    pub check: fn(&CmdArgs) -> Result<()>,
+    pub gc: fn(&CmdArgs) -> Result<()>,
+    pub status: fn(&CmdArgs) -> Result<()>,
+}
+
+impl Commands {
+    /// ADD, DEL and CHECK as given; GC and STATUS succeed doing nothing.
+    pub const fn new(
+        add: fn(&CmdArgs) -> Result<CniResult>,
+        del: fn(&CmdArgs) -> Result<()>,
+        check: fn(&CmdArgs) -> Result<()>,
+    ) -> Commands {
+        Commands {
+            add,
+            del,
+            check,
+            gc: nothing,
+            status: nothing,
+        }
+    }
+}
+
+fn nothing(_args: &CmdArgs) -> Result<()> {
+    Ok(())
+}
+
+impl Plugin for Commands {
+    fn add(&self, args: &CmdArgs) -> Result<CniResult> {
+        (self.add)(args)
+    }
+    fn del(&self, args: &CmdArgs) -> Result<()> {
+        (self.del)(args)
+    }
+    fn check(&self, args: &CmdArgs) -> Result<()> {
+        (self.check)(args)
+    }
+    fn gc(&self, args: &CmdArgs) -> Result<()> {
+        (self.gc)(args)
+    }
+    fn status(&self, args: &CmdArgs) -> Result<()> {
+        (self.status)(args)
+    }
+}
+
 /// The plugin's name/description and the versions it answers.
 pub struct PluginInfo {
     pub about: String,
@@ -44,6 +111,14 @@ impl PluginInfo {
         PluginInfo {
             about: about(name),
             versions: Version::ALL.to_vec(),
+        }
+    }
+
+    /// A plugin of this suite that speaks `oldest` and every later version.
+    pub fn since(name: &str, oldest: Version) -> PluginInfo {
+        PluginInfo {
+            about: about(name),
+            versions: Version::ALL.into_iter().filter(|v| *v >= oldest).collect(),
         }
     }
 

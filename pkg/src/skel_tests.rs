@@ -95,7 +95,7 @@ fn base_env(cmd: &str) -> Vec<(&'static str, String)> {
 }
 
 fn run_with(
-    plugin: &Fake,
+    plugin: &dyn Plugin,
     info: &PluginInfo,
     env: &[(&str, String)],
     stdin: &mut dyn Read,
@@ -577,4 +577,55 @@ fn conformance_35_unknown_keys_tolerated() {
     let (o, calls) = run(&base_env("DEL"), &stdin);
     assert_eq!(o.code, 0, "{}", o.stdout);
     assert_eq!(calls, vec!["del"]);
+}
+
+#[test]
+fn plugin_info_since_keeps_that_version_and_later() {
+    for (oldest, want) in [
+        (Version::V0_1_0, Version::ALL.len()),
+        (Version::V0_3_0, 5),
+        (Version::V0_4_0, 3),
+        (Version::V1_1_0, 1),
+    ] {
+        let info = PluginInfo::since("x", oldest);
+        assert_eq!(info.versions.len(), want, "{oldest:?}");
+        assert!(info.versions.iter().all(|v| *v >= oldest));
+        assert_eq!(info.about, about("x"));
+    }
+}
+
+#[test]
+fn commands_call_the_functions_given_and_default_gc_status_to_success() {
+    fn add(_: &CmdArgs) -> Result<CniResult> {
+        Err(Error::new(101, "add", ""))
+    }
+    fn del(_: &CmdArgs) -> Result<()> {
+        Err(Error::new(102, "del", ""))
+    }
+    fn check(_: &CmdArgs) -> Result<()> {
+        Err(Error::new(103, "check", ""))
+    }
+    fn gc(_: &CmdArgs) -> Result<()> {
+        Err(Error::new(104, "gc", ""))
+    }
+    let plain = Commands::new(add, del, check);
+    let with_gc = Commands { gc, ..plain };
+    let info = PluginInfo::all_versions("fake");
+    for (plugin, cmd, want) in [
+        (&plain, "ADD", Some(101)),
+        (&plain, "DEL", Some(102)),
+        (&plain, "CHECK", Some(103)),
+        (&plain, "GC", None),
+        (&plain, "STATUS", None),
+        (&with_gc, "GC", Some(104)),
+        (&with_gc, "STATUS", None),
+    ] {
+        let mut env = base_env(cmd);
+        env[2].1 = "/proc/self/ns/net".into();
+        let o = run_with(plugin, &info, &env, &mut conf("1.1.0").as_bytes());
+        match want {
+            Some(code) => assert_eq!(o.err_code(), code, "{cmd}: {}", o.stdout),
+            None => assert_eq!(o.code, 0, "{cmd}: {}", o.stdout),
+        }
+    }
 }

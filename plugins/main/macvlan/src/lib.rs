@@ -7,39 +7,17 @@ mod check;
 mod config;
 mod del;
 
-use pkg::skel::{self, CmdArgs, Plugin, PluginInfo};
-use pkg::types::CniResult;
-use pkg::{Result, ipam};
-
-struct Macvlan;
-
-impl Plugin for Macvlan {
-    fn add(&self, args: &CmdArgs) -> Result<CniResult> {
-        add::add(args)
-    }
-    fn del(&self, args: &CmdArgs) -> Result<()> {
-        del::del(args)
-    }
-    fn check(&self, args: &CmdArgs) -> Result<()> {
-        check::check(args)
-    }
-    /// Only IPAM holds state of a macvlan attachment outside the netns.
-    fn gc(&self, args: &CmdArgs) -> Result<()> {
-        match args.conf.ipam_type() {
-            Some(_) => ipam::gc(args),
-            None => Ok(()),
-        }
-    }
-    fn status(&self, args: &CmdArgs) -> Result<()> {
-        match args.conf.ipam_type() {
-            Some(_) => ipam::status(args),
-            None => Ok(()),
-        }
-    }
-}
+use pkg::ipam;
+use pkg::skel::{self, Commands, PluginInfo};
 
 /// Runs the plugin on this process's environment and standard streams:
 /// the binary's `main`, and the multi-call binary's for this name.
 pub fn main() -> ! {
-    skel::run(&Macvlan, &PluginInfo::all_versions("macvlan"));
+    let plugin = Commands {
+        // Only IPAM holds state of a macvlan attachment outside the netns.
+        gc: ipam::gc_if_configured,
+        status: ipam::status_if_configured,
+        ..Commands::new(add::add, del::del, check::check)
+    };
+    skel::run(&plugin, &PluginInfo::all_versions("macvlan"));
 }

@@ -10,37 +10,16 @@ mod del;
 mod gc;
 mod host;
 
-use pkg::Result;
-use pkg::skel::{self, CmdArgs, Plugin, PluginInfo};
-use pkg::types::{CniResult, Version};
-
-struct Bandwidth;
-
-impl Plugin for Bandwidth {
-    fn add(&self, args: &CmdArgs) -> Result<CniResult> {
-        add::add(args)
-    }
-    fn del(&self, args: &CmdArgs) -> Result<()> {
-        del::del(args)
-    }
-    fn check(&self, args: &CmdArgs) -> Result<()> {
-        check::check(args)
-    }
-    fn gc(&self, args: &CmdArgs) -> Result<()> {
-        gc::gc(args)
-    }
-}
+use pkg::skel::{self, Commands, PluginInfo};
+use pkg::types::Version;
 
 /// Runs the plugin on this process's environment and standard streams:
 /// the binary's `main`, and the multi-call binary's for this name.
 pub fn main() -> ! {
-    // As Go: results before 0.3.0 cannot list the IFB interface.
-    let info = PluginInfo {
-        about: skel::about("bandwidth"),
-        versions: Version::ALL
-            .into_iter()
-            .filter(|v| *v >= Version::V0_3_0)
-            .collect(),
+    let plugin = Commands {
+        gc: gc::gc,
+        ..Commands::new(add::add, del::del, check::check)
     };
-    skel::run(&Bandwidth, &info);
+    // As Go: results before 0.3.0 cannot list the IFB interface.
+    skel::run(&plugin, &PluginInfo::since("bandwidth", Version::V0_3_0));
 }

@@ -9,29 +9,14 @@ mod config;
 mod del;
 mod gc;
 
-use pkg::Result;
-use pkg::skel::{self, CmdArgs, Plugin, PluginInfo};
-use pkg::types::CniResult;
-
-struct Portmap;
-
-impl Plugin for Portmap {
-    fn add(&self, args: &CmdArgs) -> Result<CniResult> {
-        add::add(args)
-    }
-    fn del(&self, args: &CmdArgs) -> Result<()> {
-        del::del(args)
-    }
-    fn check(&self, args: &CmdArgs) -> Result<()> {
-        check::check(args)
-    }
-    fn gc(&self, args: &CmdArgs) -> Result<()> {
-        gc::gc(args)
-    }
-}
+use pkg::skel::{self, Commands, PluginInfo};
 
 /// Runs the plugin on this process's environment and standard streams:
 /// the binary's `main`, and the multi-call binary's for this name.
 pub fn main() -> ! {
-    skel::run(&Portmap, &PluginInfo::all_versions("portmap"));
+    let plugin = Commands {
+        gc: gc::gc,
+        ..Commands::new(add::add, del::del, check::check)
+    };
+    skel::run(&plugin, &PluginInfo::all_versions("portmap"));
 }

@@ -9,26 +9,11 @@ mod check;
 mod config;
 mod del;
 
-use pkg::Result;
-use pkg::skel::{self, CmdArgs, Plugin, PluginInfo};
-use pkg::types::CniResult;
-
-struct Tuning;
-
-impl Plugin for Tuning {
-    fn add(&self, args: &CmdArgs) -> Result<CniResult> {
-        add::add(args)
-    }
-    fn del(&self, args: &CmdArgs) -> Result<()> {
-        del::del(args)
-    }
-    fn check(&self, args: &CmdArgs) -> Result<()> {
-        check::check(args)
-    }
-}
+use pkg::skel::{self, Commands, PluginInfo};
 
 /// Runs the plugin on this process's environment and standard streams:
 /// the binary's `main`, and the multi-call binary's for this name.
 pub fn main() -> ! {
-    skel::run(&Tuning, &PluginInfo::all_versions("tuning"));
+    let plugin = Commands::new(add::add, del::del, check::check);
+    skel::run(&plugin, &PluginInfo::all_versions("tuning"));
 }
