@@ -115,6 +115,32 @@ impl TestNs {
         c
     }
 
+    /// A veth pair from this namespace (`name`, with `addrs`) to `peer`
+    /// (`peer_name`, with `peer_addrs`), both ends up. Addresses are CIDRs;
+    /// IPv6 ones skip DAD, so they are usable at once.
+    pub fn veth_to(
+        &self,
+        name: &str,
+        addrs: &[&str],
+        peer: &TestNs,
+        peer_name: &str,
+        peer_addrs: &[&str],
+    ) {
+        self.ip(&[
+            "link", "add", name, "type", "veth", "peer", "name", peer_name, "netns", &peer.name,
+        ]);
+        for (ns, dev, list) in [(self, name, addrs), (peer, peer_name, peer_addrs)] {
+            for a in list {
+                let mut args = vec!["addr", "add", a, "dev", dev];
+                if a.contains(':') {
+                    args.push("nodad");
+                }
+                ns.ip(&args);
+            }
+            ns.ip(&["link", "set", dev, "up"]);
+        }
+    }
+
     pub fn netlink(&self) -> crate::netlink::Netlink {
         crate::netlink::Netlink::in_netns(&self.open()).expect("netlink socket in test netns")
     }

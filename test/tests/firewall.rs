@@ -36,24 +36,13 @@ impl Env {
         let host = TestNs::new("fwhost");
         let client = TestNs::new("fwcli");
         let (h, c) = ("vfwh0", "vfwc0");
-        host.ip(&[
-            "link",
-            "add",
+        host.veth_to(
             h,
-            "type",
-            "veth",
-            "peer",
-            "name",
+            &["192.168.252.1/24", "fd00:252::1/64"],
+            &client,
             c,
-            "netns",
-            &client.name,
-        ]);
-        host.ip(&["addr", "add", "192.168.252.1/24", "dev", h]);
-        host.ip(&["addr", "add", "fd00:252::1/64", "dev", h, "nodad"]);
-        host.ip(&["link", "set", h, "up"]);
-        client.ip(&["addr", "add", &format!("{CLIENT_V4}/24"), "dev", c]);
-        client.ip(&["addr", "add", &format!("{CLIENT_V6}/64"), "dev", c, "nodad"]);
-        client.ip(&["link", "set", c, "up"]);
+            &[&format!("{CLIENT_V4}/24"), &format!("{CLIENT_V6}/64")],
+        );
         client.ip(&["route", "add", "default", "via", "192.168.252.1"]);
         client.ip(&["-6", "route", "add", "default", "via", "fd00:252::1"]);
         Env {

@@ -45,31 +45,13 @@ impl Env {
         let host = TestNs::new("pmhost");
         let client = TestNs::new("pmcli");
         let (h, c) = ("vpmh0", "vpmc0");
-        host.ip(&[
-            "link",
-            "add",
+        host.veth_to(
             h,
-            "type",
-            "veth",
-            "peer",
-            "name",
+            &[&format!("{HOST_OUT_V4}/24"), &format!("{HOST_OUT_V6}/64")],
+            &client,
             c,
-            "netns",
-            &client.name,
-        ]);
-        host.ip(&["addr", "add", &format!("{HOST_OUT_V4}/24"), "dev", h]);
-        host.ip(&[
-            "addr",
-            "add",
-            &format!("{HOST_OUT_V6}/64"),
-            "dev",
-            h,
-            "nodad",
-        ]);
-        host.ip(&["link", "set", h, "up"]);
-        client.ip(&["addr", "add", &format!("{CLIENT_V4}/24"), "dev", c]);
-        client.ip(&["addr", "add", &format!("{CLIENT_V6}/64"), "dev", c, "nodad"]);
-        client.ip(&["link", "set", c, "up"]);
+            &[&format!("{CLIENT_V4}/24"), &format!("{CLIENT_V6}/64")],
+        );
         client.ip(&["route", "add", "default", "via", HOST_OUT_V4]);
         client.ip(&["-6", "route", "add", "default", "via", HOST_OUT_V6]);
         Env {

@@ -360,16 +360,13 @@ fn outside(net: &Net) -> TestNs {
         format!("ph{}", std::process::id() % 100000),
         format!("po{}", std::process::id() % 100000),
     );
-    net.host.ip(&[
-        "link", "add", &h, "type", "veth", "peer", "name", &o, "netns", &out.name,
-    ]);
-    net.host.ip(&["addr", "add", "192.168.251.1/24", "dev", &h]);
-    net.host
-        .ip(&["addr", "add", "fd00:251::1/64", "dev", &h, "nodad"]);
-    net.host.ip(&["link", "set", &h, "up"]);
-    out.ip(&["addr", "add", "192.168.251.2/24", "dev", &o]);
-    out.ip(&["addr", "add", "fd00:251::2/64", "dev", &o, "nodad"]);
-    out.ip(&["link", "set", &o, "up"]);
+    net.host.veth_to(
+        &h,
+        &["192.168.251.1/24", "fd00:251::1/64"],
+        &out,
+        &o,
+        &["192.168.251.2/24", "fd00:251::2/64"],
+    );
     out
 }
 
