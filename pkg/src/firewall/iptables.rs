@@ -316,12 +316,46 @@ fn table_script(table: &str, lines: &[String]) -> String {
     script
 }
 
-/// Lists `table`, plans, and applies the plan in one restore. A failed
-/// restore is planned again from a fresh listing (another plugin may have
-/// changed the table in between; a chain created meanwhile makes our `-N`
-/// fail rather than flush it), up to three tries. With `cleanup`, a missing
-/// tool or table means there is nothing to remove.
+/// Holds an exclusive flock on the calling thread's network namespace
+/// (its nsfs file) until dropped: the plugins of this suite that plan
+/// from a listing and then restore take turns per namespace. A `-N` that
+/// fails is not enough to catch a parallel plugin's change: iptables-nft,
+/// when another restore commits first, replays the batch on a fresh cache
+/// and skips a `-N` of a chain that now exists, so a shared rule planned
+/// from the stale listing (the jump to `CNI-HOSTPORT-DNAT`, to
+/// `CNI-FORWARD`) went in twice. The lock creates no file, is per
+/// namespace (scratch namespaces of parallel tests do not wait for each
+/// other) and goes with the process if it is killed. None where the file
+/// cannot be opened or locked: the retry below is then the only guard.
+fn lock_netns() -> Option<std::fs::File> {
+    let file = std::fs::File::open("/proc/thread-self/ns/net").ok()?;
+    file.lock().ok()?;
+    Some(file)
+}
+
+/// Lists `table`, plans, and applies the plan in one restore, holding the
+/// namespace's lock (see `lock_netns`) from the listing to the restore. A
+/// failed restore is planned again from a fresh listing (a plugin that does
+/// not take the lock, Go's, may have changed the table in between; a chain
+/// created meanwhile makes our `-N` fail rather than flush it, at least
+/// with iptables-legacy), up to three tries. With `cleanup`, a missing tool
+/// or table means there is nothing to remove.
 pub(super) fn converge_table(
+    family: Family,
+    table: &str,
+    what: &str,
+    cleanup: bool,
+    plan: impl Fn(&NatTable) -> Vec<String>,
+) -> crate::error::Result<()> {
+    let _turn = lock_netns();
+    converge_unlocked(family, table, what, cleanup, plan)
+}
+
+/// [`converge_table`] without the lock, for a plan that touches only
+/// rules and chains of one attachment (the masquerade chain and its
+/// jump), which no parallel plugin plans for: waiting for the lock would
+/// only slow parallel ADDs and DELs down.
+pub(super) fn converge_unlocked(
     family: Family,
     table: &str,
     what: &str,
@@ -370,6 +404,28 @@ pub(super) fn blamed_line<'a>(stderr: &str, lines: &'a [String]) -> Option<&'a s
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn netns_lock_excludes_a_second_holder_until_dropped() {
+        let Some(held) = lock_netns() else {
+            eprintln!("skipped: cannot flock /proc/thread-self/ns/net here");
+            return;
+        };
+        let other = || {
+            std::thread::spawn(|| {
+                let f = std::fs::File::open("/proc/thread-self/ns/net").unwrap();
+                f.try_lock().is_ok()
+            })
+            .join()
+            .unwrap()
+        };
+        assert!(
+            !other(),
+            "a second open file must wait while the lock is held"
+        );
+        drop(held);
+        assert!(other(), "free again once dropped");
+    }
 
     const LISTING: &str = r#"-P PREROUTING ACCEPT
 -P POSTROUTING ACCEPT

@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, HashSet};
 use ipnet::IpNet;
 
 use crate::error::{Error, Result};
-use crate::firewall::exec::{self, ExecError};
+use crate::firewall::exec;
 use crate::firewall::iptables::{self, Family, NatTable, Rule};
 use crate::firewall::names::{format_chain_name, format_comment, parse_comment};
 use crate::firewall::nfexpr::{Expr, Verdict, addr_match, encode_list};
@@ -51,7 +51,7 @@ pub(super) fn setup(network: &str, container_id: &str, ips: &[IpNet]) -> Result<
                 continue;
             }
         }
-        converge(family, &what, false, plan)?;
+        iptables::converge_unlocked(family, "nat", &what, false, plan)?;
     }
     Ok(())
 }
@@ -148,7 +148,7 @@ pub(super) fn teardown(network: &str, container_id: &str, family: Family) -> Res
         "removing masquerade chain {chain} from {} table nat",
         family.tool()
     );
-    converge(family, &what, true, |t| plan_teardown(t, &chain))
+    iptables::converge_unlocked(family, "nat", &what, true, |t| plan_teardown(t, &chain))
 }
 
 /// The same teardown as netlink deletions, for iptables-nft: every
@@ -197,45 +197,13 @@ pub(super) fn gc(network: &str, valid_ids: &HashSet<&str>) -> Result<()> {
                 "removing stale masquerade chains of network {network:?} from {} table nat",
                 family.tool()
             );
-            converge(family, &what, true, |t| plan_gc(t, network, valid_ids)).err()
+            iptables::converge_unlocked(family, "nat", &what, true, |t| {
+                plan_gc(t, network, valid_ids)
+            })
+            .err()
         })
         .collect();
     Error::from_list(errors)
-}
-
-/// Lists the table, plans, and applies the plan in one restore. A failed
-/// restore is planned again once from a fresh listing, because another
-/// plugin may have changed the table in between. With `cleanup`, a missing
-/// tool or table means there is nothing to remove.
-fn converge(
-    family: Family,
-    what: &str,
-    cleanup: bool,
-    plan: impl Fn(&NatTable) -> Vec<String>,
-) -> Result<()> {
-    let mut retried = false;
-    loop {
-        let table = match iptables::list_nat(family) {
-            Ok(t) => t,
-            Err(e) if cleanup && (e.is_missing() || e.is_absent()) => return Ok(()),
-            Err(e) => return Err(e.into_error(what)),
-        };
-        let lines = plan(&table);
-        if lines.is_empty() {
-            return Ok(());
-        }
-        match iptables::restore_nat(family, &lines) {
-            Ok(()) => return Ok(()),
-            Err(ExecError::Failed { .. }) if !retried => retried = true,
-            Err(e) => {
-                let what = match iptables::blamed_line(e.stderr(), &lines) {
-                    Some(line) => format!("{what} (at `{line}`)"),
-                    None => what.to_string(),
-                };
-                return Err(e.into_error(&what));
-            }
-        }
-    }
 }
 
 /// What is missing of Go's three rules per CIDR. ACCEPT rules go before
