@@ -43,6 +43,8 @@
 //! the host and container namespaces → result → `skel` prints it in the
 //! request's version.
 
+#[cfg(all(feature = "plugin-alloc", target_env = "musl"))]
+mod alloc;
 pub mod child;
 pub mod conntrack;
 pub mod error;
