@@ -23,6 +23,15 @@ if [ ${#missing[@]} -gt 0 ]; then
         echo "warning: could not install ${missing[*]}; tests needing them will say they are skipped" >&2
 fi
 
+# The plugins are shipped linked against musl when its Rust target is
+# there (build_linux.sh): test that build, not only the glibc fallback.
+musl="$(uname -m)-unknown-linux-musl"
+if command -v rustup >/dev/null && ! rustup target list --installed 2>/dev/null | grep -qx "$musl"; then
+    echo "installing the Rust target $musl"
+    rustup target add "$musl" >/dev/null ||
+        echo "warning: could not add $musl; the plugins will be linked against glibc" >&2
+fi
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
