@@ -108,10 +108,7 @@ pub struct PluginInfo {
 impl PluginInfo {
     /// A plugin of this suite that speaks every version.
     pub fn all_versions(name: &str) -> PluginInfo {
-        PluginInfo {
-            about: about(name),
-            versions: Version::ALL.to_vec(),
-        }
+        PluginInfo::since(name, Version::V0_1_0)
     }
 
     /// A plugin of this suite that speaks `oldest` and every later version.

@@ -411,20 +411,25 @@ mod tests {
             eprintln!("skipped: cannot flock /proc/thread-self/ns/net here");
             return;
         };
+        // Another thread, another open file: Some(got the lock), None if
+        // the nsfs file could not be opened there.
         let other = || {
             std::thread::spawn(|| {
-                let f = std::fs::File::open("/proc/thread-self/ns/net").unwrap();
-                f.try_lock().is_ok()
+                std::fs::File::open("/proc/thread-self/ns/net")
+                    .ok()
+                    .map(|f| f.try_lock().is_ok())
             })
             .join()
-            .unwrap()
+            .ok()
+            .flatten()
         };
-        assert!(
-            !other(),
+        assert_eq!(
+            other(),
+            Some(false),
             "a second open file must wait while the lock is held"
         );
         drop(held);
-        assert!(other(), "free again once dropped");
+        assert_eq!(other(), Some(true), "free again once dropped");
     }
 
     const LISTING: &str = r#"-P PREROUTING ACCEPT

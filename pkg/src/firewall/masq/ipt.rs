@@ -51,7 +51,7 @@ pub(super) fn setup(network: &str, container_id: &str, ips: &[IpNet]) -> Result<
                 continue;
             }
         }
-        iptables::converge_unlocked(family, "nat", &what, false, plan)?;
+        iptables::converge_unlocked(family, NAT, &what, false, plan)?;
     }
     Ok(())
 }
@@ -148,7 +148,7 @@ pub(super) fn teardown(network: &str, container_id: &str, family: Family) -> Res
         "removing masquerade chain {chain} from {} table nat",
         family.tool()
     );
-    iptables::converge_unlocked(family, "nat", &what, true, |t| plan_teardown(t, &chain))
+    iptables::converge_unlocked(family, NAT, &what, true, |t| plan_teardown(t, &chain))
 }
 
 /// The same teardown as netlink deletions, for iptables-nft: every
@@ -197,7 +197,7 @@ pub(super) fn gc(network: &str, valid_ids: &HashSet<&str>) -> Result<()> {
                 "removing stale masquerade chains of network {network:?} from {} table nat",
                 family.tool()
             );
-            iptables::converge_unlocked(family, "nat", &what, true, |t| {
+            iptables::converge_unlocked(family, NAT, &what, true, |t| {
                 plan_gc(t, network, valid_ids)
             })
             .err()
