@@ -4,7 +4,8 @@
 //! mapping existed (or towards a container that is gone) do not keep
 //! hitting the old destination until they time out (plugins#123, #1190).
 //!
-//! Messages are small and fixed, so they are built by hand: a dump
+//! Messages are small and fixed, so they are encoded here and carried by
+//! the suite's netlink transport (`crate::netlink::Socket`): a dump
 //! (`IPCTNL_MSG_CT_GET` with `NLM_F_DUMP`), filtered here, then one
 //! `IPCTNL_MSG_CT_DELETE` per match carrying the entry's original tuple,
 //! zone and ID exactly as the kernel reported them. The ID makes the delete
@@ -15,24 +16,20 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_NETFILTER};
-use nix::errno::Errno;
+use netlink_sys::protocols::NETLINK_NETFILTER;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::netlink::Socket;
+use netlink_packet_core::NLA_F_NESTED;
+
+use crate::netlink::nfgen::{self, Attrs, NfMessage, SUBSYS_CTNETLINK};
 
 pub const IPPROTO_TCP: u8 = 6;
 pub const IPPROTO_UDP: u8 = 17;
 pub const IPPROTO_SCTP: u8 = 132;
 
-const NFNL_SUBSYS_CTNETLINK: u16 = 1;
-const IPCTNL_MSG_CT_GET: u16 = 1;
-const IPCTNL_MSG_CT_DELETE: u16 = 2;
-
-const NLM_F_REQUEST: u16 = 0x1;
-const NLM_F_ACK: u16 = 0x4;
-const NLM_F_DUMP: u16 = 0x300;
-const NLMSG_ERROR: u16 = 2;
-const NLMSG_DONE: u16 = 3;
+const IPCTNL_MSG_CT_GET: u8 = 1;
+const IPCTNL_MSG_CT_DELETE: u8 = 2;
 
 const CTA_TUPLE_ORIG: u16 = 1;
 const CTA_ID: u16 = 12;
@@ -46,12 +43,6 @@ const CTA_IP_V6_DST: u16 = 4;
 const CTA_PROTO_NUM: u16 = 1;
 const CTA_PROTO_SRC_PORT: u16 = 2;
 const CTA_PROTO_DST_PORT: u16 = 3;
-/// The type bits of an attribute, without NLA_F_NESTED / NLA_F_NET_BYTEORDER.
-const NLA_TYPE_MASK: u16 = 0x3fff;
-
-const HEADER_LEN: usize = 16;
-const NFGEN_LEN: usize = 4;
-const RECV_BUF: usize = 64 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Family {
@@ -110,160 +101,53 @@ pub fn delete_by_dst_port(family: Family, proto: u8, ports: &[u16]) -> Result<us
 }
 
 struct Conn {
-    socket: Socket,
-    seq: u32,
-    buf: Vec<u8>,
+    socket: Socket<NfMessage>,
 }
 
 impl Conn {
     fn new() -> Result<Conn> {
-        let io = |op: &'static str| move |e| Error::io(op, e);
-        let mut socket =
-            Socket::new(NETLINK_NETFILTER).map_err(io("open netfilter netlink socket"))?;
-        socket
-            .bind_auto()
-            .map_err(io("bind netfilter netlink socket"))?;
-        socket
-            .connect(&SocketAddr::new(0, 0))
-            .map_err(io("connect netfilter netlink socket"))?;
         Ok(Conn {
-            socket,
-            seq: 0,
-            buf: Vec::with_capacity(RECV_BUF),
+            socket: Socket::open(NETLINK_NETFILTER)?,
         })
     }
 
-    fn send(&mut self, kind: u16, flags: u16, family: Family, attrs: &[u8]) -> Result<u32> {
-        self.seq = self.seq.wrapping_add(1);
-        let len = HEADER_LEN + NFGEN_LEN + attrs.len();
-        let mut msg = Vec::with_capacity(len);
-        msg.extend_from_slice(&(len as u32).to_ne_bytes());
-        msg.extend_from_slice(&((NFNL_SUBSYS_CTNETLINK << 8) | kind).to_ne_bytes());
-        msg.extend_from_slice(&flags.to_ne_bytes());
-        msg.extend_from_slice(&self.seq.to_ne_bytes());
-        msg.extend_from_slice(&0u32.to_ne_bytes());
-        // nfgenmsg: family, NFNETLINK_V0, res_id (big endian) 0
-        msg.extend_from_slice(&[family.af(), 0, 0, 0]);
-        msg.extend_from_slice(attrs);
-        self.socket
-            .send(&msg, 0)
-            .map_err(|e| Error::io("send conntrack request", e))?;
-        Ok(self.seq)
-    }
-
-    /// Reads the answers to `seq` until DONE or the ACK; returns the
-    /// payloads (after the nfgenmsg) of the data messages.
-    fn receive(&mut self, seq: u32, op: &str) -> Result<Vec<Vec<u8>>> {
-        let mut out = Vec::new();
-        loop {
-            self.buf.clear();
-            let n = loop {
-                match self.socket.recv(&mut self.buf, libc::MSG_TRUNC) {
-                    Ok(n) => break n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(Error::io(format!("{op}: reading netlink reply"), e)),
-                }
-            };
-            if n > self.buf.len() {
-                return Err(Error::internal(format!(
-                    "{op}: netlink reply larger than the receive buffer"
-                )));
-            }
-            let mut rest = &self.buf[..n];
-            while rest.len() >= HEADER_LEN {
-                let len = u32_ne(&rest[0..4]) as usize;
-                if len < HEADER_LEN || len > rest.len() {
-                    return Err(Error::internal(format!("{op}: malformed netlink reply")));
-                }
-                let kind = u16_ne(&rest[4..6]);
-                let msg_seq = u32_ne(&rest[8..12]);
-                let body = &rest[HEADER_LEN..len];
-                rest = &rest[align(len).min(rest.len())..];
-                if msg_seq != seq {
-                    continue;
-                }
-                match kind {
-                    NLMSG_DONE => return Ok(out),
-                    NLMSG_ERROR => {
-                        let code = body.get(0..4).map(i32_ne).unwrap_or(0);
-                        if code == 0 {
-                            return Ok(out);
-                        }
-                        return Err(Error::kernel(op, Errno::from_raw(code.abs())));
-                    }
-                    _ => {
-                        if let Some(payload) = body.get(NFGEN_LEN..) {
-                            out.push(payload.to_vec());
-                        }
-                    }
-                }
-            }
-        }
-    }
-
     fn dump(&mut self, family: Family) -> Result<Vec<Entry>> {
-        let seq = self.send(IPCTNL_MSG_CT_GET, NLM_F_REQUEST | NLM_F_DUMP, family, &[])?;
-        let op = "dump conntrack table";
+        let msg = || {
+            NfMessage::new(
+                SUBSYS_CTNETLINK,
+                IPCTNL_MSG_CT_GET,
+                family.af(),
+                Attrs::new(),
+            )
+        };
         Ok(self
-            .receive(seq, op)?
+            .socket
+            .dump(msg, || "dump conntrack table".to_string())?
             .iter()
-            .filter_map(|m| parse_entry(m))
+            .filter_map(|m| parse_entry(&m.attrs))
             .collect())
     }
 
     fn delete(&mut self, family: Family, entry: &Entry) -> Result<()> {
-        let seq = self.send(
+        let msg = NfMessage::new(
+            SUBSYS_CTNETLINK,
             IPCTNL_MSG_CT_DELETE,
-            NLM_F_REQUEST | NLM_F_ACK,
-            family,
-            &entry.key,
-        )?;
-        let op = format!(
-            "delete conntrack entry proto {} dport {}",
-            entry.proto, entry.dst_port
+            family.af(),
+            Attrs(entry.key.clone()),
         );
-        self.receive(seq, &op).map(drop)
+        self.socket
+            .request(msg, 0, || {
+                format!(
+                    "delete conntrack entry proto {} dport {}",
+                    entry.proto, entry.dst_port
+                )
+            })
+            .map(drop)
     }
 }
 
-fn align(n: usize) -> usize {
-    (n + 3) & !3
-}
-
-fn u16_ne(b: &[u8]) -> u16 {
-    u16::from_ne_bytes([b[0], b[1]])
-}
-
-fn u32_ne(b: &[u8]) -> u32 {
-    u32::from_ne_bytes([b[0], b[1], b[2], b[3]])
-}
-
-fn i32_ne(b: &[u8]) -> i32 {
-    i32::from_ne_bytes([b[0], b[1], b[2], b[3]])
-}
-
-/// Netlink attributes of `data`: (type without flags, whole attribute
-/// including header and padding, value).
-fn attrs(data: &[u8]) -> impl Iterator<Item = (u16, &[u8], &[u8])> {
-    let mut rest = data;
-    std::iter::from_fn(move || {
-        if rest.len() < 4 {
-            return None;
-        }
-        let len = usize::from(u16_ne(&rest[0..2]));
-        if len < 4 || len > rest.len() {
-            return None;
-        }
-        let kind = u16_ne(&rest[2..4]) & NLA_TYPE_MASK;
-        let whole = &rest[..align(len).min(rest.len())];
-        let value = &rest[4..len];
-        rest = &rest[whole.len()..];
-        Some((kind, whole, value))
-    })
-}
-
 fn parse_entry(payload: &[u8]) -> Option<Entry> {
-    let mut key = Vec::new();
+    let mut key = Attrs::new();
     let mut entry = Entry {
         proto: 0,
         src: None,
@@ -273,35 +157,37 @@ fn parse_entry(payload: &[u8]) -> Option<Entry> {
         key: Vec::new(),
     };
     let mut has_tuple = false;
-    for (kind, whole, value) in attrs(payload) {
+    for (kind, value) in nfgen::attrs(payload) {
         match kind {
             CTA_TUPLE_ORIG => {
                 has_tuple = true;
-                key.extend_from_slice(whole);
+                key.put(kind | NLA_F_NESTED, value);
                 parse_tuple(value, &mut entry);
             }
-            CTA_ZONE | CTA_ID => key.extend_from_slice(whole),
+            CTA_ZONE | CTA_ID => {
+                key.put(kind, value);
+            }
             _ => {}
         }
     }
-    entry.key = key;
+    entry.key = key.into_bytes();
     has_tuple.then_some(entry)
 }
 
 fn parse_tuple(tuple: &[u8], entry: &mut Entry) {
-    for (kind, _, value) in attrs(tuple) {
+    for (kind, value) in nfgen::attrs(tuple) {
         match kind {
             CTA_TUPLE_IP => {
-                for (k, _, v) in attrs(value) {
-                    let ip = match (k, v.len()) {
-                        (CTA_IP_V4_SRC | CTA_IP_V4_DST, 4) => {
-                            IpAddr::V4(Ipv4Addr::new(v[0], v[1], v[2], v[3]))
-                        }
-                        (CTA_IP_V6_SRC | CTA_IP_V6_DST, 16) => {
-                            let mut b = [0u8; 16];
-                            b.copy_from_slice(v);
-                            IpAddr::V6(Ipv6Addr::from(b))
-                        }
+                for (k, v) in nfgen::attrs(value) {
+                    let ip = match k {
+                        CTA_IP_V4_SRC | CTA_IP_V4_DST => match <[u8; 4]>::try_from(v) {
+                            Ok(b) => IpAddr::V4(Ipv4Addr::from(b)),
+                            Err(_) => continue,
+                        },
+                        CTA_IP_V6_SRC | CTA_IP_V6_DST => match <[u8; 16]>::try_from(v) {
+                            Ok(b) => IpAddr::V6(Ipv6Addr::from(b)),
+                            Err(_) => continue,
+                        },
                         _ => continue,
                     };
                     if matches!(k, CTA_IP_V4_SRC | CTA_IP_V6_SRC) {
@@ -312,15 +198,12 @@ fn parse_tuple(tuple: &[u8], entry: &mut Entry) {
                 }
             }
             CTA_TUPLE_PROTO => {
-                for (k, _, v) in attrs(value) {
-                    match (k, v.len()) {
-                        (CTA_PROTO_NUM, 1) => entry.proto = v[0],
-                        (CTA_PROTO_SRC_PORT, 2) => {
-                            entry.src_port = u16::from_be_bytes([v[0], v[1]])
-                        }
-                        (CTA_PROTO_DST_PORT, 2) => {
-                            entry.dst_port = u16::from_be_bytes([v[0], v[1]])
-                        }
+                for (k, v) in nfgen::attrs(value) {
+                    let port = <[u8; 2]>::try_from(v).map(u16::from_be_bytes);
+                    match (k, v, port) {
+                        (CTA_PROTO_NUM, [p], _) => entry.proto = *p,
+                        (CTA_PROTO_SRC_PORT, _, Ok(p)) => entry.src_port = p,
+                        (CTA_PROTO_DST_PORT, _, Ok(p)) => entry.dst_port = p,
                         _ => {}
                     }
                 }

@@ -8,7 +8,7 @@
 
 use ipnet::IpNet;
 
-use super::nfnl::{put_attr, put_nested, put_str};
+use crate::netlink::nfgen::Attrs;
 
 const NFTA_LIST_ELEM: u16 = 1;
 const NFTA_EXPR_NAME: u16 = 1;
@@ -95,25 +95,25 @@ impl Expr {
         }
     }
 
-    fn encode(&self, buf: &mut Vec<u8>) {
-        let mut data = Vec::new();
+    fn encode(&self, list: &mut Attrs) {
+        let mut data = Attrs::new();
         let name = match self {
             Expr::NfProto => {
-                put_u32(&mut data, 1, NFT_REG_1); // NFTA_META_DREG
-                put_u32(&mut data, 2, NFT_META_NFPROTO); // NFTA_META_KEY
+                data.put_u32_be(1, NFT_REG_1); // NFTA_META_DREG
+                data.put_u32_be(2, NFT_META_NFPROTO); // NFTA_META_KEY
                 "meta"
             }
             Expr::Payload { offset, len } => {
-                put_u32(&mut data, 1, NFT_REG_1); // NFTA_PAYLOAD_DREG
-                put_u32(&mut data, 2, NFT_PAYLOAD_NETWORK_HEADER); // BASE
-                put_u32(&mut data, 3, *offset); // OFFSET
-                put_u32(&mut data, 4, *len); // LEN
+                data.put_u32_be(1, NFT_REG_1) // NFTA_PAYLOAD_DREG
+                    .put_u32_be(2, NFT_PAYLOAD_NETWORK_HEADER) // BASE
+                    .put_u32_be(3, *offset) // OFFSET
+                    .put_u32_be(4, *len); // LEN
                 "payload"
             }
             Expr::Mask(mask) => {
-                put_u32(&mut data, 1, NFT_REG_1); // NFTA_BITWISE_SREG
-                put_u32(&mut data, 2, NFT_REG_1); // DREG
-                put_u32(&mut data, 3, mask.len() as u32); // LEN
+                data.put_u32_be(1, NFT_REG_1) // NFTA_BITWISE_SREG
+                    .put_u32_be(2, NFT_REG_1) // DREG
+                    .put_u32_be(3, mask.len() as u32); // LEN
                 put_value(&mut data, 4, mask); // MASK
                 put_value(&mut data, 5, &vec![0u8; mask.len()]); // XOR
                 "bitwise"
@@ -122,56 +122,57 @@ impl Expr {
                 negate,
                 data: value,
             } => {
-                put_u32(&mut data, 1, NFT_REG_1); // NFTA_CMP_SREG
-                put_u32(&mut data, 2, u32::from(*negate)); // NFT_CMP_EQ / NEQ
+                data.put_u32_be(1, NFT_REG_1) // NFTA_CMP_SREG
+                    .put_u32_be(2, u32::from(*negate)); // NFT_CMP_EQ / NEQ
                 put_value(&mut data, 3, value); // NFTA_CMP_DATA
                 "cmp"
             }
             Expr::Immediate(v) => {
-                put_u32(&mut data, 1, NFT_REG_VERDICT); // NFTA_IMMEDIATE_DREG
-                let mut verdict = Vec::new();
+                data.put_u32_be(1, NFT_REG_VERDICT); // NFTA_IMMEDIATE_DREG
                 let (code, chain): (i32, Option<&str>) = match v {
                     Verdict::Accept => (1, None),
                     Verdict::Jump(c) => (-3, Some(c)),
                 };
-                put_attr(&mut verdict, NFTA_VERDICT_CODE, &code.to_be_bytes());
-                if let Some(c) = chain {
-                    put_str(&mut verdict, NFTA_VERDICT_CHAIN, c);
-                }
-                let mut imm = Vec::new();
-                put_nested(&mut imm, NFTA_DATA_VERDICT, &verdict);
-                put_nested(&mut data, 2, &imm); // NFTA_IMMEDIATE_DATA
+                data.nest(2, |imm| {
+                    // NFTA_IMMEDIATE_DATA
+                    imm.nest(NFTA_DATA_VERDICT, |verdict| {
+                        verdict.put(NFTA_VERDICT_CODE, &code.to_be_bytes());
+                        if let Some(c) = chain {
+                            verdict.put_str(NFTA_VERDICT_CHAIN, c);
+                        }
+                    });
+                });
                 "immediate"
             }
             Expr::Xt { target, name, info } => {
-                put_str(&mut data, 1, name); // NFTA_{MATCH,TARGET}_NAME
-                put_attr(&mut data, 2, &0u32.to_be_bytes()); // _REV
-                put_attr(&mut data, 3, info); // _INFO
+                data.put_str(1, name) // NFTA_{MATCH,TARGET}_NAME
+                    .put_u32_be(2, 0) // _REV
+                    .put(3, info); // _INFO
                 if *target { "target" } else { "match" }
             }
             Expr::Counter => {
-                put_attr(&mut data, 1, &0u64.to_be_bytes()); // NFTA_COUNTER_BYTES
-                put_attr(&mut data, 2, &0u64.to_be_bytes()); // PACKETS
+                data.put_u64_be(1, 0) // NFTA_COUNTER_BYTES
+                    .put_u64_be(2, 0); // PACKETS
                 "counter"
             }
             Expr::Masq => "masq",
         };
-        let mut elem = Vec::new();
-        put_str(&mut elem, NFTA_EXPR_NAME, name);
-        if !data.is_empty() {
-            put_nested(&mut elem, NFTA_EXPR_DATA, &data);
-        }
-        put_nested(buf, NFTA_LIST_ELEM, &elem);
+        list.nest(NFTA_LIST_ELEM, |elem| {
+            elem.put_str(NFTA_EXPR_NAME, name);
+            if !data.0.is_empty() {
+                elem.put(NFTA_EXPR_DATA | netlink_packet_core::NLA_F_NESTED, &data.0);
+            }
+        });
     }
 }
 
 /// The NFTA_RULE_EXPRESSIONS payload of a rule.
 pub(crate) fn encode_list(exprs: &[Expr]) -> Vec<u8> {
-    let mut buf = Vec::new();
+    let mut list = Attrs::new();
     for e in exprs {
-        e.encode(&mut buf);
+        e.encode(&mut list);
     }
-    buf
+    list.into_bytes()
 }
 
 /// A rule comment as nft stores it (user data, NUL-terminated).
@@ -242,15 +243,11 @@ pub(crate) fn addr_match(src: bool, net: IpNet, negate: bool) -> Option<Vec<Expr
     ])
 }
 
-fn put_u32(buf: &mut Vec<u8>, kind: u16, v: u32) {
-    put_attr(buf, kind, &v.to_be_bytes());
-}
-
 /// An `nft_data` value: a nested NFTA_DATA_VALUE.
-fn put_value(buf: &mut Vec<u8>, kind: u16, value: &[u8]) {
-    let mut inner = Vec::new();
-    put_attr(&mut inner, NFTA_DATA_VALUE, value);
-    put_nested(buf, kind, &inner);
+fn put_value(attrs: &mut Attrs, kind: u16, value: &[u8]) {
+    attrs.nest(kind, |inner| {
+        inner.put(NFTA_DATA_VALUE, value);
+    });
 }
 
 #[cfg(test)]

@@ -12,18 +12,21 @@ fn user_data_comment() {
 }
 
 #[test]
-fn messages_are_well_formed() {
-    let mut attrs = Vec::new();
-    put_str(&mut attrs, NFTA_CHAIN_TABLE, "nat");
-    put_str(&mut attrs, NFTA_CHAIN_NAME, "CNI-x");
-    let got: Vec<(u16, &str)> = super::attrs(&attrs).map(|(k, v)| (k, cstr(v))).collect();
+fn steps_are_well_formed() {
+    let (msg, flags) = encode_op(&Op::NewChain {
+        family: IPV4,
+        table: "nat".into(),
+        chain: "CNI-x".into(),
+    });
+    assert_eq!(
+        (msg.subsys, msg.kind, msg.family),
+        (10, NFT_MSG_NEWCHAIN, IPV4)
+    );
+    assert_eq!(flags, NLM_F_CREATE | NLM_F_EXCL);
+    let got: Vec<(u16, &str)> = nfgen::attrs(&msg.attrs)
+        .map(|(k, v)| (k, cstr(v)))
+        .collect();
     assert_eq!(got, [(NFTA_CHAIN_TABLE, "nat"), (NFTA_CHAIN_NAME, "CNI-x")]);
-    let mut msg = Vec::new();
-    put_msg(&mut msg, NFT_MSG_GETCHAIN, NLM_F_REQUEST, 7, IPV4, &attrs);
-    assert_eq!(u32_ne(&msg[0..4]) as usize, msg.len());
-    assert_eq!(u16_ne(&msg[4..6]), (10 << 8) | 4);
-    assert_eq!(msg[16], IPV4);
-    assert_eq!(msg.len() % 4, 0);
 }
 
 /// Rules made by `nft`, read and deleted over netlink.
