@@ -1,25 +1,33 @@
-//! Firewall state the plugins own: masquerade (bridge, ptp), MAC
-//! spoof-check (bridge), host port mappings (portmap) and the forwarding
-//! rules of the firewall plugin (`filter`, `firewalld`). The only module
-//! that runs `iptables` or `nft`.
+//! Firewall state the plugins own, and the only module that runs
+//! `iptables` or `nft` or speaks nf_tables.
 //!
-//! Every operation reads the current state once and applies its change in
-//! one batch per tool (`iptables-restore --noflush`, `nft -f -`): each exec
-//! of iptables takes the global xtables lock, and a dozen per ADD is what
-//! stalls pod churn on busy hosts. The layouts are Go's, byte for byte, so
-//! that either implementation cleans up after the other.
+//! One model ([`model`]): a layout (masquerade here; port mappings, the
+//! firewall plugin's forwarding rules and the MAC spoof check in their
+//! plugins) describes the tables, chains and rules it wants, each rule
+//! keyed by chain, comment and target; it plans a change ([`plan::Op`]s)
+//! from the current state ([`plan::State`]), and [`converge::converge`]
+//! has a backend apply it in one transaction: nf_tables over netlink for
+//! nft's tables and iptables-nft's (`nft`), the iptables tools for
+//! iptables-legacy and for rules in the tool's own syntax (`ipt`,
+//! `nftext`). The layouts are Go's, byte for byte in the kernel, so that
+//! either implementation cleans up after the other. See
+//! Documentation/firewall-rules.md.
 
+pub mod converge;
 mod exec;
 pub mod filter;
 pub mod firewalld;
 #[cfg(test)]
 mod interop_tests;
+mod ipt;
 mod iptables;
 pub mod masq;
+pub mod model;
 pub mod names;
-mod nfexpr;
-mod nfnl;
+mod nft;
 mod nftables;
+mod nftext;
+pub mod plan;
 pub mod portmap;
 pub mod spoofcheck;
 #[cfg(test)]

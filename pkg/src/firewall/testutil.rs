@@ -9,6 +9,10 @@ use std::process::Command;
 use nix::sched::{CloneFlags, setns, unshare};
 
 use super::exec::find_tool;
+use super::ipt::{self, Listing};
+use super::model::{Dialect, Rule, Table};
+use super::plan::{Op, State};
+use crate::error::Result;
 
 /// Moves this thread into a new netns, or says why the test is skipped.
 pub(crate) fn fresh_netns(tools: &[&str]) -> bool {
@@ -62,4 +66,91 @@ pub(crate) fn nat_rules(tool: &str) -> Vec<String> {
 /// `nft list ruleset`, as text.
 pub(crate) fn ruleset() -> String {
     run(&["nft", "list", "ruleset"])
+}
+
+/// A state read from text: `iptables -S` listings of iptables tables, and
+/// rules of nft tables given as values.
+#[derive(Default)]
+pub(crate) struct FakeState {
+    pub ipt: Vec<(Table, Listing)>,
+    pub nft: Vec<(Table, Vec<Rule>)>,
+}
+
+impl FakeState {
+    pub(crate) fn iptables(table: Table, listing: &str) -> FakeState {
+        FakeState {
+            ipt: vec![(table, Listing::parse(listing))],
+            nft: Vec::new(),
+        }
+    }
+
+    fn rules_of(&self, table: Table) -> Vec<Rule> {
+        match table.dialect {
+            Dialect::Iptables => self
+                .ipt
+                .iter()
+                .filter(|(t, _)| *t == table)
+                .flat_map(|(_, l)| l.rules.clone())
+                .collect(),
+            Dialect::Nft => self
+                .nft
+                .iter()
+                .filter(|(t, _)| *t == table)
+                .flat_map(|(_, r)| r.clone())
+                .collect(),
+        }
+    }
+}
+
+impl State for FakeState {
+    fn table_exists(&mut self, table: Table) -> Result<bool> {
+        Ok(self.ipt.iter().any(|(t, _)| *t == table) || self.nft.iter().any(|(t, _)| *t == table))
+    }
+
+    fn chain_exists(&mut self, table: Table, chain: &str) -> Result<bool> {
+        Ok(self.chains(table)?.iter().any(|c| c == chain)
+            || (table.dialect == Dialect::Iptables && ipt::is_builtin(chain)))
+    }
+
+    fn rules(&mut self, table: Table, chain: &str) -> Result<Vec<Rule>> {
+        Ok(self
+            .rules_of(table)
+            .into_iter()
+            .filter(|r| r.chain == chain)
+            .collect())
+    }
+
+    fn chains(&mut self, table: Table) -> Result<Vec<String>> {
+        let mut chains: Vec<String> = self
+            .ipt
+            .iter()
+            .filter(|(t, _)| *t == table)
+            .flat_map(|(_, l)| l.chains.clone())
+            .collect();
+        for r in self.rules_of(table) {
+            if !chains.contains(&r.chain) {
+                chains.push(r.chain);
+            }
+        }
+        Ok(chains)
+    }
+
+    fn all_rules(&mut self, table: Table) -> Result<Vec<Rule>> {
+        Ok(self.rules_of(table))
+    }
+}
+
+/// A plan as the lines the tools would be given: restore lines for
+/// iptables tables, nft commands for nft tables.
+pub(crate) fn plan_lines(ops: &[Op]) -> Vec<String> {
+    ops.iter()
+        .filter_map(|o| match o.table().dialect {
+            Dialect::Iptables => ipt::restore_line(o),
+            Dialect::Nft => Some(
+                super::nftext::script(std::slice::from_ref(o))
+                    .trim_end()
+                    .to_string(),
+            ),
+        })
+        .collect()
 }
