@@ -1,6 +1,6 @@
 use super::*;
 use crate::firewall::exec;
-use crate::firewall::testutil::{fresh_netns, run};
+use crate::firewall::testing::{fresh_netns, run};
 
 const ATT: Attachment<'static> = Attachment {
     network: "mynet",

@@ -409,7 +409,7 @@ mod tests {
     fn netns_lock_excludes_a_second_holder_until_dropped() {
         // A scratch namespace: the lock of the machine's own is not ours to
         // take, and a plugin running there would race with the test.
-        if !crate::firewall::testutil::fresh_netns(&[]) {
+        if !crate::firewall::testing::fresh_netns(&[]) {
             return;
         }
         let Some(held) = lock_netns() else {

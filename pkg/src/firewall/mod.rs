@@ -17,8 +17,6 @@ pub mod converge;
 mod exec;
 pub mod filter;
 pub mod firewalld;
-#[cfg(test)]
-mod interop_tests;
 mod ipt;
 mod iptables;
 pub mod masq;
@@ -29,11 +27,10 @@ mod nftables;
 mod nftext;
 pub mod plan;
 pub mod portmap;
-pub mod spoofcheck;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testing;
 #[cfg(test)]
-mod testutil;
-#[cfg(test)]
-pub(crate) use testutil::{fresh_netns as test_fresh_netns, run as test_run};
+pub(crate) use testing::{fresh_netns as test_fresh_netns, run as test_run};
 
 use crate::error::{Error, Result};
 
@@ -154,7 +151,7 @@ mod tests {
 
     #[test]
     fn detects_on_this_host() {
-        if !testutil::fresh_netns(&[]) {
+        if !testing::fresh_netns(&[]) {
             return;
         }
         let want = if exec::find_tool("iptables").is_some() || exec::find_tool("nft").is_none() {

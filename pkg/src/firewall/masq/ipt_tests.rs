@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::firewall::ipt::quote;
-use crate::firewall::testutil::{FakeState, plan_lines};
+use crate::firewall::testing::{FakeState, plan_lines};
 
 const CHAIN: &str = "CNI-70a29d9dc18bc4d652ea5d59";
 const COMMENT: &str = r#"name: "mynet" id: "abc123""#;

@@ -1,7 +1,7 @@
 //! Golden nft scripts and comments for the nftables masquerade backend.
 
 use super::*;
-use crate::firewall::testutil::{FakeState, plan_lines};
+use crate::firewall::testing::{FakeState, plan_lines};
 
 #[test]
 fn comments_match_go() {

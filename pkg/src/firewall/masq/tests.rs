@@ -3,7 +3,7 @@
 use super::*;
 use crate::firewall::exec::exec_count;
 use crate::firewall::names::{format_chain_name, format_comment};
-use crate::firewall::testutil::{current_netns, fresh_netns, join_netns, nat_rules, ruleset, run};
+use crate::firewall::testing::{current_netns, fresh_netns, join_netns, nat_rules, ruleset, run};
 
 const NET: &str = "mynet";
 

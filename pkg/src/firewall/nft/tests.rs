@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::firewall::model::{Action, Family, Hook, Match, Protocol, ct};
-use crate::firewall::testutil::{fresh_netns, run};
+use crate::firewall::testing::{fresh_netns, run};
 
 /// The expressions and user data of every rule of a chain, as dumped.
 fn raw(

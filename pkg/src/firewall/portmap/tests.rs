@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::firewall::exec;
-use crate::firewall::testutil::{fresh_netns, nat_rules, ruleset};
+use crate::firewall::testing::{fresh_netns, nat_rules, ruleset};
 
 const ATT: Attachment<'static> = Attachment {
     network: "pmnet",
@@ -159,7 +159,7 @@ fn iptables_round_trip() {
     setup(Backend::Iptables, &ATT, &ips()[..1], &mappings(), &opts).unwrap();
 
     // CHECK notices tampering
-    crate::firewall::testutil::run(&["iptables", "-t", "nat", "-F", &dn]);
+    crate::firewall::testing::run(&["iptables", "-t", "nat", "-F", &dn]);
     let err = check(Backend::Iptables, &ATT, &ips()[..1], &mappings(), &opts).unwrap_err();
     assert!(err.to_string().contains("not found"), "{err}");
 
@@ -273,7 +273,7 @@ fn nftables_round_trip() {
         .find(|r| r.chain == "masquerading" && r.expr.to_string().contains("10.78.0.5"))
         .unwrap()
         .handle;
-    crate::firewall::testutil::run(&[
+    crate::firewall::testing::run(&[
         "nft",
         "delete",
         "rule",
@@ -341,7 +341,7 @@ fn nftables_teardown_without_markers() {
         &opts,
     )
     .unwrap();
-    crate::firewall::testutil::run(&["nft", "flush", "chain", "ip", "cni_hostport", "attachments"]);
+    crate::firewall::testing::run(&["nft", "flush", "chain", "ip", "cni_hostport", "attachments"]);
     teardown(&ATT, &[]).unwrap();
     assert!(hostport_rules(&ruleset()).is_empty(), "{}", ruleset());
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use ipnet::IpNet;
 use nix::errno::Errno;
 
-use pkg::firewall::{masq, spoofcheck};
+use pkg::firewall::masq;
 use pkg::netlink::{
     AddrFlags, IPV4_DEVCONF_ARP_NOTIFY, Link, LinkId, Netlink, OperState as State, VethSpec,
 };
@@ -21,6 +21,7 @@ use pkg::types::{CniResult, Interface, Route};
 use pkg::{Context, Error, Result, iface, ipam};
 
 use crate::config::BridgeConf;
+use crate::spoofcheck;
 
 /// The longest we wait for the host end of the veth to come up.
 const PORT_UP_LIMIT: Duration = Duration::from_millis(2500);

@@ -3,11 +3,12 @@
 //! reservation, masquerade and spoof-check rules) is keyed by container ID
 //! and interface name, not by anything read from the container.
 
-use pkg::firewall::{masq, spoofcheck};
+use pkg::firewall::masq;
 use pkg::skel::CmdArgs;
 use pkg::{Error, Result, iface, ipam};
 
 use crate::config::BridgeConf;
+use crate::spoofcheck;
 
 pub fn del(args: &CmdArgs) -> Result<()> {
     let conf = BridgeConf::load_lenient(args)?;

@@ -1,11 +1,12 @@
 //! bridge GC (spec 1.1.0): drop masquerade and spoof-check state of
 //! attachments the runtime no longer knows, then let IPAM collect its own.
 
-use pkg::firewall::{masq, spoofcheck};
+use pkg::firewall::masq;
 use pkg::skel::CmdArgs;
 use pkg::{Error, Result, ipam};
 
 use crate::config::BridgeConf;
+use crate::spoofcheck;
 
 pub fn gc(args: &CmdArgs) -> Result<()> {
     let conf = BridgeConf::load_lenient(args)?;

@@ -6,6 +6,9 @@ mod check;
 mod config;
 mod del;
 mod gc;
+#[cfg(test)]
+mod interop_tests;
+mod spoofcheck;
 
 use pkg::ipam;
 use pkg::skel::{self, Commands, PluginInfo};

@@ -1,7 +1,8 @@
-//! Helpers for the privileged firewall tests. Each test moves its own
-//! thread into a fresh network namespace first: the tools it spawns inherit
-//! that thread's netns, so the host firewall is never touched and tests run
-//! in parallel.
+//! Test support for firewall layouts (here and in the plugins that own
+//! theirs; feature `testkit`): a [`FakeState`] read from text for golden
+//! plans, and for privileged tests a fresh network namespace for the
+//! calling thread. The tools a test spawns inherit that thread's netns, so
+//! the host firewall is never touched and tests run in parallel.
 
 use std::fs::File;
 use std::process::Command;
@@ -15,7 +16,7 @@ use super::plan::{Op, State};
 use crate::error::Result;
 
 /// Moves this thread into a new netns, or says why the test is skipped.
-pub(crate) fn fresh_netns(tools: &[&str]) -> bool {
+pub fn fresh_netns(tools: &[&str]) -> bool {
     if !nix::unistd::geteuid().is_root() {
         eprintln!("skipped: needs root");
         return false;
@@ -32,16 +33,16 @@ pub(crate) fn fresh_netns(tools: &[&str]) -> bool {
 }
 
 /// This thread's netns, for worker threads to join with [`join_netns`].
-pub(crate) fn current_netns() -> File {
-    File::open("/proc/thread-self/ns/net").unwrap()
+pub fn current_netns() -> File {
+    File::open("/proc/thread-self/ns/net").expect("open this thread's netns")
 }
 
-pub(crate) fn join_netns(ns: &File) {
-    setns(ns, CloneFlags::CLONE_NEWNET).unwrap();
+pub fn join_netns(ns: &File) {
+    setns(ns, CloneFlags::CLONE_NEWNET).expect("join the test's netns");
 }
 
 /// Runs a command that must succeed; returns its stdout.
-pub(crate) fn run(argv: &[&str]) -> String {
+pub fn run(argv: &[&str]) -> String {
     let out = Command::new(find_tool(argv[0]).unwrap_or_else(|| argv[0].into()))
         .args(&argv[1..])
         .output()
@@ -55,7 +56,7 @@ pub(crate) fn run(argv: &[&str]) -> String {
 }
 
 /// `iptables -t nat -S` minus the policy lines.
-pub(crate) fn nat_rules(tool: &str) -> Vec<String> {
+pub fn nat_rules(tool: &str) -> Vec<String> {
     run(&[tool, "-w", "-t", "nat", "-S"])
         .lines()
         .filter(|l| !l.starts_with("-P "))
@@ -64,20 +65,20 @@ pub(crate) fn nat_rules(tool: &str) -> Vec<String> {
 }
 
 /// `nft list ruleset`, as text.
-pub(crate) fn ruleset() -> String {
+pub fn ruleset() -> String {
     run(&["nft", "list", "ruleset"])
 }
 
 /// A state read from text: `iptables -S` listings of iptables tables, and
 /// rules of nft tables given as values.
 #[derive(Default)]
-pub(crate) struct FakeState {
+pub struct FakeState {
     pub ipt: Vec<(Table, Listing)>,
     pub nft: Vec<(Table, Vec<Rule>)>,
 }
 
 impl FakeState {
-    pub(crate) fn iptables(table: Table, listing: &str) -> FakeState {
+    pub fn iptables(table: Table, listing: &str) -> FakeState {
         FakeState {
             ipt: vec![(table, Listing::parse(listing))],
             nft: Vec::new(),
@@ -142,7 +143,7 @@ impl State for FakeState {
 
 /// A plan as the lines the tools would be given: restore lines for
 /// iptables tables, nft commands for nft tables.
-pub(crate) fn plan_lines(ops: &[Op]) -> Vec<String> {
+pub fn plan_lines(ops: &[Op]) -> Vec<String> {
     ops.iter()
         .filter_map(|o| match o.table().dialect {
             Dialect::Iptables => ipt::restore_line(o),

@@ -8,8 +8,10 @@ use std::process::{Command, Stdio};
 
 use ipnet::IpNet;
 
-use super::testutil::{fresh_netns, nat_rules, ruleset, run};
-use super::{Backend, masq, spoofcheck};
+use pkg::firewall::testing::{fresh_netns, nat_rules, ruleset, run};
+use pkg::firewall::{Backend, masq};
+
+use crate::spoofcheck;
 
 const GO_BRIDGE: &str = "/usr/lib/cni/bridge";
 
