@@ -16,7 +16,6 @@
 //! | [`files`] | bounded reads of regular files named by configuration |
 //! | [`store`] | the host-local on-disk reservation store (Go-compatible) |
 //! | [`firewall`] | masquerade, spoof-check, port-mapping and forwarding rules; iptables, nftables and firewalld backends |
-//! | [`conntrack`] | netfilter conntrack over netlink: list entries, delete by destination port |
 //!
 //! A plugin is a few lines over [`skel`] (see `plugins/sample` and
 //! `Documentation/writing-plugins.md`):
@@ -46,7 +45,6 @@
 #[cfg(all(feature = "plugin-alloc", target_env = "musl"))]
 mod alloc;
 pub mod child;
-pub mod conntrack;
 pub mod error;
 pub mod files;
 pub mod firewall;

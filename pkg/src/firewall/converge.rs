@@ -67,6 +67,12 @@ pub fn converge(
     }
 }
 
+/// Reads the current state with `read`, changing nothing: CHECK.
+pub fn inspect<T>(job: &Job<'_>, read: impl FnOnce(&mut dyn State) -> Result<T>) -> Result<T> {
+    let mut router = Router::new(job);
+    read(&mut router)
+}
+
 enum Failure {
     /// The transaction was refused: the state may have changed under us.
     Retry(Error),

@@ -23,16 +23,19 @@ pub mod masq;
 pub mod model;
 pub mod names;
 mod nft;
-mod nftables;
 mod nftext;
 pub mod plan;
-pub mod portmap;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testing;
 #[cfg(test)]
 pub(crate) use testing::{fresh_netns as test_fresh_netns, run as test_run};
 
 use crate::error::{Error, Result};
+
+/// `rule` in iptables' words (what follows `-A <chain>`), for messages.
+pub fn iptables_words(rule: &model::Rule) -> String {
+    ipt::words(rule)
+}
 
 /// Which attachment rules belong to: what the runtime passes as the
 /// network name, `CNI_CONTAINERID` and `CNI_IFNAME`.
@@ -64,7 +67,7 @@ pub fn select_backend(configured: Option<&str>) -> Result<Backend> {
             exec::find_tool("iptables").is_some(),
             exec::find_tool("nft").is_some(),
             iptables_works,
-            nftables::works,
+            nft_works,
         )),
     }
 }
@@ -84,6 +87,16 @@ fn detect(
         (true, true) if !iptables_works() && nft_works() => Backend::Nftables,
         _ => Backend::Iptables,
     }
+}
+
+/// Whether nft can change rules here, as `knftables` checks it.
+fn nft_works() -> bool {
+    exec::run(
+        "nft",
+        &["--check", "add", "table", "inet", "cni_plugins_masquerade"],
+        None,
+    )
+    .is_ok()
 }
 
 /// Whether iptables can read the nat table, which is what masquerade needs

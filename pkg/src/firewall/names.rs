@@ -3,6 +3,8 @@
 
 use sha2::{Digest, Sha512};
 
+use crate::error::{Error, Result};
+
 /// iptables allows 28 usable characters in a chain name.
 const MAX_CHAIN_LEN: usize = 28;
 const CHAIN_PREFIX: &str = "CNI-";
@@ -32,6 +34,26 @@ pub fn format_chain_name_with_prefix(name: &str, id: &str, prefix: &str) -> Stri
     }
     chain.truncate(cut);
     chain
+}
+
+/// A user-chosen iptables chain name (portmap's `externalSetMarkChain`,
+/// the firewall plugin's `iptablesAdminChainName`) that iptables accepts
+/// and that cannot break out of a rule.
+pub fn validate_chain_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= MAX_CHAIN_LEN
+        && !name.starts_with(['-', '!'])
+        && name
+            .chars()
+            .all(|c| c.is_ascii_graphic() && c != '"' && c != '\'');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid_config(
+            format!("invalid iptables chain name {name:?}"),
+            "chain names have 1 to 28 printable characters, no quotes, and do not start with '-' or '!'",
+        ))
+    }
 }
 
 /// `name: "<name>" id: "<id>"`, quoted like Go's `%q`.

@@ -16,6 +16,11 @@ use netlink_packet_core::{DecodeError, NetlinkDeserializable, NetlinkHeader, Net
 
 pub use super::nla::{Attrs, attrs, be_u32, be_u64, find};
 
+/// A socket for nfnetlink in the calling thread's network namespace.
+pub fn socket() -> crate::error::Result<super::Socket<NfMessage>> {
+    super::Socket::open(netlink_sys::protocols::NETLINK_NETFILTER)
+}
+
 /// `NFNL_SUBSYS_*`.
 pub const SUBSYS_NONE: u8 = 0;
 pub const SUBSYS_CTNETLINK: u8 = 1;

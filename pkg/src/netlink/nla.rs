@@ -57,6 +57,11 @@ impl Attrs {
         self.put(kind, &v.to_be_bytes())
     }
 
+    /// A nested attribute whose attributes are already encoded.
+    pub fn put_nested(&mut self, kind: u16, encoded: &[u8]) -> &mut Attrs {
+        self.put(kind | NLA_F_NESTED, encoded)
+    }
+
     /// A nested attribute holding the attributes `inner` encodes.
     pub fn nest(&mut self, kind: u16, inner: impl FnOnce(&mut Attrs)) -> &mut Attrs {
         let mut nested = Attrs::new();

@@ -261,6 +261,11 @@ pub fn quote(arg: &str) -> String {
     out
 }
 
+/// `rule` as the words of an `-A` line after the chain.
+pub fn words(rule: &Rule) -> String {
+    join_args(&args::render(rule))
+}
+
 fn join_args(args: &[String]) -> String {
     args.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" ")
 }

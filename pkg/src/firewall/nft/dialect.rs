@@ -87,6 +87,7 @@ fn iptables(family: Family, rule: &Rule) -> Option<Vec<Expr>> {
             | Match::Proto(_)
             | Match::Src { .. }
             | Match::Dst { .. } => {}
+            Match::Dport(Protocol::Sctp, port) => out.push(xt::sctp_dport(*port)),
             Match::Dport(_, port) => out.extend(dport(*port)),
             Match::Dports(ports) => out.push(xt::multiport(ports)?),
             Match::DstLocal => out.push(xt::dst_local()),
@@ -324,8 +325,10 @@ pub fn udata_comment(mut data: &[u8]) -> Option<String> {
 }
 
 /// Reads expressions back into matches. Each recogniser takes what it
-/// knows from the front; anything else ends the rule as `Unknown`, so
-/// that it never equals a rule of ours.
+/// knows from the front; an expression none knows becomes an `Unknown`
+/// match (so that the rule never equals one of ours) and reading goes on,
+/// so that the rule's action is still seen (a foreign rule that jumps to
+/// one of our chains must be found by its target).
 struct Reader<'a> {
     rest: &'a [Expr],
     family: Family,
@@ -347,7 +350,7 @@ impl<'a> Reader<'a> {
 
     fn unknown(&mut self, what: String) {
         self.rule.matches.push(Match::Unknown(what));
-        self.rest = &[];
+        self.take(1);
     }
 
     /// `payload network` [+ `bitwise`] + `cmp`: an address match.
@@ -556,6 +559,8 @@ fn from_iptables(family: Family, exprs: &[Expr]) -> Rule {
                         ("multiport", 1) => {
                             xt::parse_multiport(info).map(|p| Some(Match::Dports(p)))
                         }
+                        ("sctp", 0) if proto == Some(Protocol::Sctp) => xt::parse_sctp_dport(info)
+                            .map(|p| Some(Match::Dport(Protocol::Sctp, p))),
                         ("addrtype", 1) if xt::is_dst_local(info) => Some(Some(Match::DstLocal)),
                         ("conntrack", 3) => {
                             xt::parse_ctstate(info).map(|s| Some(Match::CtState(s)))

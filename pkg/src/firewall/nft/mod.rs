@@ -19,7 +19,6 @@ pub(super) mod xt;
 use std::collections::HashMap;
 
 use netlink_packet_core::{NLA_F_NESTED, NLM_F_ACK};
-use netlink_sys::protocols::NETLINK_NETFILTER;
 use nix::errno::Errno;
 
 use super::model::{BaseChain, Chain, Dialect, Handle, Match, Rule, Table};
@@ -73,7 +72,7 @@ pub struct Session {
 impl Session {
     pub fn open() -> Result<Session> {
         Ok(Session {
-            socket: Socket::open(NETLINK_NETFILTER)?,
+            socket: nfgen::socket()?,
             rules: HashMap::new(),
             chains: HashMap::new(),
         })

@@ -156,6 +156,16 @@ fn iptables_rules_like_iptables() {
                 .with_comment("x"),
             ),
             (
+                ipt("-p sctp -m sctp --dport 8132 -j ACCEPT"),
+                rule(
+                    vec![
+                        Match::Proto(Protocol::Sctp),
+                        Match::Dport(Protocol::Sctp, 8132),
+                    ],
+                    Action::Accept,
+                ),
+            ),
+            (
                 ipt("-m addrtype --dst-type LOCAL -j T"),
                 rule(vec![Match::DstLocal], Action::Jump("T".into())),
             ),

@@ -19,6 +19,8 @@ const ADDRTYPE_LOCAL: u16 = 1 << 2;
 const MULTIPORT_DESTINATION: u8 = 1;
 /// `XT_CONNTRACK_STATE`.
 const CONNTRACK_STATE: u16 = 1 << 0;
+/// `XT_SCTP_DEST_PORTS`.
+const SCTP_DEST_PORTS: u32 = 0x02;
 /// `NF_NAT_RANGE_MAP_IPS | NF_NAT_RANGE_PROTO_SPECIFIED`.
 const NAT_MAP_IPS_AND_PROTO: u32 = 3;
 
@@ -100,6 +102,27 @@ pub fn parse_ctstate(info: &[u8]) -> Option<u16> {
         .enumerate()
         .all(|(i, b)| matches!(i, 146..148 | 150..152) || *b == 0);
     (field(146) == CONNTRACK_STATE && rest_zero).then(|| field(150))
+}
+
+/// `-m sctp --dport N`: `struct xt_sctp_info` (dpts[2], spts[2],
+/// chunkmap[64], chunk_match_type, flag_info[4], flag_count, flags,
+/// invflags), as iptables fills it: the destination range, no chunk
+/// flags (each flag slot's chunk type 0xff). iptables-nft writes tcp and
+/// udp ports as native payload matches, but sctp only this way.
+pub fn sctp_dport(port: u16) -> Expr {
+    let mut info = vec![0u8; 296];
+    info[0..2].copy_from_slice(&port.to_ne_bytes());
+    info[2..4].copy_from_slice(&port.to_ne_bytes());
+    for slot in 0..4 {
+        info[268 + 3 * slot] = 0xff;
+    }
+    info[284..288].copy_from_slice(&SCTP_DEST_PORTS.to_ne_bytes());
+    Expr::xt_match("sctp", 0, info)
+}
+
+pub fn parse_sctp_dport(info: &[u8]) -> Option<u16> {
+    let port = u16::from_ne_bytes([*info.first()?, *info.get(1)?]);
+    (Expr::xt_match("sctp", 0, info.to_vec()) == sctp_dport(port)).then_some(port)
 }
 
 /// `-j MASQUERADE` without options: `struct

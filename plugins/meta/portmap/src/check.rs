@@ -2,7 +2,7 @@
 //! are there. Only families the container has are checked (Go 1.1.1 also
 //! demanded IPv6 rules of IPv4-only containers).
 
-use pkg::firewall::portmap::{self, Attachment};
+use crate::mappings::{self as portmap, Attachment};
 use pkg::skel::CmdArgs;
 use pkg::{Error, Result};
 

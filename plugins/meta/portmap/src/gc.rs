@@ -1,8 +1,8 @@
 //! portmap GC (spec 1.1.0): remove the port mappings of this network's
 //! attachments that the runtime no longer lists, on both backends.
 
+use crate::mappings as portmap;
 use pkg::Result;
-use pkg::firewall::portmap;
 use pkg::skel::CmdArgs;
 
 pub fn gc(args: &CmdArgs) -> Result<()> {

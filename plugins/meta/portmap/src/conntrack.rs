@@ -5,7 +5,7 @@
 //! hitting the old destination until they time out (plugins#123, #1190).
 //!
 //! Messages are small and fixed, so they are encoded here and carried by
-//! the suite's netlink transport (`crate::netlink::Socket`): a dump
+//! the suite's netlink transport (`pkg::netlink::Socket`): a dump
 //! (`IPCTNL_MSG_CT_GET` with `NLM_F_DUMP`), filtered here, then one
 //! `IPCTNL_MSG_CT_DELETE` per match carrying the entry's original tuple,
 //! zone and ID exactly as the kernel reported them. The ID makes the delete
@@ -16,17 +16,11 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use netlink_sys::protocols::NETLINK_NETFILTER;
+use pkg::Result;
+use pkg::netlink::Socket;
+use pkg::netlink::nfgen::{self, Attrs, NfMessage, SUBSYS_CTNETLINK};
 
-use crate::error::Result;
-use crate::netlink::Socket;
-use netlink_packet_core::NLA_F_NESTED;
-
-use crate::netlink::nfgen::{self, Attrs, NfMessage, SUBSYS_CTNETLINK};
-
-pub const IPPROTO_TCP: u8 = 6;
 pub const IPPROTO_UDP: u8 = 17;
-pub const IPPROTO_SCTP: u8 = 132;
 
 const IPCTNL_MSG_CT_GET: u8 = 1;
 const IPCTNL_MSG_CT_DELETE: u8 = 2;
@@ -53,8 +47,8 @@ pub enum Family {
 impl Family {
     fn af(self) -> u8 {
         match self {
-            Family::V4 => libc::AF_INET as u8,
-            Family::V6 => libc::AF_INET6 as u8,
+            Family::V4 => nix::libc::AF_INET as u8,
+            Family::V6 => nix::libc::AF_INET6 as u8,
         }
     }
 }
@@ -72,7 +66,8 @@ pub struct Entry {
 }
 
 /// Every entry of `family`.
-pub fn list(family: Family) -> Result<Vec<Entry>> {
+#[cfg(test)]
+fn list(family: Family) -> Result<Vec<Entry>> {
     Conn::new()?.dump(family)
 }
 
@@ -107,7 +102,7 @@ struct Conn {
 impl Conn {
     fn new() -> Result<Conn> {
         Ok(Conn {
-            socket: Socket::open(NETLINK_NETFILTER)?,
+            socket: nfgen::socket()?,
         })
     }
 
@@ -161,7 +156,7 @@ fn parse_entry(payload: &[u8]) -> Option<Entry> {
         match kind {
             CTA_TUPLE_ORIG => {
                 has_tuple = true;
-                key.put(kind | NLA_F_NESTED, value);
+                key.put_nested(kind, value);
                 parse_tuple(value, &mut entry);
             }
             CTA_ZONE | CTA_ID => {
@@ -269,17 +264,17 @@ mod tests {
     /// destination port; another port is left alone.
     #[test]
     fn deletes_udp_entries_by_destination_port() {
-        if !crate::firewall::test_fresh_netns(&["nft"]) {
+        if !pkg::firewall::testing::fresh_netns(&["nft"]) {
             return;
         }
         // Any hook that needs conntrack turns tracking on in this netns.
-        crate::firewall::test_run(&["nft", "add table ip ct_test"]);
-        crate::firewall::test_run(&[
+        pkg::firewall::testing::run(&["nft", "add table ip ct_test"]);
+        pkg::firewall::testing::run(&[
             "nft",
             "add chain ip ct_test out { type filter hook output priority 0 ; }",
         ]);
-        crate::firewall::test_run(&["nft", "add rule ip ct_test out ct state new accept"]);
-        crate::firewall::test_run(&["ip", "link", "set", "lo", "up"]);
+        pkg::firewall::testing::run(&["nft", "add rule ip ct_test out ct state new accept"]);
+        pkg::firewall::testing::run(&["ip", "link", "set", "lo", "up"]);
         let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         for port in [40001u16, 40002] {
             sock.send_to(b"x", ("127.0.0.1", port)).unwrap();
@@ -298,10 +293,7 @@ mod tests {
         );
         assert_eq!(udp(40001), 0);
         assert_eq!(udp(40002), 1);
-        assert_eq!(
-            delete_by_dst_port(Family::V4, IPPROTO_TCP, &[40002]).unwrap(),
-            0
-        );
+        assert_eq!(delete_by_dst_port(Family::V4, 6, &[40002]).unwrap(), 0);
         assert_eq!(
             delete_by_dst_port(Family::V6, IPPROTO_UDP, &[40002]).unwrap(),
             0
