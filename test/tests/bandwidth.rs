@@ -6,8 +6,8 @@
 
 use std::path::PathBuf;
 
+use bandwidth::tc::{INGRESS_HANDLE, ROOT, Tbf, Tc, tick_in_usec};
 use integration::*;
-use pkg::netlink::tc::{INGRESS_HANDLE, ROOT, Tbf, tick_in_usec};
 use pkg::netlink::{Link, LinkId};
 use pkg::types::{CniResult, Interface, IpConfig};
 use serde_json::{Value, json};
@@ -98,8 +98,7 @@ impl<'h> Env<'h> {
     /// device's default.
     fn qdiscs(&self, dev: &str) -> Vec<(u32, u32, String, Option<Tbf>)> {
         let index = self.host_link(dev).unwrap().index;
-        self.host
-            .netlink()
+        tc(&self.host)
             .qdisc_list(Some(index))
             .unwrap()
             .into_iter()
@@ -124,7 +123,7 @@ impl<'h> Env<'h> {
 
     fn redirects(&self, dev: &str) -> Vec<u32> {
         let index = self.host_link(dev).unwrap().index;
-        self.host.netlink().ingress_redirects(index).unwrap()
+        tc(&self.host).ingress_redirects(index).unwrap()
     }
 
     /// No qdisc of ours on the veth, no IFB.
@@ -145,6 +144,11 @@ fn ifb_name(network: &str, cid: &str) -> String {
 fn limits() -> Value {
     json!({"ingressRate": 1_000_000, "ingressBurst": 80_000,
         "egressRate": 2_000_000, "egressBurst": 160_000})
+}
+
+/// A traffic-control socket in `ns`.
+fn tc(ns: &TestNs) -> Tc {
+    ns.open().run(Tc::new).unwrap()
 }
 
 fn tbf(rate: u64, burst: u64) -> Tbf {
@@ -371,8 +375,7 @@ fn conformance_25_check_fails_after_tampering() {
     assert_eq!(msg, "failed to find the tbf qdisc of hveth0");
     // put it back as Go would compute it, and CHECK passes again
     let want = tbf(1_000_000, 80_000);
-    env.host
-        .netlink()
+    tc(&env.host)
         .qdisc_add_tbf(env.host_link("hveth0").unwrap().index, &want)
         .unwrap();
     env.call("CHECK", "chk").run(&cc).ok();

@@ -10,8 +10,6 @@
 //! chains the way its version does: a plan that needs one that does not
 //! exist yet is planned again for the tools.
 
-use std::collections::HashSet;
-
 use super::exec::ExecError;
 use super::ipt::{self, Tools};
 use super::model::{Dialect, Rule, Table};
@@ -23,7 +21,7 @@ use crate::error::{Error, Result};
 const TRIES: usize = 3;
 
 /// How one change is run.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Job<'a> {
     /// What the change is, for messages: `setting up masquerade chain X`.
     pub what: &'a str,
@@ -32,10 +30,34 @@ pub struct Job<'a> {
     /// Take the namespace's lock from the listing to the end of the
     /// apply: the plan adds rules that attachments share.
     pub lock: bool,
-    /// The rules carry conditions in the tool's syntax: list and apply
-    /// with the tools.
+    /// The rules carry conditions in iptables' syntax: list and apply
+    /// iptables tables with the tools.
     pub tools: bool,
+    /// The rules carry conditions in nft's syntax: apply nft tables with
+    /// this ([`NFT_SCRIPT`]). A field rather than a flag so that only the
+    /// plugins that need nft's syntax link it.
+    pub nft_script: Option<NftScript>,
 }
+
+impl<'a> Job<'a> {
+    /// A change over netlink wherever it can go, without the lock.
+    pub fn new(what: &'a str) -> Job<'a> {
+        Job {
+            what,
+            cleanup: false,
+            lock: false,
+            tools: false,
+            nft_script: None,
+        }
+    }
+}
+
+/// Applies a plan for nft tables in nft's own syntax.
+#[derive(Clone, Copy)]
+pub struct NftScript(fn(&[&Op]) -> std::result::Result<(), ExecError>);
+
+/// `nft -f -` with the plan written out (`nftext`).
+pub const NFT_SCRIPT: NftScript = NftScript(nftext::apply);
 
 /// What a change leaves to wait for: see [`Session`] (closing the socket
 /// waits for the kernel to free deleted rules). Drop it when convenient.
@@ -45,6 +67,14 @@ pub struct Applied(#[allow(dead_code)] Option<Session>);
 pub fn converge(
     job: &Job<'_>,
     mut plan: impl FnMut(&mut dyn State) -> Result<Vec<Op>>,
+) -> Result<Applied> {
+    // One copy of the loop for every layout's closure.
+    converge_dyn(job, &mut plan)
+}
+
+fn converge_dyn(
+    job: &Job<'_>,
+    plan: &mut dyn FnMut(&mut dyn State) -> Result<Vec<Op>>,
 ) -> Result<Applied> {
     let _turn = if job.lock { lock_netns() } else { None };
     let mut router = Router::new(job);
@@ -68,7 +98,7 @@ pub fn converge(
 }
 
 /// Reads the current state with `read`, changing nothing: CHECK.
-pub fn inspect<T>(job: &Job<'_>, read: impl FnOnce(&mut dyn State) -> Result<T>) -> Result<T> {
+pub fn inspect(job: &Job<'_>, read: impl FnOnce(&mut dyn State) -> Result<()>) -> Result<()> {
     let mut router = Router::new(job);
     read(&mut router)
 }
@@ -87,7 +117,7 @@ struct Router<'a> {
     no_session: Option<Error>,
     tools: Tools,
     /// iptables-nft tables whose built-in chains iptables must make.
-    to_tools: HashSet<Table>,
+    to_tools: Vec<Table>,
     nft_iptables: [Option<bool>; 2],
 }
 
@@ -102,7 +132,7 @@ impl<'a> Router<'a> {
             session,
             no_session,
             tools: Tools::new(job.cleanup, job.what),
-            to_tools: HashSet::new(),
+            to_tools: Vec::new(),
             nft_iptables: [None, None],
         }
     }
@@ -160,7 +190,7 @@ impl<'a> Router<'a> {
             let chain = match op {
                 Op::Append { rule, .. } | Op::Insert { rule, .. } => {
                     if rule.has_raw() {
-                        self.to_tools.insert(table);
+                        self.to_tools.push(table);
                         found = true;
                         continue;
                     }
@@ -171,7 +201,7 @@ impl<'a> Router<'a> {
                 _ => continue,
             };
             if ipt::is_builtin(chain) && !self.session()?.chain_exists(table, chain)? {
-                self.to_tools.insert(table);
+                self.to_tools.push(table);
                 found = true;
             }
         }
@@ -179,17 +209,17 @@ impl<'a> Router<'a> {
     }
 
     fn apply(&mut self, ops: &[Op]) -> std::result::Result<(), Failure> {
-        let mut by_netlink = Vec::new();
-        let mut by_tools = Vec::new();
-        let mut by_nft_text = Vec::new();
+        let mut by_netlink: Vec<&Op> = Vec::new();
+        let mut by_tools: Vec<&Op> = Vec::new();
+        let mut by_nft_text: Vec<&Op> = Vec::new();
         for op in ops {
             let table = op.table();
             if self.write_by_tools(table) {
-                by_tools.push(op.clone());
-            } else if table.dialect == Dialect::Nft && self.job.tools {
-                by_nft_text.push(op.clone());
+                by_tools.push(op);
+            } else if table.dialect == Dialect::Nft && self.job.nft_script.is_some() {
+                by_nft_text.push(op);
             } else {
-                by_netlink.push(op.clone());
+                by_netlink.push(op);
             }
         }
         let what = self.job.what;
@@ -199,14 +229,14 @@ impl<'a> Router<'a> {
                 .apply(&by_netlink)
                 .map_err(|e| Failure::Retry(e.context(what.to_string())))?;
         }
-        if !by_nft_text.is_empty() {
-            nftext::apply(&by_nft_text).map_err(|e| exec_failure(e, what.to_string()))?;
+        if let Some(NftScript(apply)) = self.job.nft_script.filter(|_| !by_nft_text.is_empty()) {
+            apply(&by_nft_text).map_err(|e| exec_failure(e, what.to_string()))?;
         }
         if !by_tools.is_empty() {
             self.tools.apply(&by_tools).map_err(|e| {
                 let blamed = by_tools
                     .iter()
-                    .map(Op::table)
+                    .map(|o| o.table())
                     .find_map(|t| ipt::blamed_line(e.stderr(), &by_tools, t));
                 let what = match blamed {
                     Some(line) => format!("{what} (at `{line}`)"),

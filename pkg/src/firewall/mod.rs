@@ -27,8 +27,6 @@ mod nftext;
 pub mod plan;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testing;
-#[cfg(test)]
-pub(crate) use testing::{fresh_netns as test_fresh_netns, run as test_run};
 
 use crate::error::{Error, Result};
 

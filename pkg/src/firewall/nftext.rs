@@ -10,15 +10,12 @@ use crate::firewall::ipt::args::ip_port;
 use crate::firewall::model::host;
 
 /// Runs `ops` (all on nft tables) as one transaction.
-pub fn apply(ops: &[Op]) -> Result<(), ExecError> {
-    exec::run("nft", &["-f", "-"], Some(&script(ops))).map(drop)
+pub fn apply(ops: &[&Op]) -> Result<(), ExecError> {
+    let script: String = ops.iter().map(|o| line(o) + "\n").collect();
+    exec::run("nft", &["-f", "-"], Some(&script)).map(drop)
 }
 
-pub fn script(ops: &[Op]) -> String {
-    ops.iter().map(|o| line(o) + "\n").collect()
-}
-
-fn line(op: &Op) -> String {
+pub fn line(op: &Op) -> String {
     let t = op.table();
     let at = format!("{} {}", t.family.name(), t.name);
     match op {
@@ -103,7 +100,13 @@ pub fn statements(rule: &Rule) -> String {
                 words.push(format!("ether saddr {}", crate::netlink::format_mac(mac)))
             }
             Match::Raw(raw) => words.push(raw.join(" ")),
-            other => words.push(format!("{other:?}")),
+            // Not in nft tables' rules (iptables' own matches).
+            Match::Proto(_)
+            | Match::Dports(_)
+            | Match::DstLocal
+            | Match::CtState(_)
+            | Match::Mark { .. }
+            | Match::Unknown(_) => {}
         }
     }
     match &rule.action {
@@ -115,7 +118,7 @@ pub fn statements(rule: &Rule) -> String {
         Action::Goto(c) => words.push(format!("goto {c}")),
         Action::Masquerade => words.push("masquerade".into()),
         Action::Dnat(to) => words.push(format!("dnat to {}", ip_port(*to))),
-        other => words.push(format!("{other:?}")),
+        Action::SetMark { .. } | Action::Unknown(_) => {}
     }
     if let Some(c) = &rule.comment {
         words.push(format!("comment \"{c}\""));

@@ -147,11 +147,7 @@ pub fn plan_lines(ops: &[Op]) -> Vec<String> {
     ops.iter()
         .filter_map(|o| match o.table().dialect {
             Dialect::Iptables => ipt::restore_line(o),
-            Dialect::Nft => Some(
-                super::nftext::script(std::slice::from_ref(o))
-                    .trim_end()
-                    .to_string(),
-            ),
+            Dialect::Nft => Some(super::nftext::line(o)),
         })
         .collect()
 }

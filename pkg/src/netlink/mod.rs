@@ -17,8 +17,8 @@ pub mod macvlan;
 pub mod nfgen;
 pub mod nla;
 mod route;
+pub mod rt;
 pub mod socket;
-pub mod tc;
 mod veth;
 
 pub use addr::{Addr, AddrFlags};
@@ -30,7 +30,7 @@ pub use socket::Socket;
 pub use veth::{VethSpec, random_hex, random_veth_name};
 
 use netlink_packet_route::RouteNetlinkMessage;
-use netlink_sys::protocols::NETLINK_ROUTE;
+pub use netlink_sys::protocols::NETLINK_ROUTE;
 
 use crate::error::Result;
 use crate::ns::Netns;
@@ -38,7 +38,7 @@ use crate::ns::Netns;
 /// An rtnetlink socket: links, addresses, routes, in the namespace it was
 /// created in.
 pub struct Netlink {
-    socket: Socket<RouteNetlinkMessage>,
+    socket: Socket<rt::Rt>,
 }
 
 impl Netlink {
@@ -61,7 +61,8 @@ impl Netlink {
         flags: u16,
         op: impl Fn() -> String,
     ) -> Result<Vec<RouteNetlinkMessage>> {
-        self.socket.request(msg, flags, op)
+        let replies = self.socket.request(rt::Rt(msg), flags, op)?;
+        Ok(replies.into_iter().map(|r| r.0).collect())
     }
 
     /// Dump request, read to its end (see [`Socket::dump`]).
@@ -70,6 +71,7 @@ impl Netlink {
         msg: RouteNetlinkMessage,
         op: impl Fn() -> String,
     ) -> Result<Vec<RouteNetlinkMessage>> {
-        self.socket.dump(|| msg.clone(), op)
+        let replies = self.socket.dump(|| rt::Rt(msg.clone()), op)?;
+        Ok(replies.into_iter().map(|r| r.0).collect())
     }
 }

@@ -29,19 +29,18 @@ const RECV_BUF: usize = 64 * 1024;
 /// nlmsgerr extended-ack attribute carrying the kernel's message.
 const NLMSGERR_ATTR_MSG: u16 = 1;
 
-/// A netlink socket speaking messages of type `M`.
+/// A netlink socket speaking messages of type `M`: the typed face of
+/// [`Core`], which does the work once for every message family.
 pub struct Socket<M> {
-    raw: netlink_sys::Socket,
-    seq: u32,
-    buf: Vec<u8>,
+    core: Core,
     _messages: PhantomData<fn(M) -> M>,
 }
 
-/// What came back for one request.
-struct Replies<M> {
-    messages: Vec<M>,
-    /// The kernel marked the dump as changed while it was read.
-    interrupted: bool,
+/// The socket and its state, independent of the message type.
+struct Core {
+    raw: netlink_sys::Socket,
+    seq: u32,
+    buf: Vec<u8>,
 }
 
 impl<M> Socket<M>
@@ -51,19 +50,8 @@ where
     /// A socket of `protocol` (`NETLINK_ROUTE`, `NETLINK_NETFILTER`) in
     /// the calling thread's network namespace.
     pub fn open(protocol: isize) -> Result<Socket<M>> {
-        let io = |op: &'static str| move |e| Error::io(op, e);
-        let mut raw = netlink_sys::Socket::new(protocol).map_err(io("open netlink socket"))?;
-        raw.bind_auto().map_err(io("bind netlink socket"))?;
-        raw.connect(&netlink_sys::SocketAddr::new(0, 0))
-            .map_err(io("connect netlink socket"))?;
-        // Best effort: older kernels lack these, and they only make error
-        // replies smaller and their messages better.
-        let _ = raw.set_ext_ack(true);
-        let _ = raw.set_cap_ack(true);
         Ok(Socket {
-            raw,
-            seq: 0,
-            buf: Vec::with_capacity(RECV_BUF),
+            core: Core::open(protocol)?,
             _messages: PhantomData,
         })
     }
@@ -71,12 +59,14 @@ where
     /// A request the kernel acknowledges; the messages it answers with
     /// before the acknowledgement (a GET's object, for instance).
     pub fn request(&mut self, msg: M, flags: u16, op: impl Fn() -> String) -> Result<Vec<M>> {
-        let seq = self.next_seq();
+        let seq = self.core.next_seq();
         let bytes = encode(msg, NLM_F_REQUEST | NLM_F_ACK | flags, seq);
-        self.send(&bytes, &op)?;
-        self.receive(seq, false)
-            .map(|r| r.messages)
-            .map_err(|e| with_op(e, &op))
+        let mut out = Vec::new();
+        self.core
+            .exchange(&bytes, seq, false, &mut |raw| decode(raw, &mut out, false))
+            .map(drop)
+            .map_err(|e| with_op(e, &op))?;
+        Ok(out)
     }
 
     /// A dump, read to its end and retried while the kernel reports it
@@ -84,13 +74,15 @@ where
     /// replies were lost (ENOBUFS).
     pub fn dump(&mut self, msg: impl Fn() -> M, op: impl Fn() -> String) -> Result<Vec<M>> {
         for _ in 0..DUMP_RETRIES {
-            let seq = self.next_seq();
+            let seq = self.core.next_seq();
             let bytes = encode(msg(), NLM_F_REQUEST | NLM_F_DUMP, seq);
-            self.send(&bytes, &op)?;
-            match self.receive(seq, true) {
-                Ok(r) if !r.interrupted => return Ok(r.messages),
-                Ok(_) => {}
-                Err(e) => return Err(with_op(e, &op)),
+            let mut out = Vec::new();
+            let interrupted = self
+                .core
+                .exchange(&bytes, seq, true, &mut |raw| decode(raw, &mut out, true))
+                .map_err(|e| with_op(e, &op))?;
+            if !interrupted {
+                return Ok(out);
             }
         }
         Err(Error::new(
@@ -122,17 +114,55 @@ where
                 "netlink transaction without an acknowledged step",
             ));
         };
-        let first = self.seq.wrapping_add(1);
+        let first = self.core.seq.wrapping_add(1);
         let mut bytes = Vec::new();
         for (m, flags) in msgs {
-            let seq = self.next_seq();
+            let seq = self.core.next_seq();
             bytes.extend(encode(m, NLM_F_REQUEST | flags, seq));
         }
-        let last = first.wrapping_add(acked as u32);
-        self.send(&bytes, &|| describe(acked))?;
-        self.receive_any(first, self.seq, last).map_err(|(seq, e)| {
-            let index = seq.wrapping_sub(first) as usize;
-            with_op(e, &|| describe(index.min(count - 1)))
+        let end = self.core.seq;
+        self.core
+            .transaction(&bytes, first, end, first.wrapping_add(acked as u32))
+            .map_err(|(seq, e)| {
+                let index = seq.wrapping_sub(first) as usize;
+                with_op(e, &|| describe(index.min(count - 1)))
+            })
+    }
+}
+
+/// Decodes one reply into `out`; in a dump, one object we cannot decode
+/// must not hide the others.
+fn decode<M: NetlinkDeserializable>(raw: &[u8], out: &mut Vec<M>, dump: bool) -> Result<()> {
+    match NetlinkMessage::<M>::deserialize(raw) {
+        Ok(m) => {
+            if let NetlinkPayload::InnerMessage(m) = m.payload {
+                out.push(m);
+            }
+            Ok(())
+        }
+        Err(e) if dump => {
+            eprintln!("warning: skipping undecodable netlink message: {e}");
+            Ok(())
+        }
+        Err(e) => Err(Error::internal(format!("undecodable netlink reply: {e}"))),
+    }
+}
+
+impl Core {
+    fn open(protocol: isize) -> Result<Core> {
+        let io = |op: &'static str| move |e| Error::io(op, e);
+        let mut raw = netlink_sys::Socket::new(protocol).map_err(io("open netlink socket"))?;
+        raw.bind_auto().map_err(io("bind netlink socket"))?;
+        raw.connect(&netlink_sys::SocketAddr::new(0, 0))
+            .map_err(io("connect netlink socket"))?;
+        // Best effort: older kernels lack these, and they only make error
+        // replies smaller and their messages better.
+        let _ = raw.set_ext_ack(true);
+        let _ = raw.set_cap_ack(true);
+        Ok(Core {
+            raw,
+            seq: 0,
+            buf: Vec::with_capacity(RECV_BUF),
         })
     }
 
@@ -141,28 +171,33 @@ where
         self.seq
     }
 
-    fn send(&mut self, bytes: &[u8], op: &dyn Fn() -> String) -> Result<()> {
+    fn send(&mut self, bytes: &[u8]) -> Result<()> {
         self.raw
             .send(bytes, 0)
             .map(drop)
-            .map_err(|e| Error::io(format!("{}: sending netlink request", op()), e))
+            .map_err(|e| Error::io("sending netlink request", e))
     }
 
-    /// Reads the answers to `seq` until DONE or the acknowledgement. A
-    /// dump whose replies overflowed the socket (ENOBUFS) is read to its
-    /// end and reported interrupted, so that it can be asked again (the
-    /// kernel refuses a second dump while one is running); for anything
-    /// else a lost reply is an error.
-    fn receive(&mut self, seq: u32, dump: bool) -> Result<Replies<M>> {
-        let mut replies = Replies {
-            messages: Vec::new(),
-            interrupted: false,
-        };
+    /// Sends `bytes` and reads the answers to `seq` until DONE or the
+    /// acknowledgement, handing each data message to `data`; whether the
+    /// dump was interrupted. A dump whose replies overflowed the socket
+    /// (ENOBUFS) is read to its end and reported interrupted, so that it
+    /// can be asked again (the kernel refuses a second dump while one is
+    /// running); for anything else a lost reply is an error.
+    fn exchange(
+        &mut self,
+        bytes: &[u8],
+        seq: u32,
+        dump: bool,
+        data: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<bool> {
+        self.send(bytes)?;
+        let mut interrupted = false;
         loop {
             let n = match self.recv() {
                 Ok(n) => n,
                 Err(e) if dump && e.is_errno(Errno::ENOBUFS) => {
-                    replies.interrupted = true;
+                    interrupted = true;
                     continue;
                 }
                 Err(e) => return Err(e),
@@ -176,44 +211,28 @@ where
                     continue;
                 }
                 if header.flags & NLM_F_DUMP_INTR != 0 {
-                    replies.interrupted = true;
+                    interrupted = true;
                 }
                 match payload {
-                    Payload::Done | Payload::Ack => return Ok(replies),
+                    Payload::Done | Payload::Ack => return Ok(interrupted),
                     Payload::Error(e) => return Err(e),
-                    Payload::Data => {
-                        match NetlinkMessage::<M>::deserialize(&self.buf[start..start + len]) {
-                            Ok(m) => {
-                                if let NetlinkPayload::InnerMessage(m) = m.payload {
-                                    replies.messages.push(m);
-                                }
-                            }
-                            // One object we cannot decode must not hide
-                            // the others of a dump.
-                            Err(e) if dump => {
-                                eprintln!("warning: skipping undecodable netlink message: {e}");
-                            }
-                            Err(e) => {
-                                return Err(Error::internal(format!(
-                                    "undecodable netlink reply: {e}"
-                                )));
-                            }
-                        }
-                    }
+                    Payload::Data => data(&self.buf[start..start + len])?,
                 }
             }
         }
     }
 
-    /// Reads replies to the sequence numbers `first..=end` until `acked`
-    /// is acknowledged or one of them is refused (the refusal, with its
-    /// sequence number).
-    fn receive_any(
+    /// Sends a batch and reads replies to its sequence numbers
+    /// `first..=end` until `acked` is acknowledged or one of them is
+    /// refused (the refusal, with its sequence number).
+    fn transaction(
         &mut self,
+        bytes: &[u8],
         first: u32,
         end: u32,
         acked: u32,
     ) -> std::result::Result<(), (u32, Error)> {
+        self.send(bytes).map_err(|e| (acked, e))?;
         let ours = |seq: u32| seq.wrapping_sub(first) <= end.wrapping_sub(first);
         loop {
             let n = self.recv().map_err(|e| (acked, e))?;

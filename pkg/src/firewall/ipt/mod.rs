@@ -8,8 +8,6 @@
 
 pub(super) mod args;
 
-use std::collections::HashMap;
-
 use super::exec::{self, ExecError};
 use super::model::{Dialect, Handle, Rule, Table};
 use super::plan::{Op, State};
@@ -17,7 +15,7 @@ use crate::error::{Error, Result};
 
 /// Listings of iptables tables, made on first use.
 pub struct Tools {
-    listings: HashMap<Table, Listing>,
+    listings: Vec<(Table, Listing)>,
     /// A missing tool or table reads as an empty table (teardown, GC).
     absent_is_empty: bool,
     what: String,
@@ -50,7 +48,7 @@ impl Listing {
 impl Tools {
     pub fn new(absent_is_empty: bool, what: &str) -> Tools {
         Tools {
-            listings: HashMap::new(),
+            listings: Vec::new(),
             absent_is_empty,
             what: what.to_string(),
         }
@@ -61,7 +59,7 @@ impl Tools {
     }
 
     fn listing(&mut self, table: Table) -> Result<&Listing> {
-        if !self.listings.contains_key(&table) {
+        if !self.listings.iter().any(|(t, _)| *t == table) {
             let listing = match list(table) {
                 Ok(l) => l,
                 Err(e) if self.absent_is_empty && (e.is_missing() || e.is_absent()) => {
@@ -75,16 +73,18 @@ impl Tools {
                     )));
                 }
             };
-            self.listings.insert(table, listing);
+            self.listings.push((table, listing));
         }
         self.listings
-            .get(&table)
+            .iter()
+            .find(|(t, _)| *t == table)
+            .map(|(_, l)| l)
             .ok_or_else(|| Error::internal("listing vanished"))
     }
 
     /// Applies the ops of each table in one restore; the error names the
     /// line the tool blamed.
-    pub fn apply(&mut self, ops: &[Op]) -> std::result::Result<(), ExecError> {
+    pub fn apply(&mut self, ops: &[&Op]) -> std::result::Result<(), ExecError> {
         let mut tables: Vec<Table> = Vec::new();
         for op in ops {
             if !tables.contains(&op.table()) {
@@ -95,7 +95,7 @@ impl Tools {
             let lines: Vec<String> = ops
                 .iter()
                 .filter(|o| o.table() == *t)
-                .filter_map(restore_line)
+                .filter_map(|o| restore_line(o))
                 .collect();
             restore(*t, &lines)
         });
@@ -187,7 +187,7 @@ fn restore(table: Table, lines: &[String]) -> std::result::Result<(), ExecError>
 }
 
 /// The line of the restore script that the tool blamed, for the error.
-pub fn blamed_line<'a>(stderr: &str, ops: &'a [Op], table: Table) -> Option<String> {
+pub fn blamed_line(stderr: &str, ops: &[&Op], table: Table) -> Option<String> {
     let after = stderr.split("line ").nth(1)?;
     let n: usize = after
         .split(|c: char| !c.is_ascii_digit())
@@ -197,7 +197,7 @@ pub fn blamed_line<'a>(stderr: &str, ops: &'a [Op], table: Table) -> Option<Stri
     // Line 1 is "*<table>".
     ops.iter()
         .filter(|o| o.table() == table)
-        .filter_map(restore_line)
+        .filter_map(|o| restore_line(o))
         .nth(n.checked_sub(2)?)
 }
 
@@ -348,8 +348,9 @@ mod tests {
             ]
         );
         let stderr = "iptables-restore: line 3 failed";
+        let refs: Vec<&Op> = ops.iter().collect();
         assert_eq!(
-            blamed_line(stderr, &ops, t).as_deref(),
+            blamed_line(stderr, &refs, t).as_deref(),
             Some(lines[1].as_str())
         );
     }

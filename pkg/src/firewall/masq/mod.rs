@@ -50,12 +50,7 @@ pub fn setup(
                     "setting up masquerade chain {chain} in {}",
                     table.describe()
                 );
-                let job = Job {
-                    what: &what,
-                    cleanup: false,
-                    lock: false,
-                    tools: false,
-                };
+                let job = Job::new(&what);
                 converge(&job, |state| {
                     ipt::plan_setup(state, family, network, container_id, &nets)
                 })?;
@@ -68,12 +63,7 @@ pub fn setup(
                 nft::TABLE.describe(),
                 nft::CHAIN
             );
-            let job = Job {
-                what: &what,
-                cleanup: false,
-                lock: false,
-                tools: false,
-            };
+            let job = Job::new(&what);
             converge(&job, |state| {
                 nft::plan_setup(state, network, ifname, container_id, ips)
             })
@@ -106,10 +96,8 @@ pub fn teardown_deferred(network: &str, ifname: &str, container_id: &str) -> Res
         nft::hash_for_instance(network, ifname, container_id)
     );
     let job = Job {
-        what: &what,
         cleanup: true,
-        lock: false,
-        tools: false,
+        ..Job::new(&what)
     };
     converge(&job, |state| {
         let mut ops = Vec::new();
@@ -128,10 +116,8 @@ pub fn gc(network: &str, valid: &[GcAttachment]) -> Result<()> {
     let ids: HashSet<&str> = valid.iter().map(|a| a.container_id.as_str()).collect();
     let what = format!("removing stale masquerade state of network {network:?}");
     let job = Job {
-        what: &what,
         cleanup: true,
-        lock: false,
-        tools: false,
+        ..Job::new(&what)
     };
     let errors: Vec<Error> = [Family::Ip, Family::Ip6]
         .into_iter()

@@ -595,7 +595,7 @@ fn from_iptables(family: Family, exprs: &[Expr]) -> Rule {
                     r.take(1);
                 }
                 other => {
-                    let what = format!("{other:?}");
+                    let what = other.name().to_string();
                     r.unknown(what);
                 }
             }
@@ -681,7 +681,7 @@ fn from_nft(family: Family, exprs: &[Expr]) -> Rule {
                 }
                 [Expr::Counter, ..] => r.take(1),
                 _ => {
-                    let what = format!("{first:?}");
+                    let what = first.name().to_string();
                     r.unknown(what);
                 }
             }

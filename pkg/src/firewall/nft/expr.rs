@@ -134,6 +134,22 @@ impl Expr {
         }
     }
 
+    /// The expression's kind, as nft names it, for messages.
+    pub fn name(&self) -> &str {
+        match self {
+            Expr::Meta { .. } => "meta",
+            Expr::Payload { .. } => "payload",
+            Expr::Mask(_) => "bitwise",
+            Expr::Cmp { .. } => "cmp",
+            Expr::Verdict(_) | Expr::Value { .. } => "immediate",
+            Expr::Counter => "counter",
+            Expr::Masq => "masq",
+            Expr::Dnat { .. } => "nat",
+            Expr::FibDaddrType => "fib",
+            Expr::Xt { name, .. } | Expr::Other(name) => name,
+        }
+    }
+
     fn encode(&self, list: &mut Attrs) {
         let mut data = Attrs::new();
         let name = match self {

@@ -16,8 +16,6 @@ pub(super) mod dialect;
 pub(super) mod expr;
 pub(super) mod xt;
 
-use std::collections::HashMap;
-
 use netlink_packet_core::{NLA_F_NESTED, NLM_F_ACK};
 use nix::errno::Errno;
 
@@ -65,16 +63,17 @@ const UDATA_COMMENT: u8 = 0;
 /// One netfilter socket and what it has listed so far.
 pub struct Session {
     socket: Socket<NfMessage>,
-    rules: HashMap<(Table, String), Vec<Rule>>,
-    chains: HashMap<(Table, String), bool>,
+    /// Chains listed so far (a plan asks for a few).
+    rules: Vec<(Table, String, Vec<Rule>)>,
+    chains: Vec<(Table, String, bool)>,
 }
 
 impl Session {
     pub fn open() -> Result<Session> {
         Ok(Session {
             socket: nfgen::socket()?,
-            rules: HashMap::new(),
-            chains: HashMap::new(),
+            rules: Vec::new(),
+            chains: Vec::new(),
         })
     }
 
@@ -87,7 +86,7 @@ impl Session {
     /// Applies `ops` as one transaction: all or nothing. An op this
     /// backend cannot express (a rule with raw conditions) is refused
     /// before anything is sent.
-    pub fn apply(&mut self, ops: &[Op]) -> Result<()> {
+    pub fn apply(&mut self, ops: &[&Op]) -> Result<()> {
         if ops.is_empty() {
             return Ok(());
         }
@@ -163,8 +162,11 @@ impl State for Session {
     }
 
     fn chain_exists(&mut self, table: Table, chain: &str) -> Result<bool> {
-        let key = (table, chain.to_string());
-        if let Some(known) = self.chains.get(&key) {
+        if let Some((.., known)) = self
+            .chains
+            .iter()
+            .find(|(t, c, _)| *t == table && c == chain)
+        {
             return Ok(*known);
         }
         let mut attrs = Attrs::new();
@@ -178,17 +180,20 @@ impl State for Session {
                 table.name
             )
         })?;
-        self.chains.insert(key, exists);
+        self.chains.push((table, chain.to_string(), exists));
         Ok(exists)
     }
 
     fn rules(&mut self, table: Table, chain: &str) -> Result<Vec<Rule>> {
-        let key = (table, chain.to_string());
-        if let Some(rules) = self.rules.get(&key) {
+        if let Some((.., rules)) = self
+            .rules
+            .iter()
+            .find(|(t, c, _)| *t == table && c == chain)
+        {
             return Ok(rules.clone());
         }
         let rules = self.dump_rules(table, Some(chain))?;
-        self.rules.insert(key, rules.clone());
+        self.rules.push((table, chain.to_string(), rules.clone()));
         Ok(rules)
     }
 

@@ -52,7 +52,7 @@ fn check_against_tool(table: Table, chain: &str, cases: &[(Vec<&str>, Rule)]) {
         })
         .collect();
     for op in &ops {
-        if let Err(e) = s.apply(std::slice::from_ref(op)) {
+        if let Err(e) = s.apply(&[op]) {
             panic!("{op:?}: {e}");
         }
     }
@@ -510,7 +510,7 @@ fn tables_and_chains_like_nft() {
         },
     ];
     let mut s = Session::open().unwrap();
-    s.apply(&declare).unwrap();
+    s.apply(&declare.iter().collect::<Vec<_>>()).unwrap();
     let ours = run(&["nft", "list", "ruleset"]);
     run(&["nft", "flush", "ruleset"]);
     run(&[
@@ -522,7 +522,7 @@ fn tables_and_chains_like_nft() {
     ]);
     assert_eq!(ours, run(&["nft", "list", "ruleset"]));
     // Declaring again changes nothing.
-    s.apply(&declare).unwrap();
+    s.apply(&declare.iter().collect::<Vec<_>>()).unwrap();
     assert_eq!(ours, run(&["nft", "list", "ruleset"]));
     assert!(s.table_exists(t).unwrap());
     assert!(s.chain_exists(t, "pre").unwrap());
@@ -556,7 +556,7 @@ fn transactions_are_all_or_nothing() {
             chain: "nope".into(),
         },
     ];
-    let err = s.apply(&bad).unwrap_err();
+    let err = s.apply(&bad.iter().collect::<Vec<_>>()).unwrap_err();
     assert!(
         err.to_string().contains("delete chain inet t nope"),
         "{err}"

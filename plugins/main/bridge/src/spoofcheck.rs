@@ -58,10 +58,8 @@ impl Names {
 
 fn job(what: &str, cleanup: bool) -> Job<'_> {
     Job {
-        what,
         cleanup,
-        lock: false,
-        tools: false,
+        ..Job::new(what)
     }
 }
 

@@ -7,7 +7,6 @@
 
 use nix::errno::Errno;
 
-use pkg::netlink::tc::{self, INGRESS_HANDLE, INGRESS_PARENT, ROOT, TBF_HANDLE};
 use pkg::netlink::{Link, LinkId, Netlink};
 use pkg::skel::CmdArgs;
 use pkg::sysctl::{self, Family};
@@ -16,6 +15,7 @@ use pkg::{Error, Result};
 
 use crate::config::Limits;
 use crate::host;
+use crate::tc::{self, INGRESS_HANDLE, INGRESS_PARENT, ROOT, TBF_HANDLE, Tc};
 
 /// What this ADD created, removed in reverse on failure.
 #[derive(Default)]
@@ -29,14 +29,14 @@ struct Undo {
 }
 
 impl Undo {
-    fn run(&self, host: &mut Netlink) {
+    fn run(&self, host: &mut Netlink, tc: &mut Tc) {
         let warn = |what: String, e: Error| {
             if !e.is_not_found() {
                 eprintln!("warning: rolling back {what} after a failed ADD: {e}");
             }
         };
         if let Some(index) = self.ingress
-            && let Err(e) = host.qdisc_del(index, INGRESS_PARENT, INGRESS_HANDLE)
+            && let Err(e) = tc.qdisc_del(index, INGRESS_PARENT, INGRESS_HANDLE)
         {
             warn(format!("the ingress qdisc of link index {index}"), e);
         }
@@ -46,7 +46,7 @@ impl Undo {
             warn(format!("ifb device {name}"), e);
         }
         if let Some(index) = self.root_tbf
-            && let Err(e) = host.qdisc_del(index, ROOT, TBF_HANDLE)
+            && let Err(e) = tc.qdisc_del(index, ROOT, TBF_HANDLE)
         {
             warn(format!("the tbf qdisc of link index {index}"), e);
         }
@@ -67,24 +67,36 @@ pub fn add(args: &CmdArgs) -> Result<CniResult> {
     let ns = args.netns()?;
     let mut host = Netlink::new()?;
     let veth = host::host_interface(&mut host, ns, &args.ifname, &result)?;
+    let mut tc = Tc::new()?;
     let mut undo = Undo::default();
-    match shape(args, &limits, &mut host, &veth, &mut result, &mut undo) {
+    let mut sockets = Sockets {
+        host: &mut host,
+        tc: &mut tc,
+    };
+    match shape(args, &limits, &mut sockets, &veth, &mut result, &mut undo) {
         Ok(()) => Ok(result),
         Err(e) => {
-            undo.run(&mut host);
+            undo.run(&mut host, &mut tc);
             Err(e)
         }
     }
 }
 
+/// The host's link and traffic-control sockets.
+struct Sockets<'a> {
+    host: &'a mut Netlink,
+    tc: &'a mut Tc,
+}
+
 fn shape(
     args: &CmdArgs,
     limits: &Limits,
-    host: &mut Netlink,
+    sockets: &mut Sockets<'_>,
     veth: &Link,
     result: &mut CniResult,
     undo: &mut Undo,
 ) -> Result<()> {
+    let Sockets { host, tc } = sockets;
     let tick = tc::tick_in_usec();
     let taken = |e: Error, what: &str| {
         if e.is_errno(Errno::EEXIST) {
@@ -97,13 +109,13 @@ fn shape(
         }
     };
     if let Some(ingress) = limits.ingress {
-        host.qdisc_add_tbf(veth.index, &ingress.tbf(tick))
+        tc.qdisc_add_tbf(veth.index, &ingress.tbf(tick))
             .map_err(|e| taken(e, "a root qdisc"))?;
         undo.root_tbf = Some(veth.index);
     }
     if let Some(egress) = limits.egress {
         let name = host::ifb_name(&args.conf.name, &args.container_id);
-        host.ifb_add(&name, veth.mtu).map_err(|e| {
+        host.link_add(tc::ifb_message(&name, veth.mtu), &format!("{name} (ifb)")).map_err(|e| {
             if e.is_errno(Errno::EEXIST) {
                 e.context(format!(
                     "ifb device {name} of container {} on network {} already exists (an earlier ADD was not deleted)",
@@ -129,12 +141,12 @@ fn shape(
         }
         host.link_set_up(LinkId::Index(ifb.index))
             .map_err(|e| e.context(format!("failed to set ifb device {name} up")))?;
-        host.qdisc_add_ingress(veth.index)
+        tc.qdisc_add_ingress(veth.index)
             .map_err(|e| taken(e, "an ingress qdisc"))?;
         undo.ingress = Some(veth.index);
-        host.filter_add_redirect(veth.index, ifb.index)
+        tc.filter_add_redirect(veth.index, ifb.index)
             .map_err(|e| e.context(format!("failed to redirect {} to {name}", veth.name)))?;
-        host.qdisc_add_tbf(ifb.index, &egress.tbf(tick))
+        tc.qdisc_add_tbf(ifb.index, &egress.tbf(tick))
             .map_err(|e| e.context(format!("failed to shape traffic on {name}")))?;
         result.interfaces.push(Interface {
             name,

@@ -9,6 +9,7 @@ mod config;
 mod del;
 mod gc;
 mod host;
+pub mod tc;
 
 use pkg::skel::{self, Commands, PluginInfo};
 use pkg::types::Version;

@@ -218,10 +218,10 @@ fn shared_chains(opts: &Options) -> Vec<&'static str> {
 
 fn job<'a>(what: &'a str, cleanup: bool, raw: bool) -> Job<'a> {
     Job {
-        what,
         cleanup,
         lock: true,
         tools: raw,
+        ..Job::new(what)
     }
 }
 

@@ -25,7 +25,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use ipnet::IpNet;
 
-use pkg::firewall::converge::{Job, converge, inspect};
+use pkg::firewall::converge::{Job, NFT_SCRIPT, converge, inspect};
 use pkg::firewall::model::{Action, BaseChain, Chain, Family, Hook, Match, Rule, Table, host};
 use pkg::firewall::names::hash_hex;
 use pkg::firewall::plan::{Op, State};
@@ -133,10 +133,9 @@ fn container_rules(listing: &Listing, container_id: &str, ips: &[IpAddr]) -> Vec
 
 fn job(what: &str, cleanup: bool, raw: bool) -> Job<'_> {
     Job {
-        what,
         cleanup,
-        lock: false,
-        tools: raw,
+        nft_script: raw.then_some(NFT_SCRIPT),
+        ..Job::new(what)
     }
 }
 
