@@ -15,10 +15,7 @@
 
 pub mod converge;
 mod exec;
-pub mod filter;
-pub mod firewalld;
 mod ipt;
-mod iptables;
 pub mod masq;
 pub mod model;
 pub mod names;
@@ -27,8 +24,6 @@ mod nftext;
 pub mod plan;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testing;
-#[cfg(test)]
-pub(crate) use testing::{fresh_netns as test_fresh_netns, run as test_run};
 
 use crate::error::{Error, Result};
 

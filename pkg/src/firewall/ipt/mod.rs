@@ -187,7 +187,7 @@ fn restore(table: Table, lines: &[String]) -> std::result::Result<(), ExecError>
 }
 
 /// The line of the restore script that the tool blamed, for the error.
-pub fn blamed_line<'a>(stderr: &str, ops: &'a [Op], table: Table) -> Option<String> {
+pub fn blamed_line(stderr: &str, ops: &[Op], table: Table) -> Option<String> {
     let after = stderr.split("line ").nth(1)?;
     let n: usize = after
         .split(|c: char| !c.is_ascii_digit())
