@@ -15,7 +15,7 @@
 //! | [`iface`] | applying a result's addresses and routes to an interface |
 //! | [`files`] | bounded reads of regular files named by configuration |
 //! | [`store`] | the host-local on-disk reservation store (Go-compatible) |
-//! | [`firewall`] | masquerade, spoof-check, port-mapping and forwarding rules; iptables, nftables and firewalld backends |
+//! | [`firewall`] | the netfilter model every firewall layout is written in, applied over nf_tables netlink or the iptables and nft tools; masquerade rules |
 //!
 //! A plugin is a few lines over [`skel`] (see `plugins/sample` and
 //! `Documentation/writing-plugins.md`):

@@ -98,7 +98,7 @@ impl<'h> Env<'h> {
     /// device's default.
     fn qdiscs(&self, dev: &str) -> Vec<(u32, u32, String, Option<Tbf>)> {
         let index = self.host_link(dev).unwrap().index;
-        tc(&self.host)
+        tc_socket(self.host)
             .qdisc_list(Some(index))
             .unwrap()
             .into_iter()
@@ -123,7 +123,7 @@ impl<'h> Env<'h> {
 
     fn redirects(&self, dev: &str) -> Vec<u32> {
         let index = self.host_link(dev).unwrap().index;
-        tc(&self.host).ingress_redirects(index).unwrap()
+        tc_socket(self.host).ingress_redirects(index).unwrap()
     }
 
     /// No qdisc of ours on the veth, no IFB.
@@ -147,7 +147,7 @@ fn limits() -> Value {
 }
 
 /// A traffic-control socket in `ns`.
-fn tc(ns: &TestNs) -> Tc {
+fn tc_socket(ns: &TestNs) -> Tc {
     ns.open().run(Tc::new).unwrap()
 }
 
@@ -375,7 +375,7 @@ fn conformance_25_check_fails_after_tampering() {
     assert_eq!(msg, "failed to find the tbf qdisc of hveth0");
     // put it back as Go would compute it, and CHECK passes again
     let want = tbf(1_000_000, 80_000);
-    tc(&env.host)
+    tc_socket(env.host)
         .qdisc_add_tbf(env.host_link("hveth0").unwrap().index, &want)
         .unwrap();
     env.call("CHECK", "chk").run(&cc).ok();

@@ -323,3 +323,49 @@ pub(super) fn lock_netns() -> Option<std::fs::File> {
     file.lock().ok()?;
     Some(file)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn netns_lock_excludes_a_second_holder_until_dropped() {
+        // A scratch namespace: the lock of the machine's own is not ours to
+        // take, and a plugin running there would race with the test.
+        if !crate::firewall::testing::fresh_netns(&[]) {
+            return;
+        }
+        let Some(held) = lock_netns() else {
+            eprintln!("skipped: cannot flock /proc/thread-self/ns/net here");
+            return;
+        };
+        // Another thread, another open file: Some(got the lock), None if
+        // the nsfs file could not be opened there.
+        let other = || {
+            std::thread::spawn(|| {
+                std::fs::File::open("/proc/thread-self/ns/net")
+                    .ok()
+                    .map(|f| f.try_lock().is_ok())
+            })
+            .join()
+            .ok()
+            .flatten()
+        };
+        assert_eq!(
+            other(),
+            Some(false),
+            "a second open file must wait while the lock is held"
+        );
+        drop(held);
+        // The lock goes with the last descriptor of the open file, and a
+        // child that another test forks while `held` is open keeps a copy
+        // until its exec closes it (O_CLOEXEC): allow that moment to pass.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mut free = other();
+        while free == Some(false) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            free = other();
+        }
+        assert_eq!(free, Some(true), "free again once dropped");
+    }
+}

@@ -15,10 +15,7 @@
 
 pub mod converge;
 mod exec;
-pub mod filter;
-pub mod firewalld;
 mod ipt;
-mod iptables;
 pub mod masq;
 pub mod model;
 pub mod names;

@@ -1,5 +1,6 @@
 //! Go's naming helpers (`pkg/utils`), byte for byte: chains and comments made
-//! by the Go plugins must be found by ours and the reverse.
+//! by the Go plugins must be found by ours and the reverse. Also what
+//! iptables accepts as a chain name an operator chooses.
 
 use sha2::{Digest, Sha512};
 
@@ -83,7 +84,7 @@ fn hex(bytes: &[u8]) -> String {
 /// Go's `strconv.Quote`. Exact for ASCII (all valid CNI names and IDs);
 /// for other text Go's `unicode.IsPrint` is approximated by "not a control,
 /// not a non-space separator, not a common format character".
-pub(crate) fn go_quote(s: &str) -> String {
+pub fn go_quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -121,7 +122,7 @@ fn go_printable(c: char) -> bool {
 
 /// Reads one Go double-quoted string from the start of `s`; returns it and
 /// the text after the closing quote.
-pub(crate) fn go_unquote_prefix(s: &str) -> Option<(String, &str)> {
+pub fn go_unquote_prefix(s: &str) -> Option<(String, &str)> {
     let mut chars = s.strip_prefix('"')?.char_indices();
     let body = &s[1..];
     let mut out = String::new();
@@ -247,6 +248,15 @@ mod tests {
                 parse_comment(&got),
                 Some((name.to_string(), id.to_string()))
             );
+        }
+    }
+
+    #[test]
+    fn chain_names_iptables_accepts() {
+        validate_chain_name("CNI-ADMIN").unwrap();
+        validate_chain_name(&"A".repeat(28)).unwrap();
+        for bad in ["", "-j", "!x", "a b", "a\"b", "a'b", &"A".repeat(29)] {
+            assert_eq!(validate_chain_name(bad).unwrap_err().code(), 7, "{bad:?}");
         }
     }
 

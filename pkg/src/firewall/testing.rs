@@ -32,6 +32,12 @@ pub fn fresh_netns(tools: &[&str]) -> bool {
     true
 }
 
+/// Tools (`iptables`, `iptables-restore`, `nft`) this thread has run so
+/// far: a layout that works over netlink runs none.
+pub fn exec_count() -> usize {
+    super::exec::exec_count()
+}
+
 /// This thread's netns, for worker threads to join with [`join_netns`].
 pub fn current_netns() -> File {
     File::open("/proc/thread-self/ns/net").expect("open this thread's netns")

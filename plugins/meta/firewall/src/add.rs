@@ -1,12 +1,13 @@
 //! firewall ADD: open forwarding for the container's addresses and apply
 //! the ingress policy. A failure removes what this ADD added.
 
-use pkg::firewall::{Attachment, filter, firewalld};
+use pkg::firewall::Attachment;
 use pkg::skel::CmdArgs;
 use pkg::types::CniResult;
 use pkg::{Error, Result};
 
 use crate::config::{Backend, FirewallConf, result_ips, source};
+use crate::{firewalld, iptables};
 
 pub fn add(args: &CmdArgs) -> Result<CniResult> {
     let conf = FirewallConf::load(args)?;
@@ -26,8 +27,8 @@ pub fn add(args: &CmdArgs) -> Result<CniResult> {
     };
     match conf.backend()? {
         Backend::Iptables => {
-            if let Err(e) = filter::setup(&att, &ips, &conf.admin_chain, ingress) {
-                if let Err(undo) = filter::teardown(&att, &ips) {
+            if let Err(e) = iptables::setup(&att, &ips, &conf.admin_chain, ingress) {
+                if let Err(undo) = iptables::teardown(&att, &ips) {
                     eprintln!("warning: rolling back firewall rules after a failed ADD: {undo}");
                 }
                 return Err(e);
@@ -42,7 +43,7 @@ pub fn add(args: &CmdArgs) -> Result<CniResult> {
             });
             // The ingress policy is iptables even with firewalld, as in Go.
             let done = done.and_then(|()| match ingress {
-                Some(i) => filter::setup_isolation(&ips, i),
+                Some(i) => iptables::setup_isolation(&ips, i),
                 None => Ok(()),
             });
             if let Err(e) = done {
