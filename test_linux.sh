@@ -60,7 +60,7 @@ lean_tree libcni "$netlink_crates|sha2"
 lean_tree cnitool "$netlink_crates"
 
 echo "== docs"
-RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked -p pkg --features testkit >/dev/null
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --locked >/dev/null
 cargo test --locked -p pkg --features testkit --doc
 
 echo "== build plugins into bin/"
