@@ -1,22 +1,29 @@
 //! The shared library of the Rust CNI plugin suite.
 //!
-//! | module | what it holds |
-//! |---|---|
-//! | [`types`] | spec types of every version and conversion between them; pure data |
-//! | [`skel`] | the plugin skeleton: env and stdin validation, version gates, dispatch, spec error JSON |
-//! | [`error`] | the error type, which carries the CNI error code |
-//! | [`validate`] | container ID, network name and interface name rules |
-//! | [`ns`] | network namespaces; the only module that calls `setns` |
-//! | [`netlink`] | a synchronous rtnetlink client: links, addresses, routes, traffic control |
-//! | [`sysctl`] | `/proc/sys/net` paths and writes |
-//! | [`invoke`] | finding and executing plugins |
-//! | [`child`] | a child process with piped stdio driven by poll(2), no helper threads |
-//! | [`ipam`] | IPAM delegation and the rollback guard |
-//! | [`iface`] | applying a result's addresses and routes to an interface |
-//! | [`files`] | bounded reads of regular files named by configuration |
-//! | [`store`] | the host-local on-disk reservation store (Go-compatible) |
-//! | [`firewall`] | masquerade, spoof-check, port-mapping and forwarding rules; iptables, nftables and firewalld backends |
-//! | [`conntrack`] | netfilter conntrack over netlink: list entries, delete by destination port |
+//! | module | what it holds | feature |
+//! |---|---|---|
+//! | [`types`] | spec types of every version and conversion between them; pure data | |
+//! | [`skel`] | the plugin skeleton: env and stdin validation, version gates, dispatch, spec error JSON | |
+//! | [`error`] | the error type, which carries the CNI error code | |
+//! | [`validate`] | container ID, network name and interface name rules | |
+//! | [`ns`] | network namespaces; the only module that calls `setns` | |
+//! | [`netlink`] | a synchronous rtnetlink client: links, addresses, routes, traffic control | `netlink` |
+//! | [`sysctl`] | `/proc/sys/net` paths and writes | |
+//! | [`invoke`] | finding and executing plugins | |
+//! | [`child`] | a child process with piped stdio driven by poll(2), no helper threads | |
+//! | [`ipam`] | IPAM delegation and the rollback guard | |
+//! | [`iface`] | applying a result's addresses and routes to an interface | `netlink` |
+//! | [`files`] | bounded reads of regular files named by configuration | |
+//! | [`store`] | the host-local on-disk reservation store (Go-compatible) | `store` |
+//! | [`firewall`] | masquerade, spoof-check, port-mapping and forwarding rules; iptables, nftables and firewalld backends | `firewall` |
+//! | [`conntrack`] | netfilter conntrack over netlink: list entries, delete by destination port | `firewall` |
+//! | [`testkit`] | throwaway namespaces and plugin runs for tests | `testkit` (implies `netlink`) |
+//!
+//! Modules without a feature are always built: that is all a runtime
+//! (`libcni`, `cnitool`) needs. The default features are `netlink`,
+//! `firewall` and `store`; crates of this workspace turn the defaults off
+//! and name what they use in their own `Cargo.toml`, and `plugin-alloc`
+//! (dlmalloc as the global allocator on musl) is for plugin binaries.
 //!
 //! A plugin is a few lines over [`skel`] (see `plugins/sample` and
 //! `Documentation/writing-plugins.md`):
@@ -46,16 +53,21 @@
 #[cfg(all(feature = "plugin-alloc", target_env = "musl"))]
 mod alloc;
 pub mod child;
+#[cfg(feature = "firewall")]
 pub mod conntrack;
 pub mod error;
 pub mod files;
+#[cfg(feature = "firewall")]
 pub mod firewall;
+#[cfg(feature = "netlink")]
 pub mod iface;
 pub mod invoke;
 pub mod ipam;
+#[cfg(feature = "netlink")]
 pub mod netlink;
 pub mod ns;
 pub mod skel;
+#[cfg(feature = "store")]
 pub mod store;
 pub mod sysctl;
 #[cfg(feature = "testkit")]

@@ -20,6 +20,9 @@
 //! Call::new("target/debug/loopback", "DEL").netns(&ctr).in_host(&host).run(&conf).ok();
 //! ```
 
+// Test support: a panic is how it reports a failure to the test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::ffi::OsString;
 use std::io::Write;
 use std::os::fd::AsFd;
