@@ -17,6 +17,8 @@
 //! | [`store`] | the host-local on-disk reservation store (Go-compatible) |
 //! | [`firewall`] | masquerade, spoof-check, port-mapping and forwarding rules; iptables, nftables and firewalld backends |
 //! | [`conntrack`] | netfilter conntrack over netlink: list entries, delete by destination port |
+//! | `skip` | tests and feature `testkit`: whether a test that cannot run here skips or fails (`CNI_TESTS_REQUIRE_PRIV`) |
+//! | `testkit` | feature `testkit`: scratch namespaces and runtime-like plugin calls for tests |
 //!
 //! A plugin is a few lines over [`skel`] (see `plugins/sample` and
 //! `Documentation/writing-plugins.md`):
@@ -56,6 +58,8 @@ pub mod ipam;
 pub mod netlink;
 pub mod ns;
 pub mod skel;
+#[cfg(any(test, feature = "testkit"))]
+pub mod skip;
 pub mod store;
 pub mod sysctl;
 #[cfg(feature = "testkit")]

@@ -170,7 +170,7 @@ fn shapes_both_directions_every_version() {
         let host = TestNs::new("bhost");
         let env = Env::new(&host, "hveth0");
         let c = env.conf(v, limits());
-        let r = env.call("ADD", "bw1").run(&c).ok();
+        let r = env.call("ADD", "bw1").run(&c).expect_success();
         let name = ifb_name(NET, "bw1");
         let ifb = env.host_link(&name).expect("ifb exists");
 
@@ -226,14 +226,17 @@ fn shapes_both_directions_every_version() {
         if v.has_check() {
             let mut cc = c.clone();
             cc["prevResult"] = r.clone();
-            assert_eq!(env.call("CHECK", "bw1").run(&cc).ok(), Value::Null);
+            assert_eq!(
+                env.call("CHECK", "bw1").run(&cc).expect_success(),
+                Value::Null
+            );
         }
         // checklist 22: DEL twice
-        env.call("DEL", "bw1").run(&c).ok();
+        env.call("DEL", "bw1").run(&c).expect_success();
         // with prevResult, the veth's qdiscs go too: no redirect to a
         // deleted device
         env.assert_clean(&format!("{v} after DEL"));
-        env.call("DEL", "bw1").run(&c).ok();
+        env.call("DEL", "bw1").run(&c).expect_success();
     }
 }
 
@@ -244,25 +247,25 @@ fn one_direction_only() {
     let env = Env::new(&host, "hveth0");
     let v = Version::V1_0_0;
     let c = env.conf(v, json!({"ingressRate": 8_000, "ingressBurst": 16_000}));
-    let r = env.call("ADD", "in1").run(&c).ok();
+    let r = env.call("ADD", "in1").run(&c).expect_success();
     assert_eq!(r, env.prev(v), "no IFB in the result");
     assert_eq!(
         env.qdiscs(&env.veth),
         vec![(ROOT, 0x1_0000, "tbf".into(), Some(tbf(8_000, 16_000)))]
     );
     assert!(env.ifbs().is_empty());
-    env.call("DEL", "in1").run(&c).ok();
+    env.call("DEL", "in1").run(&c).expect_success();
 
     let host = TestNs::new("bhost");
     let env = Env::new(&host, "hveth0");
     let c = env.conf(v, json!({"egressRate": 8_000, "egressBurst": 16_000}));
-    let r = env.call("ADD", "eg1").run(&c).ok();
+    let r = env.call("ADD", "eg1").run(&c).expect_success();
     assert_eq!(r["interfaces"].as_array().unwrap().len(), 3);
     let veth_q = env.qdiscs(&env.veth);
     assert_eq!(veth_q.len(), 1, "{veth_q:?}");
     assert_eq!(veth_q[0].2, "ingress");
     assert_eq!(env.ifbs(), vec![ifb_name(NET, "eg1")]);
-    env.call("DEL", "eg1").run(&c).ok();
+    env.call("DEL", "eg1").run(&c).expect_success();
     assert!(env.ifbs().is_empty());
 }
 
@@ -279,7 +282,7 @@ fn conformance_34_capability_and_precedence() {
         json!({"capabilities": {"bandwidth": true}, "runtimeConfig": {"bandwidth": {
             "IngressRate": 16_000, "IngressBurst": 32_000, "EgressRate": 24_000, "EgressBurst": 48_000}}}),
     );
-    env.call("ADD", "cap1").run(&c).ok();
+    env.call("ADD", "cap1").run(&c).expect_success();
     assert!(env.qdiscs(&env.veth).contains(&(
         ROOT,
         0x1_0000,
@@ -290,7 +293,7 @@ fn conformance_34_capability_and_precedence() {
         env.qdiscs(&ifb_name(NET, "cap1"))[0].3,
         Some(tbf(24_000, 48_000))
     );
-    env.call("DEL", "cap1").run(&c).ok();
+    env.call("DEL", "cap1").run(&c).expect_success();
     env.assert_clean("capability");
 
     let host = TestNs::new("bhost");
@@ -300,10 +303,10 @@ fn conformance_34_capability_and_precedence() {
         json!({"ingressRate": 40_000, "ingressBurst": 8_000,
             "runtimeConfig": {"bandwidth": {"egressRate": 24_000, "egressBurst": 48_000}}}),
     );
-    env.call("ADD", "cap2").run(&c).ok();
+    env.call("ADD", "cap2").run(&c).expect_success();
     assert!(env.ifbs().is_empty(), "the capability was ignored");
     assert_eq!(env.qdiscs(&env.veth)[0].3, Some(tbf(40_000, 8_000)));
-    env.call("DEL", "cap2").run(&c).ok();
+    env.call("DEL", "cap2").run(&c).expect_success();
 }
 
 // checklist 20: nothing to shape, prevResult through unchanged
@@ -319,19 +322,23 @@ fn conformance_20_no_limits_passes_prev_result_through() {
             json!({"runtimeConfig": {"bandwidth": {}}}),
         ] {
             let c = env.conf(v, extra);
-            assert_eq!(env.call("ADD", "nop").run(&c).ok(), env.prev(v), "{v}");
+            assert_eq!(
+                env.call("ADD", "nop").run(&c).expect_success(),
+                env.prev(v),
+                "{v}"
+            );
             env.assert_clean("no limits");
             if v.has_check() {
-                env.call("CHECK", "nop").run(&c).ok();
+                env.call("CHECK", "nop").run(&c).expect_success();
             }
-            env.call("DEL", "nop").run(&c).ok();
+            env.call("DEL", "nop").run(&c).expect_success();
         }
     }
     // versions before 0.3.0 are refused, as by Go
     let (code, _) = env
         .call("ADD", "old")
         .run(&json!({"cniVersion": "0.2.0", "name": NET, "type": "bandwidth"}))
-        .err();
+        .expect_spec_error();
     assert_eq!(code, 1);
 }
 
@@ -343,10 +350,10 @@ fn conformance_25_check_fails_after_tampering() {
     let env = Env::new(&host, "hveth0");
     let v = Version::V1_1_0;
     let c = env.conf(v, limits());
-    let r = env.call("ADD", "chk").run(&c).ok();
+    let r = env.call("ADD", "chk").run(&c).expect_success();
     let mut cc = c.clone();
     cc["prevResult"] = r;
-    env.call("CHECK", "chk").run(&cc).ok();
+    env.call("CHECK", "chk").run(&cc).expect_success();
     let name = ifb_name(NET, "chk");
 
     // another rate on the veth
@@ -358,7 +365,7 @@ fn conformance_25_check_fails_after_tampering() {
         "qdisc", "change", "dev", "hveth0", "root", "handle", "1:", "tbf", "rate", "2mbit",
         "burst", "10000", "latency", "25ms",
     ]);
-    let (code, msg) = env.call("CHECK", "chk").run(&cc).err();
+    let (code, msg) = env.call("CHECK", "chk").run(&cc).expect_spec_error();
     assert_eq!(code, 999);
     assert!(
         msg.starts_with(
@@ -367,7 +374,7 @@ fn conformance_25_check_fails_after_tampering() {
         "{msg}"
     );
     tc(&["qdisc", "del", "dev", "hveth0", "root"]);
-    let (_, msg) = env.call("CHECK", "chk").run(&cc).err();
+    let (_, msg) = env.call("CHECK", "chk").run(&cc).expect_spec_error();
     assert_eq!(msg, "failed to find the tbf qdisc of hveth0");
     // put it back as Go would compute it, and CHECK passes again
     let want = tbf(1_000_000, 80_000);
@@ -375,28 +382,28 @@ fn conformance_25_check_fails_after_tampering() {
         .netlink()
         .qdisc_add_tbf(env.host_link("hveth0").unwrap().index, &want)
         .unwrap();
-    env.call("CHECK", "chk").run(&cc).ok();
+    env.call("CHECK", "chk").run(&cc).expect_success();
 
     // the redirect gone
     tc(&["qdisc", "del", "dev", "hveth0", "ingress"]);
-    let (_, msg) = env.call("CHECK", "chk").run(&cc).err();
+    let (_, msg) = env.call("CHECK", "chk").run(&cc).expect_spec_error();
     assert!(
         msg.contains(&format!("no ingress filter of hveth0 redirects to {name}")),
         "{msg}"
     );
     // the IFB gone
     env.host.ip(&["link", "del", &name]);
-    let (_, msg) = env.call("CHECK", "chk").run(&cc).err();
+    let (_, msg) = env.call("CHECK", "chk").run(&cc).expect_spec_error();
     assert_eq!(msg, format!("ifb device {name} not found"));
     // without prevResult
     let mut np = c.clone();
     np.as_object_mut().unwrap().remove("prevResult");
-    let (code, msg) = env.call("CHECK", "chk").run(&np).err();
+    let (code, msg) = env.call("CHECK", "chk").run(&np).expect_spec_error();
     assert_eq!(
         (code, msg.as_str()),
         (7, "must be called as a chained plugin")
     );
-    env.call("DEL", "chk").run(&c).ok();
+    env.call("DEL", "chk").run(&c).expect_success();
 }
 
 // checklist 23: DEL needs neither the netns nor prevResult
@@ -408,24 +415,27 @@ fn conformance_23_del_without_netns_or_prev_result() {
     let v = Version::V1_0_0;
     let c = env.conf(v, limits());
     let mut bare = json!({"cniVersion": v.as_str(), "name": NET, "type": "bandwidth"});
-    env.call("ADD", "d1").run(&c).ok();
+    env.call("ADD", "d1").run(&c).expect_success();
     assert_eq!(env.ifbs(), vec![ifb_name(NET, "d1")]);
-    env.call("DEL", "d1").netns_path("").run(&bare).ok();
+    env.call("DEL", "d1")
+        .netns_path("")
+        .run(&bare)
+        .expect_success();
     assert!(env.ifbs().is_empty());
     // what is on the veth goes with the veth; without prevResult DEL
     // does not know which one it is
     assert_eq!(env.qdiscs("hveth0").len(), 2);
     let env = Env::new(&host, "hveth1");
     let c = env.conf(v, limits());
-    env.call("ADD", "d2").run(&c).ok();
+    env.call("ADD", "d2").run(&c).expect_success();
     bare["ingressRate"] = json!(5); // invalid, but DEL must not care
     env.call("DEL", "d2")
         .netns_path("/run/netns/cnit-gone-bandwidth")
         .run(&bare)
-        .ok();
+        .expect_success();
     assert!(env.ifbs().is_empty());
     // DEL of an attachment that was never added
-    env.call("DEL", "never").run(&bare).ok();
+    env.call("DEL", "never").run(&bare).expect_success();
 }
 
 #[test]
@@ -473,7 +483,7 @@ fn bad_input_changes_nothing() {
         ),
     ];
     for (c, code, msg) in cases {
-        let (got_code, got) = env.call("ADD", "bad").run(&c).err();
+        let (got_code, got) = env.call("ADD", "bad").run(&c).expect_spec_error();
         assert_eq!(got_code, code, "{got}");
         assert!(got.starts_with(msg), "{got}");
         env.assert_clean(msg);
@@ -485,7 +495,7 @@ fn bad_input_changes_nothing() {
         .as_array_mut()
         .unwrap()
         .remove(0);
-    let (code, msg) = env.call("ADD", "bad").run(&c).err();
+    let (code, msg) = env.call("ADD", "bad").run(&c).expect_spec_error();
     assert_eq!(
         (code, msg.as_str()),
         (999, "no veth peer of container interface found in host ns")
@@ -503,7 +513,7 @@ fn bad_input_changes_nothing() {
         .netns(&ctr)
         .in_host(env.host)
         .run(&env.conf(v, limits()))
-        .err();
+        .expect_spec_error();
     assert_eq!(code, 999);
     assert!(msg.starts_with("veth peer with index "), "{msg}");
     assert!(msg.ends_with(" is not in host ns"), "{msg}");
@@ -519,7 +529,10 @@ fn bad_input_changes_nothing() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    let (code, msg) = env.call("ADD", "half").run(&env.conf(v, limits())).err();
+    let (code, msg) = env
+        .call("ADD", "half")
+        .run(&env.conf(v, limits()))
+        .expect_spec_error();
     assert_eq!(code, 999);
     assert!(msg.contains("hveth0 already has an ingress qdisc"), "{msg}");
     let q = env.qdiscs("hveth0");
@@ -527,7 +540,9 @@ fn bad_input_changes_nothing() {
     assert_eq!(q[0].2, "ingress");
     assert!(env.ifbs().is_empty());
     // checklist 24: DEL after the failed ADD
-    env.call("DEL", "half").run(&env.conf(v, limits())).ok();
+    env.call("DEL", "half")
+        .run(&env.conf(v, limits()))
+        .expect_success();
 }
 
 #[test]
@@ -543,7 +558,7 @@ fn gc_removes_stale_ifbs_only() {
     let add = |e: &Env, net: &str, cid: &str| {
         let mut c = e.conf(v, limits());
         c["name"] = json!(net);
-        e.call("ADD", cid).run(&c).ok();
+        e.call("ADD", cid).run(&c).expect_success();
     };
     add(&keep, NET, "keep");
     add(&stale, NET, "stale");
@@ -554,7 +569,7 @@ fn gc_removes_stale_ifbs_only() {
         Call::new(plugin_path("bandwidth"), "GC")
             .in_host(&host)
             .run(c)
-            .ok()
+            .expect_success()
     };
     run_gc(&gc);
     let mut want = vec![ifb_name(NET, "keep"), ifb_name("othernet", "other")];
@@ -573,7 +588,7 @@ fn gc_removes_stale_ifbs_only() {
             // Debian's Go plugin speaks up to 1.0.0
             e.call_with(go.clone(), "ADD", cid)
                 .run(&e.conf(Version::V1_0_0, limits()))
-                .ok();
+                .expect_success();
         }
         assert!(
             gone.host_link(&ifb_name(NET, "gv1"))
@@ -602,7 +617,7 @@ fn gc_removes_stale_ifbs_only() {
     Call::new(plugin_path("bandwidth"), "GC")
         .in_host(&empty)
         .run(&all)
-        .ok();
+        .expect_success();
 }
 
 #[test]
@@ -622,22 +637,22 @@ fn chained_after_bridge() {
                 .netns(&ctr)
                 .in_host(&host)
         };
-        let prev = call("bridge", "ADD").run(&bridge).ok();
+        let prev = call("bridge", "ADD").run(&bridge).expect_success();
         let mut bw = json!({"cniVersion": v.as_str(), "name": "bbnet", "type": "bandwidth",
             "capabilities": {"bandwidth": true},
             "runtimeConfig": {"bandwidth": {"ingressRate": 10_000_000, "ingressBurst": 100_000,
                 "egressRate": 10_000_000, "egressBurst": 100_000}},
             "prevResult": prev});
-        let r = call("bandwidth", "ADD").run(&bw).ok();
+        let r = call("bandwidth", "ADD").run(&bw).expect_success();
         let ifs = r["interfaces"].as_array().unwrap();
         assert_eq!(ifs.len(), 4, "{v}");
         assert_eq!(ifs[3]["name"], ifb_name("bbnet", "bb1"));
         if v.has_check() {
             bw["prevResult"] = r.clone();
-            call("bandwidth", "CHECK").run(&bw).ok();
+            call("bandwidth", "CHECK").run(&bw).expect_success();
         }
-        call("bandwidth", "DEL").run(&bw).ok();
-        call("bridge", "DEL").run(&bridge).ok();
+        call("bandwidth", "DEL").run(&bw).expect_success();
+        call("bridge", "DEL").run(&bridge).expect_success();
         assert!(
             !output_in(&host, "ip", &["-o", "link", "show", "type", "ifb"]).contains("bwp"),
             "{v}"
@@ -658,15 +673,18 @@ fn interop_with_go_bandwidth() {
     let host = TestNs::new("bhost");
     let env = Env::new(&host, "hveth0");
     let c = env.conf(v, limits());
-    let r = env.call_with(go.clone(), "ADD", "go1").run(&c).ok();
+    let r = env
+        .call_with(go.clone(), "ADD", "go1")
+        .run(&c)
+        .expect_success();
     let name = ifb_name(NET, "go1");
     assert_eq!(r["interfaces"][2]["name"], name);
     let go_veth = env.qdiscs(&env.veth);
     let go_ifb = env.qdiscs(&name);
     let mut cc = c.clone();
     cc["prevResult"] = r;
-    env.call("CHECK", "go1").run(&cc).ok();
-    env.call("DEL", "go1").run(&c).ok();
+    env.call("CHECK", "go1").run(&cc).expect_success();
+    env.call("DEL", "go1").run(&c).expect_success();
     assert!(env.ifbs().is_empty());
 
     // our ADD: the kernel holds what Go asked for; Go's CHECK passes; Go's
@@ -674,12 +692,14 @@ fn interop_with_go_bandwidth() {
     let host = TestNs::new("bhost");
     let env = Env::new(&host, "hveth0");
     let c = env.conf(v, limits());
-    let r = env.call("ADD", "go1").run(&c).ok();
+    let r = env.call("ADD", "go1").run(&c).expect_success();
     assert_eq!(env.qdiscs(&env.veth), go_veth);
     assert_eq!(env.qdiscs(&name), go_ifb);
     let mut cc = c.clone();
     cc["prevResult"] = r;
-    env.call_with(go.clone(), "CHECK", "go1").run(&cc).ok();
-    env.call_with(go, "DEL", "go1").run(&c).ok();
+    env.call_with(go.clone(), "CHECK", "go1")
+        .run(&cc)
+        .expect_success();
+    env.call_with(go, "DEL", "go1").run(&c).expect_success();
     assert!(env.ifbs().is_empty());
 }

@@ -539,7 +539,7 @@ fn conformance_01_version_without_stdin() {
 fn conformance_02_supported_versions() {
     for plugin in PLUGINS {
         let out = run_env(plugin, &[("CNI_COMMAND", "VERSION")], None, b"");
-        let j = out.ok();
+        let j = out.expect_success();
         let list: Vec<&str> = j["supportedVersions"]
             .as_array()
             .unwrap_or_else(|| panic!("{plugin}: no supportedVersions: {j}"))
@@ -710,9 +710,13 @@ fn conformance_06_del_without_netns() {
         let fx = Fx::new(plugin);
         for v in ALL_VERSIONS {
             let what = format!("{plugin} {v}");
-            fx.call("ADD").run(&fx.conf(v)).ok();
+            fx.call("ADD").run(&fx.conf(v)).expect_success();
             let out = fx.call("DEL").netns_path("").run(&fx.conf(v));
-            assert_eq!(out.ok(), Value::Null, "{what}: DEL prints nothing");
+            assert_eq!(
+                out.expect_success(),
+                Value::Null,
+                "{what}: DEL prints nothing"
+            );
             match plugin {
                 // without a netns loopback has nothing to set down
                 "loopback" => assert!(
@@ -726,7 +730,7 @@ fn conformance_06_del_without_netns() {
             }
         }
         // CNI_NETNS not in the environment at all
-        fx.call("ADD").run(&fx.conf("1.0.0")).ok();
+        fx.call("ADD").run(&fx.conf("1.0.0")).expect_success();
         let conf = fx.conf("1.0.0").to_string();
         let bin = bin_dir().display().to_string();
         let env = [
@@ -735,7 +739,7 @@ fn conformance_06_del_without_netns() {
             ("CNI_IFNAME", "eth0"),
             ("CNI_PATH", bin.as_str()),
         ];
-        run_env(plugin, &env, Some(&fx.host), conf.as_bytes()).ok();
+        run_env(plugin, &env, Some(&fx.host), conf.as_bytes()).expect_success();
         if plugin == "host-local" {
             assert_eq!(
                 fx.reservations(),
@@ -764,7 +768,11 @@ fn conformance_07_gc_status_need_only_command_and_path() {
                 Some(&fx.host),
                 stdin.as_bytes(),
             );
-            assert_eq!(out.ok(), Value::Null, "{what}: prints nothing on success");
+            assert_eq!(
+                out.expect_success(),
+                Value::Null,
+                "{what}: prints nothing on success"
+            );
 
             // junk in variables GC/STATUS do not use is ignored
             let env = [
@@ -774,7 +782,7 @@ fn conformance_07_gc_status_need_only_command_and_path() {
                 ("CNI_IFNAME", "bad/name.is.way.too.long"),
                 ("CNI_NETNS", "/nonexistent/netns"),
             ];
-            run_env(plugin, &env, Some(&fx.host), stdin.as_bytes()).ok();
+            run_env(plugin, &env, Some(&fx.host), stdin.as_bytes()).expect_success();
 
             // with a runtime's empty attachment variables
             fx.call(cmd)
@@ -782,7 +790,7 @@ fn conformance_07_gc_status_need_only_command_and_path() {
                 .ifname("")
                 .netns_path("")
                 .run(&conf)
-                .ok();
+                .expect_success();
         }
         // GC with the attachment lists libcni sends
         conf["cni.dev/valid-attachments"] = json!([{"containerID": "c0ffee", "ifname": "eth0"}]);
@@ -794,7 +802,7 @@ fn conformance_07_gc_status_need_only_command_and_path() {
             Some(&fx.host),
             stdin.as_bytes(),
         )
-        .ok();
+        .expect_success();
     }
 }
 
@@ -845,8 +853,14 @@ fn conformance_08_bad_container_id() {
             "A_b.c-9",
             "c018792f780e4ee670c89b103b78e51367d3abad81dc4190c7ee12e106de6ce7",
         ] {
-            fx.call("ADD").cid(id).run(&fx.conf("1.1.0")).ok();
-            fx.call("DEL").cid(id).run(&fx.conf("1.1.0")).ok();
+            fx.call("ADD")
+                .cid(id)
+                .run(&fx.conf("1.1.0"))
+                .expect_success();
+            fx.call("DEL")
+                .cid(id)
+                .run(&fx.conf("1.1.0"))
+                .expect_success();
         }
     }
 }
@@ -908,7 +922,10 @@ fn conformance_09_interface_name_rules() {
             let what = format!("{plugin} {name:?}");
             let r = fx.call("ADD").ifname(name).run(&fx.conf("1.1.0"));
             assert_eq!(r.code, 0, "{what}: {r:?}");
-            fx.call("DEL").ifname(name).run(&fx.conf("1.1.0")).ok();
+            fx.call("DEL")
+                .ifname(name)
+                .run(&fx.conf("1.1.0"))
+                .expect_success();
         }
     }
 }
@@ -1060,7 +1077,7 @@ fn conformance_11_incompatible_version_runs_no_handler() {
         );
 
         // DEL: nothing may be released
-        fx.call("ADD").run(&fx.conf("1.0.0")).ok();
+        fx.call("ADD").run(&fx.conf("1.0.0")).expect_success();
         let before = fx.state();
         if plugin == "host-local" {
             assert!(
@@ -1083,7 +1100,7 @@ fn conformance_11_incompatible_version_runs_no_handler() {
             before,
             "{plugin}: DEL with an unsupported version ran the handler"
         );
-        fx.call("DEL").run(&fx.conf("1.0.0")).ok();
+        fx.call("DEL").run(&fx.conf("1.0.0")).expect_success();
     }
 }
 
@@ -1099,10 +1116,10 @@ fn conformance_12_missing_cni_version_is_0_1_0() {
                 c["cniVersion"] = v;
             }
             let what = format!("{plugin} cniVersion {version:?}");
-            let r = fx.call("ADD").run(&c).ok();
+            let r = fx.call("ADD").run(&c).expect_success();
             assert_result_shape(&r, "0.1.0", &what);
             assert!(r.get("ip4").is_some(), "{what}: 0.1.0 result has ip4: {r}");
-            fx.call("DEL").run(&c).ok();
+            fx.call("DEL").run(&c).expect_success();
 
             for (cmd, msg) in [
                 ("CHECK", "config version does not allow CHECK"),
@@ -1130,7 +1147,7 @@ fn conformance_13_check_gc_status_version_gates() {
         // state a handler would see or change: loopback's lo down makes its
         // CHECK fail with 999; host-local's GC without an attachment list
         // would release everything
-        fx.call("ADD").run(&fx.conf("1.0.0")).ok();
+        fx.call("ADD").run(&fx.conf("1.0.0")).expect_success();
         if plugin == "loopback" {
             fx.ctr.ip(&["link", "set", "lo", "down"]);
         }
@@ -1383,7 +1400,7 @@ fn conformance_17_add_output_in_request_version() {
         for v in ALL_VERSIONS {
             let what = format!("{plugin} ADD {v}");
             let out = fx.call("ADD").run(&fx.conf(v));
-            let r = out.ok();
+            let r = out.expect_success();
             let mut docs = serde_json::Deserializer::from_str(&out.stdout).into_iter::<Value>();
             assert!(docs.next().is_some_and(|d| d.is_ok()), "{what}");
             assert!(
@@ -1393,7 +1410,7 @@ fn conformance_17_add_output_in_request_version() {
             );
             assert_eq!(r["cniVersion"], v, "{what}: {r}");
             expected_addresses(&fx, &r, &what);
-            fx.call("DEL").run(&fx.conf(v)).ok();
+            fx.call("DEL").run(&fx.conf(v)).expect_success();
         }
     }
 }
@@ -1407,7 +1424,7 @@ fn conformance_18_add_result_shape_per_version() {
         let fx = Fx::new(plugin);
         for v in ALL_VERSIONS {
             let what = format!("{plugin} ADD {v}");
-            let r = fx.call("ADD").run(&fx.conf(v)).ok();
+            let r = fx.call("ADD").run(&fx.conf(v)).expect_success();
             assert_result_shape(&r, v, &what);
             match shape_of(v) {
                 Shape::Legacy => {
@@ -1452,7 +1469,7 @@ fn conformance_18_add_result_shape_per_version() {
                     "{what}: {r}"
                 );
             }
-            fx.call("DEL").run(&fx.conf(v)).ok();
+            fx.call("DEL").run(&fx.conf(v)).expect_success();
         }
     }
 }
@@ -1465,14 +1482,14 @@ fn conformance_22_del_twice() {
         let fx = Fx::new(plugin);
         for v in ALL_VERSIONS {
             let what = format!("{plugin} {v}");
-            let r = fx.call("ADD").run(&fx.conf(v)).ok();
+            let r = fx.call("ADD").run(&fx.conf(v)).expect_success();
             let mut c = fx.conf(v);
             if v >= "0.4.0" {
                 c["prevResult"] = r;
             }
             for n in 1..=2 {
                 let out = fx.call("DEL").run(&c);
-                assert_eq!(out.ok(), Value::Null, "{what}: DEL #{n}");
+                assert_eq!(out.expect_success(), Value::Null, "{what}: DEL #{n}");
             }
             match plugin {
                 "loopback" => assert!(!lo_is_up(&fx.ctr), "{what}: lo down"),
@@ -1491,7 +1508,7 @@ fn conformance_23_del_vanished_netns() {
     for plugin in PLUGINS {
         for v in ["0.2.0", "0.4.0", "1.1.0"] {
             let fx = Fx::new(plugin);
-            let r = fx.call("ADD").run(&fx.conf(v)).ok();
+            let r = fx.call("ADD").run(&fx.conf(v)).expect_success();
             let path = fx.ctr.path_str();
             drop(fx.ctr);
             assert!(!Path::new(&path).exists(), "{path} still exists");
@@ -1506,7 +1523,7 @@ fn conformance_23_del_vanished_netns() {
                     .in_host(&fx.host)
             };
             for c in [&conf, &with_prev, &conf] {
-                call().run(c).ok();
+                call().run(c).expect_success();
             }
             if plugin == "host-local" {
                 let left = reservation_files(&fx.tmp.path().join("data").join(NET));
@@ -1525,12 +1542,12 @@ fn conformance_25_check_silent_on_success() {
         let fx = Fx::new(plugin);
         for v in ["0.4.0", "1.0.0", "1.1.0"] {
             let what = format!("{plugin} {v}");
-            let r = fx.call("ADD").run(&fx.conf(v)).ok();
+            let r = fx.call("ADD").run(&fx.conf(v)).expect_success();
             let mut c = fx.conf(v);
             c["prevResult"] = r;
             let out = fx.call("CHECK").run(&c);
             assert_eq!((out.code, out.stdout.as_str()), (0, ""), "{what}: {out:?}");
-            fx.call("DEL").run(&c).ok();
+            fx.call("DEL").run(&c).expect_success();
             match plugin {
                 // DEL set lo down / released the reservation
                 "loopback" | "host-local" => {
@@ -1557,14 +1574,14 @@ fn conformance_29_ipam_results_have_no_interfaces() {
         let fx = Fx::new(plugin);
         for v in ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"] {
             let what = format!("{plugin} {v}");
-            let r = fx.call("ADD").run(&fx.conf(v)).ok();
+            let r = fx.call("ADD").run(&fx.conf(v)).expect_success();
             assert!(r.get("interfaces").is_none(), "{what}: {r}");
             let ips = r["ips"].as_array().unwrap_or_else(|| panic!("{what}: {r}"));
             assert!(!ips.is_empty(), "{what}: {r}");
             for ip in ips {
                 assert!(ip.get("interface").is_none(), "{what}: {r}");
             }
-            fx.call("DEL").run(&fx.conf(v)).ok();
+            fx.call("DEL").run(&fx.conf(v)).expect_success();
         }
     }
 }
@@ -1627,19 +1644,19 @@ fn conformance_33_cni_args() {
             format!("IgnoreUnknown=1;K8S_POD_NAME=p;IP={ip}"),
         ] {
             let what = format!("{plugin} CNI_ARGS {args:?}");
-            let r = fx.call("ADD").cni_args(&args).run(&fx.conf("1.0.0")).ok();
+            let r = fx.call("ADD").cni_args(&args).run(&fx.conf("1.0.0")).expect_success();
             if args.contains("IP=") {
                 let want = if plugin == "static" { ip.to_string() } else { format!("{ip}/24") };
                 assert!(addresses(&r).contains(&want), "{what}: {r}");
             }
-            fx.call("DEL").cni_args(&args).run(&fx.conf("1.0.0")).ok();
+            fx.call("DEL").cni_args(&args).run(&fx.conf("1.0.0")).expect_success();
         }
     }
     let fx = Fx::new("loopback");
     fx.call("ADD")
         .cni_args("FOO=bar;junk")
         .run(&fx.conf("1.0.0"))
-        .ok();
+        .expect_success();
 }
 
 // 34: capability payloads in runtimeConfig with Go-default capitalised keys.
@@ -1662,14 +1679,14 @@ fn conformance_34_capitalised_runtime_config() {
             c["capabilities"] = json!({"ips": true});
             c[rc] = json!({ips: [ip]});
             let what = format!("{plugin} {rc}.{ips}");
-            let r = fx.call("ADD").run(&c).ok();
+            let r = fx.call("ADD").run(&c).expect_success();
             let want = if plugin == "static" {
                 ip.to_string()
             } else {
                 format!("{ip}/24")
             };
             assert!(addresses(&r).contains(&want), "{what}: {r}");
-            fx.call("DEL").run(&c).ok();
+            fx.call("DEL").run(&c).expect_success();
         }
     }
 }
@@ -1683,8 +1700,8 @@ fn conformance_35_tolerates_unknown_keys() {
         let fx = Fx::new(plugin);
         for v in ALL_VERSIONS {
             let what = format!("{plugin} {v}");
-            let plain = fx.call("ADD").run(&fx.conf(v)).ok();
-            fx.call("DEL").run(&fx.conf(v)).ok();
+            let plain = fx.call("ADD").run(&fx.conf(v)).expect_success();
+            fx.call("DEL").run(&fx.conf(v)).expect_success();
             let mut c = fx.conf(v);
             c["capabilities"] = json!({"portMappings": true, "bandwidth": true, "mac": false});
             c["runtimeConfig"] = json!({"portMappings": [{"hostPort": 8080, "containerPort": 80, "protocol": "tcp"}],
@@ -1696,7 +1713,7 @@ fn conformance_35_tolerates_unknown_keys() {
             if plugin != "loopback" {
                 c["ipam"]["unknownIpamKey"] = json!("ignored");
             }
-            let r = fx.call("ADD").run(&c).ok();
+            let r = fx.call("ADD").run(&c).expect_success();
             assert_result_shape(&r, v, &what);
             if plugin != "host-local" {
                 assert_eq!(r, plain, "{what}: unknown keys change nothing");
@@ -1706,9 +1723,9 @@ fn conformance_35_tolerates_unknown_keys() {
             if v >= "0.4.0" {
                 let mut chk = c.clone();
                 chk["prevResult"] = r;
-                fx.call("CHECK").run(&chk).ok();
+                fx.call("CHECK").run(&chk).expect_success();
             }
-            fx.call("DEL").run(&c).ok();
+            fx.call("DEL").run(&c).expect_success();
         }
     }
 }
@@ -1739,12 +1756,12 @@ fn conformance_36_refuses_own_netns() {
                 .netns(&fx.host)
                 .env("CNI_NETNS_OVERRIDE", val)
                 .run(&fx.conf("1.0.0"))
-                .ok();
+                .expect_success();
             fx.call("DEL")
                 .netns(&fx.host)
                 .env("CNI_NETNS_OVERRIDE", val)
                 .run(&fx.conf("1.0.0"))
-                .ok();
+                .expect_success();
         }
     }
 }

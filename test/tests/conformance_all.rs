@@ -27,7 +27,7 @@ const ALL_VERSIONS: [&str; 7] = [
 
 fn version_of(plugin: &str) -> Vec<String> {
     let out = Call::new(plugin_path(plugin), "VERSION").run_raw(b"");
-    let j = out.ok();
+    let j = out.expect_success();
     assert_eq!(j["cniVersion"], "1.1.0", "{plugin}: {j}");
     j["supportedVersions"]
         .as_array()

@@ -68,10 +68,10 @@ struct Case<'a> {
 fn run_step_fully(s: &Step) -> Duration {
     let (call, conf) = &s.add;
     let t = Instant::now();
-    call.run(conf).ok();
+    call.run(conf).expect_success();
     let took = t.elapsed();
     for (call, conf) in &s.dels {
-        call.run(conf).ok();
+        call.run(conf).expect_success();
     }
     took
 }
@@ -306,7 +306,7 @@ fn allocate_with_both(dir: &Path, conf: &Value, host: &TestNs, ctr: &TestNs, i: 
             .netns(ctr)
             .in_host(host)
             .run(&conf)
-            .ok();
+            .expect_success();
     }
 }
 
@@ -460,7 +460,9 @@ fn bandwidth_killed_during_add() {
         ctr: &ctr,
         data_dir: Some(dir.path()),
         step: Box::new(|cid| {
-            let prev = call("bridge", "ADD", cid, &host, &ctr).run(&bridge).ok();
+            let prev = call("bridge", "ADD", cid, &host, &ctr)
+                .run(&bridge)
+                .expect_success();
             let mut add = limits.clone();
             add["prevResult"] = prev;
             Step {

@@ -124,8 +124,12 @@ impl Env {
     fn warm_up(&self, masq: Option<&str>) -> Snapshot {
         let dir = self.scratch.path().join("warmup");
         let c = self.bridge(&dir, masq);
-        self.call("bridge", "ADD", "warmup").run(&c).ok();
-        self.call("bridge", "DEL", "warmup").run(&c).ok();
+        self.call("bridge", "ADD", "warmup")
+            .run(&c)
+            .expect_success();
+        self.call("bridge", "DEL", "warmup")
+            .run(&c)
+            .expect_success();
         Snapshot::of(&self.host)
     }
 
@@ -167,13 +171,13 @@ fn full_data_dir() {
     let data = fs.path().join("data");
     let c = env.bridge(&data, None);
     // One container gets in while there is room.
-    env.call("bridge", "ADD", "early").run(&c).ok();
+    env.call("bridge", "ADD", "early").run(&c).expect_success();
     fs.fill();
     let (code, msg) = env
         .call("bridge", "ADD", "late")
         .ifname("eth1")
         .run(&c)
-        .err();
+        .expect_spec_error();
     assert_eq!(code, 999, "{msg}");
     assert!(
         msg.contains(&data.join("fnet").display().to_string())
@@ -185,8 +189,8 @@ fn full_data_dir() {
     env.call("bridge", "DEL", "late")
         .ifname("eth1")
         .run(&c)
-        .ok();
-    env.call("bridge", "DEL", "early").run(&c).ok();
+        .expect_success();
+    env.call("bridge", "DEL", "early").run(&c).expect_success();
     env.assert_clean(&before, "full dataDir");
     assert_no_reservations(&data, "full dataDir");
 }
@@ -199,13 +203,13 @@ fn full_data_dir_before_first_use() {
     let fs = Tmpfs::new("64k");
     fs.fill();
     let c = env.bridge(fs.path(), None);
-    let (code, msg) = env.call("bridge", "ADD", "c1").run(&c).err();
+    let (code, msg) = env.call("bridge", "ADD", "c1").run(&c).expect_spec_error();
     assert_eq!(code, 999, "{msg}");
     assert!(
         msg.to_lowercase().contains("no space left on device"),
         "{msg}"
     );
-    env.call("bridge", "DEL", "c1").run(&c).ok();
+    env.call("bridge", "DEL", "c1").run(&c).expect_success();
     env.assert_clean(&before, "full dataDir before first use");
     assert_no_reservations(fs.path(), "full dataDir before first use");
 }
@@ -217,13 +221,13 @@ fn read_only_data_dir() {
     let before = env.warm_up(None);
     let fs = Tmpfs::new("1m");
     let c = env.bridge(fs.path(), None);
-    env.call("bridge", "ADD", "early").run(&c).ok();
+    env.call("bridge", "ADD", "early").run(&c).expect_success();
     fs.remount(true);
     let (code, msg) = env
         .call("bridge", "ADD", "late")
         .ifname("eth1")
         .run(&c)
-        .err();
+        .expect_spec_error();
     assert_eq!(code, 999, "{msg}");
     assert!(
         msg.contains(&fs.path().join("fnet").display().to_string())
@@ -234,9 +238,12 @@ fn read_only_data_dir() {
     env.call("bridge", "DEL", "late")
         .ifname("eth1")
         .run(&c)
-        .ok();
+        .expect_success();
     // A reservation cannot be released: DEL says so, but removes the rest.
-    let (_, msg) = env.call("bridge", "DEL", "early").run(&c).err();
+    let (_, msg) = env
+        .call("bridge", "DEL", "early")
+        .run(&c)
+        .expect_spec_error();
     assert!(
         msg.to_lowercase().contains("read-only file system"),
         "{msg}"
@@ -246,7 +253,7 @@ fn read_only_data_dir() {
         "DEL kept the container's interface"
     );
     fs.remount(false);
-    env.call("bridge", "DEL", "early").run(&c).ok();
+    env.call("bridge", "DEL", "early").run(&c).expect_success();
     env.assert_clean(&before, "read-only dataDir");
     assert_no_reservations(fs.path(), "read-only dataDir");
 }
@@ -262,13 +269,13 @@ fn netns_gone_before_add() {
     let path = gone.path_str();
     drop(gone);
     let call = env.call("bridge", "ADD", "c1").netns_path(&path);
-    let (code, msg) = call.run(&c).err();
+    let (code, msg) = call.run(&c).expect_spec_error();
     assert_eq!(code, 8, "{msg}");
     assert_eq!(msg, format!("netns {path} does not exist"));
     env.call("bridge", "DEL", "c1")
         .netns_path(&path)
         .run(&c)
-        .ok();
+        .expect_success();
     env.assert_clean(&before, "netns gone before ADD");
     assert_no_reservations(&data, "netns gone before ADD");
 }
@@ -341,7 +348,7 @@ fn netns_deleted_during_add() {
     }
     with_fake_path(env.call("bridge", "DEL", "c1").netns_path(&path), &fake)
         .run(&c)
-        .ok();
+        .expect_success();
     // The script deleted it already.
     std::mem::forget(victim);
     env.assert_clean(&before, "netns deleted during ADD");
@@ -386,7 +393,7 @@ fn firewall_tools_missing() {
             call.path = bin_dir().display().to_string();
             call
         };
-        let (code, msg) = call("ADD").run(&c).err();
+        let (code, msg) = call("ADD").run(&c).expect_spec_error();
         let tool = if backend == "iptables" {
             "iptables"
         } else {
@@ -397,7 +404,7 @@ fn firewall_tools_missing() {
             msg.contains(&format!("{tool} not found in PATH")),
             "{backend}: {msg}"
         );
-        call("DEL").run(&c).ok();
+        call("DEL").run(&c).expect_success();
         env.assert_clean(&before, &format!("{backend} missing"));
         assert_no_reservations(&data, &format!("{backend} missing"));
 
@@ -416,13 +423,13 @@ fn firewall_tools_missing() {
                 .netns(&env.ctr)
                 .in_host(&env.host)
         };
-        let (code, msg) = pcall("ADD").run(&pm).err();
+        let (code, msg) = pcall("ADD").run(&pm).expect_spec_error();
         assert_eq!(code, 999, "portmap {backend}: {msg}");
         assert!(
             msg.contains(&format!("{tool} not found in PATH")),
             "portmap {backend}: {msg}"
         );
-        pcall("DEL").run(&pm).ok();
+        pcall("DEL").run(&pm).expect_success();
         env.assert_clean(&before, &format!("portmap, {backend} missing"));
     }
 }
@@ -440,11 +447,11 @@ fn firewall_tools_outside_path() {
     env.call("bridge", "ADD", "c1")
         .env("PATH", "/nonexistent")
         .run(&c)
-        .ok();
+        .expect_success();
     env.call("bridge", "DEL", "c1")
         .env("PATH", "/nonexistent")
         .run(&c)
-        .ok();
+        .expect_success();
     env.assert_clean(&before, "PATH without sbin");
 }
 
@@ -479,7 +486,7 @@ fn ipam_crashes() {
         c["ipam"]["type"] = json!("fake-ipam");
         let (code, msg) = with_fake_path(env.call("bridge", "ADD", "c1"), &fake)
             .run(&c)
-            .err();
+            .expect_spec_error();
         assert!(code == 999 || code == 6, "case {i}: code {code}: {msg}");
         assert!(
             msg.contains("fake-ipam") && msg.contains(want),
@@ -493,7 +500,7 @@ fn ipam_crashes() {
         // The runtime's DEL (with a working IPAM) finds nothing to do.
         env.call("bridge", "DEL", "c1")
             .run(&env.bridge(&data, Some(backend)))
-            .ok();
+            .expect_success();
         env.assert_clean(&before, &format!("IPAM crash case {i}, after DEL"));
     }
 }
@@ -538,7 +545,7 @@ fn ipam_hangs() {
     );
     with_fake_path(env.call("bridge", "DEL", "c1"), &fake)
         .run(&c)
-        .ok();
+        .expect_success();
     env.assert_clean(&before, "hanging IPAM");
     assert_no_reservations(&data, "hanging IPAM");
 }

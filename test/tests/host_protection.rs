@@ -25,7 +25,7 @@ fn add(plugin: &str, host: &TestNs, ctr: &TestNs, conf: &Value) -> Value {
         .netns(ctr)
         .in_host(host)
         .run(conf)
-        .ok()
+        .expect_success()
 }
 
 fn del(plugin: &str, host: &TestNs, ctr: &TestNs, conf: &Value) {
@@ -33,7 +33,7 @@ fn del(plugin: &str, host: &TestNs, ctr: &TestNs, conf: &Value) {
         .netns(ctr)
         .in_host(host)
         .run(conf)
-        .ok();
+        .expect_success();
 }
 
 /// The host-side interfaces (no sandbox) a result lists.

@@ -26,7 +26,7 @@ fn add_check_del_every_version() {
                 .netns(&ctr)
                 .in_host(&host)
         };
-        let r = call("ADD").run(&conf(v)).ok();
+        let r = call("ADD").run(&conf(v)).expect_success();
         assert!(lo_is_up(&ctr), "{v}: lo is up");
         assert_eq!(r["cniVersion"], v.as_str());
         match v {
@@ -49,16 +49,16 @@ fn add_check_del_every_version() {
         if v.has_check() {
             let mut c = conf(v);
             c["prevResult"] = r.clone();
-            call("CHECK").run(&c).ok();
+            call("CHECK").run(&c).expect_success();
         }
         // checklist 22: DEL twice
-        call("DEL").run(&conf(v)).ok();
+        call("DEL").run(&conf(v)).expect_success();
         assert!(!lo_is_up(&ctr), "{v}: lo is down after DEL");
-        call("DEL").run(&conf(v)).ok();
+        call("DEL").run(&conf(v)).expect_success();
         if v.has_check() {
             let mut c = conf(v);
             c["prevResult"] = r;
-            let (_, msg) = call("CHECK").run(&c).err();
+            let (_, msg) = call("CHECK").run(&c).expect_spec_error();
             assert_eq!(msg, "loopback interface is down");
         }
     }
@@ -86,7 +86,7 @@ fn conformance_20_passes_prev_result_through() {
             .netns(&ctr)
             .in_host(&host)
             .run(&c)
-            .ok();
+            .expect_success();
         assert_eq!(r, prev, "{v}");
         // checklist 21: a prevResult without cniVersion is read as the request's
         prev.as_object_mut().unwrap().remove("cniVersion");
@@ -95,7 +95,7 @@ fn conformance_20_passes_prev_result_through() {
             .netns(&ctr)
             .in_host(&host)
             .run(&c)
-            .ok();
+            .expect_success();
         assert_eq!(r["cniVersion"], v.as_str());
         assert_eq!(r["ips"][0]["address"], "10.1.0.5/24");
     }
@@ -114,14 +114,14 @@ fn conformance_23_del_without_netns() {
             .netns_path(netns)
             .in_host(&host)
             .run(&conf(Version::V1_0_0))
-            .ok();
+            .expect_success();
     }
     // ADD on a vanished netns is an invalid-netns error
     let (code, msg) = Call::new(plugin_path("loopback"), "ADD")
         .netns_path(&path)
         .in_host(&host)
         .run(&conf(Version::V1_0_0))
-        .err();
+        .expect_spec_error();
     assert_eq!(code, 8, "{msg}");
     assert!(msg.contains("does not exist"), "{msg}");
 }
@@ -136,7 +136,7 @@ fn conformance_36_refuses_own_netns() {
             .netns(&host)
             .in_host(&host)
             .run(&conf(Version::V1_0_0))
-            .err();
+            .expect_spec_error();
         assert_eq!(code, 8);
         assert!(
             lo_is_up(&host),
@@ -154,7 +154,7 @@ fn conformance_32_gc_status_succeed() {
             .cid("")
             .ifname("")
             .run(&conf(Version::V1_1_0))
-            .ok();
+            .expect_success();
     }
 }
 
@@ -166,7 +166,7 @@ fn a_path_that_is_not_a_netns_is_refused() {
         .netns_path("/tmp")
         .in_host(&host)
         .run(&conf(Version::V1_0_0))
-        .err();
+        .expect_spec_error();
     assert_eq!(code, 8);
     assert!(msg.contains("not a network namespace"), "{msg}");
 }

@@ -83,7 +83,7 @@ impl Env {
             .netns(ctr)
             .in_host(&self.host)
             .run(conf)
-            .ok()
+            .expect_success()
     }
 
     fn del_container(&self, ctr: &TestNs, cid: &str, conf: &Value) {
@@ -92,7 +92,7 @@ impl Env {
             .netns(ctr)
             .in_host(&self.host)
             .run(conf)
-            .ok();
+            .expect_success();
     }
 
     /// The bridge's IPv6 gateway address finishes DAD asynchronously;
@@ -280,17 +280,17 @@ fn conformance_20_add_check_del_every_version_both_backends() {
             let bconf = env.bridge_conf_v4(v);
             let prev = env.add_container(&ctr, &cid, &bconf);
             let conf = pm_conf(v, Some(backend), web(), json!({}), Some(&prev));
-            let out = env.call("ADD", &ctr, &cid).run(&conf).ok();
+            let out = env.call("ADD", &ctr, &cid).run(&conf).expect_success();
             assert_eq!(out, prev, "{backend} {v}: portmap passes prevResult on");
             assert!(env.has_rules(&cid), "{backend} {v}: rules after ADD");
             if v.has_check() {
                 // checklist 25: CHECK is silent on success (IPv4-only container)
                 let out = env.call("CHECK", &ctr, &cid).run(&conf);
-                assert_eq!(out.ok(), Value::Null, "{backend} {v}");
+                assert_eq!(out.expect_success(), Value::Null, "{backend} {v}");
             }
             let del = pm_conf(v, Some(backend), web(), json!({}), None);
-            env.call("DEL", &ctr, &cid).run(&del).ok();
-            env.call("DEL", &ctr, &cid).run(&del).ok();
+            env.call("DEL", &ctr, &cid).run(&del).expect_success();
+            env.call("DEL", &ctr, &cid).run(&del).expect_success();
             assert!(
                 !env.has_rules(&cid),
                 "{backend} {v}: rules left:\n{}{}",
@@ -317,7 +317,7 @@ fn traffic_reaches_tcp_and_udp_servers_on_both_backends() {
             json!({}),
             Some(&prev),
         );
-        env.call("ADD", &ctr, "web").run(&conf).ok();
+        env.call("ADD", &ctr, "web").run(&conf).expect_success();
         let gw: IpAddr = GATEWAY.parse().unwrap();
         let any4 = sa("0.0.0.0", 80);
         // from a client routed through the host: DNAT only, source kept
@@ -362,9 +362,9 @@ fn traffic_reaches_tcp_and_udp_servers_on_both_backends() {
         // a port that is not mapped stays the host's
         assert!(tcp_probe(&ctr, sa("0.0.0.0", 81), &env.client, sa(HOST_OUT_V4, 8081)).is_err());
         // CHECK of a dual-stack container
-        env.call("CHECK", &ctr, "web").run(&conf).ok();
+        env.call("CHECK", &ctr, "web").run(&conf).expect_success();
         // DEL: traffic stops
-        env.call("DEL", &ctr, "web").run(&conf).ok();
+        env.call("DEL", &ctr, "web").run(&conf).expect_success();
         assert!(
             tcp_probe(&ctr, any4, &env.client, sa(HOST_OUT_V4, 8080)).is_err(),
             "{backend}: DNAT gone"
@@ -386,15 +386,15 @@ fn each_config_key_on_both_backends() {
         let ip = ctr_ip(&prev, true);
         let run = |mappings: Value, extra: Value, check: &dyn Fn(&str)| {
             let conf = pm_conf(v, Some(backend), mappings, extra.clone(), Some(&prev));
-            env.call("ADD", &ctr, "key").run(&conf).ok();
-            env.call("CHECK", &ctr, "key").run(&conf).ok();
+            env.call("ADD", &ctr, "key").run(&conf).expect_success();
+            env.call("CHECK", &ctr, "key").run(&conf).expect_success();
             let rules = if backend == "iptables" {
                 env.nat()
             } else {
                 env.nft()
             };
             check(&rules);
-            env.call("DEL", &ctr, "key").run(&conf).ok();
+            env.call("DEL", &ctr, "key").run(&conf).expect_success();
             assert!(!env.has_rules("key"), "{backend} {extra}");
         };
         // snat: false → no masquerade rules for the container
@@ -436,14 +436,14 @@ fn each_config_key_on_both_backends() {
             json!({}),
             Some(&prev),
         );
-        env.call("ADD", &ctr, "key").run(&conf).ok();
+        env.call("ADD", &ctr, "key").run(&conf).expect_success();
         tcp_probe(&ctr, sa("0.0.0.0", 80), &env.client, sa(HOST_OUT_V4, 8082))
             .unwrap_or_else(|e| panic!("{backend}: {e}"));
         assert!(
             tcp_probe(&ctr, sa("0.0.0.0", 80), &env.host, sa(GATEWAY, 8082)).is_err(),
             "{backend}: other host address not mapped"
         );
-        env.call("DEL", &ctr, "key").run(&conf).ok();
+        env.call("DEL", &ctr, "key").run(&conf).expect_success();
         // conditions, written for the backend in use: only the client's
         // subnet is forwarded
         let cond = if backend == "iptables" {
@@ -455,14 +455,14 @@ fn each_config_key_on_both_backends() {
             assert!(r.contains("192.168.251.0/24"), "{r}")
         });
         let conf = pm_conf(v, Some(backend), web(), cond, Some(&prev));
-        env.call("ADD", &ctr, "key").run(&conf).ok();
+        env.call("ADD", &ctr, "key").run(&conf).expect_success();
         tcp_probe(&ctr, sa("0.0.0.0", 80), &env.client, sa(HOST_OUT_V4, 8080))
             .unwrap_or_else(|e| panic!("{backend} cond: {e}"));
         assert!(
             tcp_probe(&ctr, sa("0.0.0.0", 80), &env.host, sa("127.0.0.1", 8080)).is_err(),
             "{backend}: condition excludes localhost"
         );
-        env.call("DEL", &ctr, "key").run(&conf).ok();
+        env.call("DEL", &ctr, "key").run(&conf).expect_success();
         if backend == "iptables" {
             // markMasqBit
             run(web(), json!({"markMasqBit": 5}), &|r| {
@@ -497,7 +497,7 @@ fn conformance_23_del_without_prev_result_or_netns() {
         let prev = env.add_container(&ctr, "gone", &bconf);
         env.call("ADD", &ctr, "gone")
             .run(&pm_conf(v, Some(backend), web(), json!({}), Some(&prev)))
-            .ok();
+            .expect_success();
         assert!(env.has_rules("gone"));
         let path = ctr.path_str();
         env.del_container(&ctr, "gone", &bconf);
@@ -509,7 +509,7 @@ fn conformance_23_del_without_prev_result_or_netns() {
             .netns_path(&path)
             .in_host(&env.host)
             .run(&conf)
-            .ok();
+            .expect_success();
         assert!(
             !env.has_rules("gone"),
             "{backend}:\n{}{}",
@@ -521,7 +521,7 @@ fn conformance_23_del_without_prev_result_or_netns() {
             .cid("gone")
             .in_host(&env.host)
             .run(&conf)
-            .ok();
+            .expect_success();
     }
 }
 
@@ -536,8 +536,8 @@ fn conformance_25_check_fails_after_tampering() {
         let ctr = TestNs::new("pmchk");
         let prev = env.add_container(&ctr, "chk", &bconf);
         let conf = pm_conf(v, Some(backend), web(), json!({}), Some(&prev));
-        env.call("ADD", &ctr, "chk").run(&conf).ok();
-        env.call("CHECK", &ctr, "chk").run(&conf).ok();
+        env.call("ADD", &ctr, "chk").run(&conf).expect_success();
+        env.call("CHECK", &ctr, "chk").run(&conf).expect_success();
         if backend == "iptables" {
             let nat = env.nat();
             let chain = nat
@@ -558,16 +558,19 @@ fn conformance_25_check_fails_after_tampering() {
                 .status()
                 .unwrap();
         }
-        let (code, msg) = env.call("CHECK", &ctr, "chk").run(&conf).err();
+        let (code, msg) = env
+            .call("CHECK", &ctr, "chk")
+            .run(&conf)
+            .expect_spec_error();
         assert_eq!(code, 999, "{backend}: {msg}");
         eprintln!("{backend}: {msg}");
         // a CHECK without prevResult is refused
         let (code, msg) = env
             .call("CHECK", &ctr, "chk")
             .run(&pm_conf(v, Some(backend), web(), json!({}), None))
-            .err();
+            .expect_spec_error();
         assert_eq!((code, msg.as_str()), (7, "required prevResult missing"));
-        env.call("DEL", &ctr, "chk").run(&conf).ok();
+        env.call("DEL", &ctr, "chk").run(&conf).expect_success();
         env.del_container(&ctr, "chk", &bconf);
     }
 }
@@ -586,7 +589,7 @@ fn conformance_30_gc_removes_stale_attachments() {
             let m = json!([{"hostPort": port, "containerPort": 80, "protocol": "tcp"}]);
             env.call("ADD", ns, cid)
                 .run(&pm_conf(v, Some(backend), m, json!({}), Some(&prev)))
-                .ok();
+                .expect_success();
         }
         let gc = |valid: Value, name: &str| {
             let g = json!({"cniVersion": "1.1.0", "name": name, "type": "portmap", "cni.dev/valid-attachments": valid});
@@ -595,7 +598,7 @@ fn conformance_30_gc_removes_stale_attachments() {
                 .ifname("")
                 .in_host(&env.host)
                 .run(&g)
-                .ok();
+                .expect_success();
         };
         // another network's GC leaves this one alone
         gc(json!([]), "othernet");
@@ -630,7 +633,7 @@ fn stale_udp_conntrack_entries_are_flushed() {
         let m = json!([{"hostPort": 9000, "containerPort": 53, "protocol": "udp"}]);
         env.call("ADD", &a, "cta")
             .run(&pm_conf(v, Some(backend), m, json!({}), Some(&prev_a)))
-            .ok();
+            .expect_success();
         // A client talks to a port nobody maps yet: the host answers
         // "unreachable" and conntrack remembers the flow.
         let cli = udp_socket(&env.client, sa(CLIENT_V4, 40053));
@@ -638,13 +641,13 @@ fn stale_udp_conntrack_entries_are_flushed() {
         let prev_b = env.add_container(&b, "ctb", &bconf);
         let m = json!([{"hostPort": 9053, "containerPort": 53, "protocol": "udp"}]);
         let conf_b = pm_conf(v, Some(backend), m, json!({}), Some(&prev_b));
-        env.call("ADD", &b, "ctb").run(&conf_b).ok();
+        env.call("ADD", &b, "ctb").run(&conf_b).expect_success();
         // the same flow now reaches the new container
         let peer = udp_probe(&b, sa("0.0.0.0", 53), &cli, sa(HOST_OUT_V4, 9053))
             .unwrap_or_else(|e| panic!("{backend}: stale flow not flushed: {e}"));
         assert_eq!(peer, sa(CLIENT_V4, 40053));
         // after DEL the flow is flushed again rather than still DNATed
-        env.call("DEL", &b, "ctb").run(&conf_b).ok();
+        env.call("DEL", &b, "ctb").run(&conf_b).expect_success();
         assert!(
             udp_probe(&b, sa("0.0.0.0", 53), &cli, sa(HOST_OUT_V4, 9053)).is_err(),
             "{backend}: DNAT outlived DEL"
@@ -745,7 +748,7 @@ fn bad_input_is_refused_and_leaves_nothing() {
         ),
     ];
     for (conf, code, msg) in cases {
-        let (got, got_msg) = env.call("ADD", &ctr, "bad").run(&conf).err();
+        let (got, got_msg) = env.call("ADD", &ctr, "bad").run(&conf).expect_spec_error();
         assert_eq!(got, code, "{conf}: {got_msg}");
         assert!(got_msg.contains(msg), "{conf}: {got_msg}");
         assert!(!env.has_rules("bad"), "{conf}");
@@ -763,7 +766,7 @@ fn bad_input_is_refused_and_leaves_nothing() {
         json!({"conditionsV4": ["--no-such-option"]}),
         Some(&prev),
     );
-    let (code, msg) = env.call("ADD", &ctr, "bad").run(&conf).err();
+    let (code, msg) = env.call("ADD", &ctr, "bad").run(&conf).expect_spec_error();
     assert_eq!(code, 999, "{msg}");
     assert!(
         !env.has_rules("bad") && !env.nat().contains("CNI-DN-"),
@@ -772,10 +775,10 @@ fn bad_input_is_refused_and_leaves_nothing() {
     );
     // DEL of a config that would not validate still cleans up
     let good = pm_conf(v, Some("iptables"), web(), json!({}), Some(&prev));
-    env.call("ADD", &ctr, "bad").run(&good).ok();
+    env.call("ADD", &ctr, "bad").run(&good).expect_success();
     let mut broken = pm_conf(v, Some("iptables"), web(), json!({"markMasqBit": 99}), None);
     broken["runtimeConfig"]["portMappings"][1]["hostPort"] = json!(0);
-    env.call("DEL", &ctr, "bad").run(&broken).ok();
+    env.call("DEL", &ctr, "bad").run(&broken).expect_success();
     assert!(!env.has_rules("bad"), "{}", env.nat());
     env.del_container(&ctr, "bad", &bconf);
 }
@@ -796,16 +799,16 @@ fn no_mappings_means_no_firewall_work() {
         .call("ADD", &ctr, "none")
         .env("PATH", &log.path())
         .run(&conf)
-        .ok();
+        .expect_success();
     assert_eq!(out, prev);
     env.call("CHECK", &ctr, "none")
         .env("PATH", &log.path())
         .run(&conf)
-        .ok();
+        .expect_success();
     env.call("DEL", &ctr, "none")
         .env("PATH", &log.path())
         .run(&conf)
-        .ok();
+        .expect_success();
     assert_eq!(log.take(), Vec::<String>::new());
     env.del_container(&ctr, "none", &bconf);
 }
@@ -831,23 +834,23 @@ fn exec_counts_per_add_and_del() {
             env.call("ADD", &ctr, "exec")
                 .env("PATH", &log.path())
                 .run(&conf)
-                .ok();
+                .expect_success();
             let add = log.take();
             env.call("DEL", &ctr, "exec")
                 .env("PATH", &log.path())
                 .run(&conf)
-                .ok();
+                .expect_success();
             let del = log.take();
             let auto = pm_conf(v, None, web(), json!({}), Some(&prev));
             env.call("ADD", &ctr, "exec")
                 .env("PATH", &log.path())
                 .run(&auto)
-                .ok();
+                .expect_success();
             let add_auto = log.take();
             env.call("DEL", &ctr, "exec")
                 .env("PATH", &log.path())
                 .run(&auto)
-                .ok();
+                .expect_success();
             log.take();
             eprintln!(
                 "{backend} {}: ADD {} execs {add:?}; DEL {} execs {del:?}; ADD with detection {} execs",
@@ -879,9 +882,9 @@ fn exec_counts_per_add_and_del() {
                     .in_host(&env.host)
                     .env("PATH", &log.path());
                 c.path = GO_PLUGIN_DIR.into();
-                c.run(&conf).ok();
+                c.run(&conf).expect_success();
                 let go_add = log.take().len();
-                c.command("DEL").run(&conf).ok();
+                c.command("DEL").run(&conf).expect_success();
                 eprintln!(
                     "for comparison, Go 1.1.1 portmap: ADD {go_add} execs, DEL {} execs",
                     log.take().len()
@@ -911,7 +914,7 @@ fn conformance_37_concurrent_adds_and_dels() {
                 let m = json!([{"hostPort": 7000 + i, "containerPort": 80, "protocol": "tcp"}]);
                 let conf = pm_conf(v, Some(backend), m, json!({}), Some(&prevs[i]));
                 let call = env.call("ADD", ctr, &format!("par{i}"));
-                s.spawn(move || call.run(&conf).ok());
+                s.spawn(move || call.run(&conf).expect_success());
             }
         });
         for (i, ctr) in ctrs.iter().enumerate() {
@@ -925,7 +928,7 @@ fn conformance_37_concurrent_adds_and_dels() {
                 let m = json!([{"hostPort": 7000 + i, "containerPort": 80, "protocol": "tcp"}]);
                 let conf = pm_conf(v, Some(backend), m, json!({}), None);
                 let call = env.call("DEL", ctr, &format!("par{i}"));
-                s.spawn(move || call.run(&conf).ok());
+                s.spawn(move || call.run(&conf).expect_success());
             }
         });
         for (i, ctr) in ctrs.iter().enumerate() {
@@ -963,14 +966,14 @@ fn interop_with_go_portmap() {
         c
     };
     // Go ADD: ours sees the same rules (CHECK) and removes them (DEL)
-    go_call("ADD").run(&conf).ok();
+    go_call("ADD").run(&conf).expect_success();
     let go_rules = env.nat();
     assert!(env.has_rules("goctr"), "{go_rules}");
     tcp_probe(&ctr, sa("0.0.0.0", 80), &env.client, sa(HOST_OUT_V4, 8080)).unwrap();
-    env.call("CHECK", &ctr, "goctr").run(&conf).ok();
+    env.call("CHECK", &ctr, "goctr").run(&conf).expect_success();
     env.call("DEL", &ctr, "goctr")
         .run(&pm_conf(v, None, web(), json!({}), None))
-        .ok();
+        .expect_success();
     assert!(
         !env.has_rules("goctr") && !env.nat().contains("CNI-DN-"),
         "{}",
@@ -979,13 +982,13 @@ fn interop_with_go_portmap() {
     // ours ADD: the same layout as Go's, and Go's DEL removes it. (Go
     // 1.1.1's CHECK is not run: it looks for the IPv4 rules in ip6tables
     // too and fails even on its own rules.)
-    env.call("ADD", &ctr, "goctr").run(&conf).ok();
+    env.call("ADD", &ctr, "goctr").run(&conf).expect_success();
     let mut ours: Vec<String> = env.nat().lines().map(String::from).collect();
     let mut theirs: Vec<String> = go_rules.lines().map(String::from).collect();
     ours.sort();
     theirs.sort();
     assert_eq!(ours, theirs, "our layout is Go's");
-    go_call("DEL").run(&conf).ok();
+    go_call("DEL").run(&conf).expect_success();
     assert!(
         !env.has_rules("goctr") && !env.nat().contains("CNI-DN-"),
         "{}",
@@ -1006,14 +1009,14 @@ fn interop_with_go_portmap() {
         c
     };
     // IPv4 only: Go's CHECK fails on its own rules, ours passes
-    env.call("ADD", &ctr, "goctr").run(&conf).ok();
-    go_call("DEL").run(&conf).ok();
+    env.call("ADD", &ctr, "goctr").run(&conf).expect_success();
+    go_call("DEL").run(&conf).expect_success();
     assert!(!env.has_rules("goctr"), "{}", env.nat());
-    go_call("ADD").run(&conf).ok();
-    let (_, msg) = go_call("CHECK").run(&conf).err();
+    go_call("ADD").run(&conf).expect_success();
+    let (_, msg) = go_call("CHECK").run(&conf).expect_spec_error();
     assert!(msg.contains("could not check ipv6 dnat"), "{msg}");
-    env.call("CHECK", &ctr, "goctr").run(&conf).ok();
-    env.call("DEL", &ctr, "goctr").run(&conf).ok();
+    env.call("CHECK", &ctr, "goctr").run(&conf).expect_success();
+    env.call("DEL", &ctr, "goctr").run(&conf).expect_success();
     assert!(!env.has_rules("goctr"), "{}", env.nat());
     env.del_container(&ctr, "goctr", &bconf);
 }
@@ -1041,13 +1044,16 @@ fn podman_failed_add_cleanup_without_prev_result() {
             }
             c
         };
-        let out = env.call("ADD", &ctr, cid).run(&pm(Some(&prev))).ok();
+        let out = env
+            .call("ADD", &ctr, cid)
+            .run(&pm(Some(&prev)))
+            .expect_success();
         Call::new(plugin_path("firewall"), "ADD")
             .cid(cid)
             .netns(&ctr)
             .in_host(&env.host)
             .run(&fw(Some(&out)))
-            .ok();
+            .expect_success();
         assert!(env.has_rules(cid));
         let filter = || {
             output_in(&env.host, "iptables", &["-w", "-S"])
@@ -1061,8 +1067,8 @@ fn podman_failed_add_cleanup_without_prev_result() {
             .netns(&ctr)
             .in_host(&env.host)
             .run(&fw(None))
-            .ok();
-        env.call("DEL", &ctr, cid).run(&pm(None)).ok();
+            .expect_success();
+        env.call("DEL", &ctr, cid).run(&pm(None)).expect_success();
         env.del_container(&ctr, cid, &bconf);
         assert!(
             !env.has_rules(cid),

@@ -27,9 +27,9 @@ fn chained_after_bridge_every_version() {
                 .in_host(&host)
         };
         let (bridge, mut sample) = chain(dir.path(), v);
-        let prev = call("bridge", "ADD").run(&bridge).ok();
+        let prev = call("bridge", "ADD").run(&bridge).expect_success();
         sample["prevResult"] = prev.clone();
-        let r = call("sample", "ADD").run(&sample).ok();
+        let r = call("sample", "ADD").run(&sample).expect_success();
         // checklist 20: the result is prevResult, with our change only
         let mut want = prev.clone();
         want["dns"] = json!({"search": ["svc.example"]});
@@ -38,24 +38,24 @@ fn chained_after_bridge_every_version() {
         assert_eq!(link.alias, "pod:samplenet");
         if v.has_check() {
             sample["prevResult"] = r.clone();
-            call("sample", "CHECK").run(&sample).ok();
+            call("sample", "CHECK").run(&sample).expect_success();
             ctr.ip(&["link", "set", "eth0", "alias", "tampered"]);
-            let (_, msg) = call("sample", "CHECK").run(&sample).err();
+            let (_, msg) = call("sample", "CHECK").run(&sample).expect_spec_error();
             assert!(msg.contains("expected \"pod:samplenet\""), "{msg}");
         }
-        call("sample", "DEL").run(&sample).ok();
+        call("sample", "DEL").run(&sample).expect_success();
         assert_eq!(
             ctr.netlink().link_get(LinkId::Name("eth0")).unwrap().alias,
             ""
         );
-        call("sample", "DEL").run(&sample).ok();
-        call("bridge", "DEL").run(&bridge).ok();
+        call("sample", "DEL").run(&sample).expect_success();
+        call("bridge", "DEL").run(&bridge).expect_success();
         // DEL after the interface and the namespace are gone
-        call("sample", "DEL").run(&sample).ok();
+        call("sample", "DEL").run(&sample).expect_success();
         call("sample", "DEL")
             .netns_path("/run/netns/gone")
             .run(&sample)
-            .ok();
+            .expect_success();
     }
 }
 
@@ -106,7 +106,7 @@ fn bad_config_and_args() {
             .in_host(&host)
             .cni_args(cni_args)
             .run(&c);
-        let (got, got_msg) = out.err();
+        let (got, got_msg) = out.expect_spec_error();
         assert_eq!(got, code, "{extra}: {got_msg}");
         assert!(got_msg.contains(msg), "{got_msg}");
     }
@@ -115,7 +115,7 @@ fn bad_config_and_args() {
         .netns(&ctr)
         .in_host(&host)
         .run(&base)
-        .err();
+        .expect_spec_error();
     assert_eq!(code, 7);
     // args.cni overrides CNI_ARGS, which overrides the config
     ctr.ip(&[
@@ -129,6 +129,6 @@ fn bad_config_and_args() {
         .in_host(&host)
         .cni_args("IgnoreUnknown=1;SAMPLE_DOMAIN=from.env")
         .run(&c)
-        .ok();
+        .expect_success();
     assert_eq!(r["dns"]["search"], json!(["from.args"]));
 }

@@ -86,7 +86,9 @@ fn add_returns_config_in_every_version_shape() {
     let host = TestNs::new("host");
     let ctr = TestNs::new("ctr");
     for v in Version::ALL {
-        let r = call("ADD", &host, &ctr).run(&conf(v, full_ipam())).ok();
+        let r = call("ADD", &host, &ctr)
+            .run(&conf(v, full_ipam()))
+            .expect_success();
         let want = if is_legacy(v) {
             json!({
                 "cniVersion": v.as_str(),
@@ -134,7 +136,9 @@ fn add_single_family_and_no_gateway() {
     let ctr = TestNs::new("ctr");
     for v in Version::ALL {
         let ipam = json!({"type": "static", "addresses": [{"address": "2001:db8:9::9/64"}]});
-        let r = call("ADD", &host, &ctr).run(&conf(v, ipam)).ok();
+        let r = call("ADD", &host, &ctr)
+            .run(&conf(v, ipam))
+            .expect_success();
         assert_eq!(r["cniVersion"], v.as_str());
         assert_eq!(ips_of(&r), pairs(&[("2001:db8:9::9/64", None)]), "{v}: {r}");
         if is_legacy(v) {
@@ -159,7 +163,7 @@ fn cni_args_ip_appended_and_gateway_attached() {
         let r = call("ADD", &host, &ctr)
             .cni_args("IP=10.20.0.5/24,2001:db8:2::5/64;GATEWAY=10.20.0.1,2001:db8:2::1")
             .run(&conf(v, ipam.clone()))
-            .ok();
+            .expect_success();
         assert_eq!(
             ips_of(&r),
             pairs(&[
@@ -185,7 +189,7 @@ fn cni_args_ip_appended_and_gateway_attached() {
     let r = call("ADD", &host, &ctr)
         .cni_args("IP= 10.20.0.5/24 , 10.30.0.5/16")
         .run(&conf(v, ipam.clone()))
-        .ok();
+        .expect_success();
     assert_eq!(
         ips_of(&r),
         pairs(&[
@@ -201,7 +205,7 @@ fn cni_args_ip_appended_and_gateway_attached() {
     let r = call("ADD", &host, &ctr)
         .cni_args("GATEWAY=10.10.0.253")
         .run(&conf(v, ipam.clone()))
-        .ok();
+        .expect_success();
     assert_eq!(
         ips_of(&r),
         pairs(&[("10.10.0.1/24", Some("10.10.0.254"))]),
@@ -212,7 +216,7 @@ fn cni_args_ip_appended_and_gateway_attached() {
     let r = call("ADD", &host, &ctr)
         .cni_args("GATEWAY=172.16.0.1")
         .run(&conf(v, ipam.clone()))
-        .ok();
+        .expect_success();
     assert_eq!(
         ips_of(&r),
         pairs(&[("10.10.0.1/24", Some("10.10.0.254"))]),
@@ -223,7 +227,7 @@ fn cni_args_ip_appended_and_gateway_attached() {
     let r = call("ADD", &host, &ctr)
         .cni_args("IP=10.20.0.5/24;GATEWAY=10.20.0.1")
         .run(&conf(v, json!({"type": "static"})))
-        .ok();
+        .expect_success();
     assert_eq!(
         ips_of(&r),
         pairs(&[("10.20.0.5/24", Some("10.20.0.1"))]),
@@ -234,7 +238,7 @@ fn cni_args_ip_appended_and_gateway_attached() {
     let r = call("ADD", &host, &ctr)
         .cni_args("IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=pod;IP=10.20.0.5/24")
         .run(&conf(v, ipam.clone()))
-        .ok();
+        .expect_success();
     assert_eq!(
         ips_of(&r),
         pairs(&[
@@ -246,7 +250,7 @@ fn cni_args_ip_appended_and_gateway_attached() {
     let r = call("ADD", &host, &ctr)
         .cni_args("IgnoreUnknown=true;FOO=bar")
         .run(&conf(v, ipam.clone()))
-        .ok();
+        .expect_success();
     assert_eq!(
         ips_of(&r),
         pairs(&[("10.10.0.1/24", Some("10.10.0.254"))]),
@@ -267,7 +271,7 @@ fn args_then_runtime_config_replace_addresses() {
         let r = call("ADD", &host, &ctr)
             .cni_args("IP=10.20.0.5/24;GATEWAY=10.20.0.1")
             .run(&c)
-            .ok();
+            .expect_success();
         assert_eq!(
             ips_of(&r),
             pairs(&[("10.40.0.5/24", None), ("2001:db8:4::5/64", None)]),
@@ -280,21 +284,21 @@ fn args_then_runtime_config_replace_addresses() {
         let r = call("ADD", &host, &ctr)
             .cni_args("IP=10.20.0.5/24")
             .run(&c)
-            .ok();
+            .expect_success();
         assert_eq!(ips_of(&r), pairs(&[("10.50.0.5/16", None)]), "{v}: {r}");
         assert_eq!(r["routes"], full_ipam()["routes"], "{v}: routes kept");
 
         // runtimeConfig alone also replaces the configured list
         let mut c = conf(v, full_ipam());
         c["runtimeConfig"] = json!({"ips": ["10.60.0.5/24"]});
-        let r = call("ADD", &host, &ctr).run(&c).ok();
+        let r = call("ADD", &host, &ctr).run(&c).expect_success();
         assert_eq!(ips_of(&r), pairs(&[("10.60.0.5/24", None)]), "{v}: {r}");
 
         // empty lists replace nothing
         let mut c = conf(v, full_ipam());
         c["args"] = json!({"cni": {"ips": []}});
         c["runtimeConfig"] = json!({"ips": []});
-        let r = call("ADD", &host, &ctr).run(&c).ok();
+        let r = call("ADD", &host, &ctr).run(&c).expect_success();
         assert_eq!(
             ips_of(&r),
             pairs(&[
@@ -333,17 +337,19 @@ fn conformance_34_capitalised_keys() {
                         "Search": ["example.com", "corp.example.com"], "Options": ["ndots:2"]}
             }
         });
-        let want = call("ADD", &host, &ctr).run(&conf(v, full_ipam())).ok();
-        let got = call("ADD", &host, &ctr).run(&caps).ok();
+        let want = call("ADD", &host, &ctr)
+            .run(&conf(v, full_ipam()))
+            .expect_success();
+        let got = call("ADD", &host, &ctr).run(&caps).expect_success();
         assert_eq!(got, want, "{v}");
 
         // runtimeConfig.ips and args.cni.ips with Go-default capitalisation
         let mut c = conf(v, full_ipam());
         c["Args"] = json!({"CNI": {"IPs": ["10.40.0.5/24"]}});
-        let r = call("ADD", &host, &ctr).run(&c).ok();
+        let r = call("ADD", &host, &ctr).run(&c).expect_success();
         assert_eq!(ips_of(&r), pairs(&[("10.40.0.5/24", None)]), "{v}: {r}");
         c["RuntimeConfig"] = json!({"IPs": ["10.50.0.5/24"]});
-        let r = call("ADD", &host, &ctr).run(&c).ok();
+        let r = call("ADD", &host, &ctr).run(&c).expect_success();
         assert_eq!(ips_of(&r), pairs(&[("10.50.0.5/24", None)]), "{v}: {r}");
     }
 }
@@ -363,7 +369,7 @@ fn more_than_one_address_per_family() {
     for v in [Version::V0_1_0, Version::V0_2_0] {
         for ipam in [&two_v4, &two_v6, &two_each] {
             let out = call("ADD", &host, &ctr).run(&conf(v, ipam.clone()));
-            let (code, msg) = out.err();
+            let (code, msg) = out.expect_spec_error();
             assert_eq!(code, 7, "{v}: {msg}");
             assert!(
                 msg.contains("does not support more than 1 address per family"),
@@ -379,11 +385,11 @@ fn more_than_one_address_per_family() {
         let (code, msg) = call("ADD", &host, &ctr)
             .cni_args("IP=10.20.0.5/24")
             .run(&conf(v, one_each.clone()))
-            .err();
+            .expect_spec_error();
         assert_eq!(code, 7, "{v}: {msg}");
         let r = call("ADD", &host, &ctr)
             .run(&conf(v, one_each.clone()))
-            .ok();
+            .expect_success();
         assert_eq!(
             ips_of(&r),
             pairs(&[("10.10.0.1/24", None), ("2001:db8:1::1/64", None)]),
@@ -393,7 +399,7 @@ fn more_than_one_address_per_family() {
     for v in versions_from(Version::V0_3_0) {
         let r = call("ADD", &host, &ctr)
             .run(&conf(v, two_each.clone()))
-            .ok();
+            .expect_success();
         assert_eq!(
             ips_of(&r),
             pairs(&[
@@ -404,14 +410,18 @@ fn more_than_one_address_per_family() {
             ]),
             "{v}: {r}"
         );
-        call("ADD", &host, &ctr).run(&conf(v, two_v4.clone())).ok();
-        call("ADD", &host, &ctr).run(&conf(v, two_v6.clone())).ok();
+        call("ADD", &host, &ctr)
+            .run(&conf(v, two_v4.clone()))
+            .expect_success();
+        call("ADD", &host, &ctr)
+            .run(&conf(v, two_v6.clone()))
+            .expect_success();
     }
 }
 
 /// A failed run: JSON error on stdout with the request's version, `code`.
 fn fails_with(out: &Outcome, code: u64, version: &str, what: &str) -> String {
-    let (got, msg) = out.err();
+    let (got, msg) = out.expect_spec_error();
     assert_eq!(got, code, "{what}: {msg}");
     assert_eq!(
         out.json()["cniVersion"],
@@ -518,13 +528,15 @@ fn check_against_prev_result() {
     let host = TestNs::new("host");
     let ctr = TestNs::new("ctr");
     for v in versions_from(Version::V0_4_0) {
-        let prev = call("ADD", &host, &ctr).run(&conf(v, full_ipam())).ok();
+        let prev = call("ADD", &host, &ctr)
+            .run(&conf(v, full_ipam()))
+            .expect_success();
 
         let mut c = conf(v, full_ipam());
         c["prevResult"] = prev.clone();
         let out = call("CHECK", &host, &ctr).run(&c);
         assert_eq!(
-            out.ok(),
+            out.expect_success(),
             Value::Null,
             "{v}: CHECK prints nothing on success"
         );
@@ -538,14 +550,14 @@ fn check_against_prev_result() {
         chained["ips"][1]["interface"] = json!(0);
         let mut c = conf(v, full_ipam());
         c["prevResult"] = chained;
-        call("CHECK", &host, &ctr).run(&c).ok();
+        call("CHECK", &host, &ctr).run(&c).expect_success();
 
         // the configured v4 gateway differs from prevResult's
         let mut wrong = prev.clone();
         wrong["ips"][0]["gateway"] = json!("10.10.0.253");
         let mut c = conf(v, full_ipam());
         c["prevResult"] = wrong;
-        let (_, msg) = call("CHECK", &host, &ctr).run(&c).err();
+        let (_, msg) = call("CHECK", &host, &ctr).run(&c).expect_spec_error();
         assert!(msg.to_lowercase().contains("failed to match"), "{v}: {msg}");
         assert!(msg.contains("10.10.0.1"), "{v}: names the address: {msg}");
 
@@ -554,7 +566,7 @@ fn check_against_prev_result() {
         wrong["ips"][1]["gateway"] = json!("2001:db8:1::253");
         let mut c = conf(v, full_ipam());
         c["prevResult"] = wrong;
-        let (_, msg) = call("CHECK", &host, &ctr).run(&c).err();
+        let (_, msg) = call("CHECK", &host, &ctr).run(&c).expect_spec_error();
         assert!(
             msg.contains("2001:db8:1::1"),
             "{v}: names the address: {msg}"
@@ -565,13 +577,13 @@ fn check_against_prev_result() {
         wrong["ips"][0].as_object_mut().unwrap().remove("gateway");
         let mut c = conf(v, full_ipam());
         c["prevResult"] = wrong;
-        call("CHECK", &host, &ctr).run(&c).err();
+        call("CHECK", &host, &ctr).run(&c).expect_spec_error();
 
         // no gateway configured: prevResult's gateway is not compared
         let ipam = json!({"type": "static", "addresses": [{"address": "10.10.0.1/24"}]});
         let mut c = conf(v, ipam);
         c["prevResult"] = prev.clone();
-        call("CHECK", &host, &ctr).run(&c).ok();
+        call("CHECK", &host, &ctr).run(&c).expect_success();
 
         // CHECK sees the same CNI_ARGS as ADD: GATEWAY= does not touch the
         // configured addresses, so the check still passes
@@ -580,7 +592,7 @@ fn check_against_prev_result() {
         call("CHECK", &host, &ctr)
             .cni_args("GATEWAY=10.10.0.253")
             .run(&c)
-            .ok();
+            .expect_success();
 
         // checklist 21: a prevResult without cniVersion is read as the
         // request's version, and still checked
@@ -588,22 +600,22 @@ fn check_against_prev_result() {
         bare.as_object_mut().unwrap().remove("cniVersion");
         let mut c = conf(v, full_ipam());
         c["prevResult"] = bare.clone();
-        call("CHECK", &host, &ctr).run(&c).ok();
+        call("CHECK", &host, &ctr).run(&c).expect_success();
         bare["ips"][0]["gateway"] = json!("10.10.0.253");
         c["prevResult"] = bare;
-        call("CHECK", &host, &ctr).run(&c).err();
+        call("CHECK", &host, &ctr).run(&c).expect_spec_error();
 
         // a prevResult in an older version's shape, declared as such
         let older = call("ADD", &host, &ctr)
             .run(&conf(Version::V0_3_1, full_ipam()))
-            .ok();
+            .expect_success();
         let mut c = conf(v, full_ipam());
         c["prevResult"] = older;
-        call("CHECK", &host, &ctr).run(&c).ok();
+        call("CHECK", &host, &ctr).run(&c).expect_success();
 
         // CHECK without prevResult fails
         let out = call("CHECK", &host, &ctr).run(&conf(v, full_ipam()));
-        let (code, msg) = out.err();
+        let (code, msg) = out.expect_spec_error();
         assert!(msg.contains("prevResult"), "{v}: {msg}");
         assert_ne!(code, 0, "{v}");
 
@@ -613,7 +625,11 @@ fn check_against_prev_result() {
             json!({"type": "static", "addresses": [{"address": "10.10.0.1"}]}),
         );
         c["prevResult"] = prev.clone();
-        assert_eq!(call("CHECK", &host, &ctr).run(&c).err().0, 7, "{v}");
+        assert_eq!(
+            call("CHECK", &host, &ctr).run(&c).expect_spec_error().0,
+            7,
+            "{v}"
+        );
     }
 }
 
@@ -628,7 +644,9 @@ fn conformance_22_23_del_twice_without_netns() {
     drop(gone);
     for v in Version::ALL {
         let ctr = TestNs::new("ctr");
-        let r = call("ADD", &host, &ctr).run(&conf(v, full_ipam())).ok();
+        let r = call("ADD", &host, &ctr)
+            .run(&conf(v, full_ipam()))
+            .expect_success();
         let mut with_prev = conf(v, full_ipam());
         if v >= Version::V0_4_0 {
             with_prev["prevResult"] = r;
@@ -636,7 +654,7 @@ fn conformance_22_23_del_twice_without_netns() {
         for c in [&conf(v, full_ipam()), &with_prev] {
             for _ in 0..2 {
                 assert_eq!(
-                    call("DEL", &host, &ctr).run(c).ok(),
+                    call("DEL", &host, &ctr).run(c).expect_success(),
                     Value::Null,
                     "{v}: DEL prints nothing"
                 );
@@ -647,7 +665,7 @@ fn conformance_22_23_del_twice_without_netns() {
                         .netns_path(netns)
                         .in_host(&host)
                         .run(c)
-                        .ok();
+                        .expect_success();
                 }
             }
         }
@@ -667,7 +685,7 @@ fn conformance_32_gc_status_succeed() {
             .ifname("")
             .in_host(&host)
             .run(&c);
-        assert_eq!(out.ok(), Value::Null, "{cmd}");
+        assert_eq!(out.expect_success(), Value::Null, "{cmd}");
         c["cni.dev/valid-attachments"] = json!([{"containerID": "c0ffee", "ifname": "eth0"}]);
         c["cni.dev/attachments"] = c["cni.dev/valid-attachments"].clone();
         Call::new(plugin_path("static"), cmd)
@@ -675,14 +693,14 @@ fn conformance_32_gc_status_succeed() {
             .ifname("")
             .in_host(&host)
             .run(&c)
-            .ok();
+            .expect_success();
         // and below 1.1.0 the version gate refuses them
         let (code, msg) = Call::new(plugin_path("static"), cmd)
             .cid("")
             .ifname("")
             .in_host(&host)
             .run(&conf(Version::V1_0_0, full_ipam()))
-            .err();
+            .expect_spec_error();
         assert_eq!(
             (code, msg),
             (1, format!("config version does not allow {cmd}"))
@@ -700,7 +718,7 @@ fn addresses_printed_in_canonical_form() {
         {"address": "2001:0db8:0001:0000::0001/64", "gateway": "2001:db8:1:0::00fe"}]});
     let r = call("ADD", &host, &ctr)
         .run(&conf(Version::V1_0_0, ipam))
-        .ok();
+        .expect_success();
     assert_eq!(
         ips_of(&r),
         pairs(&[("2001:db8:1::1/64", Some("2001:db8:1::fe"))]),

@@ -162,7 +162,7 @@ fn every_key_every_version() {
         let env = Env::new();
         assert_eq!(env.sysctl("/proc/sys/net/core/somaxconn"), "4096");
         let c = env.conf(v, all_keys());
-        let r = env.call("ADD").run(&c).ok();
+        let r = env.call("ADD").run(&c).expect_success();
         assert_eq!(r["cniVersion"], v.as_str());
 
         // checklist 20: prevResult out, with the new MAC
@@ -209,12 +209,16 @@ fn every_key_every_version() {
             let mut cc = c.clone();
             cc["prevResult"] = r.clone();
             let out = env.call("CHECK").run(&cc);
-            assert_eq!(out.ok(), Value::Null, "{v}: CHECK prints nothing");
+            assert_eq!(
+                out.expect_success(),
+                Value::Null,
+                "{v}: CHECK prints nothing"
+            );
         }
         // checklist 22: DEL twice
-        env.call("DEL").run(&c).ok();
+        env.call("DEL").run(&c).expect_success();
         env.assert_pristine(&format!("{v} after DEL"));
-        env.call("DEL").run(&c).ok();
+        env.call("DEL").run(&c).expect_success();
         // sysctls die with the namespace; Go does not restore them either
         assert_eq!(env.sysctl("/proc/sys/net/core/somaxconn"), "1234");
     }
@@ -227,10 +231,10 @@ fn conformance_20_nothing_configured_passes_prev_result_through() {
     let env = Env::new();
     for v in Version::ALL {
         let c = env.conf(v, json!({}));
-        let r = env.call("ADD").run(&c).ok();
+        let r = env.call("ADD").run(&c).expect_success();
         assert_eq!(r, env.prev(v), "{v}");
         assert!(!env.backup().exists());
-        env.call("DEL").run(&c).ok();
+        env.call("DEL").run(&c).expect_success();
     }
 }
 
@@ -256,7 +260,7 @@ fn args_cni_runtime_config_and_cni_args() {
         .call("ADD")
         .cni_args("IgnoreUnknown=1;K8S_POD_NAME=p;MAC=0e:00:00:00:00:02")
         .run(&c)
-        .ok();
+        .expect_success();
     assert_eq!(r["interfaces"][1]["mac"], "0e:00:00:00:00:04");
     let l = env.link();
     assert_eq!(l.mac_string(), "0e:00:00:00:00:04");
@@ -271,15 +275,15 @@ fn args_cni_runtime_config_and_cni_args() {
     env.call("CHECK")
         .cni_args("IgnoreUnknown=1;K8S_POD_NAME=p;MAC=0e:00:00:00:00:02")
         .run(&cc)
-        .ok();
-    env.call("DEL").run(&c).ok();
+        .expect_success();
+    env.call("DEL").run(&c).expect_success();
     env.assert_pristine("after DEL");
 
     // capability payload alone, capitalised as Go runtimes send it
     let c = env.conf(v, json!({"RuntimeConfig": {"Mac": "0e:00:00:00:00:05"}}));
-    env.call("ADD").run(&c).ok();
+    env.call("ADD").run(&c).expect_success();
     assert_eq!(env.link().mac_string(), "0e:00:00:00:00:05");
-    env.call("DEL").run(&c).ok();
+    env.call("DEL").run(&c).expect_success();
     env.assert_pristine("after capability DEL");
 
     // an unknown CNI_ARGS key without IgnoreUnknown is refused (Go's rule)
@@ -287,7 +291,7 @@ fn args_cni_runtime_config_and_cni_args() {
         .call("ADD")
         .cni_args("FOO=bar")
         .run(&env.conf(v, json!({"mtu": 1400})))
-        .err();
+        .expect_spec_error();
     assert_eq!(code, 4, "{msg}");
     env.assert_pristine("after refused CNI_ARGS");
 }
@@ -299,10 +303,10 @@ fn conformance_25_check_fails_after_tampering() {
     let env = Env::new();
     let v = Version::V1_1_0;
     let c = env.conf(v, all_keys());
-    let r = env.call("ADD").run(&c).ok();
+    let r = env.call("ADD").run(&c).expect_success();
     let mut cc = c.clone();
     cc["prevResult"] = r;
-    env.call("CHECK").run(&cc).ok();
+    env.call("CHECK").run(&cc).expect_success();
     let cases: [(&[&str], &[&str], &str); 5] = [
         (
             &["link", "set", "eth0", "mtu", "1500"],
@@ -332,11 +336,11 @@ fn conformance_25_check_fails_after_tampering() {
     ];
     for (tamper, repair, want) in cases {
         env.ctr.ip(tamper);
-        let (code, msg) = env.call("CHECK").run(&cc).err();
+        let (code, msg) = env.call("CHECK").run(&cc).expect_spec_error();
         assert_eq!(code, 999, "{msg}");
         assert!(msg.contains(want), "{msg}");
         env.ctr.ip(repair);
-        env.call("CHECK").run(&cc).ok();
+        env.call("CHECK").run(&cc).expect_success();
     }
     // a sysctl
     env.ctr
@@ -346,7 +350,7 @@ fn conformance_25_check_fails_after_tampering() {
         )
         .status()
         .unwrap();
-    let (_, msg) = env.call("CHECK").run(&cc).err();
+    let (_, msg) = env.call("CHECK").run(&cc).expect_spec_error();
     assert!(
         msg.contains("sysctl net.ipv4.conf.IFNAME.arp_notify (/proc/sys/net/ipv4/conf/eth0/arp_notify) is \"0\", configured \"1\""),
         "{msg}"
@@ -358,17 +362,17 @@ fn conformance_25_check_fails_after_tampering() {
         )
         .status()
         .unwrap();
-    env.call("CHECK").run(&cc).ok();
+    env.call("CHECK").run(&cc).expect_success();
     // the interface gone
     env.ctr.ip(&["link", "del", "eth0"]);
-    let (_, msg) = env.call("CHECK").run(&cc).err();
+    let (_, msg) = env.call("CHECK").run(&cc).expect_spec_error();
     assert!(msg.contains("cannot find container link eth0"), "{msg}");
     // without prevResult
     let mut np = c.clone();
     np.as_object_mut().unwrap().remove("prevResult");
-    let (code, msg) = env.call("CHECK").run(&np).err();
+    let (code, msg) = env.call("CHECK").run(&np).expect_spec_error();
     assert_eq!((code, msg.as_str()), (7, "required prevResult missing"));
-    env.call("DEL").run(&c).ok();
+    env.call("DEL").run(&c).expect_success();
     assert!(!env.backup().exists());
 }
 
@@ -382,30 +386,30 @@ fn conformance_23_del_without_netns_or_prev_result() {
     let mut bare = c.clone();
     bare.as_object_mut().unwrap().remove("prevResult");
     // restore needs only the backup: no prevResult
-    env.call("ADD").run(&c).ok();
-    env.call("DEL").run(&bare).ok();
+    env.call("ADD").run(&c).expect_success();
+    env.call("DEL").run(&bare).expect_success();
     env.assert_pristine("DEL without prevResult");
     // no CNI_NETNS: nothing to restore, and nothing left behind
-    env.call("ADD").run(&c).ok();
+    env.call("ADD").run(&c).expect_success();
     assert!(env.backup().exists());
-    env.call("DEL").netns_path("").run(&bare).ok();
+    env.call("DEL").netns_path("").run(&bare).expect_success();
     assert!(!env.backup().exists());
     // a netns that is gone
-    env.call("ADD").run(&c).ok();
+    env.call("ADD").run(&c).expect_success();
     env.call("DEL")
         .netns_path("/run/netns/cnit-gone-tuning")
         .run(&bare)
-        .ok();
+        .expect_success();
     assert!(!env.backup().exists());
     // an interface that is gone
-    env.call("ADD").run(&c).ok();
+    env.call("ADD").run(&c).expect_success();
     env.ctr.ip(&["link", "del", "eth0"]);
-    env.call("DEL").run(&bare).ok();
+    env.call("DEL").run(&bare).expect_success();
     assert!(!env.backup().exists());
     // a corrupt backup does not block DEL
     std::fs::write(env.backup(), "{garbage").unwrap();
     let out = env.call("DEL").run(&bare);
-    out.ok();
+    out.expect_success();
     assert!(out.stderr.contains("warning"), "{}", out.stderr);
     assert!(!env.backup().exists());
 }
@@ -461,7 +465,7 @@ fn bad_input_changes_nothing() {
         ),
     ];
     for (c, code, msg) in cases {
-        let (got_code, got) = env.call("ADD").run(&c).err();
+        let (got_code, got) = env.call("ADD").run(&c).expect_spec_error();
         assert_eq!(got_code, code, "{got}");
         assert!(got.starts_with(msg), "{got}");
         env.assert_pristine(msg);
@@ -473,7 +477,7 @@ fn bad_input_changes_nothing() {
         r#"{"sysctl": {"net.core.somaxconn": "1", "net.core.somaxconn": "2"},"#,
         1,
     );
-    let (code, msg) = env.call("ADD").run_raw(raw.as_bytes()).err();
+    let (code, msg) = env.call("ADD").run_raw(raw.as_bytes()).expect_spec_error();
     assert_eq!(
         (code, msg.as_str()),
         (7, "duplicated sysctl keys are not allowed")
@@ -488,7 +492,7 @@ fn bad_input_changes_nothing() {
     ];
     for extra in half_way {
         let c = with(extra.clone());
-        let (code, msg) = env.call("ADD").run(&c).err();
+        let (code, msg) = env.call("ADD").run(&c).expect_spec_error();
         assert_eq!(code, 999, "{msg}");
         env.assert_pristine(&extra.to_string());
         assert_eq!(
@@ -497,7 +501,7 @@ fn bad_input_changes_nothing() {
             "{extra}"
         );
         // and DEL after the failed ADD succeeds (checklist 24)
-        env.call("DEL").run(&c).ok();
+        env.call("DEL").run(&c).expect_success();
     }
 }
 
@@ -506,12 +510,16 @@ fn a_second_add_keeps_the_original_backup() {
     require_root!();
     let env = Env::new();
     let v = Version::V1_0_0;
-    env.call("ADD").run(&env.conf(v, json!({"mtu": 1400}))).ok();
+    env.call("ADD")
+        .run(&env.conf(v, json!({"mtu": 1400})))
+        .expect_success();
     env.call("ADD")
         .run(&env.conf(v, json!({"mtu": 1300, "mac": "0e:00:00:00:00:33"})))
-        .ok();
+        .expect_success();
     assert_eq!(env.link().mtu, 1300);
-    env.call("DEL").run(&env.conf(v, json!({}))).ok();
+    env.call("DEL")
+        .run(&env.conf(v, json!({})))
+        .expect_success();
     env.assert_pristine("after two ADDs and a DEL");
 }
 
@@ -528,7 +536,7 @@ fn dotted_interface_names() {
             "net.ipv4.conf.eth0/100.arp_announce": "2",
         }}),
     );
-    let r = env.call("ADD").run(&c).ok();
+    let r = env.call("ADD").run(&c).expect_success();
     for (leaf, want) in [
         ("arp_notify", "1"),
         ("arp_ignore", "1"),
@@ -542,8 +550,8 @@ fn dotted_interface_names() {
     }
     let mut cc = c.clone();
     cc["prevResult"] = r;
-    env.call("CHECK").run(&cc).ok();
-    env.call("DEL").run(&c).ok();
+    env.call("CHECK").run(&cc).expect_success();
+    env.call("DEL").run(&c).expect_success();
 }
 
 /// A wrapper running `plugin` in a private mount namespace whose /etc is an
@@ -589,7 +597,9 @@ fn allowlist_is_honoured() {
         v,
         json!({"sysctl": {"net.ipv4.conf.IFNAME.arp_notify": "1", "net.core.somaxconn": "99"}}),
     );
-    env.call_with(wrapped.clone(), "ADD").run(&ok).ok();
+    env.call_with(wrapped.clone(), "ADD")
+        .run(&ok)
+        .expect_success();
     assert_eq!(env.sysctl("/proc/sys/net/core/somaxconn"), "99");
     let forward = env.sysctl("/proc/sys/net/ipv4/ip_forward");
     let flipped = if forward == "1" { "0" } else { "1" };
@@ -597,7 +607,10 @@ fn allowlist_is_honoured() {
         v,
         json!({"mtu": 1400, "sysctl": {"net.ipv4.ip_forward": flipped}}),
     );
-    let (code, msg) = env.call_with(wrapped, "ADD").run(&refused).err();
+    let (code, msg) = env
+        .call_with(wrapped, "ADD")
+        .run(&refused)
+        .expect_spec_error();
     assert_eq!(
         (code, msg.as_str()),
         (
@@ -627,11 +640,11 @@ fn chained_after_bridge() {
                 .netns(&ctr)
                 .in_host(&host)
         };
-        let prev = call("bridge", "ADD").run(&bridge).ok();
+        let prev = call("bridge", "ADD").run(&bridge).expect_success();
         let mut tuning = json!({"cniVersion": v.as_str(), "name": "tbnet", "type": "tuning",
             "dataDir": dir.path().join("tuning"), "mtu": 1400,
             "sysctl": {"net.ipv4.conf.IFNAME.arp_notify": "0"}, "prevResult": prev});
-        let r = call("tuning", "ADD").run(&tuning).ok();
+        let r = call("tuning", "ADD").run(&tuning).expect_success();
         let host_veth = r["interfaces"][1]["name"].as_str().unwrap().to_string();
         let hv = host.netlink().link_get(LinkId::Name(&host_veth)).unwrap();
         assert_eq!(hv.mtu, 1400, "{v}: the bridge port follows");
@@ -645,10 +658,10 @@ fn chained_after_bridge() {
         );
         if v.has_check() {
             tuning["prevResult"] = r.clone();
-            call("tuning", "CHECK").run(&tuning).ok();
+            call("tuning", "CHECK").run(&tuning).expect_success();
             bridge_check(&call, &bridge, &r);
         }
-        call("tuning", "DEL").run(&tuning).ok();
+        call("tuning", "DEL").run(&tuning).expect_success();
         assert_eq!(
             host.netlink()
                 .link_get(LinkId::Name(&host_veth))
@@ -656,14 +669,14 @@ fn chained_after_bridge() {
                 .mtu,
             1500
         );
-        call("bridge", "DEL").run(&bridge).ok();
+        call("bridge", "DEL").run(&bridge).expect_success();
     }
 }
 
 fn bridge_check(call: &dyn Fn(&str, &str) -> Call, bridge: &Value, result: &Value) {
     let mut b = bridge.clone();
     b["prevResult"] = result.clone();
-    call("bridge", "CHECK").run(&b).ok();
+    call("bridge", "CHECK").run(&b).expect_success();
 }
 
 #[test]
@@ -675,11 +688,11 @@ fn gc_and_status_are_no_ops() {
     Call::new(plugin_path("tuning"), "GC")
         .in_host(&env.host)
         .run(&c)
-        .ok();
+        .expect_success();
     Call::new(plugin_path("tuning"), "STATUS")
         .in_host(&env.host)
         .run(&c)
-        .ok();
+        .expect_success();
 }
 
 #[test]
@@ -698,22 +711,22 @@ fn interop_with_go_tuning() {
     // Go ADD, our CHECK and DEL
     let env = Env::new();
     let c = env.conf(v, keys.clone());
-    let r = env.call_with(go.clone(), "ADD").run(&c).ok();
+    let r = env.call_with(go.clone(), "ADD").run(&c).expect_success();
     assert_eq!(env.link().mtu, 1400);
     let mut cc = c.clone();
     cc["prevResult"] = r;
-    env.call("CHECK").run(&cc).ok();
-    env.call("DEL").run(&c).ok();
+    env.call("CHECK").run(&cc).expect_success();
+    env.call("DEL").run(&c).expect_success();
     env.assert_pristine("go add, rust del");
 
     // our ADD, Go's CHECK and DEL
     let env = Env::new();
     let c = env.conf(v, keys);
-    let r = env.call("ADD").run(&c).ok();
+    let r = env.call("ADD").run(&c).expect_success();
     let mut cc = c.clone();
     cc["prevResult"] = r;
-    env.call_with(go.clone(), "CHECK").run(&cc).ok();
-    env.call_with(go, "DEL").run(&c).ok();
+    env.call_with(go.clone(), "CHECK").run(&cc).expect_success();
+    env.call_with(go, "DEL").run(&c).expect_success();
     let l = env.link();
     assert_eq!(l.mac_string(), ORIG_MAC);
     assert_eq!(l.mtu, 1500);
