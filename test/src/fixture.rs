@@ -25,8 +25,8 @@ use pkg::netlink::{Link, RouteSpec};
 use serde_json::{Value, json};
 
 use crate::{
-    Call, GO_PLUGIN_DIR, Outcome, TestNs, Version, ip_of, link_in, output_in, plugin_path,
-    reservation_files, tempdir, veths_in,
+    Call, GO_PLUGIN_DIR, Outcome, TestNs, Version, ip_of, link_in, link_names, output_in,
+    plugin_path, reservation_files, tempdir, veths_in,
 };
 
 /// A fake host and a state directory for one network of one plugin.
@@ -137,6 +137,64 @@ impl Fixture {
     /// ADD of another of our plugins (the main plugin of a chain).
     pub fn add_of(&self, plugin: &str, ctr: &TestNs, cid: &str, conf: &Value) -> Attachment {
         Attachment::add(self.call_of(plugin, "ADD", ctr, cid), conf)
+    }
+
+    /// checklist 17, 18 and 22, for every spec version: ADD in a new
+    /// container answers in the request's version, `check` looks at what
+    /// it made, CHECK passes silently (from 0.4.0), DEL twice succeeds and
+    /// leaves the container with `lo` only and nothing behind.
+    pub fn add_check_del_every_version(&self, check: impl Fn(Version, &TestNs, &Attachment)) {
+        for v in Version::ALL {
+            let ctr = TestNs::new("ctr");
+            let cid = format!("c-{}", v.as_str().replace('.', "-"));
+            let a = self.add(&ctr, &cid, &self.conf(v, json!({})));
+            assert_eq!(a.result["cniVersion"], v.as_str());
+            check(v, &ctr, &a);
+            if v.has_check() {
+                a.check_ok();
+            }
+            a.del();
+            a.del();
+            assert_eq!(link_names(&ctr), ["lo"], "{v}: links left");
+            self.assert_no_leftovers(v.as_str());
+        }
+    }
+
+    /// Interop with Debian's Go plugin `go` on one attachment of `conf`:
+    /// Go's ADD, then our CHECK (when `check`) and DEL; our ADD, then Go's
+    /// CHECK (when `check`) and DEL. `after_go_add` looks at what Go's ADD
+    /// made; `clean(what, container)` runs after each DEL.
+    pub fn assert_interop_both_ways(
+        &self,
+        go: &Path,
+        conf: &Value,
+        check: bool,
+        after_go_add: impl Fn(&TestNs, &Value),
+        clean: impl Fn(&str, &TestNs),
+    ) {
+        let ctr = TestNs::new("go1");
+        let theirs = Attachment::add(self.go_call(go, "ADD", &ctr, "goadd"), conf);
+        after_go_add(&ctr, &theirs.result);
+        let ours = Attachment {
+            call: self.call("ADD", &ctr, "goadd"),
+            ..theirs
+        };
+        if check {
+            ours.check_ok();
+        }
+        ours.del();
+        clean("go add, rust del", &ctr);
+        let ctr = TestNs::new("go2");
+        let ours = self.add(&ctr, "rsadd", conf);
+        let theirs = Attachment {
+            call: self.go_call(go, "ADD", &ctr, "rsadd"),
+            ..ours
+        };
+        if check {
+            theirs.check().expect_success();
+        }
+        theirs.del();
+        clean("rust add, go del", &ctr);
     }
 
     /// ADDs of the plugin for every container in `ctrs` at once (container
@@ -376,6 +434,25 @@ impl Attachment {
         crate::addresses(&self.result)[i]
             .parse()
             .expect("a CIDR in the result")
+    }
+}
+
+/// checklist 1, 2 and 13: `plugin`'s VERSION lists every spec version; GC
+/// and STATUS are refused below 1.1.0.
+pub fn assert_every_version_and_gc_status_gates(plugin: &str) {
+    let out = Call::new(plugin_path(plugin), "VERSION").run_raw(b"");
+    let all: Vec<&str> = Version::ALL.iter().map(|v| v.as_str()).collect();
+    assert_eq!(
+        out.expect_success(),
+        json!({"cniVersion": "1.1.0", "supportedVersions": all})
+    );
+    for cmd in ["GC", "STATUS"] {
+        let (code, msg) = Call::new(plugin_path(plugin), cmd)
+            .cid("")
+            .ifname("")
+            .run(&json!({"cniVersion": "1.0.0", "name": "n", "type": plugin}))
+            .expect_spec_error();
+        assert_eq!(code, 1, "{cmd}: {msg}");
     }
 }
 

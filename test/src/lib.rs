@@ -9,19 +9,19 @@ use std::path::{Path, PathBuf};
 pub mod fixture;
 pub mod hostile;
 pub mod kill;
-pub mod masquerade;
 pub mod needs;
 pub mod results;
 pub mod state;
 pub mod topology;
+pub mod veth_plugins;
 
 pub use fixture::*;
-pub use masquerade::*;
 pub use needs::*;
 pub use pkg::testkit::*;
 pub use pkg::{require_root, require_tools};
 pub use results::*;
 pub use topology::*;
+pub use veth_plugins::*;
 
 /// Where the plugin binaries are: `$CNI_BIN_DIR`, else the cargo target
 /// directory's `debug` (run `cargo build --workspace` first).

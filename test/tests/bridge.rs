@@ -27,16 +27,11 @@ fn iptables_masq() -> Value {
 fn add_check_del_every_version() {
     require_root!();
     let net = net();
-    for v in Version::ALL {
-        let ctr = TestNs::new("ctr");
-        let cid = format!("c-{}", v.as_str().replace('.', "-"));
-        let a = net.add(&ctr, &cid, &net.conf(v, json!({})));
+    net.add_check_del_every_version(|v, ctr, a| {
         let r = &a.result;
-        assert_eq!(r["cniVersion"], v.as_str());
-        // kernel state
         let br = net.host_link("cnibr0").expect("bridge exists");
         assert_eq!(br.kind.as_deref(), Some("bridge"));
-        let eth0 = link_in(&ctr, "eth0").expect("eth0 in the container");
+        let eth0 = link_in(ctr, "eth0").expect("eth0 in the container");
         assert!(eth0.is_up());
         let addrs = ctr
             .netlink()
@@ -44,35 +39,20 @@ fn add_check_del_every_version() {
             .unwrap();
         assert_eq!(addrs.len(), 1);
         assert_eq!(addrs[0].address.addr(), a.ip(0));
-        let veths = net.host_veths();
-        assert_eq!(veths.len(), 1, "{veths:?}");
-        let hv = net.host_link(&veths[0]).unwrap();
-        assert!(
-            hv.name.starts_with("veth") && hv.name.len() == 12,
-            "{}",
-            hv.name
-        );
+        let hv = assert_one_host_veth(&net);
         assert_eq!(hv.master, Some(br.index));
-        assert_eq!(
-            sysctl_in(
-                &net.host,
-                &format!("/proc/sys/net/ipv6/conf/{}/accept_ra", hv.name)
-            ),
-            "0"
-        );
         assert_eq!(
             sysctl_in(&net.host, "/proc/sys/net/ipv6/conf/cnibr0/accept_ra"),
             "0"
         );
         assert_eq!(
-            sysctl_in(&ctr, "/proc/sys/net/ipv6/conf/eth0/accept_dad"),
+            sysctl_in(ctr, "/proc/sys/net/ipv6/conf/eth0/accept_dad"),
             "0"
         );
         assert_eq!(
-            sysctl_in(&ctr, "/proc/sys/net/ipv4/conf/eth0/arp_notify"),
+            sysctl_in(ctr, "/proc/sys/net/ipv4/conf/eth0/arp_notify"),
             "1"
         );
-        assert_eq!(sysctl_in(&net.host, "/proc/sys/net/ipv4/ip_forward"), "1");
         let bradds = net
             .host
             .netlink()
@@ -99,15 +79,7 @@ fn add_check_del_every_version() {
                 assert_eq!(r["ips"][0].get("version").is_some(), v < Version::V1_0_0);
             }
         }
-        if v.has_check() {
-            a.check_ok();
-        }
-        // checklist 22: DEL twice
-        a.del();
-        a.del();
-        assert!(link_in(&ctr, "eth0").is_none());
-        net.assert_no_leftovers(v.as_str());
-    }
+    });
 }
 
 #[test]
@@ -144,28 +116,20 @@ fn containers_reach_each_other_and_the_gateway() {
 #[test]
 fn masquerade_reaches_outside_on_both_backends() {
     require_root!();
-    for backend in backends() {
-        let net = net();
-        let out = outside(&net.host, "192.168.250", "fd00:250");
-        let ctr = TestNs::new("ctr");
-        let mut extra = dual_stack(&net);
-        merge(
-            &mut extra,
-            json!({"isDefaultGateway": true, "ipMasq": true, "ipMasqBackend": backend}),
-        );
-        let a = net.add(&ctr, "masq", &net.conf(Version::V1_0_0, extra));
-        assert_masqueraded(&out, &ctr, ("192.168.250", "fd00:250"), 7003, backend);
-        assert_eq!(
-            a.result["routes"].as_array().unwrap().len(),
-            2,
-            "{}",
-            a.result
-        );
-        // checklist 23: DEL after the netns is gone still removes the rules
-        drop(ctr);
-        a.del();
-        net.assert_no_leftovers(backend);
-    }
+    assert_masquerade_on_both_backends(
+        net,
+        |net, backend| {
+            let mut extra = dual_stack(net);
+            merge(
+                &mut extra,
+                json!({"isDefaultGateway": true, "ipMasq": true, "ipMasqBackend": backend}),
+            );
+            net.conf(Version::V1_0_0, extra)
+        },
+        ("192.168.250", "fd00:250"),
+        7003,
+        |_, r| assert_eq!(r["routes"].as_array().unwrap().len(), 2, "{r}"),
+    );
 }
 
 #[test]
@@ -249,15 +213,7 @@ fn conformance_23_del_without_netns_releases_everything() {
 #[test]
 fn thirty_concurrent_adds_on_a_new_bridge() {
     require_root!();
-    let net = net();
-    let ctrs: Vec<TestNs> = (0..30).map(|_| TestNs::new("par")).collect();
-    let c = net.conf(Version::V1_0_0, iptables_masq());
-    let all = net.add_all_at_once(&ctrs, "par", &c);
-    let unique: std::collections::HashSet<_> = all.iter().map(|a| a.ip(0)).collect();
-    assert_eq!(unique.len(), 30);
-    assert_eq!(net.host_veths().len(), 30);
-    del_all_at_once(&all);
-    net.assert_no_leftovers("concurrent");
+    assert_concurrent_adds_and_dels(&net(), 30, false);
 }
 
 #[test]
@@ -535,14 +491,11 @@ fn vlan_filtering_is_applied_or_refused_clearly() {
 fn gc_removes_stale_attachments() {
     require_root!();
     let net = net();
-    let (a, b) = (TestNs::new("a"), TestNs::new("b"));
     let c = net.conf(Version::V1_1_0, iptables_masq());
-    let (keep, stale) = assert_gc_keeps_only_valid_masquerade(&net, &c, &a, &b);
-    // STATUS delegates to IPAM
-    net.network_call("STATUS").run(&c).expect_success();
-    keep.del();
-    stale.del();
-    net.assert_no_leftovers("gc");
+    assert_gc_keeps_only_valid_masquerade(&net, &c, || {
+        // STATUS delegates to IPAM
+        net.network_call("STATUS").run(&c).expect_success();
+    });
 }
 
 #[test]
@@ -556,20 +509,14 @@ fn interop_with_go_bridge() {
         Version::V1_0_0,
         json!({"ipMasq": true, "isDefaultGateway": true}),
     );
-    // Go ADD, our DEL
-    let ctr = TestNs::new("go1");
-    net.go_call(&go, "ADD", &ctr, "goadd")
-        .run(&c)
-        .expect_success();
-    assert!(net.nat_rules().contains("CNI-"));
-    net.call("DEL", &ctr, "goadd").run(&c).expect_success();
-    assert!(link_in(&ctr, "eth0").is_none());
-    net.assert_no_leftovers("go add, rust del");
-    // our ADD, Go DEL
-    let ctr = TestNs::new("go2");
-    net.add(&ctr, "rsadd", &c);
-    net.go_call(&go, "DEL", &ctr, "rsadd")
-        .run(&c)
-        .expect_success();
-    net.assert_no_leftovers("rust add, go del");
+    net.assert_interop_both_ways(
+        &go,
+        &c,
+        false,
+        |_, _| assert!(net.nat_rules().contains("CNI-")),
+        |what, ctr| {
+            assert!(link_in(ctr, "eth0").is_none(), "{what}");
+            net.assert_no_leftovers(what);
+        },
+    );
 }

@@ -66,13 +66,9 @@ fn conformance_18_add_check_del_every_version() {
         "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p",
     ]);
     let host_before = link_names(&net.host);
-    for v in Version::ALL {
-        let ctr = TestNs::new("ctr");
-        let cid = format!("c-{}", v.as_str().replace('.', "-"));
-        let a = net.add(&ctr, &cid, &net.conf(v, json!({})));
+    net.add_check_del_every_version(|v, ctr, a| {
         let r = &a.result;
-        assert_eq!(r["cniVersion"], v.as_str());
-        let link = eth0(&ctr);
+        let link = eth0(ctr);
         assert_eq!(link.kind.as_deref(), Some("macvlan"));
         assert_eq!(macvlan::mode_of(&link), Some(Mode::Bridge));
         assert_eq!(link.parent, Some(master(&net).index));
@@ -86,11 +82,11 @@ fn conformance_18_add_check_del_every_version() {
         assert_eq!(addrs[0].address.addr(), a.ip(0));
         assert_eq!(addrs[0].address.prefix_len(), 24);
         assert_eq!(
-            sysctl_in(&ctr, "/proc/sys/net/ipv4/conf/eth0/arp_notify"),
+            sysctl_in(ctr, "/proc/sys/net/ipv4/conf/eth0/arp_notify"),
             "1"
         );
         assert_eq!(
-            sysctl_in(&ctr, "/proc/sys/net/ipv6/conf/eth0/ndisc_notify"),
+            sysctl_in(ctr, "/proc/sys/net/ipv6/conf/eth0/ndisc_notify"),
             "1"
         );
         assert_eq!(
@@ -98,7 +94,7 @@ fn conformance_18_add_check_del_every_version() {
             host_before,
             "nothing new in the host"
         );
-        assert_eq!(link_names(&ctr), ["eth0", "lo"], "no temporary name left");
+        assert_eq!(link_names(ctr), ["eth0", "lo"], "no temporary name left");
         match v {
             Version::V0_1_0 | Version::V0_2_0 => {
                 assert_eq!(r["ip4"]["gateway"], "10.78.0.1");
@@ -114,13 +110,7 @@ fn conformance_18_add_check_del_every_version() {
                 assert_eq!(r["ips"][0].get("version").is_some(), v < Version::V1_0_0);
             }
         }
-        if v.has_check() {
-            a.check_ok();
-        }
-        a.del();
-        a.del();
-        assert_clean(&net, v.as_str(), &[&ctr]);
-    }
+    });
     assert_eq!(link_names(&net.host), host_before);
 }
 
@@ -599,45 +589,18 @@ fn interop_with_go_macvlan() {
     };
     let net = net();
     let c = net.conf(Version::V1_0_0, json!({"mode": "bridge"}));
-    // Go ADD; our CHECK and DEL
-    let ctr = TestNs::new("go1");
-    let theirs = Attachment::add(net.go_call(&go, "ADD", &ctr, "goadd"), &c);
-    assert_eq!(eth0(&ctr).parent, Some(master(&net).index));
-    let ours = Attachment {
-        call: net.call("ADD", &ctr, "goadd"),
-        ..theirs
-    };
-    ours.check().expect_success();
-    ours.del();
-    assert_clean(&net, "go add, rust del", &[&ctr]);
-    // our ADD; Go's CHECK and DEL
-    let ctr = TestNs::new("go2");
-    let ours = net.add(&ctr, "rsadd", &c);
-    let theirs = Attachment {
-        call: net.go_call(&go, "ADD", &ctr, "rsadd"),
-        ..ours
-    };
-    theirs.check().expect_success();
-    theirs.del();
-    assert_clean(&net, "rust add, go del", &[&ctr]);
+    net.assert_interop_both_ways(
+        &go,
+        &c,
+        true,
+        |ctr, _| assert_eq!(eth0(ctr).parent, Some(master(&net).index)),
+        |what, ctr| assert_clean(&net, what, &[ctr]),
+    );
 }
 
 // checklist 1, 2 and 13: VERSION lists every version; GC and STATUS are
 // refused below 1.1.0
 #[test]
 fn conformance_02_versions_and_gates() {
-    let out = Call::new(plugin_path("macvlan"), "VERSION").run_raw(b"");
-    let all: Vec<&str> = Version::ALL.iter().map(|v| v.as_str()).collect();
-    assert_eq!(
-        out.expect_success(),
-        json!({"cniVersion": "1.1.0", "supportedVersions": all})
-    );
-    for cmd in ["GC", "STATUS"] {
-        let (code, msg) = Call::new(plugin_path("macvlan"), cmd)
-            .cid("")
-            .ifname("")
-            .run(&json!({"cniVersion": "1.0.0", "name": "n", "type": "macvlan"}))
-            .expect_spec_error();
-        assert_eq!(code, 1, "{cmd}: {msg}");
-    }
+    assert_every_version_and_gc_status_gates("macvlan");
 }

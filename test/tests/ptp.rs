@@ -102,38 +102,19 @@ fn host_end(net: &Fixture, r: &Value) -> Link {
 fn conformance_18_add_check_del_every_version() {
     require_root!();
     let net = net();
-    for v in Version::ALL {
-        let ctr = TestNs::new("ctr");
-        let cid = format!("c-{}", v.as_str().replace('.', "-"));
-        let a = net.add(&ctr, &cid, &net.conf(v, json!({})));
+    net.add_check_del_every_version(|v, ctr, a| {
         let r = &a.result;
-        assert_eq!(r["cniVersion"], v.as_str());
-        let veths = net.host_veths();
-        assert_eq!(veths.len(), 1, "{veths:?}");
-        let hv = net.host_link(&veths[0]).unwrap();
-        assert!(
-            hv.name.starts_with("veth") && hv.name.len() == 12,
-            "{}",
-            hv.name
-        );
+        let hv = assert_one_host_veth(&net);
         assert!(hv.is_up());
         let ip = a.ip(0);
         assert_ptp_layout(
             &net,
-            &ctr,
+            ctr,
             &hv,
             IpNet::new(ip, 24).unwrap(),
             GW.parse().unwrap(),
         );
-        assert_eq!(
-            sysctl_in(
-                &net.host,
-                &format!("/proc/sys/net/ipv6/conf/{}/accept_ra", hv.name)
-            ),
-            "0"
-        );
-        assert_eq!(sysctl_in(&net.host, "/proc/sys/net/ipv4/ip_forward"), "1");
-        let eth0 = link_in(&ctr, "eth0").unwrap();
+        let eth0 = link_in(ctr, "eth0").unwrap();
         match v {
             Version::V0_1_0 | Version::V0_2_0 => {
                 assert_eq!(r["ip4"]["gateway"], GW);
@@ -154,14 +135,7 @@ fn conformance_18_add_check_del_every_version() {
                 assert!(r.get("routes").is_none(), "{r}");
             }
         }
-        if v.has_check() {
-            a.check_ok();
-        }
-        a.del();
-        a.del();
-        assert!(link_in(&ctr, "eth0").is_none());
-        net.assert_no_leftovers(v.as_str());
-    }
+    });
 }
 
 #[test]
@@ -234,32 +208,29 @@ fn two_containers_reach_each_other_through_the_host() {
 #[test]
 fn masquerade_reaches_outside_on_both_backends() {
     require_root!();
-    for backend in backends() {
-        let net = net();
-        let out = outside(&net.host, "192.168.251", "fd00:251");
-        let ctr = TestNs::new("ctr");
-        let c = dual_stack(
-            &net,
-            Version::V1_0_0,
-            json!({"ipMasq": true, "ipMasqBackend": backend}),
-        );
-        let a = net.add(&ctr, "masq", &c);
-        assert_eq!(
-            a.result["routes"],
-            json!([{"dst": "0.0.0.0/0"}, {"dst": "::/0"}]),
-            "{}",
-            a.result
-        );
-        assert_eq!(
-            sysctl_in(&net.host, "/proc/sys/net/ipv6/conf/all/forwarding"),
-            "1"
-        );
-        assert_masqueraded(&out, &ctr, ("192.168.251", "fd00:251"), 7104, backend);
-        // checklist 23: DEL after the netns is gone still removes the rules
-        drop(ctr);
-        a.del();
-        net.assert_no_leftovers(backend);
-    }
+    assert_masquerade_on_both_backends(
+        net,
+        |net, backend| {
+            dual_stack(
+                net,
+                Version::V1_0_0,
+                json!({"ipMasq": true, "ipMasqBackend": backend}),
+            )
+        },
+        ("192.168.251", "fd00:251"),
+        7104,
+        |net, r| {
+            assert_eq!(
+                r["routes"],
+                json!([{"dst": "0.0.0.0/0"}, {"dst": "::/0"}]),
+                "{r}"
+            );
+            assert_eq!(
+                sysctl_in(&net.host, "/proc/sys/net/ipv6/conf/all/forwarding"),
+                "1"
+            );
+        },
+    );
 }
 
 /// IPv6 on a ptp link is usable the moment ADD returns: DAD is off on the
@@ -527,19 +498,7 @@ fn conformance_27_rollback_on_failure_at_each_step() {
 #[test]
 fn concurrent_adds_and_dels() {
     require_root!();
-    let net = net();
-    let ctrs: Vec<TestNs> = (0..12).map(|_| TestNs::new("par")).collect();
-    let c = net.conf(
-        Version::V1_0_0,
-        json!({"ipMasq": true, "ipMasqBackend": "iptables"}),
-    );
-    let all = net.add_all_at_once(&ctrs, "par", &c);
-    let unique: std::collections::HashSet<_> = all.iter().map(|a| a.ip(0)).collect();
-    assert_eq!(unique.len(), ctrs.len());
-    assert_eq!(net.host_veths().len(), ctrs.len());
-    assert_eq!(net.host_routes().len(), ctrs.len(), "one host route each");
-    del_all_at_once(&all);
-    net.assert_no_leftovers("concurrent");
+    assert_concurrent_adds_and_dels(&net(), 12, true);
 }
 
 // checklist 28 and 30: GC removes masquerade state and reservations of stale
@@ -548,32 +507,29 @@ fn concurrent_adds_and_dels() {
 fn conformance_30_gc_removes_stale_attachments() {
     require_root!();
     let net = net();
-    let (a, b) = (TestNs::new("a"), TestNs::new("b"));
     let c = net.conf(
         Version::V1_1_0,
         json!({"ipMasq": true, "ipMasqBackend": "iptables"}),
     );
-    let (keep, stale) = assert_gc_keeps_only_valid_masquerade(&net, &c, &a, &b);
-    let status = |conf: &Value| net.network_call("STATUS").run(conf);
-    status(&c).expect_success();
-    // STATUS reports what IPAM reports: a full range is code 50.
-    let full = net.conf(
-        Version::V1_1_0,
-        json!({"ipam": net.host_local(json!([[{"subnet": "10.77.0.0/30"}]]))}),
-    );
-    let (code, msg) = status(&full).expect_spec_error();
-    assert_eq!(code, 50, "{msg}");
-    // without IPAM there is nothing to ask
-    let mut no_ipam = c.clone();
-    no_ipam.as_object_mut().unwrap().remove("ipam");
-    assert_eq!(status(&no_ipam).expect_spec_error().0, 7);
-    // an empty valid list collects everything
-    net.network_call("GC").run(&c).expect_success();
-    assert!(!net.nat_rules().contains("CNI-"));
-    assert!(net.reservations().is_empty());
-    keep.del();
-    stale.del();
-    net.assert_no_leftovers("gc");
+    assert_gc_keeps_only_valid_masquerade(&net, &c, || {
+        let status = |conf: &Value| net.network_call("STATUS").run(conf);
+        status(&c).expect_success();
+        // STATUS reports what IPAM reports: a full range is code 50.
+        let full = net.conf(
+            Version::V1_1_0,
+            json!({"ipam": net.host_local(json!([[{"subnet": "10.77.0.0/30"}]]))}),
+        );
+        let (code, msg) = status(&full).expect_spec_error();
+        assert_eq!(code, 50, "{msg}");
+        // without IPAM there is nothing to ask
+        let mut no_ipam = c.clone();
+        no_ipam.as_object_mut().unwrap().remove("ipam");
+        assert_eq!(status(&no_ipam).expect_spec_error().0, 7);
+        // an empty valid list collects everything
+        net.network_call("GC").run(&c).expect_success();
+        assert!(!net.nat_rules().contains("CNI-"));
+        assert!(net.reservations().is_empty());
+    });
 }
 
 #[test]
@@ -585,54 +541,26 @@ fn interop_with_go_ptp() {
     let net = net();
     // Debian's Go plugins stop at 1.0.0 and masquerade with iptables only.
     let c = net.conf(Version::V1_0_0, json!({"ipMasq": true}));
-    // Go ADD; our CHECK and DEL
-    let ctr = TestNs::new("go1");
-    let theirs = Attachment::add(net.go_call(&go, "ADD", &ctr, "goadd"), &c);
-    assert!(net.nat_rules().contains("CNI-"));
-    let hv = host_end(&net, &theirs.result);
-    assert_ptp_layout(
-        &net,
-        &ctr,
-        &hv,
-        IpNet::new(theirs.ip(0), 24).unwrap(),
-        GW.parse().unwrap(),
+    net.assert_interop_both_ways(
+        &go,
+        &c,
+        true,
+        |ctr, r| {
+            assert!(net.nat_rules().contains("CNI-"));
+            let hv = host_end(&net, r);
+            let ip = IpNet::new(ip_of(r, 0), 24).unwrap();
+            assert_ptp_layout(&net, ctr, &hv, ip, GW.parse().unwrap());
+        },
+        |what, ctr| {
+            assert!(link_in(ctr, "eth0").is_none(), "{what}");
+            net.assert_no_leftovers(what);
+        },
     );
-    let ours = Attachment {
-        call: net.call("ADD", &ctr, "goadd"),
-        ..theirs
-    };
-    ours.check_ok();
-    ours.del();
-    assert!(link_in(&ctr, "eth0").is_none());
-    net.assert_no_leftovers("go add, rust del");
-    // our ADD; Go's CHECK and DEL
-    let ctr = TestNs::new("go2");
-    let ours = net.add(&ctr, "rsadd", &c);
-    let theirs = Attachment {
-        call: net.go_call(&go, "ADD", &ctr, "rsadd"),
-        ..ours
-    };
-    theirs.check().expect_success();
-    theirs.del();
-    net.assert_no_leftovers("rust add, go del");
 }
 
 // checklist 1, 2 and 13: VERSION lists every version; GC and STATUS are
 // refused below 1.1.0
 #[test]
 fn conformance_02_versions_and_gates() {
-    let out = Call::new(plugin_path("ptp"), "VERSION").run_raw(b"");
-    let all: Vec<&str> = Version::ALL.iter().map(|v| v.as_str()).collect();
-    assert_eq!(
-        out.expect_success(),
-        json!({"cniVersion": "1.1.0", "supportedVersions": all})
-    );
-    for cmd in ["GC", "STATUS"] {
-        let (code, msg) = Call::new(plugin_path("ptp"), cmd)
-            .cid("")
-            .ifname("")
-            .run(&json!({"cniVersion": "1.0.0", "name": "n", "type": "ptp"}))
-            .expect_spec_error();
-        assert_eq!(code, 1, "{cmd}: {msg}");
-    }
+    assert_every_version_and_gc_status_gates("ptp");
 }
