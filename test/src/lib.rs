@@ -14,6 +14,7 @@ pub mod results;
 pub mod state;
 pub mod topology;
 pub mod veth_plugins;
+pub mod wrappers;
 
 pub use fixture::*;
 pub use needs::*;
@@ -22,6 +23,7 @@ pub use pkg::{require_root, require_tools};
 pub use results::*;
 pub use topology::*;
 pub use veth_plugins::*;
+pub use wrappers::*;
 
 /// Where the plugin binaries are: `$CNI_BIN_DIR`, else the cargo target
 /// directory's `debug` (run `cargo build --workspace` first).
