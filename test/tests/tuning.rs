@@ -6,8 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use integration::*;
-use pkg::netlink::{Link, LinkId};
-use pkg::types::{CniResult, Interface, IpConfig};
+use pkg::netlink::Link;
 use serde_json::{Value, json};
 
 const HOST_VETH: &str = "hveth0";
@@ -16,9 +15,8 @@ const ORIG_MAC: &str = "0e:00:00:00:00:11";
 /// A fake host and a container joined by a veth, as a main plugin leaves
 /// them, and a dataDir for the backups.
 struct Env {
-    host: TestNs,
+    fx: Fixture,
     ctr: TestNs,
-    dir: tempfile::TempDir,
     ifname: String,
 }
 
@@ -28,69 +26,36 @@ impl Env {
     }
 
     fn with_ifname(ifname: &str) -> Env {
-        let env = Env {
-            host: TestNs::new("thost"),
-            ctr: TestNs::new("tctr"),
-            dir: tempdir(),
+        let fx = Fixture::in_host(TestNs::new("thost"), "tuning", "tunnet");
+        let data_dir = json!({"dataDir": fx.dir.path()});
+        let fx = fx.keys(data_dir);
+        let ctr = TestNs::new("tctr");
+        veth_into(&fx.host, HOST_VETH, &ctr, ifname);
+        ctr.ip(&["link", "set", ifname, "address", ORIG_MAC]);
+        Env {
+            fx,
+            ctr,
             ifname: ifname.into(),
-        };
-        env.host.ip(&[
-            "link",
-            "add",
-            HOST_VETH,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            ifname,
-            "netns",
-            &env.ctr.name,
-        ]);
-        env.host.ip(&["link", "set", HOST_VETH, "up"]);
-        env.ctr
-            .ip(&["link", "set", ifname, "address", ORIG_MAC, "up"]);
-        env
+        }
     }
 
     /// What the main plugin returned, in `v`'s shape.
     fn prev(&self, v: Version) -> Value {
-        let r = CniResult {
-            cni_version: v.as_str().into(),
-            interfaces: vec![
-                Interface {
-                    name: HOST_VETH.into(),
-                    mac: self.host_link().mac_string(),
-                    ..Default::default()
-                },
-                Interface {
-                    name: self.ifname.clone(),
-                    mac: ORIG_MAC.into(),
-                    sandbox: self.ctr.path_str(),
-                    ..Default::default()
-                },
-            ],
-            ips: vec![IpConfig {
-                interface: Some(1),
-                address: "10.77.0.2/24".parse().unwrap(),
-                gateway: Some("10.77.0.1".parse().unwrap()),
-            }],
-            ..Default::default()
+        let host = End {
+            name: HOST_VETH,
+            mac: &self.host_link().mac_string(),
+            sandbox: "",
         };
-        r.to_value(v).unwrap()
+        let ctr = End {
+            name: &self.ifname,
+            mac: ORIG_MAC,
+            sandbox: &self.ctr.path_str(),
+        };
+        veth_result(v, host, ctr, "10.77.0.2/24", Some("10.77.0.1"))
     }
 
     fn conf(&self, v: Version, extra: Value) -> Value {
-        let mut c = json!({
-            "cniVersion": v.as_str(),
-            "name": "tunnet",
-            "type": "tuning",
-            "dataDir": self.dir.path(),
-            "prevResult": self.prev(v),
-        });
-        for (k, val) in extra.as_object().cloned().unwrap_or_default() {
-            c[k] = val;
-        }
-        c
+        with_prev(&self.fx.conf(v, extra), &self.prev(v))
     }
 
     fn call(&self, cmd: &str) -> Call {
@@ -98,29 +63,22 @@ impl Env {
     }
 
     fn call_with(&self, plugin: PathBuf, cmd: &str) -> Call {
-        Call::new(plugin, cmd)
-            .cid("tune1")
-            .ifname(&self.ifname)
-            .netns(&self.ctr)
-            .in_host(&self.host)
+        runtime_call(plugin, cmd, "tune1", &self.ctr, &self.fx.host).ifname(&self.ifname)
     }
 
     fn link(&self) -> Link {
-        self.ctr
-            .netlink()
-            .link_get(LinkId::Name(&self.ifname))
-            .unwrap()
+        link_in(&self.ctr, &self.ifname).expect("the container's interface")
     }
 
     fn host_link(&self) -> Link {
-        self.host
-            .netlink()
-            .link_get(LinkId::Name(HOST_VETH))
-            .unwrap()
+        self.fx.host_link(HOST_VETH).expect("the host end")
     }
 
     fn backup(&self) -> PathBuf {
-        self.dir.path().join(format!("tune1_{}.json", self.ifname))
+        self.fx
+            .dir
+            .path()
+            .join(format!("tune1_{}.json", self.ifname))
     }
 
     fn sysctl(&self, path: &str) -> String {
@@ -206,9 +164,7 @@ fn every_key_every_version() {
         assert_eq!(mode & 0o777, 0o600);
 
         if v.has_check() {
-            let mut cc = c.clone();
-            cc["prevResult"] = r.clone();
-            let out = env.call("CHECK").run(&cc);
+            let out = env.call("CHECK").run(&with_prev(&c, &r));
             assert_eq!(
                 out.expect_success(),
                 Value::Null,
@@ -270,8 +226,7 @@ fn args_cni_runtime_config_and_cni_args() {
     assert_eq!(l.txqlen(), 0);
     assert_eq!(env.sysctl("/proc/sys/net/core/somaxconn"), "200");
     assert_eq!(env.sysctl("/proc/sys/net/ipv4/conf/eth0/arp_notify"), "1");
-    let mut cc = c.clone();
-    cc["prevResult"] = r;
+    let cc = with_prev(&c, &r);
     env.call("CHECK")
         .cni_args("IgnoreUnknown=1;K8S_POD_NAME=p;MAC=0e:00:00:00:00:02")
         .run(&cc)
@@ -304,8 +259,7 @@ fn conformance_25_check_fails_after_tampering() {
     let v = Version::V1_1_0;
     let c = env.conf(v, all_keys());
     let r = env.call("ADD").run(&c).expect_success();
-    let mut cc = c.clone();
-    cc["prevResult"] = r;
+    let cc = with_prev(&c, &r);
     env.call("CHECK").run(&cc).expect_success();
     let cases: [(&[&str], &[&str], &str); 5] = [
         (
@@ -548,8 +502,7 @@ fn dotted_interface_names() {
             "{leaf}"
         );
     }
-    let mut cc = c.clone();
-    cc["prevResult"] = r;
+    let cc = with_prev(&c, &r);
     env.call("CHECK").run(&cc).expect_success();
     env.call("DEL").run(&c).expect_success();
 }
@@ -570,23 +523,17 @@ fn with_allowlist(dir: &Path, plugin: &Path, allowlist: &str) -> PathBuf {
         list = list.display(),
         plugin = plugin.display()
     );
-    std::fs::write(
+    write_executable(
         &script,
-        format!("#!/bin/sh\nexec unshare -m --propagation private sh -c '{inner}'\n"),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        &format!("#!/bin/sh\nexec unshare -m --propagation private sh -c '{inner}'\n"),
+    );
     script
 }
 
 #[test]
 fn allowlist_is_honoured() {
     require_root!();
-    if !has_tool("unshare") {
-        eprintln!("skipped: needs unshare");
-        return;
-    }
+    require_tools!("unshare");
     let env = Env::new();
     let v = Version::V1_0_0;
     let scratch = tempdir();
@@ -626,57 +573,45 @@ fn allowlist_is_honoured() {
 #[test]
 fn chained_after_bridge() {
     require_root!();
-    let host = TestNs::new("tbhost");
+    let fx = Fixture::in_host(TestNs::new("tbhost"), "tuning", "tbnet");
     let ctr = TestNs::new("tbctr");
-    let dir = tempdir();
     for v in versions_from(Version::V0_3_0) {
-        let bridge = json!({"cniVersion": v.as_str(), "name": "tbnet", "type": "bridge",
-            "bridge": "tbr0", "isGateway": true,
-            "ipam": {"type": "host-local", "dataDir": dir.path().join("ipam"),
-                "ranges": [[{"subnet": "10.78.0.0/24"}]]}});
-        let call = |plugin: &str, cmd: &str| {
-            Call::new(plugin_path(plugin), cmd)
-                .cid("tb1")
-                .netns(&ctr)
-                .in_host(&host)
-        };
-        let prev = call("bridge", "ADD").run(&bridge).expect_success();
-        let mut tuning = json!({"cniVersion": v.as_str(), "name": "tbnet", "type": "tuning",
-            "dataDir": dir.path().join("tuning"), "mtu": 1400,
-            "sysctl": {"net.ipv4.conf.IFNAME.arp_notify": "0"}, "prevResult": prev});
-        let r = call("tuning", "ADD").run(&tuning).expect_success();
-        let host_veth = r["interfaces"][1]["name"].as_str().unwrap().to_string();
-        let hv = host.netlink().link_get(LinkId::Name(&host_veth)).unwrap();
-        assert_eq!(hv.mtu, 1400, "{v}: the bridge port follows");
-        assert_eq!(
-            ctr.netlink().link_get(LinkId::Name("eth0")).unwrap().mtu,
-            1400
+        let bridge = fx.conf_of(
+            "bridge",
+            v,
+            json!({"bridge": "tbr0", "isGateway": true,
+                "ipam": {"type": "host-local", "dataDir": fx.dir.path().join("ipam"),
+                         "ranges": [[{"subnet": "10.78.0.0/24"}]]}}),
         );
+        let br = fx.add_of("bridge", &ctr, "tb1", &bridge);
+        let tuning = fx.conf(
+            v,
+            json!({"dataDir": fx.dir.path().join("tuning"), "mtu": 1400,
+                   "sysctl": {"net.ipv4.conf.IFNAME.arp_notify": "0"}}),
+        );
+        let tuning = with_prev(&tuning, &br.result);
+        let a = fx.add(&ctr, "tb1", &tuning);
+        let host_veth = a.result["interfaces"][1]["name"].as_str().unwrap();
+        let hv = fx.host_link(host_veth).unwrap();
+        assert_eq!(hv.mtu, 1400, "{v}: the bridge port follows");
+        assert_eq!(link_in(&ctr, "eth0").unwrap().mtu, 1400);
         assert_eq!(
             sysctl_in(&ctr, "/proc/sys/net/ipv4/conf/eth0/arp_notify"),
             "0"
         );
         if v.has_check() {
-            tuning["prevResult"] = r.clone();
-            call("tuning", "CHECK").run(&tuning).expect_success();
-            bridge_check(&call, &bridge, &r);
+            a.check().expect_success();
+            // the bridge's CHECK with the chain's final result
+            br.call
+                .clone()
+                .command("CHECK")
+                .run(&with_prev(&bridge, &a.result))
+                .expect_success();
         }
-        call("tuning", "DEL").run(&tuning).expect_success();
-        assert_eq!(
-            host.netlink()
-                .link_get(LinkId::Name(&host_veth))
-                .unwrap()
-                .mtu,
-            1500
-        );
-        call("bridge", "DEL").run(&bridge).expect_success();
+        a.del();
+        assert_eq!(fx.host_link(host_veth).unwrap().mtu, 1500);
+        br.del();
     }
-}
-
-fn bridge_check(call: &dyn Fn(&str, &str) -> Call, bridge: &Value, result: &Value) {
-    let mut b = bridge.clone();
-    b["prevResult"] = result.clone();
-    call("bridge", "CHECK").run(&b).expect_success();
 }
 
 #[test]
@@ -685,21 +620,14 @@ fn gc_and_status_are_no_ops() {
     let env = Env::new();
     let c = json!({"cniVersion": "1.1.0", "name": "tunnet", "type": "tuning",
         "cni.dev/valid-attachments": []});
-    Call::new(plugin_path("tuning"), "GC")
-        .in_host(&env.host)
-        .run(&c)
-        .expect_success();
-    Call::new(plugin_path("tuning"), "STATUS")
-        .in_host(&env.host)
-        .run(&c)
-        .expect_success();
+    env.fx.network_call("GC").run(&c).expect_success();
+    env.fx.network_call("STATUS").run(&c).expect_success();
 }
 
 #[test]
 fn interop_with_go_tuning() {
     require_root!();
-    let Some(go) = go_plugin("tuning") else {
-        eprintln!("skipped: Go plugins not installed at {GO_PLUGIN_DIR}");
+    let Some(go) = require_go("tuning", &[]) else {
         return;
     };
     // Go 1.1.1 knows neither txQLen nor the host end, and its CHECK does
@@ -713,8 +641,7 @@ fn interop_with_go_tuning() {
     let c = env.conf(v, keys.clone());
     let r = env.call_with(go.clone(), "ADD").run(&c).expect_success();
     assert_eq!(env.link().mtu, 1400);
-    let mut cc = c.clone();
-    cc["prevResult"] = r;
+    let cc = with_prev(&c, &r);
     env.call("CHECK").run(&cc).expect_success();
     env.call("DEL").run(&c).expect_success();
     env.assert_pristine("go add, rust del");
@@ -723,8 +650,7 @@ fn interop_with_go_tuning() {
     let env = Env::new();
     let c = env.conf(v, keys);
     let r = env.call("ADD").run(&c).expect_success();
-    let mut cc = c.clone();
-    cc["prevResult"] = r;
+    let cc = with_prev(&c, &r);
     env.call_with(go.clone(), "CHECK").run(&cc).expect_success();
     env.call_with(go, "DEL").run(&c).expect_success();
     let l = env.link();
