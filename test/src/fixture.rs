@@ -108,6 +108,15 @@ impl Fixture {
         self.call_of(&self.plugin, cmd, ctr, cid)
     }
 
+    /// The plugin run for container `cid` with `CNI_NETNS` set to
+    /// `netns` (a path that is gone, or not a namespace, or empty).
+    pub fn call_at(&self, cmd: &str, netns: &str, cid: &str) -> Call {
+        Call::new(plugin_path(&self.plugin), cmd)
+            .cid(cid)
+            .netns_path(netns)
+            .in_host(&self.host)
+    }
+
     /// Another of our plugins, run the same way.
     pub fn call_of(&self, plugin: &str, cmd: &str, ctr: &TestNs, cid: &str) -> Call {
         runtime_call(plugin_path(plugin), cmd, cid, ctr, &self.host)

@@ -15,6 +15,13 @@ pub fn link_in(ns: &TestNs, name: &str) -> Option<Link> {
         .expect("look up a link")
 }
 
+/// Whether the link `name` in `ns` is up (it must exist).
+pub fn is_up(ns: &TestNs, name: &str) -> bool {
+    link_in(ns, name)
+        .unwrap_or_else(|| panic!("no {name} in {}", ns.name))
+        .is_up()
+}
+
 /// The names of every link in `ns`, sorted.
 pub fn link_names(ns: &TestNs) -> Vec<String> {
     let mut names: Vec<String> = ns

@@ -6,10 +6,11 @@
 use integration::*;
 use serde_json::{Value, json};
 
-fn call(cmd: &str, host: &TestNs, ctr: &TestNs) -> Call {
-    Call::new(plugin_path("static"), cmd)
-        .netns(ctr)
-        .in_host(host)
+/// The container ID of every call (no state is kept under it).
+const CID: &str = "c0ffee";
+
+fn net() -> Fixture {
+    Fixture::new("static", "static-net")
 }
 
 fn conf(v: Version, ipam: Value) -> Value {
@@ -83,10 +84,11 @@ fn pairs(list: &[(&str, Option<&str>)]) -> Vec<(String, Option<String>)> {
 #[test]
 fn add_returns_config_in_every_version_shape() {
     require_root!();
-    let host = TestNs::new("host");
+    let fx = net();
     let ctr = TestNs::new("ctr");
     for v in Version::ALL {
-        let r = call("ADD", &host, &ctr)
+        let r = fx
+            .call("ADD", &ctr, CID)
             .run(&conf(v, full_ipam()))
             .expect_success();
         let want = if is_legacy(v) {
@@ -132,11 +134,12 @@ fn add_returns_config_in_every_version_shape() {
 #[test]
 fn add_single_family_and_no_gateway() {
     require_root!();
-    let host = TestNs::new("host");
+    let fx = net();
     let ctr = TestNs::new("ctr");
     for v in Version::ALL {
         let ipam = json!({"type": "static", "addresses": [{"address": "2001:db8:9::9/64"}]});
-        let r = call("ADD", &host, &ctr)
+        let r = fx
+            .call("ADD", &ctr, CID)
             .run(&conf(v, ipam))
             .expect_success();
         assert_eq!(r["cniVersion"], v.as_str());
@@ -156,11 +159,12 @@ fn add_single_family_and_no_gateway() {
 #[test]
 fn cni_args_ip_appended_and_gateway_attached() {
     require_root!();
-    let host = TestNs::new("host");
+    let fx = net();
     let ctr = TestNs::new("ctr");
     let ipam = json!({"type": "static", "addresses": [{"address": "10.10.0.1/24", "gateway": "10.10.0.254"}]});
     for v in versions_from(Version::V0_3_0) {
-        let r = call("ADD", &host, &ctr)
+        let r = fx
+            .call("ADD", &ctr, CID)
             .cni_args("IP=10.20.0.5/24,2001:db8:2::5/64;GATEWAY=10.20.0.1,2001:db8:2::1")
             .run(&conf(v, ipam.clone()))
             .expect_success();
@@ -186,7 +190,8 @@ fn cni_args_ip_appended_and_gateway_attached() {
 
     let v = Version::V1_0_0;
     // spaces around the list items are trimmed, as Go does
-    let r = call("ADD", &host, &ctr)
+    let r = fx
+        .call("ADD", &ctr, CID)
         .cni_args("IP= 10.20.0.5/24 , 10.30.0.5/16")
         .run(&conf(v, ipam.clone()))
         .expect_success();
@@ -202,7 +207,8 @@ fn cni_args_ip_appended_and_gateway_attached() {
 
     // as in Go, GATEWAY= applies only to addresses from IP=: a configured
     // address keeps its own gateway
-    let r = call("ADD", &host, &ctr)
+    let r = fx
+        .call("ADD", &ctr, CID)
         .cni_args("GATEWAY=10.10.0.253")
         .run(&conf(v, ipam.clone()))
         .expect_success();
@@ -213,7 +219,8 @@ fn cni_args_ip_appended_and_gateway_attached() {
     );
 
     // a GATEWAY in no address's subnet changes nothing and is no error
-    let r = call("ADD", &host, &ctr)
+    let r = fx
+        .call("ADD", &ctr, CID)
         .cni_args("GATEWAY=172.16.0.1")
         .run(&conf(v, ipam.clone()))
         .expect_success();
@@ -224,7 +231,8 @@ fn cni_args_ip_appended_and_gateway_attached() {
     );
 
     // CNI_ARGS alone, with no configured addresses
-    let r = call("ADD", &host, &ctr)
+    let r = fx
+        .call("ADD", &ctr, CID)
         .cni_args("IP=10.20.0.5/24;GATEWAY=10.20.0.1")
         .run(&conf(v, json!({"type": "static"})))
         .expect_success();
@@ -235,7 +243,8 @@ fn cni_args_ip_appended_and_gateway_attached() {
     );
 
     // IgnoreUnknown lets a runtime's extra keys through (checklist 33)
-    let r = call("ADD", &host, &ctr)
+    let r = fx
+        .call("ADD", &ctr, CID)
         .cni_args("IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=pod;IP=10.20.0.5/24")
         .run(&conf(v, ipam.clone()))
         .expect_success();
@@ -247,7 +256,8 @@ fn cni_args_ip_appended_and_gateway_attached() {
         ]),
         "{r}"
     );
-    let r = call("ADD", &host, &ctr)
+    let r = fx
+        .call("ADD", &ctr, CID)
         .cni_args("IgnoreUnknown=true;FOO=bar")
         .run(&conf(v, ipam.clone()))
         .expect_success();
@@ -263,12 +273,13 @@ fn cni_args_ip_appended_and_gateway_attached() {
 #[test]
 fn args_then_runtime_config_replace_addresses() {
     require_root!();
-    let host = TestNs::new("host");
+    let fx = net();
     let ctr = TestNs::new("ctr");
     for v in versions_from(Version::V0_3_0) {
         let mut c = conf(v, full_ipam());
         c["args"] = json!({"cni": {"ips": ["10.40.0.5/24", "2001:db8:4::5/64"]}});
-        let r = call("ADD", &host, &ctr)
+        let r = fx
+            .call("ADD", &ctr, CID)
             .cni_args("IP=10.20.0.5/24;GATEWAY=10.20.0.1")
             .run(&c)
             .expect_success();
@@ -281,7 +292,8 @@ fn args_then_runtime_config_replace_addresses() {
         assert_eq!(r["dns"], dns(), "{v}: dns kept");
 
         c["runtimeConfig"] = json!({"ips": ["10.50.0.5/16"]});
-        let r = call("ADD", &host, &ctr)
+        let r = fx
+            .call("ADD", &ctr, CID)
             .cni_args("IP=10.20.0.5/24")
             .run(&c)
             .expect_success();
@@ -291,14 +303,14 @@ fn args_then_runtime_config_replace_addresses() {
         // runtimeConfig alone also replaces the configured list
         let mut c = conf(v, full_ipam());
         c["runtimeConfig"] = json!({"ips": ["10.60.0.5/24"]});
-        let r = call("ADD", &host, &ctr).run(&c).expect_success();
+        let r = fx.call("ADD", &ctr, CID).run(&c).expect_success();
         assert_eq!(ips_of(&r), pairs(&[("10.60.0.5/24", None)]), "{v}: {r}");
 
         // empty lists replace nothing
         let mut c = conf(v, full_ipam());
         c["args"] = json!({"cni": {"ips": []}});
         c["runtimeConfig"] = json!({"ips": []});
-        let r = call("ADD", &host, &ctr).run(&c).expect_success();
+        let r = fx.call("ADD", &ctr, CID).run(&c).expect_success();
         assert_eq!(
             ips_of(&r),
             pairs(&[
@@ -315,7 +327,7 @@ fn args_then_runtime_config_replace_addresses() {
 #[test]
 fn conformance_34_capitalised_keys() {
     require_root!();
-    let host = TestNs::new("host");
+    let fx = net();
     let ctr = TestNs::new("ctr");
     for v in versions_from(Version::V0_3_0) {
         let caps = json!({
@@ -337,19 +349,20 @@ fn conformance_34_capitalised_keys() {
                         "Search": ["example.com", "corp.example.com"], "Options": ["ndots:2"]}
             }
         });
-        let want = call("ADD", &host, &ctr)
+        let want = fx
+            .call("ADD", &ctr, CID)
             .run(&conf(v, full_ipam()))
             .expect_success();
-        let got = call("ADD", &host, &ctr).run(&caps).expect_success();
+        let got = fx.call("ADD", &ctr, CID).run(&caps).expect_success();
         assert_eq!(got, want, "{v}");
 
         // runtimeConfig.ips and args.cni.ips with Go-default capitalisation
         let mut c = conf(v, full_ipam());
         c["Args"] = json!({"CNI": {"IPs": ["10.40.0.5/24"]}});
-        let r = call("ADD", &host, &ctr).run(&c).expect_success();
+        let r = fx.call("ADD", &ctr, CID).run(&c).expect_success();
         assert_eq!(ips_of(&r), pairs(&[("10.40.0.5/24", None)]), "{v}: {r}");
         c["RuntimeConfig"] = json!({"IPs": ["10.50.0.5/24"]});
-        let r = call("ADD", &host, &ctr).run(&c).expect_success();
+        let r = fx.call("ADD", &ctr, CID).run(&c).expect_success();
         assert_eq!(ips_of(&r), pairs(&[("10.50.0.5/24", None)]), "{v}: {r}");
     }
 }
@@ -358,7 +371,7 @@ fn conformance_34_capitalised_keys() {
 #[test]
 fn more_than_one_address_per_family() {
     require_root!();
-    let host = TestNs::new("host");
+    let fx = net();
     let ctr = TestNs::new("ctr");
     let two_v4 = json!({"type": "static", "addresses": [{"address": "10.10.0.1/24"}, {"address": "10.11.0.1/24"}]});
     let two_v6 = json!({"type": "static", "addresses": [{"address": "2001:db8:1::1/64"}, {"address": "2001:db8:2::1/64"}]});
@@ -368,7 +381,7 @@ fn more_than_one_address_per_family() {
         {"address": "10.11.0.1/24"}, {"address": "2001:db8:2::1/64"}]});
     for v in [Version::V0_1_0, Version::V0_2_0] {
         for ipam in [&two_v4, &two_v6, &two_each] {
-            let out = call("ADD", &host, &ctr).run(&conf(v, ipam.clone()));
+            let out = fx.call("ADD", &ctr, CID).run(&conf(v, ipam.clone()));
             let (code, msg) = out.expect_spec_error();
             assert_eq!(code, 7, "{v}: {msg}");
             assert!(
@@ -382,12 +395,14 @@ fn more_than_one_address_per_family() {
             );
         }
         // a second v4 through CNI_ARGS counts too
-        let (code, msg) = call("ADD", &host, &ctr)
+        let (code, msg) = fx
+            .call("ADD", &ctr, CID)
             .cni_args("IP=10.20.0.5/24")
             .run(&conf(v, one_each.clone()))
             .expect_spec_error();
         assert_eq!(code, 7, "{v}: {msg}");
-        let r = call("ADD", &host, &ctr)
+        let r = fx
+            .call("ADD", &ctr, CID)
             .run(&conf(v, one_each.clone()))
             .expect_success();
         assert_eq!(
@@ -397,7 +412,8 @@ fn more_than_one_address_per_family() {
         );
     }
     for v in versions_from(Version::V0_3_0) {
-        let r = call("ADD", &host, &ctr)
+        let r = fx
+            .call("ADD", &ctr, CID)
             .run(&conf(v, two_each.clone()))
             .expect_success();
         assert_eq!(
@@ -410,10 +426,10 @@ fn more_than_one_address_per_family() {
             ]),
             "{v}: {r}"
         );
-        call("ADD", &host, &ctr)
+        fx.call("ADD", &ctr, CID)
             .run(&conf(v, two_v4.clone()))
             .expect_success();
-        call("ADD", &host, &ctr)
+        fx.call("ADD", &ctr, CID)
             .run(&conf(v, two_v6.clone()))
             .expect_success();
     }
@@ -434,11 +450,11 @@ fn fails_with(out: &Outcome, code: u64, version: &str, what: &str) -> String {
 #[test]
 fn bad_inputs_and_their_codes() {
     require_root!();
-    let host = TestNs::new("host");
+    let fx = net();
     let ctr = TestNs::new("ctr");
     for v in [Version::V0_2_0, Version::V0_4_0, Version::V1_1_0] {
         let vs = v.as_str();
-        let run = |c: &Value| call("ADD", &host, &ctr).run(c);
+        let run = |c: &Value| fx.call("ADD", &ctr, CID).run(c);
 
         // missing `ipam` key, or a null one
         let mut c = conf(v, json!(null));
@@ -481,7 +497,7 @@ fn bad_inputs_and_their_codes() {
             "IP",
             "IP=a=b",
         ] {
-            let out = call("ADD", &host, &ctr).cni_args(args).run(&ok);
+            let out = fx.call("ADD", &ctr, CID).cni_args(args).run(&ok);
             fails_with(&out, 4, vs, args);
         }
         // CNI_ARGS IP not a CIDR, GATEWAY not an IP: CNI_ARGS errors are code 4
@@ -491,7 +507,7 @@ fn bad_inputs_and_their_codes() {
             "IP=nonsense/24",
             "GATEWAY=10.20.0.x",
         ] {
-            let out = call("ADD", &host, &ctr).cni_args(args).run(&ok);
+            let out = fx.call("ADD", &ctr, CID).cni_args(args).run(&ok);
             fails_with(&out, 4, vs, args);
         }
 
@@ -514,7 +530,7 @@ fn bad_inputs_and_their_codes() {
         b"not json",
         b"",
     ] {
-        let out = call("ADD", &host, &ctr).run_raw(bad);
+        let out = fx.call("ADD", &ctr, CID).run_raw(bad);
         let msg = fails_with(&out, 6, "1.1.0", &String::from_utf8_lossy(bad));
         assert!(msg.starts_with("error unmarshall network config"), "{msg}");
     }
@@ -525,16 +541,17 @@ fn bad_inputs_and_their_codes() {
 #[test]
 fn check_against_prev_result() {
     require_root!();
-    let host = TestNs::new("host");
+    let fx = net();
     let ctr = TestNs::new("ctr");
     for v in versions_from(Version::V0_4_0) {
-        let prev = call("ADD", &host, &ctr)
+        let prev = fx
+            .call("ADD", &ctr, CID)
             .run(&conf(v, full_ipam()))
             .expect_success();
 
         let mut c = conf(v, full_ipam());
         c["prevResult"] = prev.clone();
-        let out = call("CHECK", &host, &ctr).run(&c);
+        let out = fx.call("CHECK", &ctr, CID).run(&c);
         assert_eq!(
             out.expect_success(),
             Value::Null,
@@ -550,14 +567,14 @@ fn check_against_prev_result() {
         chained["ips"][1]["interface"] = json!(0);
         let mut c = conf(v, full_ipam());
         c["prevResult"] = chained;
-        call("CHECK", &host, &ctr).run(&c).expect_success();
+        fx.call("CHECK", &ctr, CID).run(&c).expect_success();
 
         // the configured v4 gateway differs from prevResult's
         let mut wrong = prev.clone();
         wrong["ips"][0]["gateway"] = json!("10.10.0.253");
         let mut c = conf(v, full_ipam());
         c["prevResult"] = wrong;
-        let (_, msg) = call("CHECK", &host, &ctr).run(&c).expect_spec_error();
+        let (_, msg) = fx.call("CHECK", &ctr, CID).run(&c).expect_spec_error();
         assert!(msg.to_lowercase().contains("failed to match"), "{v}: {msg}");
         assert!(msg.contains("10.10.0.1"), "{v}: names the address: {msg}");
 
@@ -566,7 +583,7 @@ fn check_against_prev_result() {
         wrong["ips"][1]["gateway"] = json!("2001:db8:1::253");
         let mut c = conf(v, full_ipam());
         c["prevResult"] = wrong;
-        let (_, msg) = call("CHECK", &host, &ctr).run(&c).expect_spec_error();
+        let (_, msg) = fx.call("CHECK", &ctr, CID).run(&c).expect_spec_error();
         assert!(
             msg.contains("2001:db8:1::1"),
             "{v}: names the address: {msg}"
@@ -577,19 +594,19 @@ fn check_against_prev_result() {
         wrong["ips"][0].as_object_mut().unwrap().remove("gateway");
         let mut c = conf(v, full_ipam());
         c["prevResult"] = wrong;
-        call("CHECK", &host, &ctr).run(&c).expect_spec_error();
+        fx.call("CHECK", &ctr, CID).run(&c).expect_spec_error();
 
         // no gateway configured: prevResult's gateway is not compared
         let ipam = json!({"type": "static", "addresses": [{"address": "10.10.0.1/24"}]});
         let mut c = conf(v, ipam);
         c["prevResult"] = prev.clone();
-        call("CHECK", &host, &ctr).run(&c).expect_success();
+        fx.call("CHECK", &ctr, CID).run(&c).expect_success();
 
         // CHECK sees the same CNI_ARGS as ADD: GATEWAY= does not touch the
         // configured addresses, so the check still passes
         let mut c = conf(v, full_ipam());
         c["prevResult"] = prev.clone();
-        call("CHECK", &host, &ctr)
+        fx.call("CHECK", &ctr, CID)
             .cni_args("GATEWAY=10.10.0.253")
             .run(&c)
             .expect_success();
@@ -600,21 +617,22 @@ fn check_against_prev_result() {
         bare.as_object_mut().unwrap().remove("cniVersion");
         let mut c = conf(v, full_ipam());
         c["prevResult"] = bare.clone();
-        call("CHECK", &host, &ctr).run(&c).expect_success();
+        fx.call("CHECK", &ctr, CID).run(&c).expect_success();
         bare["ips"][0]["gateway"] = json!("10.10.0.253");
         c["prevResult"] = bare;
-        call("CHECK", &host, &ctr).run(&c).expect_spec_error();
+        fx.call("CHECK", &ctr, CID).run(&c).expect_spec_error();
 
         // a prevResult in an older version's shape, declared as such
-        let older = call("ADD", &host, &ctr)
+        let older = fx
+            .call("ADD", &ctr, CID)
             .run(&conf(Version::V0_3_1, full_ipam()))
             .expect_success();
         let mut c = conf(v, full_ipam());
         c["prevResult"] = older;
-        call("CHECK", &host, &ctr).run(&c).expect_success();
+        fx.call("CHECK", &ctr, CID).run(&c).expect_success();
 
         // CHECK without prevResult fails
-        let out = call("CHECK", &host, &ctr).run(&conf(v, full_ipam()));
+        let out = fx.call("CHECK", &ctr, CID).run(&conf(v, full_ipam()));
         let (code, msg) = out.expect_spec_error();
         assert!(msg.contains("prevResult"), "{v}: {msg}");
         assert_ne!(code, 0, "{v}");
@@ -626,7 +644,7 @@ fn check_against_prev_result() {
         );
         c["prevResult"] = prev.clone();
         assert_eq!(
-            call("CHECK", &host, &ctr).run(&c).expect_spec_error().0,
+            fx.call("CHECK", &ctr, CID).run(&c).expect_spec_error().0,
             7,
             "{v}"
         );
@@ -638,13 +656,14 @@ fn check_against_prev_result() {
 #[test]
 fn conformance_22_23_del_twice_without_netns() {
     require_root!();
-    let host = TestNs::new("host");
+    let fx = net();
     let gone = TestNs::new("gone");
     let gone_path = gone.path_str();
     drop(gone);
     for v in Version::ALL {
         let ctr = TestNs::new("ctr");
-        let r = call("ADD", &host, &ctr)
+        let r = fx
+            .call("ADD", &ctr, CID)
             .run(&conf(v, full_ipam()))
             .expect_success();
         let mut with_prev = conf(v, full_ipam());
@@ -654,16 +673,15 @@ fn conformance_22_23_del_twice_without_netns() {
         for c in [&conf(v, full_ipam()), &with_prev] {
             for _ in 0..2 {
                 assert_eq!(
-                    call("DEL", &host, &ctr).run(c).expect_success(),
+                    fx.call("DEL", &ctr, CID).run(c).expect_success(),
                     Value::Null,
                     "{v}: DEL prints nothing"
                 );
             }
             for netns in ["", gone_path.as_str()] {
                 for _ in 0..2 {
-                    Call::new(plugin_path("static"), "DEL")
+                    fx.call("DEL", &ctr, CID)
                         .netns_path(netns)
-                        .in_host(&host)
                         .run(c)
                         .expect_success();
                 }
@@ -677,28 +695,17 @@ fn conformance_22_23_del_twice_without_netns() {
 #[test]
 fn conformance_32_gc_status_succeed() {
     require_root!();
-    let host = TestNs::new("host");
+    let fx = net();
     for cmd in ["GC", "STATUS"] {
         let mut c = conf(Version::V1_1_0, full_ipam());
-        let out = Call::new(plugin_path("static"), cmd)
-            .cid("")
-            .ifname("")
-            .in_host(&host)
-            .run(&c);
+        let out = fx.network_call(cmd).run(&c);
         assert_eq!(out.expect_success(), Value::Null, "{cmd}");
         c["cni.dev/valid-attachments"] = json!([{"containerID": "c0ffee", "ifname": "eth0"}]);
         c["cni.dev/attachments"] = c["cni.dev/valid-attachments"].clone();
-        Call::new(plugin_path("static"), cmd)
-            .cid("")
-            .ifname("")
-            .in_host(&host)
-            .run(&c)
-            .expect_success();
+        fx.network_call(cmd).run(&c).expect_success();
         // and below 1.1.0 the version gate refuses them
-        let (code, msg) = Call::new(plugin_path("static"), cmd)
-            .cid("")
-            .ifname("")
-            .in_host(&host)
+        let (code, msg) = fx
+            .network_call(cmd)
             .run(&conf(Version::V1_0_0, full_ipam()))
             .expect_spec_error();
         assert_eq!(
@@ -712,11 +719,12 @@ fn conformance_32_gc_status_succeed() {
 #[test]
 fn addresses_printed_in_canonical_form() {
     require_root!();
-    let host = TestNs::new("host");
+    let fx = net();
     let ctr = TestNs::new("ctr");
     let ipam = json!({"type": "static", "addresses": [
         {"address": "2001:0db8:0001:0000::0001/64", "gateway": "2001:db8:1:0::00fe"}]});
-    let r = call("ADD", &host, &ctr)
+    let r = fx
+        .call("ADD", &ctr, CID)
         .run(&conf(Version::V1_0_0, ipam))
         .expect_success();
     assert_eq!(
