@@ -56,16 +56,18 @@ pub fn veth_into(host: &TestNs, host_end: &str, ctr: &TestNs, ifname: &str) {
     ctr.ip(&["link", "set", ifname, "up"]);
 }
 
-/// A namespace outside the fake host, joined to it by a veth (`vout0` in
-/// the host): `<v4>.1/24` and `<v6>::1/64` on the host's end, `.2` and
-/// `::2` on the outside end, whose default routes go through the host.
+/// A namespace outside the fake host, joined to it by a veth (in the
+/// host `vout<n>`, `n` the last number of `v4`; `eth0` outside):
+/// `<v4>.1/24` and `<v6>::1/64` on the host's end, `.2` and `::2` on the
+/// outside end, whose default routes go through the host.
 pub fn outside(host: &TestNs, v4: &str, v6: &str) -> TestNs {
     let out = TestNs::new("out");
+    let n = v4.rsplit('.').next().unwrap_or_default();
     host.veth_to(
-        "vout0",
+        &format!("vout{n}"),
         &[&format!("{v4}.1/24"), &format!("{v6}::1/64")],
         &out,
-        "vout1",
+        "eth0",
         &[&format!("{v4}.2/24"), &format!("{v6}::2/64")],
     );
     out.ip(&["route", "add", "default", "via", &format!("{v4}.1")]);

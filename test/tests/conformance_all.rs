@@ -78,15 +78,10 @@ fn every_plugin_answers_version() {
 fn every_plugin_refuses_bad_calls_with_spec_errors() {
     require_root!();
     for plugin in PLUGINS {
-        let host = TestNs::new("host");
+        let fx = Fixture::new(plugin, "allnet");
         let ctr = TestNs::new("ctr");
-        let before = host_state(&host);
-        let call = |cmd: &str| {
-            Call::new(plugin_path(plugin), cmd)
-                .cid("allc")
-                .netns(&ctr)
-                .in_host(&host)
-        };
+        let before = host_state(&fx.host);
+        let call = |cmd: &str| fx.call(cmd, &ctr, "allc");
         let good = conf(plugin, "1.0.0");
         let cases: Vec<(String, Call, Vec<u8>, u64)> = vec![
             ("no command".into(), call(""), good.to_string().into(), 4),
@@ -148,7 +143,7 @@ fn every_plugin_refuses_bad_calls_with_spec_errors() {
             assert!(!out.stderr.contains("panicked"), "{what}: {}", out.stderr);
         }
         assert_eq!(
-            host_state(&host),
+            host_state(&fx.host),
             before,
             "{plugin}: a refused call changed the host"
         );
