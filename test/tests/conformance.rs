@@ -7,7 +7,7 @@
 
 use std::io::{Read, Write};
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -41,40 +41,40 @@ fn supported_details(config_version: &str) -> String {
     )
 }
 
+/// The container ID of every call.
+const CID: &str = "c0ffee";
+
 fn lo_is_up(ns: &TestNs) -> bool {
-    let mut nl = ns.netlink();
-    nl.link_get(pkg::netlink::LinkId::Name("lo"))
-        .unwrap()
-        .is_up()
+    is_up(ns, "lo")
 }
 
-/// One plugin under test with its own namespaces and data directory.
+/// One plugin under test: the network fixture (whose directory holds
+/// everything host-local may write: `<dir>/data` is the dataDir, so escapes
+/// from the dataDir are visible too) and a container.
 struct Fx {
-    plugin: &'static str,
-    host: TestNs,
+    net: Fixture,
     ctr: TestNs,
-    /// Everything host-local may write lives under here (`<tmp>/data` is
-    /// the dataDir), so escapes from the dataDir are visible too.
-    tmp: tempfile::TempDir,
 }
 
 impl Fx {
     fn new(plugin: &'static str) -> Fx {
         Fx {
-            plugin,
-            host: TestNs::new("host"),
+            net: Fixture::new(plugin, NET),
             ctr: TestNs::new("ctr"),
-            tmp: tempdir(),
         }
     }
 
-    fn data_dir(&self) -> PathBuf {
-        self.tmp.path().join("data")
+    fn plugin(&self) -> &str {
+        &self.net.plugin
+    }
+
+    fn tmp(&self) -> &Path {
+        self.net.dir.path()
     }
 
     /// A valid request configuration for `v` (`None`: no `cniVersion` key).
     fn conf_opt(&self, v: Option<&str>) -> Value {
-        conf_for(self.plugin, v, self.tmp.path())
+        conf_for(self.plugin(), v, self.tmp())
     }
 
     fn conf(&self, v: &str) -> Value {
@@ -83,20 +83,18 @@ impl Fx {
 
     /// A runtime's invocation: all `CNI_*` set, run in the fake host.
     fn call(&self, cmd: &str) -> Call {
-        Call::new(plugin_path(self.plugin), cmd)
-            .netns(&self.ctr)
-            .in_host(&self.host)
+        self.net.call(cmd, &self.ctr, CID)
     }
 
     fn reservations(&self) -> Vec<String> {
-        reservation_files(&self.data_dir().join(NET))
+        reservation_files(&self.tmp().join("data").join(NET))
     }
 
     /// Everything under the temp dir (data dir and any escape from it).
     fn written(&self) -> Vec<String> {
-        let mut all = files_under(self.tmp.path());
+        let mut all = files_under(self.tmp());
         // directories too: an empty network dir is also a trace
-        if let Ok(rd) = std::fs::read_dir(self.tmp.path()) {
+        if let Ok(rd) = std::fs::read_dir(self.tmp()) {
             all.extend(
                 rd.flatten()
                     .map(|e| format!("{}/", e.file_name().to_string_lossy())),
@@ -109,7 +107,7 @@ impl Fx {
 
     /// The handler-visible state a successful ADD would change.
     fn state(&self) -> String {
-        match self.plugin {
+        match self.plugin() {
             "loopback" => format!("lo up: {}", lo_is_up(&self.ctr)),
             "host-local" => format!("{:?}", self.written()),
             _ => String::new(),
@@ -614,7 +612,7 @@ fn conformance_04_unknown_command() {
                 &format!("{plugin} {cmd:?}"),
             );
             // with nothing else set either
-            let out = run_env(plugin, &[("CNI_COMMAND", cmd)], Some(&fx.host), b"");
+            let out = run_env(plugin, &[("CNI_COMMAND", cmd)], Some(&fx.net.host), b"");
             expect_error(
                 &out,
                 4,
@@ -655,7 +653,7 @@ fn conformance_05_missing_env_reported_together() {
         let out = run_env(
             plugin,
             &[("CNI_COMMAND", "ADD"), ("CNI_CONTAINERID", "c0ffee")],
-            Some(&fx.host),
+            Some(&fx.net.host),
             stdin,
         );
         expect_error(
@@ -673,7 +671,7 @@ fn conformance_05_missing_env_reported_together() {
             ("STATUS", "[CNI_PATH]"),
         ];
         for (cmd, list) in cases {
-            let out = run_env(plugin, &[("CNI_COMMAND", cmd)], Some(&fx.host), stdin);
+            let out = run_env(plugin, &[("CNI_COMMAND", cmd)], Some(&fx.net.host), stdin);
             expect_error(
                 &out,
                 4,
@@ -739,7 +737,7 @@ fn conformance_06_del_without_netns() {
             ("CNI_IFNAME", "eth0"),
             ("CNI_PATH", bin.as_str()),
         ];
-        run_env(plugin, &env, Some(&fx.host), conf.as_bytes()).expect_success();
+        run_env(plugin, &env, Some(&fx.net.host), conf.as_bytes()).expect_success();
         if plugin == "host-local" {
             assert_eq!(
                 fx.reservations(),
@@ -765,7 +763,7 @@ fn conformance_07_gc_status_need_only_command_and_path() {
             let out = run_env(
                 plugin,
                 &[("CNI_COMMAND", cmd), ("CNI_PATH", bin.as_str())],
-                Some(&fx.host),
+                Some(&fx.net.host),
                 stdin.as_bytes(),
             );
             assert_eq!(
@@ -782,7 +780,7 @@ fn conformance_07_gc_status_need_only_command_and_path() {
                 ("CNI_IFNAME", "bad/name.is.way.too.long"),
                 ("CNI_NETNS", "/nonexistent/netns"),
             ];
-            run_env(plugin, &env, Some(&fx.host), stdin.as_bytes()).expect_success();
+            run_env(plugin, &env, Some(&fx.net.host), stdin.as_bytes()).expect_success();
 
             // with a runtime's empty attachment variables
             fx.call(cmd)
@@ -799,7 +797,7 @@ fn conformance_07_gc_status_need_only_command_and_path() {
         run_env(
             plugin,
             &[("CNI_COMMAND", "GC"), ("CNI_PATH", bin.as_str())],
-            Some(&fx.host),
+            Some(&fx.net.host),
             stdin.as_bytes(),
         )
         .expect_success();
@@ -1339,9 +1337,9 @@ fn conformance_16_internal_failures_are_999() {
 
     // host-local: an unusable dataDir; CHECK with nothing reserved
     let fx = Fx::new("host-local");
-    std::fs::write(fx.tmp.path().join("file"), b"").unwrap();
+    std::fs::write(fx.tmp().join("file"), b"").unwrap();
     let mut c = fx.conf("1.0.0");
-    c["ipam"]["dataDir"] = json!(fx.tmp.path().join("file/sub").display().to_string());
+    c["ipam"]["dataDir"] = json!(fx.tmp().join("file/sub").display().to_string());
     internal(&fx.call("ADD").run(&c), "host-local dataDir under a file");
     internal(
         &fx.call("CHECK").run(&fx.conf("1.0.0")),
@@ -1361,7 +1359,7 @@ fn conformance_16_internal_failures_are_999() {
 
 fn expected_addresses(fx: &Fx, r: &Value, what: &str) {
     let addrs = addresses(r);
-    match fx.plugin {
+    match fx.plugin() {
         "loopback" => assert_eq!(
             addrs.first().map(String::as_str),
             Some("127.0.0.1/8"),
@@ -1507,26 +1505,21 @@ fn conformance_23_del_vanished_netns() {
     require_root!();
     for plugin in PLUGINS {
         for v in ["0.2.0", "0.4.0", "1.1.0"] {
-            let fx = Fx::new(plugin);
-            let r = fx.call("ADD").run(&fx.conf(v)).expect_success();
-            let path = fx.ctr.path_str();
-            drop(fx.ctr);
+            let Fx { net, ctr } = Fx::new(plugin);
+            let conf = conf_for(plugin, Some(v), net.dir.path());
+            let add = Attachment::add(net.call("ADD", &ctr, CID), &conf);
+            let path = ctr.path_str();
+            drop(ctr);
             assert!(!Path::new(&path).exists(), "{path} still exists");
-            let conf = conf_for(plugin, Some(v), fx.tmp.path());
-            let mut with_prev = conf.clone();
+            let mut prev = conf.clone();
             if v >= "0.4.0" {
-                with_prev["prevResult"] = r;
+                prev = with_prev(&conf, &add.result);
             }
-            let call = || {
-                Call::new(plugin_path(plugin), "DEL")
-                    .netns_path(&path)
-                    .in_host(&fx.host)
-            };
-            for c in [&conf, &with_prev, &conf] {
-                call().run(c).expect_success();
+            for c in [&conf, &prev, &conf] {
+                net.call_at("DEL", &path, CID).run(c).expect_success();
             }
             if plugin == "host-local" {
-                let left = reservation_files(&fx.tmp.path().join("data").join(NET));
+                let left = reservation_files(&net.dir.path().join("data").join(NET));
                 assert_eq!(left, Vec::<String>::new(), "{plugin} {v}: released");
             }
         }
@@ -1738,7 +1731,7 @@ fn conformance_36_refuses_own_netns() {
     for plugin in IPAM_PLUGINS {
         let fx = Fx::new(plugin);
         for cmd in ["ADD", "DEL"] {
-            let out = fx.call(cmd).netns(&fx.host).run(&fx.conf("1.0.0"));
+            let out = fx.call(cmd).netns(&fx.net.host).run(&fx.conf("1.0.0"));
             expect_error(
                 &out,
                 8,
@@ -1753,12 +1746,12 @@ fn conformance_36_refuses_own_netns() {
         );
         for val in ["1", "true", "TRUE"] {
             fx.call("ADD")
-                .netns(&fx.host)
+                .netns(&fx.net.host)
                 .env("CNI_NETNS_OVERRIDE", val)
                 .run(&fx.conf("1.0.0"))
                 .expect_success();
             fx.call("DEL")
-                .netns(&fx.host)
+                .netns(&fx.net.host)
                 .env("CNI_NETNS_OVERRIDE", val)
                 .run(&fx.conf("1.0.0"))
                 .expect_success();
