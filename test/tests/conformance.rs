@@ -1053,51 +1053,38 @@ fn conformance_11_incompatible_version_runs_no_handler() {
     ];
     for plugin in PLUGINS {
         let fx = Fx::new(plugin);
+        let refused_in_every_bad_version = |cmd: &str| {
+            let before = fx.state();
+            for v in bad {
+                let what = format!("{plugin} {cmd} {v:?}");
+                let j = expect_error(
+                    &fx.call(cmd).run(&fx.conf(v)),
+                    1,
+                    "incompatible CNI versions",
+                    &what,
+                );
+                assert_eq!(j["details"], supported_details(v), "{what}");
+            }
+            assert_eq!(
+                fx.state(),
+                before,
+                "{plugin}: {cmd} with an unsupported version ran the handler"
+            );
+        };
         // ADD: nothing may be configured
         if plugin == "loopback" {
             fx.ctr.ip(&["link", "set", "lo", "down"]);
         }
-        let before = fx.state();
-        for v in bad {
-            let what = format!("{plugin} ADD {v:?}");
-            let j = expect_error(
-                &fx.call("ADD").run(&fx.conf(v)),
-                1,
-                "incompatible CNI versions",
-                &what,
-            );
-            assert_eq!(j["details"], supported_details(v), "{what}");
-        }
-        assert_eq!(
-            fx.state(),
-            before,
-            "{plugin}: ADD with an unsupported version ran the handler"
-        );
-
+        refused_in_every_bad_version("ADD");
         // DEL: nothing may be released
         fx.call("ADD").run(&fx.conf("1.0.0")).expect_success();
-        let before = fx.state();
         if plugin == "host-local" {
             assert!(
                 !fx.reservations().is_empty(),
                 "{plugin}: ADD reserved addresses"
             );
         }
-        for v in bad {
-            let what = format!("{plugin} DEL {v:?}");
-            let j = expect_error(
-                &fx.call("DEL").run(&fx.conf(v)),
-                1,
-                "incompatible CNI versions",
-                &what,
-            );
-            assert_eq!(j["details"], supported_details(v), "{what}");
-        }
-        assert_eq!(
-            fx.state(),
-            before,
-            "{plugin}: DEL with an unsupported version ran the handler"
-        );
+        refused_in_every_bad_version("DEL");
         fx.call("DEL").run(&fx.conf("1.0.0")).expect_success();
     }
 }

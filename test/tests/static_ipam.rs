@@ -189,83 +189,53 @@ fn cni_args_ip_appended_and_gateway_attached() {
     }
 
     let v = Version::V1_0_0;
-    // spaces around the list items are trimmed, as Go does
-    let r = fx
-        .call("ADD", &ctr, CID)
-        .cni_args("IP= 10.20.0.5/24 , 10.30.0.5/16")
-        .run(&conf(v, ipam.clone()))
-        .expect_success();
-    assert_eq!(
-        ips_of(&r),
-        pairs(&[
-            ("10.10.0.1/24", Some("10.10.0.254")),
-            ("10.20.0.5/24", None),
-            ("10.30.0.5/16", None)
-        ]),
-        "{r}"
-    );
-
-    // as in Go, GATEWAY= applies only to addresses from IP=: a configured
-    // address keeps its own gateway
-    let r = fx
-        .call("ADD", &ctr, CID)
-        .cni_args("GATEWAY=10.10.0.253")
-        .run(&conf(v, ipam.clone()))
-        .expect_success();
-    assert_eq!(
-        ips_of(&r),
-        pairs(&[("10.10.0.1/24", Some("10.10.0.254"))]),
-        "{r}"
-    );
-
-    // a GATEWAY in no address's subnet changes nothing and is no error
-    let r = fx
-        .call("ADD", &ctr, CID)
-        .cni_args("GATEWAY=172.16.0.1")
-        .run(&conf(v, ipam.clone()))
-        .expect_success();
-    assert_eq!(
-        ips_of(&r),
-        pairs(&[("10.10.0.1/24", Some("10.10.0.254"))]),
-        "{r}"
-    );
-
-    // CNI_ARGS alone, with no configured addresses
-    let r = fx
-        .call("ADD", &ctr, CID)
-        .cni_args("IP=10.20.0.5/24;GATEWAY=10.20.0.1")
-        .run(&conf(v, json!({"type": "static"})))
-        .expect_success();
-    assert_eq!(
-        ips_of(&r),
-        pairs(&[("10.20.0.5/24", Some("10.20.0.1"))]),
-        "{r}"
-    );
-
-    // IgnoreUnknown lets a runtime's extra keys through (checklist 33)
-    let r = fx
-        .call("ADD", &ctr, CID)
-        .cni_args("IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=pod;IP=10.20.0.5/24")
-        .run(&conf(v, ipam.clone()))
-        .expect_success();
-    assert_eq!(
-        ips_of(&r),
-        pairs(&[
-            ("10.10.0.1/24", Some("10.10.0.254")),
-            ("10.20.0.5/24", None)
-        ]),
-        "{r}"
-    );
-    let r = fx
-        .call("ADD", &ctr, CID)
-        .cni_args("IgnoreUnknown=true;FOO=bar")
-        .run(&conf(v, ipam.clone()))
-        .expect_success();
-    assert_eq!(
-        ips_of(&r),
-        pairs(&[("10.10.0.1/24", Some("10.10.0.254"))]),
-        "{r}"
-    );
+    let configured = ("10.10.0.1/24", Some("10.10.0.254"));
+    let cases: [(&str, &str, Value, Vec<(&str, Option<&str>)>); 6] = [
+        (
+            "spaces around the list items are trimmed, as Go does",
+            "IP= 10.20.0.5/24 , 10.30.0.5/16",
+            ipam.clone(),
+            vec![configured, ("10.20.0.5/24", None), ("10.30.0.5/16", None)],
+        ),
+        (
+            "as in Go, GATEWAY= applies only to addresses from IP=: a configured address keeps its own gateway",
+            "GATEWAY=10.10.0.253",
+            ipam.clone(),
+            vec![configured],
+        ),
+        (
+            "a GATEWAY in no address's subnet changes nothing and is no error",
+            "GATEWAY=172.16.0.1",
+            ipam.clone(),
+            vec![configured],
+        ),
+        (
+            "CNI_ARGS alone, with no configured addresses",
+            "IP=10.20.0.5/24;GATEWAY=10.20.0.1",
+            json!({"type": "static"}),
+            vec![("10.20.0.5/24", Some("10.20.0.1"))],
+        ),
+        (
+            "IgnoreUnknown lets a runtime's extra keys through (checklist 33)",
+            "IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=pod;IP=10.20.0.5/24",
+            ipam.clone(),
+            vec![configured, ("10.20.0.5/24", None)],
+        ),
+        (
+            "IgnoreUnknown=true, and an unknown key",
+            "IgnoreUnknown=true;FOO=bar",
+            ipam.clone(),
+            vec![configured],
+        ),
+    ];
+    for (what, args, ipam, want) in cases {
+        let r = fx
+            .call("ADD", &ctr, CID)
+            .cni_args(args)
+            .run(&conf(v, ipam))
+            .expect_success();
+        assert_eq!(ips_of(&r), pairs(&want), "{what}: {r}");
+    }
 }
 
 // `args.cni.ips` replaces the configured list (and what CNI_ARGS added);
