@@ -16,17 +16,15 @@
 //! fx.assert_no_leftovers("after DEL");
 //! ```
 
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ipnet::IpNet;
 use pkg::netlink::{Link, RouteSpec};
 use serde_json::{Value, json};
 
 use crate::{
-    Call, GO_PLUGIN_DIR, Outcome, TestNs, Version, ip_of, link_in, link_names, output_in,
-    plugin_path, reservation_files, tempdir, veths_in,
+    Attachment, Call, GO_PLUGIN_DIR, TestNs, Version, link_in, link_names, output_in, plugin_path,
+    reservation_files, tempdir, veths_in,
 };
 
 /// A fake host and a state directory for one network of one plugin.
@@ -388,64 +386,6 @@ impl Fixture {
     }
 }
 
-/// What one successful ADD created, for the CHECK and DEL a runtime sends
-/// later with the same call and configuration.
-pub struct Attachment {
-    /// The ADD call (the command is replaced for CHECK and DEL).
-    pub call: Call,
-    pub conf: Value,
-    pub result: Value,
-}
-
-impl Attachment {
-    /// Run `call` (an ADD) with `conf`; it must succeed.
-    pub fn add(call: Call, conf: &Value) -> Attachment {
-        let result = call.run(conf).expect_success();
-        Attachment {
-            call,
-            conf: conf.clone(),
-            result,
-        }
-    }
-
-    /// CHECK with the ADD result as prevResult.
-    pub fn check(&self) -> Outcome {
-        self.call
-            .clone()
-            .command("CHECK")
-            .run(&with_prev(&self.conf, &self.result))
-    }
-
-    /// CHECK must succeed, printing nothing (checklist 25).
-    pub fn check_ok(&self) {
-        let out = self.check();
-        out.expect_success();
-        assert!(out.stdout.is_empty(), "CHECK printed {:?}", out.stdout);
-    }
-
-    /// DEL with the ADD's configuration (no prevResult); must succeed. The
-    /// container's netns path is the ADD's, whether or not it still exists.
-    pub fn del(&self) {
-        self.call
-            .clone()
-            .command("DEL")
-            .run(&self.conf)
-            .expect_success();
-    }
-
-    /// The `i`-th address of the result, without its prefix length.
-    pub fn ip(&self, i: usize) -> IpAddr {
-        ip_of(&self.result, i)
-    }
-
-    /// The `i`-th address of the result with its prefix length.
-    pub fn cidr(&self, i: usize) -> IpNet {
-        crate::addresses(&self.result)[i]
-            .parse()
-            .expect("a CIDR in the result")
-    }
-}
-
 /// checklist 1, 2 and 13: `plugin`'s VERSION lists every spec version; GC
 /// and STATUS are refused below 1.1.0.
 pub fn assert_every_version_and_gc_status_gates(plugin: &str) {
@@ -465,15 +405,6 @@ pub fn assert_every_version_and_gc_status_gates(plugin: &str) {
     }
 }
 
-/// DELs of every attachment at once; each must succeed.
-pub fn del_all_at_once(attachments: &[Attachment]) {
-    std::thread::scope(|s| {
-        for a in attachments {
-            s.spawn(move || a.del());
-        }
-    });
-}
-
 /// `plugin` run as a runtime in `host` runs it for container `cid` in
 /// `ctr`: clean environment, `CNI_PATH` the plugin's directory.
 pub fn runtime_call(
@@ -484,13 +415,6 @@ pub fn runtime_call(
     host: &TestNs,
 ) -> Call {
     Call::new(plugin, cmd).cid(cid).netns(ctr).in_host(host)
-}
-
-/// `conf` with `prev` as its prevResult.
-pub fn with_prev(conf: &Value, prev: &Value) -> Value {
-    let mut c = conf.clone();
-    c["prevResult"] = prev.clone();
-    c
 }
 
 /// The top-level keys of `extra` set in `conf` (replacing what is there).

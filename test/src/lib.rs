@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod attachment;
 pub mod fixture;
 pub mod hostile;
 pub mod kill;
@@ -16,6 +17,7 @@ pub mod topology;
 pub mod veth_plugins;
 pub mod wrappers;
 
+pub use attachment::*;
 pub use fixture::*;
 pub use needs::*;
 pub use pkg::testkit::*;
