@@ -9,7 +9,7 @@
 //! with [`require_root!`](crate::require_root) (and
 //! [`require_tools!`](crate::require_tools) for other programs): without
 //! them the test skips with the reason, or fails with it when
-//! `CNI_TESTS_REQUIRE_PRIV` is set (see [`skip`](crate::skip)).
+//! `CNI_TESTS_REQUIRE_PRIV` is set (see [`skip`]).
 //!
 //! ```no_run
 //! use pkg::testkit::{Call, TestNs};

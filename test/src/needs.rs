@@ -9,22 +9,22 @@ use crate::{GO_PLUGIN_DIR, go_plugin, has_tool, skip};
 
 /// The firewall backends (`iptables`, `nftables`) whose tools are
 /// installed; each missing one is reported.
+#[track_caller]
 pub fn backends() -> Vec<&'static str> {
-    [("iptables", "iptables"), ("nftables", "nft")]
-        .into_iter()
-        .filter(|(backend, tool)| {
-            let there = has_tool(tool);
-            if !there {
-                skip::because(format!("the {backend} backend: {tool} not installed"));
-            }
-            there
-        })
-        .map(|(backend, _)| backend)
-        .collect()
+    let mut found = Vec::new();
+    for (backend, tool) in [("iptables", "iptables"), ("nftables", "nft")] {
+        if has_tool(tool) {
+            found.push(backend);
+        } else {
+            skip::because(format!("the {backend} backend: {tool} not installed"));
+        }
+    }
+    found
 }
 
 /// Debian's Go `name` when it and the plugins it delegates to (`also`)
 /// are installed; otherwise reported, and `None`.
+#[track_caller]
 pub fn require_go(name: &str, also: &[&str]) -> Option<PathBuf> {
     let go = go_plugin(name);
     let missing: Vec<&str> = std::iter::once(name)

@@ -56,7 +56,7 @@ pub fn assert_concurrent_adds_and_dels(fx: &Fixture, n: usize, host_routes: bool
 
 /// For each installed firewall backend, on a fresh fixture from `fx`: an
 /// attachment with `conf(fixture, backend)` reaches an outside network
-/// (`prefixes`, see [`outside`](crate::outside)) masqueraded, on ports
+/// (`prefixes`, see [`outside`]) masqueraded, on ports
 /// `port` and `port + 1`; `check` looks at its result; and DEL after the
 /// netns is gone removes everything (checklist 23).
 pub fn assert_masquerade_on_both_backends(
@@ -79,7 +79,7 @@ pub fn assert_masquerade_on_both_backends(
     }
 }
 
-/// `ctr` reaches the [`outside`](crate::outside) namespace `out` on both
+/// `ctr` reaches the [`outside`] namespace `out` on both
 /// families (ports `port` and `port + 1`), and `out` sees the fake host's
 /// addresses `<v4>.1` and `<v6>::1`: the traffic was masqueraded.
 pub fn assert_masqueraded(

@@ -190,7 +190,9 @@ fn cni_args_ip_appended_and_gateway_attached() {
 
     let v = Version::V1_0_0;
     let configured = ("10.10.0.1/24", Some("10.10.0.254"));
-    let cases: [(&str, &str, Value, Vec<(&str, Option<&str>)>); 6] = [
+    // (what, CNI_ARGS, ipam, the addresses and gateways of the result)
+    type Case<'a> = (&'a str, &'a str, Value, Vec<(&'a str, Option<&'a str>)>);
+    let cases: [Case; 6] = [
         (
             "spaces around the list items are trimmed, as Go does",
             "IP= 10.20.0.5/24 , 10.30.0.5/16",

@@ -12,6 +12,7 @@ use super::exec::find_tool;
 
 /// Moves this thread into a new netns; `false` when the test cannot run
 /// here (see [`crate::skip`]: skipped with the reason, or failed with it).
+#[track_caller]
 pub(crate) fn fresh_netns(tools: &[&str]) -> bool {
     if !nix::unistd::geteuid().is_root() {
         crate::skip::because("needs root");
