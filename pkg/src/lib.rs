@@ -17,6 +17,7 @@
 //! | [`store`] | the host-local on-disk reservation store (Go-compatible) | `store` |
 //! | [`firewall`] | masquerade, spoof-check, port-mapping and forwarding rules; iptables, nftables and firewalld backends | `firewall` |
 //! | [`conntrack`] | netfilter conntrack over netlink: list entries, delete by destination port | `firewall` |
+//! | `skip` | whether a test that cannot run here skips or fails (`CNI_TESTS_REQUIRE_PRIV`) | tests, `testkit` |
 //! | [`testkit`] | throwaway namespaces and plugin runs for tests | `testkit` (implies `netlink`) |
 //!
 //! Modules without a feature are always built: that is all a runtime
@@ -67,6 +68,8 @@ pub mod ipam;
 pub mod netlink;
 pub mod ns;
 pub mod skel;
+#[cfg(any(test, feature = "testkit"))]
+pub mod skip;
 #[cfg(feature = "store")]
 pub mod store;
 pub mod sysctl;

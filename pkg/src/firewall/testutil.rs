@@ -10,18 +10,20 @@ use nix::sched::{CloneFlags, setns, unshare};
 
 use super::exec::find_tool;
 
-/// Moves this thread into a new netns, or says why the test is skipped.
+/// Moves this thread into a new netns; `false` when the test cannot run
+/// here (see [`crate::skip`]: skipped with the reason, or failed with it).
+#[track_caller]
 pub(crate) fn fresh_netns(tools: &[&str]) -> bool {
     if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipped: needs root");
+        crate::skip::because("needs root");
         return false;
     }
     if let Some(t) = tools.iter().find(|t| find_tool(t).is_none()) {
-        eprintln!("skipped: {t} is not installed");
+        crate::skip::because(format!("{t} is not installed"));
         return false;
     }
     if let Err(e) = unshare(CloneFlags::CLONE_NEWNET) {
-        eprintln!("skipped: cannot unshare the network namespace: {e}");
+        crate::skip::because(format!("cannot unshare the network namespace: {e}"));
         return false;
     }
     true
