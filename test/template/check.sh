@@ -39,10 +39,10 @@ cp -r "$copy/plugins/sample" "$copy/plugins/meta/myplugin"
 rm -f "$copy/plugins/meta/myplugin/README.md"
 sed -i 's/^name = "sample"/name = "myplugin"/' "$copy/plugins/meta/myplugin/Cargo.toml"
 sed -i 's|^members = \[|members = [\n    "plugins/meta/myplugin",|' "$copy/Cargo.toml"
-sed -i 's/all_versions("sample")/all_versions("myplugin")/' "$copy/plugins/meta/myplugin/src/main.rs"
+sed -i 's/Plugin::new("sample"/Plugin::new("myplugin"/' "$copy/plugins/meta/myplugin/src/main.rs"
 sed 's/"sample"/"myplugin"/g' "$copy/test/tests/sample.rs" >"$copy/test/tests/myplugin.rs"
 grep -q '"plugins/meta/myplugin"' "$copy/Cargo.toml"
-grep -q 'all_versions("myplugin")' "$copy/plugins/meta/myplugin/src/main.rs"
+grep -q 'Plugin::new("myplugin"' "$copy/plugins/meta/myplugin/src/main.rs"
 
 export CARGO_TARGET_DIR=$work/target
 echo "== build and unit tests"
