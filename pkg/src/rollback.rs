@@ -28,15 +28,57 @@ type Undo<'a> = Box<dyn FnOnce() -> Result<()> + 'a>;
 
 enum Step<'a> {
     Undo(Cow<'static, str>, Undo<'a>),
-    Ipam(&'a CmdArgs, Ipam<'a>),
+    Ipam(Box<dyn IpamStep + 'a>),
+}
+
+/// The IPAM step, behind a trait object so that a plugin without IPAM
+/// does not link the delegation code.
+trait IpamStep {
+    /// Collects the running IPAM ADD; from then on only a success is held.
+    fn finish(&mut self) -> Option<Result<CniResult>>;
+    /// The rollback: finish a running ADD, release what succeeded.
+    fn release(self: Box<Self>);
+}
+
+struct IpamAdd<'a> {
+    args: &'a CmdArgs,
+    state: Ipam<'a>,
 }
 
 enum Ipam<'a> {
-    Running(Box<ipam::Pending<'a>>),
+    Running(ipam::Pending<'a>),
     /// Succeeded: the addresses are ours to release.
     Held,
     /// Failed: nothing of ours to release.
     Failed,
+}
+
+impl IpamStep for IpamAdd<'_> {
+    fn finish(&mut self) -> Option<Result<CniResult>> {
+        let Ipam::Running(pending) = std::mem::replace(&mut self.state, Ipam::Failed) else {
+            return None;
+        };
+        let result = pending.finish_add(self.args);
+        if result.is_ok() {
+            self.state = Ipam::Held;
+        }
+        Some(result)
+    }
+
+    fn release(self: Box<Self>) {
+        let held = match self.state {
+            Ipam::Running(pending) => pending.finish_add(self.args).is_ok(),
+            Ipam::Held => true,
+            Ipam::Failed => false,
+        };
+        if held && let Err(e) = ipam::del(self.args) {
+            warn("the IPAM reservation", e);
+        }
+    }
+}
+
+fn warn(what: &str, e: Error) {
+    eprintln!("warning: rolling back {what} after a failed ADD: {e}");
 }
 
 impl<'a> Rollback<'a> {
@@ -59,27 +101,23 @@ impl<'a> Rollback<'a> {
     /// Starts the IPAM ADD in the background (the plugin creates its
     /// interface meanwhile); [`finish_ipam`](Self::finish_ipam) collects it.
     pub fn start_ipam(&mut self, args: &'a CmdArgs) -> Result<()> {
-        let pending = ipam::start_add(args)?;
+        let state = Ipam::Running(ipam::start_add(args)?);
         self.steps
-            .push(Step::Ipam(args, Ipam::Running(Box::new(pending))));
+            .push(Step::Ipam(Box::new(IpamAdd { args, state })));
         Ok(())
     }
 
     /// The result of the IPAM ADD started by [`start_ipam`](Self::start_ipam);
     /// from here on a rollback releases it.
     pub fn finish_ipam(&mut self) -> Result<CniResult> {
-        let Some((args, state)) = self.steps.iter_mut().rev().find_map(|s| match s {
-            Step::Ipam(args, state @ Ipam::Running(_)) => Some((*args, state)),
-            _ => None,
-        }) else {
-            return Err(Error::internal("IPAM ADD was not started"));
-        };
-        let Ipam::Running(pending) = std::mem::replace(state, Ipam::Failed) else {
-            return Err(Error::internal("IPAM ADD was not started"));
-        };
-        let result = pending.finish_add(args)?;
-        *state = Ipam::Held;
-        Ok(result)
+        self.steps
+            .iter_mut()
+            .rev()
+            .find_map(|s| match s {
+                Step::Ipam(step) => step.finish(),
+                Step::Undo(..) => None,
+            })
+            .unwrap_or_else(|| Err(Error::internal("IPAM ADD was not started")))
     }
 
     /// IPAM ADD now, released by a rollback once it succeeded.
@@ -94,9 +132,6 @@ impl<'a> Rollback<'a> {
     }
 
     fn run(&mut self) {
-        let warn = |what: &str, e: Error| {
-            eprintln!("warning: rolling back {what} after a failed ADD: {e}");
-        };
         while let Some(step) = self.steps.pop() {
             match step {
                 Step::Undo(what, undo) => match undo() {
@@ -109,16 +144,7 @@ impl<'a> Rollback<'a> {
                     }
                     Err(e) => warn(&what, e),
                 },
-                Step::Ipam(args, state) => {
-                    let held = match state {
-                        Ipam::Running(pending) => pending.finish_add(args).is_ok(),
-                        Ipam::Held => true,
-                        Ipam::Failed => false,
-                    };
-                    if held && let Err(e) = ipam::del(args) {
-                        warn("the IPAM reservation", e);
-                    }
-                }
+                Step::Ipam(step) => step.release(),
             }
         }
     }
