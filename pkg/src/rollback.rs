@@ -46,7 +46,7 @@ struct IpamAdd<'a> {
 }
 
 enum Ipam<'a> {
-    Running(ipam::Pending<'a>),
+    Running(Box<ipam::Pending<'a>>),
     /// Succeeded: the addresses are ours to release.
     Held,
     /// Failed: nothing of ours to release.
@@ -101,7 +101,7 @@ impl<'a> Rollback<'a> {
     /// Starts the IPAM ADD in the background (the plugin creates its
     /// interface meanwhile); [`finish_ipam`](Self::finish_ipam) collects it.
     pub fn start_ipam(&mut self, args: &'a CmdArgs) -> Result<()> {
-        let state = Ipam::Running(ipam::start_add(args)?);
+        let state = Ipam::Running(Box::new(ipam::start_add(args)?));
         self.steps
             .push(Step::Ipam(Box::new(IpamAdd { args, state })));
         Ok(())
