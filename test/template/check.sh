@@ -52,8 +52,10 @@ mybin=$work/bin
 mkdir -p "$mybin"
 cp "$bin"/* "$mybin/"
 cp "$CARGO_TARGET_DIR/debug/myplugin" "$mybin/"
-# (captured first: grep -q exiting early would fail the pipeline with SIGPIPE)
-version=$(echo '{}' | CNI_COMMAND=VERSION "$mybin/myplugin")
+# (captured first: grep -q exiting early would fail the pipeline with SIGPIPE;
+# stdin from a here-string, as VERSION never reads it: echo into a pipe
+# would die of SIGPIPE whenever the plugin has already exited)
+version=$(CNI_COMMAND=VERSION "$mybin/myplugin" <<<'{}')
 grep -q supportedVersions <<<"$version"
 
 echo "== its integration test (copied from test/tests/sample.rs)"
