@@ -77,6 +77,8 @@ impl IpamStep for IpamAdd<'_> {
     }
 }
 
+#[cold]
+#[inline(never)]
 fn warn(what: &str, e: Error) {
     eprintln!("warning: rolling back {what} after a failed ADD: {e}");
 }
@@ -87,9 +89,8 @@ impl<'a> Rollback<'a> {
     }
 
     /// Records a change just made: `undo` reverts it, `what` names it in
-    /// `warning: rolling back <what> after a failed ADD: ..`. An undo
-    /// that fails with several errors (an [`Error::List`]) has each
-    /// reported.
+    /// `warning: rolling back <what> after a failed ADD: ..` (an undo of
+    /// several parts returns their failures as one [`Error::List`]).
     pub fn push(
         &mut self,
         what: impl Into<Cow<'static, str>>,
@@ -134,16 +135,13 @@ impl<'a> Rollback<'a> {
     fn run(&mut self) {
         while let Some(step) = self.steps.pop() {
             match step {
-                Step::Undo(what, undo) => match undo() {
-                    Ok(()) => {}
-                    Err(e) if e.is_not_found() => {}
-                    Err(Error::List(errors)) => {
-                        for e in errors.into_iter().filter(|e| !e.is_not_found()) {
-                            warn(&what, e);
-                        }
+                Step::Undo(what, undo) => {
+                    if let Err(e) = undo()
+                        && !e.is_not_found()
+                    {
+                        warn(&what, e);
                     }
-                    Err(e) => warn(&what, e),
-                },
+                }
                 Step::Ipam(step) => step.release(),
             }
         }

@@ -186,16 +186,18 @@ fn write_sysctls(at: &mut Attachment<'_>, sysctls: &[Sysctl]) -> Result<()> {
         }
         Ok((written, None))
     })?;
-    at.undo.push("the sysctls", move || {
-        let failed = ns.run(move || {
-            Ok(written
-                .iter()
-                .rev()
-                .filter_map(|(p, v)| sysctl::write(p, v).err())
-                .collect::<Vec<_>>())
-        })?;
-        Error::from_list(failed)
-    });
+    if !written.is_empty() {
+        at.undo.push("the sysctls", move || {
+            let failed = ns.run(move || {
+                Ok(written
+                    .iter()
+                    .rev()
+                    .filter_map(|(p, v)| sysctl::write(p, v).err())
+                    .collect::<Vec<_>>())
+            })?;
+            Error::from_list(failed)
+        });
+    }
     match failed {
         Some((key, e)) => Err(e.context(format!("failed to set sysctl {key}"))),
         None => Ok(()),
