@@ -11,7 +11,9 @@
 //! | [`sysctl`] | `/proc/sys/net` paths and writes | |
 //! | [`invoke`] | finding and executing plugins | |
 //! | [`child`] | a child process with piped stdio driven by poll(2), no helper threads | |
-//! | [`ipam`] | IPAM delegation and the rollback guard | |
+//! | [`ipam`] | IPAM delegation | |
+//! | [`rollback`] | undoing a failed ADD's changes in reverse, IPAM included | |
+//! | [`attach`] | one attachment being added, checked or deleted: the shared preambles of the interface-creating plugins (its DEL and GC also need `firewall`) | `netlink` |
 //! | [`iface`] | applying a result's addresses and routes to an interface | `netlink` |
 //! | [`files`] | bounded reads of regular files named by configuration | |
 //! | [`store`] | the host-local on-disk reservation store (Go-compatible) | `store` |
@@ -30,20 +32,18 @@
 //! `Documentation/writing-plugins.md`):
 //!
 //! ```no_run
-//! use pkg::skel::{self, CmdArgs, Plugin, PluginInfo};
+//! use pkg::skel::{self, CmdArgs, Plugin};
 //! use pkg::types::CniResult;
 //!
-//! struct Passthrough;
-//! impl Plugin for Passthrough {
-//!     fn add(&self, args: &CmdArgs) -> pkg::Result<CniResult> {
-//!         Ok(args.conf.parse_prev_result()?.unwrap_or_default())
-//!     }
-//!     fn del(&self, _: &CmdArgs) -> pkg::Result<()> { Ok(()) }
-//!     fn check(&self, _: &CmdArgs) -> pkg::Result<()> { Ok(()) }
+//! fn add(args: &CmdArgs) -> pkg::Result<CniResult> {
+//!     Ok(args.conf.parse_prev_result()?.unwrap_or_default())
 //! }
+//! fn nothing(_: &CmdArgs) -> pkg::Result<()> { Ok(()) }
+//!
+//! pub const PLUGIN: Plugin = Plugin::new("passthrough", add, nothing, nothing);
 //!
 //! fn main() {
-//!     skel::run(&Passthrough, &PluginInfo::all_versions("passthrough"));
+//!     skel::run(&PLUGIN);
 //! }
 //! ```
 //!
@@ -53,6 +53,8 @@
 
 #[cfg(all(feature = "plugin-alloc", target_env = "musl"))]
 mod alloc;
+#[cfg(feature = "netlink")]
+pub mod attach;
 pub mod child;
 #[cfg(feature = "firewall")]
 pub mod conntrack;
@@ -67,6 +69,7 @@ pub mod ipam;
 #[cfg(feature = "netlink")]
 pub mod netlink;
 pub mod ns;
+pub mod rollback;
 pub mod skel;
 #[cfg(any(test, feature = "testkit"))]
 pub mod skip;

@@ -2,13 +2,14 @@
 //! container; for traffic from it, an IFB device, an ingress qdisc on the
 //! host end whose filter redirects everything to the IFB, and a TBF on the
 //! IFB. The configuration and the host end are checked before the first
-//! change; every change is then recorded in `Undo`, so that a failure at
-//! any step leaves the host as it was.
+//! change; every change is then recorded in a `Rollback`, so that a
+//! failure at any step leaves the host as it was.
 
 use nix::errno::Errno;
 
 use pkg::netlink::tc::{self, INGRESS_HANDLE, INGRESS_PARENT, ROOT, TBF_HANDLE};
 use pkg::netlink::{Link, LinkId, Netlink};
+use pkg::rollback::Rollback;
 use pkg::skel::CmdArgs;
 use pkg::sysctl::{self, Family};
 use pkg::types::{CniResult, Interface};
@@ -16,42 +17,6 @@ use pkg::{Error, Result};
 
 use crate::config::Limits;
 use crate::host;
-
-/// What this ADD created, removed in reverse on failure.
-#[derive(Default)]
-struct Undo {
-    /// Host veth index carrying our root TBF.
-    root_tbf: Option<u32>,
-    /// Our IFB device (its qdisc goes with it).
-    ifb: Option<String>,
-    /// Host veth index carrying our ingress qdisc (its filter goes with it).
-    ingress: Option<u32>,
-}
-
-impl Undo {
-    fn run(&self, host: &mut Netlink) {
-        let warn = |what: String, e: Error| {
-            if !e.is_not_found() {
-                eprintln!("warning: rolling back {what} after a failed ADD: {e}");
-            }
-        };
-        if let Some(index) = self.ingress
-            && let Err(e) = host.qdisc_del(index, INGRESS_PARENT, INGRESS_HANDLE)
-        {
-            warn(format!("the ingress qdisc of link index {index}"), e);
-        }
-        if let Some(name) = &self.ifb
-            && let Err(e) = host.link_del(LinkId::Name(name))
-        {
-            warn(format!("ifb device {name}"), e);
-        }
-        if let Some(index) = self.root_tbf
-            && let Err(e) = host.qdisc_del(index, ROOT, TBF_HANDLE)
-        {
-            warn(format!("the tbf qdisc of link index {index}"), e);
-        }
-    }
-}
 
 pub fn add(args: &CmdArgs) -> Result<CniResult> {
     let limits = Limits::load(args)?;
@@ -67,14 +32,10 @@ pub fn add(args: &CmdArgs) -> Result<CniResult> {
     let ns = args.netns()?;
     let mut host = Netlink::new()?;
     let veth = host::host_interface(&mut host, ns, &args.ifname, &result)?;
-    let mut undo = Undo::default();
-    match shape(args, &limits, &mut host, &veth, &mut result, &mut undo) {
-        Ok(()) => Ok(result),
-        Err(e) => {
-            undo.run(&mut host);
-            Err(e)
-        }
-    }
+    let mut undo = Rollback::new();
+    shape(args, &limits, &mut host, &veth, &mut result, &mut undo)?;
+    undo.commit();
+    Ok(result)
 }
 
 fn shape(
@@ -83,7 +44,7 @@ fn shape(
     host: &mut Netlink,
     veth: &Link,
     result: &mut CniResult,
-    undo: &mut Undo,
+    undo: &mut Rollback<'_>,
 ) -> Result<()> {
     let tick = tc::tick_in_usec();
     let taken = |e: Error, what: &str| {
@@ -99,7 +60,10 @@ fn shape(
     if let Some(ingress) = limits.ingress {
         host.qdisc_add_tbf(veth.index, &ingress.tbf(tick))
             .map_err(|e| taken(e, "a root qdisc"))?;
-        undo.root_tbf = Some(veth.index);
+        let index = veth.index;
+        undo.push(format!("the tbf qdisc of link index {index}"), move || {
+            Netlink::new()?.qdisc_del(index, ROOT, TBF_HANDLE)
+        });
     }
     if let Some(egress) = limits.egress {
         let name = host::ifb_name(&args.conf.name, &args.container_id);
@@ -113,7 +77,10 @@ fn shape(
                 e.context(format!("failed to create ifb device {name}"))
             }
         })?;
-        undo.ifb = Some(name.clone());
+        let ifb = name.clone();
+        undo.push(format!("ifb device {name}"), move || {
+            Netlink::new()?.link_del(LinkId::Name(&ifb))
+        });
         if let Some(alias) = host::ifb_alias(&args.conf.name, &args.container_id)
             && let Err(e) = host.link_set_alias(LinkId::Name(&name), &alias)
         {
@@ -131,7 +98,11 @@ fn shape(
             .map_err(|e| e.context(format!("failed to set ifb device {name} up")))?;
         host.qdisc_add_ingress(veth.index)
             .map_err(|e| taken(e, "an ingress qdisc"))?;
-        undo.ingress = Some(veth.index);
+        let index = veth.index;
+        undo.push(
+            format!("the ingress qdisc of link index {index}"),
+            move || Netlink::new()?.qdisc_del(index, INGRESS_PARENT, INGRESS_HANDLE),
+        );
         host.filter_add_redirect(veth.index, ifb.index)
             .map_err(|e| e.context(format!("failed to redirect {} to {name}", veth.name)))?;
         host.qdisc_add_tbf(ifb.index, &egress.tbf(tick))

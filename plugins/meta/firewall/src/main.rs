@@ -5,5 +5,5 @@
 //! D-Bus, see `pkg::firewall::firewalld`).
 
 fn main() {
-    firewall::main()
+    pkg::skel::run(&firewall::PLUGIN)
 }
