@@ -62,7 +62,8 @@ pub enum Cmd {
 #[derive(Args, Debug)]
 pub struct Attach {
     pub network: String,
-    /// Path of the network namespace, e.g. /run/netns/<name>.
+    // Not a doc comment: rustdoc would read <name> as an HTML tag.
+    #[arg(help = "Path of the network namespace, e.g. /run/netns/<name>")]
     pub netns: String,
 }
 

@@ -7,22 +7,18 @@ use std::ffi::OsString;
 
 use libfuzzer_sys::fuzz_target;
 use pkg::Result;
-use pkg::skel::{self, CmdArgs, Io, Plugin, PluginInfo};
+use pkg::skel::{self, CmdArgs, Io, Plugin};
 use pkg::types::CniResult;
 
-struct PassThrough;
-
-impl Plugin for PassThrough {
-    fn add(&self, args: &CmdArgs) -> Result<CniResult> {
-        Ok(args.conf.parse_prev_result()?.unwrap_or_default())
-    }
-    fn del(&self, args: &CmdArgs) -> Result<()> {
-        args.conf.parse_prev_result().map(drop)
-    }
-    fn check(&self, args: &CmdArgs) -> Result<()> {
-        args.conf.parse_prev_result().map(drop)
-    }
+fn add(args: &CmdArgs) -> Result<CniResult> {
+    Ok(args.conf.parse_prev_result()?.unwrap_or_default())
 }
+
+fn parse_prev(args: &CmdArgs) -> Result<()> {
+    args.conf.parse_prev_result().map(drop)
+}
+
+const PASS_THROUGH: Plugin = Plugin::new("fuzz", add, parse_prev, parse_prev);
 
 const COMMANDS: [&str; 7] = ["ADD", "DEL", "CHECK", "GC", "STATUS", "VERSION", "BOGUS"];
 
@@ -46,8 +42,7 @@ fuzz_target!(|data: &[u8]| {
     let mut out = Vec::new();
     let mut err = Vec::new();
     let code = skel::dispatch(
-        &PassThrough,
-        &PluginInfo::all_versions("fuzz"),
+        &PASS_THROUGH,
         Io { env, stdin: &mut input, stdout: &mut out, stderr: &mut err },
     );
     if code != 0 {

@@ -9,35 +9,32 @@ use std::ffi::OsStr;
 use std::path::Path;
 
 use pkg::Error;
-use pkg::skel;
+use pkg::skel::{self, Plugin};
 
 const SELF: &str = "cni-plugins";
 
 /// Sorted by name: what `cni-plugins` lists and build_linux.sh links.
-const PLUGINS: &[(&str, fn() -> !)] = &[
-    ("bandwidth", bandwidth::main),
-    ("bridge", bridge::main),
-    ("firewall", firewall::main),
-    ("host-local", host_local::main),
-    ("loopback", loopback::main),
-    ("macvlan", macvlan::main),
-    ("portmap", portmap::main),
-    ("ptp", ptp::main),
-    ("static", static_ipam::main),
-    ("tuning", tuning::main),
+const PLUGINS: &[&Plugin] = &[
+    &bandwidth::PLUGIN,
+    &bridge::PLUGIN,
+    &firewall::PLUGIN,
+    &host_local::PLUGIN,
+    &loopback::PLUGIN,
+    &macvlan::PLUGIN,
+    &portmap::PLUGIN,
+    &ptp::PLUGIN,
+    &static_ipam::PLUGIN,
+    &tuning::PLUGIN,
 ];
 
-fn lookup(name: &OsStr) -> Option<fn() -> !> {
-    PLUGINS
-        .iter()
-        .find(|(n, _)| OsStr::new(n) == name)
-        .map(|(_, run)| *run)
+fn lookup(name: &OsStr) -> Option<&'static Plugin> {
+    PLUGINS.iter().copied().find(|p| OsStr::new(p.name) == name)
 }
 
 fn names() -> String {
     PLUGINS
         .iter()
-        .map(|(n, _)| *n)
+        .map(|p| p.name)
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -46,14 +43,14 @@ fn main() {
     let mut args = std::env::args_os();
     let argv0 = args.next().unwrap_or_default();
     let name = Path::new(&argv0).file_name().unwrap_or_default().to_owned();
-    if let Some(run) = lookup(&name) {
-        run()
+    if let Some(plugin) = lookup(&name) {
+        skel::run(plugin)
     }
     if name == SELF {
         match args.next() {
-            Some(plugin) => match lookup(&plugin) {
-                Some(run) => run(),
-                None => unknown(&plugin),
+            Some(arg) => match lookup(&arg) {
+                Some(plugin) => skel::run(plugin),
+                None => unknown(&arg),
             },
             None => {
                 eprintln!("{SELF}: the CNI plugins {} in one binary", names());
@@ -97,7 +94,7 @@ mod tests {
             }
         }
         on_disk.sort();
-        let ours: Vec<String> = PLUGINS.iter().map(|(n, _)| n.to_string()).collect();
+        let ours: Vec<String> = PLUGINS.iter().map(|p| p.name.to_string()).collect();
         assert_eq!(ours, on_disk);
     }
 }

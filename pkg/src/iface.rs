@@ -43,10 +43,7 @@ pub fn configure_index(
     let mut ips = Vec::new();
     for ip in &result.ips {
         let Some(idx) = ip.interface else { continue };
-        let named = usize::try_from(idx)
-            .ok()
-            .and_then(|i| result.interfaces.get(i));
-        if named.map(|i| i.name.as_str()) != Some(ifname) {
+        if result.interface_of(ip).map(|i| i.name.as_str()) != Some(ifname) {
             return Err(Error::internal(format!(
                 "failed to add IP address {} to {ifname}: invalid interface index {idx}",
                 ip.address

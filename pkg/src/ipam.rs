@@ -117,7 +117,9 @@ pub fn add(args: &CmdArgs) -> Result<CniResult> {
 /// IPAM ADD started in the background: [`Pending::finish_add`] waits for
 /// it. Lets a plugin create its interface while the address is allocated;
 /// if the plugin then fails, it must still finish the IPAM ADD and, when
-/// that succeeded, release the address with [`del`].
+/// that succeeded, release the address with [`del`]: a plugin starts it
+/// with [`Rollback::start_ipam`](crate::rollback::Rollback::start_ipam),
+/// which does both.
 pub fn start_add(args: &CmdArgs) -> Result<Pending<'_>> {
     start(args, "ADD")
 }
@@ -169,33 +171,6 @@ pub fn status_if_configured(args: &CmdArgs) -> Result<()> {
     }
 }
 
-/// Runs IPAM DEL when dropped, unless `disarm`ed: an ADD that fails after
-/// IPAM ADD succeeded gives its addresses back on every exit path.
-pub struct Guard<'a> {
-    args: &'a CmdArgs,
-    armed: bool,
-}
-
-impl<'a> Guard<'a> {
-    pub fn new(args: &'a CmdArgs) -> Guard<'a> {
-        Guard { args, armed: true }
-    }
-
-    pub fn disarm(mut self) {
-        self.armed = false;
-    }
-}
-
-impl Drop for Guard<'_> {
-    fn drop(&mut self) {
-        if self.armed
-            && let Err(e) = del(self.args)
-        {
-            eprintln!("warning: releasing IPAM addresses after a failed ADD: {e}");
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::ffi::OsString;
@@ -203,6 +178,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
+    use crate::rollback::Rollback;
     use crate::skel::{Command, NetnsArg};
     use crate::types::{NetConf, Version};
 
@@ -282,14 +258,14 @@ mod tests {
 
     // checklist 27: a failure after IPAM ADD releases the address
     #[test]
-    fn conformance_27_guard_runs_del_unless_disarmed() {
+    fn conformance_27_rollback_releases_unless_committed() {
         let d = tempfile::tempdir().unwrap();
         fake_ipam(d.path(), false);
         let a = args(d.path());
         {
-            let _guard = Guard::new(&a);
-            add(&a).unwrap();
-            // the caller fails here: the guard drops armed
+            let mut undo = Rollback::new();
+            undo.ipam_add(&a).unwrap();
+            // the caller fails here: the rollback drops uncommitted
         }
         assert!(
             log(d.path())[2].starts_with("DEL|c1|eth0|"),
@@ -299,10 +275,47 @@ mod tests {
         let d2 = tempfile::tempdir().unwrap();
         fake_ipam(d2.path(), false);
         let a2 = args(d2.path());
-        let guard = Guard::new(&a2);
-        add(&a2).unwrap();
-        guard.disarm();
+        let mut undo = Rollback::new();
+        undo.ipam_add(&a2).unwrap();
+        undo.commit();
+        drop(undo);
         assert!(log(d2.path()).iter().all(|l| !l.starts_with("DEL")));
+    }
+
+    // An IPAM ADD still running when the ADD fails is finished first; only
+    // one that succeeded is released, after the later steps are undone.
+    #[test]
+    fn rollback_finishes_a_running_ipam_add_and_releases_only_success() {
+        for (body, released) in [
+            ("echo '{\"cniVersion\":\"0.4.0\",\"ips\":[]}'", true),
+            ("echo '{\"code\":11,\"msg\":\"busy\"}'; exit 1", false),
+        ] {
+            let d = tempfile::tempdir().unwrap();
+            scripted_ipam(d.path(), body);
+            let a = args(d.path());
+            let seen = std::cell::RefCell::new(Vec::new());
+            {
+                let mut undo = Rollback::new();
+                undo.start_ipam(&a).unwrap();
+                undo.push("a veth", || {
+                    seen.borrow_mut().extend(log(d.path()));
+                    Ok(())
+                });
+            }
+            let want: &[&str] = if released { &["ADD", "DEL"] } else { &["ADD"] };
+            assert_eq!(log(d.path()), want, "{body}");
+            // the later step was undone before IPAM was released
+            assert!(!seen.into_inner().iter().any(|l| l == "DEL"), "{body}");
+        }
+        // finished and failed: nothing to release on rollback
+        let d = tempfile::tempdir().unwrap();
+        scripted_ipam(d.path(), "echo '{\"code\":11,\"msg\":\"busy\"}'; exit 1");
+        let a = args(d.path());
+        let mut undo = Rollback::new();
+        undo.start_ipam(&a).unwrap();
+        assert_eq!(undo.finish_ipam().unwrap_err().code(), 11);
+        drop(undo);
+        assert_eq!(log(d.path()), ["ADD"]);
     }
 
     /// A fake IPAM whose ADD runs `add_body`; every call is logged.

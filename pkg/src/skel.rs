@@ -18,41 +18,32 @@ use crate::types::version::{self, Version};
 use crate::types::{CniResult, NetConf};
 use crate::validate;
 
-/// What a plugin implements. GC and STATUS default to success, which is what
-/// the spec asks of a plugin with nothing to collect or report.
-pub trait Plugin {
-    fn add(&self, args: &CmdArgs) -> Result<CniResult>;
-    fn del(&self, args: &CmdArgs) -> Result<()>;
-    fn check(&self, args: &CmdArgs) -> Result<()>;
-    fn gc(&self, _args: &CmdArgs) -> Result<()> {
-        Ok(())
-    }
-    fn status(&self, _args: &CmdArgs) -> Result<()> {
-        Ok(())
-    }
-}
-
-/// A [`Plugin`] made of free functions, for a plugin that keeps each
-/// command in its own module (as this suite's do). Name the commands the
-/// plugin has and take the rest from [`Commands::new`], where GC and STATUS
-/// succeed with nothing to do:
+/// A plugin: its name, the versions it answers and its five commands.
+/// A plugin crate defines one as a `const` in its lib.rs, its binary runs
+/// it with [`run`], and the multi-call binary finds it by [`Plugin::name`].
+/// [`Plugin::new`] takes ADD, DEL and CHECK; GC and STATUS succeed doing
+/// nothing, which is what the spec asks of a plugin with nothing to
+/// collect or report. Name the others with struct update syntax:
 ///
 /// ```
-/// use pkg::skel::{CmdArgs, Commands};
-/// use pkg::types::CniResult;
+/// use pkg::skel::{CmdArgs, Plugin};
+/// use pkg::types::{CniResult, Version};
 /// # fn add(_: &CmdArgs) -> pkg::Result<CniResult> { unimplemented!() }
 /// # fn del(_: &CmdArgs) -> pkg::Result<()> { Ok(()) }
 /// # fn check(_: &CmdArgs) -> pkg::Result<()> { Ok(()) }
 /// # fn gc(_: &CmdArgs) -> pkg::Result<()> { Ok(()) }
-/// let plugin = Commands {
+/// pub const PLUGIN: Plugin = Plugin {
 ///     gc,
-///     ..Commands::new(add, del, check)
+///     ..Plugin::new("my-plugin", add, del, check).since(Version::V0_4_0)
 /// };
-/// // skel::run(&plugin, &PluginInfo::all_versions("my-plugin"));
-/// # let _ = plugin;
+/// // main.rs: fn main() { pkg::skel::run(&my_plugin::PLUGIN) }
+/// # assert_eq!(PLUGIN.versions, [Version::V0_4_0, Version::V1_0_0, Version::V1_1_0]);
 /// ```
 #[derive(Clone, Copy)]
-pub struct Commands {
+pub struct Plugin {
+    pub name: &'static str,
+    /// The versions it answers, oldest first.
+    pub versions: &'static [Version],
     pub add: fn(&CmdArgs) -> Result<CniResult>,
     pub del: fn(&CmdArgs) -> Result<()>,
     pub check: fn(&CmdArgs) -> Result<()>,
@@ -60,14 +51,18 @@ pub struct Commands {
     pub status: fn(&CmdArgs) -> Result<()>,
 }
 
-impl Commands {
-    /// ADD, DEL and CHECK as given; GC and STATUS succeed doing nothing.
+impl Plugin {
+    /// A plugin of this suite that speaks every version; ADD, DEL and
+    /// CHECK as given, GC and STATUS succeed doing nothing.
     pub const fn new(
+        name: &'static str,
         add: fn(&CmdArgs) -> Result<CniResult>,
         del: fn(&CmdArgs) -> Result<()>,
         check: fn(&CmdArgs) -> Result<()>,
-    ) -> Commands {
-        Commands {
+    ) -> Plugin {
+        Plugin {
+            name,
+            versions: &Version::ALL,
             add,
             del,
             check,
@@ -75,48 +70,27 @@ impl Commands {
             status: nothing,
         }
     }
-}
 
-fn nothing(_args: &CmdArgs) -> Result<()> {
-    Ok(())
-}
-
-impl Plugin for Commands {
-    fn add(&self, args: &CmdArgs) -> Result<CniResult> {
-        (self.add)(args)
-    }
-    fn del(&self, args: &CmdArgs) -> Result<()> {
-        (self.del)(args)
-    }
-    fn check(&self, args: &CmdArgs) -> Result<()> {
-        (self.check)(args)
-    }
-    fn gc(&self, args: &CmdArgs) -> Result<()> {
-        (self.gc)(args)
-    }
-    fn status(&self, args: &CmdArgs) -> Result<()> {
-        (self.status)(args)
-    }
-}
-
-/// The plugin's name/description and the versions it answers.
-pub struct PluginInfo {
-    pub about: String,
-    pub versions: Vec<Version>,
-}
-
-impl PluginInfo {
-    /// A plugin of this suite that speaks every version.
-    pub fn all_versions(name: &str) -> PluginInfo {
-        PluginInfo::since(name, Version::V0_1_0)
-    }
-
-    /// A plugin of this suite that speaks `oldest` and every later version.
-    pub fn since(name: &str, oldest: Version) -> PluginInfo {
-        PluginInfo {
-            about: about(name),
-            versions: Version::ALL.into_iter().filter(|v| *v >= oldest).collect(),
+    /// The same plugin answering only `oldest` and every later version.
+    pub const fn since(self, oldest: Version) -> Plugin {
+        let all: &'static [Version] = &Version::ALL;
+        let mut first = 0;
+        while first < all.len() && (all[first] as u8) < (oldest as u8) {
+            first += 1;
         }
+        Plugin {
+            versions: all.split_at(first).1,
+            ..self
+        }
+    }
+
+    /// The one-line description printed when a human runs the binary.
+    pub fn about(&self) -> String {
+        format!(
+            "CNI {} plugin {} (Rust)",
+            self.name,
+            env!("CARGO_PKG_VERSION")
+        )
     }
 
     fn version_strings(&self) -> Vec<&'static str> {
@@ -124,9 +98,8 @@ impl PluginInfo {
     }
 }
 
-/// The one-line description printed when a human runs the binary.
-pub fn about(name: &str) -> String {
-    format!("CNI {name} plugin {} (Rust)", env!("CARGO_PKG_VERSION"))
+fn nothing(_args: &CmdArgs) -> Result<()> {
+    Ok(())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -216,6 +189,13 @@ impl CmdArgs {
         }
     }
 
+    /// `prevResult`, which the command requires (code 7 when absent).
+    pub fn prev_result(&self) -> Result<CniResult> {
+        self.conf
+            .parse_prev_result()?
+            .ok_or_else(|| Error::invalid_config("required prevResult missing", ""))
+    }
+
     pub fn cni_path(&self) -> Vec<std::path::PathBuf> {
         crate::invoke::split_path(&self.path)
     }
@@ -268,7 +248,7 @@ fn install_panic_hook() {
 }
 
 /// Entry point of every plugin binary.
-pub fn run(plugin: &dyn Plugin, info: &PluginInfo) -> ! {
+pub fn run(plugin: &Plugin) -> ! {
     #[cfg(panic = "abort")]
     install_panic_hook();
     let stdin = std::io::stdin();
@@ -276,7 +256,6 @@ pub fn run(plugin: &dyn Plugin, info: &PluginInfo) -> ! {
     let stderr = std::io::stderr();
     let code = dispatch(
         plugin,
-        info,
         Io {
             env: std::env::vars_os().collect(),
             stdin: &mut stdin.lock(),
@@ -305,57 +284,38 @@ pub fn fail(e: &Error) -> ! {
 /// their own.
 ///
 /// ```
-/// use pkg::skel::{dispatch, CmdArgs, Io, Plugin, PluginInfo};
+/// use pkg::skel::{dispatch, CmdArgs, Io, Plugin};
 /// use pkg::types::CniResult;
 ///
-/// struct Noop;
-/// impl Plugin for Noop {
-///     fn add(&self, _: &CmdArgs) -> pkg::Result<CniResult> { Ok(CniResult::default()) }
-///     fn del(&self, _: &CmdArgs) -> pkg::Result<()> { Ok(()) }
-///     fn check(&self, _: &CmdArgs) -> pkg::Result<()> { Ok(()) }
-/// }
+/// fn add(_: &CmdArgs) -> pkg::Result<CniResult> { Ok(CniResult::default()) }
+/// fn nothing(_: &CmdArgs) -> pkg::Result<()> { Ok(()) }
+/// const NOOP: Plugin = Plugin::new("noop", add, nothing, nothing);
 ///
 /// let env = vec![("CNI_COMMAND".into(), "VERSION".into())];
 /// let (mut out, mut err) = (Vec::new(), Vec::new());
 /// let io = Io { env, stdin: &mut std::io::empty(), stdout: &mut out, stderr: &mut err };
-/// assert_eq!(dispatch(&Noop, &PluginInfo::all_versions("noop"), io), 0);
+/// assert_eq!(dispatch(&NOOP, io), 0);
 /// assert!(String::from_utf8(out).unwrap().contains("\"supportedVersions\""));
 /// ```
-pub fn dispatch(plugin: &dyn Plugin, info: &PluginInfo, io: Io<'_>) -> i32 {
+pub fn dispatch(plugin: &Plugin, io: Io<'_>) -> i32 {
     let Io {
         env,
         stdin,
         stdout,
         stderr,
     } = io;
-    let getenv = |key: &str| -> String {
-        env.iter()
-            .rev()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    };
-    let command = getenv("CNI_COMMAND");
-    if command.is_empty() {
-        let _ = writeln!(stderr, "{}", info.about);
+    if getenv(&env, "CNI_COMMAND").is_empty() {
+        let _ = writeln!(stderr, "{}", plugin.about());
         let _ = writeln!(
             stderr,
             "CNI protocol versions supported: {}",
-            info.version_strings().join(", ")
+            plugin.version_strings().join(", ")
         );
     }
     // The version of the request, once known, labels the error output.
     let mut request_version = String::new();
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        run_command(
-            plugin,
-            info,
-            &command,
-            &getenv,
-            env.clone(),
-            stdin,
-            &mut request_version,
-        )
+        run_command(plugin, env, stdin, &mut request_version)
     }))
     .unwrap_or_else(|panic| {
         let what = panic
@@ -387,6 +347,15 @@ pub fn dispatch(plugin: &dyn Plugin, info: &PluginInfo, io: Io<'_>) -> i32 {
             1
         }
     }
+}
+
+/// The value of `key` (the last one set), or empty.
+fn getenv(env: &[(OsString, OsString)], key: &str) -> String {
+    env.iter()
+        .rev()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// The spec error object for `e`.
@@ -439,135 +408,246 @@ const ENV_VARS: [(&str, &[Command]); 6] = [
     ),
 ];
 
-#[allow(clippy::too_many_arguments)]
+/// The phases of one invocation, each checking in Go's order: the
+/// environment, then (except for VERSION) stdin and the version gates, then
+/// the netns; then the plugin's command. `request_version` is set as soon
+/// as the config's version is known, to label a later error.
 fn run_command(
-    plugin: &dyn Plugin,
-    info: &PluginInfo,
-    command_str: &str,
-    getenv: &dyn Fn(&str) -> String,
+    plugin: &Plugin,
     env: Vec<(OsString, OsString)>,
     stdin: &mut dyn Read,
     request_version: &mut String,
 ) -> Result<Option<Value>> {
-    let command =
-        if command_str.is_empty() {
+    let vars = EnvVars::read(&env)?;
+    if vars.command == Command::Version {
+        // Never read stdin: some callers never close it.
+        let json = serde_json::json!({
+            "cniVersion": Version::CURRENT.as_str(),
+            "supportedVersions": plugin.version_strings(),
+        });
+        return Ok(Some(json));
+    }
+    let request = Request::read(stdin)?;
+    request_version.clone_from(&request.version);
+    let _ = PANIC_VERSION.set(request.version.clone());
+    let version = negotiate(plugin, vars.command, &request.version)?;
+    let args = vars.open(request, version, env)?;
+    match args.command {
+        Command::Add => {
+            let result = (plugin.add)(&args)?;
+            Ok(Some(result.to_value(version)?))
+        }
+        Command::Del => (plugin.del)(&args).map(|_| None),
+        Command::Check => (plugin.check)(&args).map(|_| None),
+        Command::Gc => (plugin.gc)(&args).map(|_| None),
+        Command::Status => (plugin.status)(&args).map(|_| None),
+        Command::Version => Ok(None),
+    }
+}
+
+/// The `CNI_*` variables, validated.
+struct EnvVars {
+    command: Command,
+    container_id: String,
+    netns: String,
+    ifname: String,
+    args: String,
+    path: String,
+    netns_override: bool,
+}
+
+impl EnvVars {
+    /// The command first (an unknown one is refused before anything else),
+    /// then every variable is valid UTF-8, then the required ones are
+    /// present and valid (spec-notes §1.9 step 1).
+    fn read(env: &[(OsString, OsString)]) -> Result<EnvVars> {
+        let command_str = getenv(env, "CNI_COMMAND");
+        let command = if command_str.is_empty() {
             None
         } else {
-            Some(Command::parse(command_str).ok_or_else(|| {
+            Some(Command::parse(&command_str).ok_or_else(|| {
                 Error::invalid_env(format!("unknown CNI_COMMAND: {command_str}"), "")
             })?)
         };
 
-    // A value that is not UTF-8 would be read with replacement characters:
-    // an interface or path other than the one the runtime named.
-    for (name, _) in ENV_VARS {
-        if let Some((_, v)) = env.iter().rev().find(|(k, _)| k == name)
-            && v.to_str().is_none()
-        {
+        // A value that is not UTF-8 would be read with replacement
+        // characters: an interface or path other than the one the runtime
+        // named.
+        for (name, _) in ENV_VARS {
+            if let Some((_, v)) = env.iter().rev().find(|(k, _)| k == name)
+                && v.to_str().is_none()
+            {
+                return Err(Error::invalid_env(
+                    format!("{name} is not valid UTF-8"),
+                    format!("{v:?}"),
+                ));
+            }
+        }
+
+        // Present required values are validated as we go; the missing ones
+        // are reported together.
+        let mut missing = Vec::new();
+        for (name, required_for) in ENV_VARS {
+            let value = getenv(env, name);
+            let required =
+                name == "CNI_COMMAND" || command.is_some_and(|c| required_for.contains(&c));
+            if value.is_empty() {
+                if required {
+                    missing.push(name);
+                }
+            } else if required {
+                match name {
+                    "CNI_CONTAINERID" => validate::container_id(&value)?,
+                    "CNI_IFNAME" => validate::interface_name(&value)?,
+                    _ => {}
+                }
+            }
+        }
+        if !missing.is_empty() {
             return Err(Error::invalid_env(
-                format!("{name} is not valid UTF-8"),
-                format!("{v:?}"),
-            ));
-        }
-    }
-
-    // Environment: validate present required values as we go, report the
-    // missing ones together (spec-notes §1.9 step 1).
-    let mut missing = Vec::new();
-    for (name, required_for) in ENV_VARS {
-        let value = getenv(name);
-        let required = name == "CNI_COMMAND" || command.is_some_and(|c| required_for.contains(&c));
-        if value.is_empty() {
-            if required {
-                missing.push(name);
-            }
-        } else if required {
-            match name {
-                "CNI_CONTAINERID" => validate::container_id(&value)?,
-                "CNI_IFNAME" => validate::interface_name(&value)?,
-                _ => {}
-            }
-        }
-    }
-    if !missing.is_empty() {
-        return Err(Error::invalid_env(
-            format!("required env variables [{}] missing", missing.join(",")),
-            "",
-        ));
-    }
-    let Some(command) = command else {
-        // unreachable: an empty CNI_COMMAND is reported as missing above
-        return Err(Error::invalid_env(
-            "required env variables [CNI_COMMAND] missing",
-            "",
-        ));
-    };
-
-    if command == Command::Version {
-        // Never read stdin: some callers never close it.
-        let json = serde_json::json!({
-            "cniVersion": Version::CURRENT.as_str(),
-            "supportedVersions": info.version_strings(),
-        });
-        return Ok(Some(json));
-    }
-
-    let stdin_data = read_stdin(stdin)?;
-    let config: Value = crate::types::parse::parse(&stdin_data)
-        .map_err(|e| Error::decode(format!("error unmarshall network config: {e}"), ""))?;
-    let obj = config
-        .as_object()
-        .ok_or_else(|| Error::decode("error unmarshall network config: not a JSON object", ""))?;
-    let name = match crate::types::decode::get_ci(obj, "name") {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => {
-            return Err(Error::decode(
-                format!("error unmarshall network config: name must be a string, got {other}"),
+                format!("required env variables [{}] missing", missing.join(",")),
                 "",
             ));
         }
-    };
-    if name.is_empty() {
-        return Err(Error::invalid_config("missing network name", ""));
+        let Some(command) = command else {
+            // unreachable: an empty CNI_COMMAND is reported as missing above
+            return Err(Error::invalid_env(
+                "required env variables [CNI_COMMAND] missing",
+                "",
+            ));
+        };
+        Ok(EnvVars {
+            command,
+            container_id: getenv(env, "CNI_CONTAINERID"),
+            netns: getenv(env, "CNI_NETNS"),
+            ifname: getenv(env, "CNI_IFNAME"),
+            args: getenv(env, "CNI_ARGS"),
+            path: getenv(env, "CNI_PATH"),
+            netns_override: netns_override(&getenv(env, "CNI_NETNS_OVERRIDE")),
+        })
     }
-    validate::network_name(&name)?;
-    let config_version = match crate::types::decode::get_ci(obj, "cniVersion") {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => {
-            return Err(Error::decode(
-                format!(
-                    "decoding version from network config: cniVersion must be a string, got {other}"
-                ),
+
+    /// The last phase before the command: the shared config keys decoded,
+    /// `CNI_NETNS` opened once, and our own namespace refused.
+    fn open(
+        self,
+        request: Request,
+        version: Version,
+        env: Vec<(OsString, OsString)>,
+    ) -> Result<CmdArgs> {
+        let conf = NetConf::from_value(&request.config)?;
+        let netns = if self.netns.is_empty() {
+            NetnsArg::Unset
+        } else {
+            match Netns::open(&self.netns) {
+                Ok(ns) => NetnsArg::Open(ns),
+                Err(e) => NetnsArg::Failed(e),
+            }
+        };
+        // Refuse to act on our own namespace before doing anything (Go
+        // checks only after the handler ran: plugins#714).
+        if matches!(self.command, Command::Add | Command::Del)
+            && !self.netns_override
+            && let NetnsArg::Open(ns) = &netns
+            && ns.same_as(&Netns::current()?)?
+        {
+            return Err(Error::invalid_netns(
+                "plugin's netns and netns from CNI_NETNS should not be the same",
                 "",
             ));
         }
-    };
-    let config_version = if config_version.is_empty() {
-        "0.1.0".to_string()
-    } else {
-        config_version
-    };
-    *request_version = config_version.clone();
-    let _ = PANIC_VERSION.set(config_version.clone());
+        Ok(CmdArgs {
+            command: self.command,
+            container_id: self.container_id,
+            netns_path: self.netns,
+            netns,
+            ifname: self.ifname,
+            args: self.args,
+            path: self.path,
+            stdin: request.stdin,
+            config: request.config,
+            conf,
+            version,
+            env,
+        })
+    }
+}
 
+/// stdin read and parsed, with a valid network name and the config's
+/// version as written (`0.1.0` when absent).
+struct Request {
+    stdin: Vec<u8>,
+    config: Value,
+    version: String,
+}
+
+impl Request {
+    fn read(stdin: &mut dyn Read) -> Result<Request> {
+        let data = read_stdin(stdin)?;
+        let config: Value = crate::types::parse::parse(&data)
+            .map_err(|e| Error::decode(format!("error unmarshall network config: {e}"), ""))?;
+        let obj = config.as_object().ok_or_else(|| {
+            Error::decode("error unmarshall network config: not a JSON object", "")
+        })?;
+        let name = match crate::types::decode::get_ci(obj, "name") {
+            None | Some(Value::Null) => String::new(),
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => {
+                return Err(Error::decode(
+                    format!("error unmarshall network config: name must be a string, got {other}"),
+                    "",
+                ));
+            }
+        };
+        if name.is_empty() {
+            return Err(Error::invalid_config("missing network name", ""));
+        }
+        validate::network_name(&name)?;
+        let version = match crate::types::decode::get_ci(obj, "cniVersion") {
+            None | Some(Value::Null) => String::new(),
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => {
+                return Err(Error::decode(
+                    format!(
+                        "decoding version from network config: cniVersion must be a string, got {other}"
+                    ),
+                    "",
+                ));
+            }
+        };
+        let version = if version.is_empty() {
+            "0.1.0".to_string()
+        } else {
+            version
+        };
+        Ok(Request {
+            stdin: data,
+            config,
+            version,
+        })
+    }
+}
+
+/// The version gates: CHECK needs 0.4.0, GC and STATUS 1.1.0, in the config
+/// and in the plugin; then the config's version must be one the plugin
+/// speaks.
+fn negotiate(plugin: &Plugin, command: Command, config_version: &str) -> Result<Version> {
     let minimum = match command {
         Command::Check => Some(Version::V0_4_0),
         Command::Gc | Command::Status => Some(Version::V1_1_0),
         _ => None,
     };
     if let Some(min) = minimum {
-        if !version::greater_or_equal(&config_version, min.as_str())? {
+        if !version::greater_or_equal(config_version, min.as_str())? {
             return Err(Error::incompatible_version(
                 format!("config version does not allow {}", command.as_str()),
                 "",
             ));
         }
-        let plugin_allows = info
+        let plugin_allows = plugin
             .versions
             .iter()
-            .any(|v| version::greater_or_equal(v.as_str(), &config_version).unwrap_or(false));
+            .any(|v| version::greater_or_equal(v.as_str(), config_version).unwrap_or(false));
         if !plugin_allows {
             return Err(Error::incompatible_version(
                 format!("plugin version does not allow {}", command.as_str()),
@@ -575,13 +655,13 @@ fn run_command(
             ));
         }
     }
-    let version = info
+    plugin
         .versions
         .iter()
         .copied()
         .find(|v| v.as_str() == config_version)
         .ok_or_else(|| {
-            let list: Vec<String> = info
+            let list: Vec<String> = plugin
                 .version_strings()
                 .iter()
                 .map(|v| format!("{v:?}"))
@@ -593,57 +673,7 @@ fn run_command(
                     list.join(" ")
                 ),
             )
-        })?;
-
-    let conf = NetConf::from_value(&config)?;
-    let netns_path = getenv("CNI_NETNS");
-    let netns = if netns_path.is_empty() {
-        NetnsArg::Unset
-    } else {
-        match Netns::open(&netns_path) {
-            Ok(ns) => NetnsArg::Open(ns),
-            Err(e) => NetnsArg::Failed(e),
-        }
-    };
-
-    // Refuse to act on our own namespace before doing anything (Go checks
-    // only after the handler ran: plugins#714).
-    if matches!(command, Command::Add | Command::Del)
-        && !netns_override(&getenv("CNI_NETNS_OVERRIDE"))
-        && let NetnsArg::Open(ns) = &netns
-        && ns.same_as(&Netns::current()?)?
-    {
-        return Err(Error::invalid_netns(
-            "plugin's netns and netns from CNI_NETNS should not be the same",
-            "",
-        ));
-    }
-
-    let args = CmdArgs {
-        command,
-        container_id: getenv("CNI_CONTAINERID"),
-        netns_path,
-        netns,
-        ifname: getenv("CNI_IFNAME"),
-        args: getenv("CNI_ARGS"),
-        path: getenv("CNI_PATH"),
-        stdin: stdin_data,
-        config,
-        conf,
-        version,
-        env,
-    };
-    match command {
-        Command::Add => {
-            let result = plugin.add(&args)?;
-            Ok(Some(result.to_value(version)?))
-        }
-        Command::Del => plugin.del(&args).map(|_| None),
-        Command::Check => plugin.check(&args).map(|_| None),
-        Command::Gc => plugin.gc(&args).map(|_| None),
-        Command::Status => plugin.status(&args).map(|_| None),
-        Command::Version => Ok(None),
-    }
+        })
 }
 
 /// The most stdin we read. Real configurations are a few KiB; one with a

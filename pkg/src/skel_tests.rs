@@ -10,45 +10,58 @@ use serde_json::{Value, json};
 use super::*;
 use crate::types::Version;
 
-#[derive(Default)]
+/// How the fake plugin's commands behave. Its commands are plain
+/// functions, so the behaviour and the calls live in thread-locals, which
+/// [`run_with`] resets: each test drives it from its own thread.
+#[derive(Default, Clone, Copy)]
 struct Fake {
-    calls: RefCell<Vec<&'static str>>,
     fail_with: Option<u32>,
     panic: bool,
 }
 
-impl Fake {
-    fn record(&self, name: &'static str) -> Result<()> {
-        self.calls.borrow_mut().push(name);
-        if self.panic {
-            panic!("kaboom");
-        }
-        match self.fail_with {
-            Some(999) => Err(Error::internal("untyped failure")),
-            Some(c) => Err(Error::new(c, "plugin failed", "because")),
-            None => Ok(()),
-        }
+thread_local! {
+    static BEHAVIOUR: std::cell::Cell<Fake> = std::cell::Cell::new(Fake::default());
+    static CALLS: RefCell<Vec<&'static str>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The commands the fake plugin ran in the last [`run_with`].
+fn calls() -> Vec<&'static str> {
+    CALLS.with(|c| c.borrow().clone())
+}
+
+fn record(name: &'static str) -> Result<()> {
+    CALLS.with(|c| c.borrow_mut().push(name));
+    let fake = BEHAVIOUR.with(|b| b.get());
+    if fake.panic {
+        panic!("kaboom");
+    }
+    match fake.fail_with {
+        Some(999) => Err(Error::internal("untyped failure")),
+        Some(c) => Err(Error::new(c, "plugin failed", "because")),
+        None => Ok(()),
     }
 }
 
-impl Plugin for Fake {
-    fn add(&self, _args: &CmdArgs) -> Result<CniResult> {
-        self.record("add")?;
-        CniResult::from_value(
-            &json!({"cniVersion": "1.1.0",
-                    "interfaces": [{"name": "eth0", "mac": "0e:00:00:00:00:07", "mtu": 1500, "sandbox": "/x"}],
-                    "ips": [{"interface": 0, "address": "10.1.2.3/24", "gateway": "10.1.2.1"}],
-                    "routes": [{"dst": "0.0.0.0/0"}]}),
-            "",
-        )
-    }
-    fn del(&self, _: &CmdArgs) -> Result<()> {
-        self.record("del")
-    }
-    fn check(&self, _: &CmdArgs) -> Result<()> {
-        self.record("check")
-    }
+fn fake_add(_args: &CmdArgs) -> Result<CniResult> {
+    record("add")?;
+    CniResult::from_value(
+        &json!({"cniVersion": "1.1.0",
+                "interfaces": [{"name": "eth0", "mac": "0e:00:00:00:00:07", "mtu": 1500, "sandbox": "/x"}],
+                "ips": [{"interface": 0, "address": "10.1.2.3/24", "gateway": "10.1.2.1"}],
+                "routes": [{"dst": "0.0.0.0/0"}]}),
+        "",
+    )
 }
+
+fn fake_del(_: &CmdArgs) -> Result<()> {
+    record("del")
+}
+
+fn fake_check(_: &CmdArgs) -> Result<()> {
+    record("check")
+}
+
+const FAKE: Plugin = Plugin::new("fake", fake_add, fake_del, fake_check);
 
 /// A reader that fails if read, standing in for a stdin never closed.
 struct Untouchable;
@@ -94,12 +107,9 @@ fn base_env(cmd: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn run_with(
-    plugin: &dyn Plugin,
-    info: &PluginInfo,
-    env: &[(&str, String)],
-    stdin: &mut dyn Read,
-) -> Outcome {
+fn run_with(fake: Fake, plugin: &Plugin, env: &[(&str, String)], stdin: &mut dyn Read) -> Outcome {
+    BEHAVIOUR.with(|b| b.set(fake));
+    CALLS.with(|c| c.borrow_mut().clear());
     let env: Vec<(OsString, OsString)> = env
         .iter()
         .map(|(k, v)| (OsString::from(k), OsString::from(v)))
@@ -108,7 +118,6 @@ fn run_with(
     let mut err = Vec::new();
     let code = dispatch(
         plugin,
-        info,
         Io {
             env,
             stdin,
@@ -124,15 +133,8 @@ fn run_with(
 }
 
 fn run(env: &[(&str, String)], stdin: &str) -> (Outcome, Vec<&'static str>) {
-    let plugin = Fake::default();
-    let o = run_with(
-        &plugin,
-        &PluginInfo::all_versions("fake"),
-        env,
-        &mut stdin.as_bytes(),
-    );
-    let calls = plugin.calls.borrow().clone();
-    (o, calls)
+    let o = run_with(Fake::default(), &FAKE, env, &mut stdin.as_bytes());
+    (o, calls())
 }
 
 fn conf(version: &str) -> String {
@@ -148,10 +150,9 @@ fn without(env: &[(&'static str, String)], keys: &[&str]) -> Vec<(&'static str, 
 
 #[test]
 fn conformance_01_02_version_without_stdin() {
-    let plugin = Fake::default();
     let o = run_with(
-        &plugin,
-        &PluginInfo::all_versions("fake"),
+        Fake::default(),
+        &FAKE,
         &[("CNI_COMMAND", "VERSION".into())],
         &mut Untouchable,
     );
@@ -284,13 +285,7 @@ fn conformance_10_bad_stdin() {
     let (o, _) = run(&env, &garbage);
     assert_eq!(o.err_code(), 6);
     // a failing stdin is an I/O error
-    let plugin = Fake::default();
-    let o = run_with(
-        &plugin,
-        &PluginInfo::all_versions("fake"),
-        &base_env("DEL"),
-        &mut BrokenReader,
-    );
+    let o = run_with(Fake::default(), &FAKE, &base_env("DEL"), &mut BrokenReader);
     assert_eq!(o.err_code(), 5);
     assert!(o.err_msg().starts_with("error reading from stdin:"));
 }
@@ -314,11 +309,11 @@ fn env_values_must_be_utf8() {
         .map(|(k, v)| (OsString::from(k), OsString::from(v)))
         .collect();
     env[3].1 = OsString::from_vec(b"eth\xff".to_vec());
-    let plugin = Fake::default();
+    BEHAVIOUR.with(|b| b.set(Fake::default()));
+    CALLS.with(|c| c.borrow_mut().clear());
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let code = dispatch(
-        &plugin,
-        &PluginInfo::all_versions("fake"),
+        &FAKE,
         Io {
             env,
             stdin: &mut conf("1.0.0").as_bytes(),
@@ -330,19 +325,13 @@ fn env_values_must_be_utf8() {
     let j: Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(j["code"], 4);
     assert_eq!(j["msg"], "CNI_IFNAME is not valid UTF-8");
-    assert!(plugin.calls.borrow().is_empty());
+    assert!(calls().is_empty());
 }
 
 #[test]
 fn stdin_is_capped() {
-    let plugin = Fake::default();
     let mut endless = Endless(0);
-    let o = run_with(
-        &plugin,
-        &PluginInfo::all_versions("fake"),
-        &base_env("DEL"),
-        &mut endless,
-    );
+    let o = run_with(Fake::default(), &FAKE, &base_env("DEL"), &mut endless);
     assert_eq!(o.err_code(), 6);
     assert!(
         o.err_msg().contains("stdin is larger than 16 MiB"),
@@ -354,7 +343,7 @@ fn stdin_is_capped() {
         "read {} bytes",
         endless.0
     );
-    assert!(plugin.calls.borrow().is_empty());
+    assert!(calls().is_empty());
     // Exactly at the cap is still read (and here fails only as JSON).
     let mut padded = conf("1.0.0").into_bytes();
     padded.resize(MAX_STDIN, b' ');
@@ -384,14 +373,13 @@ fn conformance_12_missing_version_is_010() {
     let (o, calls) = run(&base_env("DEL"), r#"{"name":"net1"}"#);
     assert_eq!(o.code, 0);
     assert_eq!(calls, vec!["del"]);
-    let plugin = Fake::default();
-    let info = PluginInfo {
-        about: "x".into(),
-        versions: vec![Version::V1_0_0],
+    let plugin = Plugin {
+        versions: &[Version::V1_0_0],
+        ..FAKE
     };
     let o = run_with(
+        Fake::default(),
         &plugin,
-        &info,
         &base_env("DEL"),
         &mut r#"{"name":"net1"}"#.as_bytes(),
     );
@@ -435,14 +423,13 @@ fn conformance_13_version_gates() {
         }
     }
     // a plugin that stops at 1.0.0 cannot be asked for GC at 1.1.0
-    let plugin = Fake::default();
-    let info = PluginInfo {
-        about: "x".into(),
-        versions: vec![Version::V0_4_0, Version::V1_0_0],
+    let plugin = Plugin {
+        versions: &[Version::V0_4_0, Version::V1_0_0],
+        ..FAKE
     };
     let o = run_with(
+        Fake::default(),
         &plugin,
-        &info,
         &base_env("GC"),
         &mut conf("1.1.0").as_bytes(),
     );
@@ -464,16 +451,11 @@ fn conformance_14_unparseable_version_on_gated_commands() {
 #[test]
 fn conformance_15_16_errors_are_json_with_nonzero_exit() {
     for fail in [7u32, 999, 11] {
-        let plugin = Fake {
+        let fake = Fake {
             fail_with: Some(fail),
             ..Default::default()
         };
-        let o = run_with(
-            &plugin,
-            &PluginInfo::all_versions("fake"),
-            &base_env("DEL"),
-            &mut conf("0.4.0").as_bytes(),
-        );
+        let o = run_with(fake, &FAKE, &base_env("DEL"), &mut conf("0.4.0").as_bytes());
         assert_ne!(o.code, 0);
         let j = o.json();
         assert_eq!(j["code"], fail);
@@ -487,16 +469,11 @@ fn conformance_15_16_errors_are_json_with_nonzero_exit() {
         }
     }
     // a panic is still a spec error
-    let plugin = Fake {
+    let fake = Fake {
         panic: true,
         ..Default::default()
     };
-    let o = run_with(
-        &plugin,
-        &PluginInfo::all_versions("fake"),
-        &base_env("DEL"),
-        &mut conf("1.0.0").as_bytes(),
-    );
+    let o = run_with(fake, &FAKE, &base_env("DEL"), &mut conf("1.0.0").as_bytes());
     assert_ne!(o.code, 0);
     assert_eq!(o.err_code(), 999);
     assert!(o.err_msg().contains("kaboom"));
@@ -580,22 +557,25 @@ fn conformance_35_unknown_keys_tolerated() {
 }
 
 #[test]
-fn plugin_info_since_keeps_that_version_and_later() {
+fn plugin_since_keeps_that_version_and_later() {
     for (oldest, want) in [
         (Version::V0_1_0, Version::ALL.len()),
         (Version::V0_3_0, 5),
         (Version::V0_4_0, 3),
         (Version::V1_1_0, 1),
     ] {
-        let info = PluginInfo::since("x", oldest);
-        assert_eq!(info.versions.len(), want, "{oldest:?}");
-        assert!(info.versions.iter().all(|v| *v >= oldest));
-        assert_eq!(info.about, about("x"));
+        let plugin = Plugin::new("x", fake_add, fake_del, fake_check).since(oldest);
+        assert_eq!(plugin.versions.len(), want, "{oldest:?}");
+        assert!(plugin.versions.iter().all(|v| *v >= oldest));
+        assert_eq!(
+            plugin.about(),
+            format!("CNI x plugin {} (Rust)", env!("CARGO_PKG_VERSION"))
+        );
     }
 }
 
 #[test]
-fn commands_call_the_functions_given_and_default_gc_status_to_success() {
+fn plugin_calls_the_functions_given_and_defaults_gc_status_to_success() {
     fn add(_: &CmdArgs) -> Result<CniResult> {
         Err(Error::new(101, "add", ""))
     }
@@ -608,9 +588,8 @@ fn commands_call_the_functions_given_and_default_gc_status_to_success() {
     fn gc(_: &CmdArgs) -> Result<()> {
         Err(Error::new(104, "gc", ""))
     }
-    let plain = Commands::new(add, del, check);
-    let with_gc = Commands { gc, ..plain };
-    let info = PluginInfo::all_versions("fake");
+    let plain = Plugin::new("fake", add, del, check);
+    let with_gc = Plugin { gc, ..plain };
     for (plugin, cmd, want) in [
         (&plain, "ADD", Some(101)),
         (&plain, "DEL", Some(102)),
@@ -622,7 +601,7 @@ fn commands_call_the_functions_given_and_default_gc_status_to_success() {
     ] {
         let mut env = base_env(cmd);
         env[2].1 = "/proc/self/ns/net".into();
-        let o = run_with(plugin, &info, &env, &mut conf("1.1.0").as_bytes());
+        let o = run_with(Fake::default(), plugin, &env, &mut conf("1.1.0").as_bytes());
         match want {
             Some(code) => assert_eq!(o.err_code(), code, "{cmd}: {}", o.stdout),
             None => assert_eq!(o.code, 0, "{cmd}: {}", o.stdout),

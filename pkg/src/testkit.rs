@@ -6,8 +6,10 @@
 //! Every [`TestNs`] has a unique name and is deleted on drop, so tests run
 //! in parallel and never touch the machine's own network. Tests need root
 //! (or `CAP_SYS_ADMIN` + `CAP_NET_ADMIN`) and `ip` from iproute2; start each
-//! with [`require_root!`](crate::require_root) to skip with a reason
-//! otherwise.
+//! with [`require_root!`](crate::require_root) (and
+//! [`require_tools!`](crate::require_tools) for other programs): without
+//! them the test skips with the reason, or fails with it when
+//! `CNI_TESTS_REQUIRE_PRIV` is set (see [`skip`]).
 //!
 //! ```no_run
 //! use pkg::testkit::{Call, TestNs};
@@ -15,10 +17,17 @@
 //! let host = TestNs::new("host");
 //! let ctr = TestNs::new("ctr");
 //! let conf = serde_json::json!({"cniVersion": "1.1.0", "name": "n", "type": "loopback"});
-//! let result = Call::new("target/debug/loopback", "ADD").netns(&ctr).in_host(&host).run(&conf).ok();
+//! let result = Call::new("target/debug/loopback", "ADD")
+//!     .netns(&ctr)
+//!     .in_host(&host)
+//!     .run(&conf)
+//!     .expect_success();
 //! assert_eq!(result["interfaces"][0]["name"], "lo");
-//! Call::new("target/debug/loopback", "DEL").netns(&ctr).in_host(&host).run(&conf).ok();
+//! Call::new("target/debug/loopback", "DEL").netns(&ctr).in_host(&host).run(&conf).expect_success();
 //! ```
+
+// Test support: a panic is how it reports a failure to the test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -33,17 +42,31 @@ use serde_json::Value;
 pub use crate::ns::Netns;
 pub use crate::types::Version;
 
-/// Skip (with a printed reason) unless we can create namespaces.
+pub use crate::skip;
+
+/// Return from the calling test unless it can create namespaces: skipped
+/// with the reason, or failed with it under `CNI_TESTS_REQUIRE_PRIV`.
 #[macro_export]
 macro_rules! require_root {
     () => {
         if let Some(reason) = $crate::testkit::missing_privilege() {
-            eprintln!("skipped: {reason}");
-            return;
+            return $crate::skip::because(reason);
         }
     };
 }
 
+/// Return from the calling test unless every program named is in `PATH`:
+/// skipped with the reason, or failed with it under `CNI_TESTS_REQUIRE_PRIV`.
+#[macro_export]
+macro_rules! require_tools {
+    ($($tool:expr),+ $(,)?) => {
+        if let Some(reason) = $crate::testkit::missing_tools(&[$($tool),+]) {
+            return $crate::skip::because(reason);
+        }
+    };
+}
+
+/// Why namespaces cannot be created here, if they cannot.
 pub fn missing_privilege() -> Option<String> {
     if !nix::unistd::geteuid().is_root() {
         return Some("needs root to create network namespaces".into());
@@ -52,6 +75,16 @@ pub fn missing_privilege() -> Option<String> {
         return Some("needs iproute2 (`ip`)".into());
     }
     None
+}
+
+/// Which of `tools` are not in `PATH`, as a reason to skip.
+pub fn missing_tools(tools: &[&str]) -> Option<String> {
+    let missing: Vec<&str> = tools
+        .iter()
+        .copied()
+        .filter(|t| which(t).is_none())
+        .collect();
+    (!missing.is_empty()).then(|| format!("needs {} (not installed)", missing.join(", ")))
 }
 
 fn which(cmd: &str) -> Option<PathBuf> {
@@ -184,8 +217,9 @@ impl Outcome {
         })
     }
 
-    /// Assert success and return the parsed stdout (Null when empty).
-    pub fn ok(&self) -> Value {
+    /// Assert that the plugin succeeded; returns its stdout parsed (Null
+    /// when empty).
+    pub fn expect_success(&self) -> Value {
         assert_eq!(
             self.code, 0,
             "plugin failed: {}\nstderr: {}",
@@ -198,8 +232,8 @@ impl Outcome {
         }
     }
 
-    /// Assert failure with a spec error; returns (code, msg).
-    pub fn err(&self) -> (u64, String) {
+    /// Assert that the plugin failed with a spec error; returns (code, msg).
+    pub fn expect_spec_error(&self) -> (u64, String) {
         assert_ne!(
             self.code, 0,
             "plugin unexpectedly succeeded: {}",

@@ -1,16 +1,31 @@
 //! Helpers for this repository's privileged integration tests: the
 //! generic ones come from [`pkg::testkit`]; these add where the built
-//! binaries, Debian's Go plugins and the fixtures are, and host-local store
+//! binaries, Debian's Go plugins and the recorded fixtures are, the network
+//! fixture every plugin test uses ([`Fixture`]), and host-local store
 //! inspection.
 
 use std::path::{Path, PathBuf};
 
+pub mod attachment;
+pub mod fixture;
 pub mod hostile;
 pub mod kill;
+pub mod needs;
+pub mod results;
 pub mod state;
+pub mod topology;
+pub mod veth_plugins;
+pub mod wrappers;
 
-pub use pkg::require_root;
+pub use attachment::*;
+pub use fixture::*;
+pub use needs::*;
 pub use pkg::testkit::*;
+pub use pkg::{require_root, require_tools};
+pub use results::*;
+pub use topology::*;
+pub use veth_plugins::*;
+pub use wrappers::*;
 
 /// Where the plugin binaries are: `$CNI_BIN_DIR`, else the cargo target
 /// directory's `debug` (run `cargo build --workspace` first).

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use crate::{TestNs, files_under, has_tool, output_in};
+use crate::{TestNs, files_under, has_tool, output_in, skip};
 
 /// The state of one namespace, by section; volatile details (flags,
 /// counters, lifetimes) are left out so that only real leftovers differ.
@@ -35,7 +35,7 @@ impl Snapshot {
             rules.extend(output_in(ns, "ip", &[fam, "rule"]).lines().map(squash));
         }
         sections.insert("rules", rules);
-        if has_tool("tc") {
+        if compared("tc") {
             sections.insert(
                 "qdiscs",
                 output_in(ns, "tc", &["qdisc", "show"])
@@ -45,7 +45,7 @@ impl Snapshot {
             );
         }
         for tool in ["iptables-save", "ip6tables-save"] {
-            if has_tool(tool) && !iptables_is_nft() {
+            if compared(tool) && !iptables_is_nft() {
                 let text = output_in(ns, tool, &[]);
                 let key = if tool == "iptables-save" {
                     "iptables"
@@ -55,7 +55,7 @@ impl Snapshot {
                 sections.insert(key, text.lines().filter_map(iptables_line).collect());
             }
         }
-        if has_tool("nft") {
+        if compared("nft") {
             sections.insert(
                 "nft",
                 output_in(ns, "nft", &["list", "ruleset"])
@@ -97,6 +97,20 @@ impl Snapshot {
     pub fn link_names(&self) -> &BTreeSet<String> {
         &self.sections["links"]
     }
+}
+
+/// Whether `tool` is there to read its section of a snapshot; a missing
+/// one is reported once (see `pkg::skip`): the snapshots would not see
+/// leftovers of its kind.
+fn compared(tool: &'static str) -> bool {
+    let there = has_tool(tool);
+    if !there {
+        skip::once(
+            tool,
+            format!("{tool} not installed: namespace snapshots leave its section out"),
+        );
+    }
+    there
 }
 
 /// Link names (and kinds), read over netlink: cheaper than running `ip`.

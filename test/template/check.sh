@@ -39,10 +39,10 @@ cp -r "$copy/plugins/sample" "$copy/plugins/meta/myplugin"
 rm -f "$copy/plugins/meta/myplugin/README.md"
 sed -i 's/^name = "sample"/name = "myplugin"/' "$copy/plugins/meta/myplugin/Cargo.toml"
 sed -i 's|^members = \[|members = [\n    "plugins/meta/myplugin",|' "$copy/Cargo.toml"
-sed -i 's/all_versions("sample")/all_versions("myplugin")/' "$copy/plugins/meta/myplugin/src/main.rs"
+sed -i 's/Plugin::new("sample"/Plugin::new("myplugin"/' "$copy/plugins/meta/myplugin/src/main.rs"
 sed 's/"sample"/"myplugin"/g' "$copy/test/tests/sample.rs" >"$copy/test/tests/myplugin.rs"
 grep -q '"plugins/meta/myplugin"' "$copy/Cargo.toml"
-grep -q 'all_versions("myplugin")' "$copy/plugins/meta/myplugin/src/main.rs"
+grep -q 'Plugin::new("myplugin"' "$copy/plugins/meta/myplugin/src/main.rs"
 
 export CARGO_TARGET_DIR=$work/target
 echo "== build and unit tests"
@@ -52,8 +52,10 @@ mybin=$work/bin
 mkdir -p "$mybin"
 cp "$bin"/* "$mybin/"
 cp "$CARGO_TARGET_DIR/debug/myplugin" "$mybin/"
-# (captured first: grep -q exiting early would fail the pipeline with SIGPIPE)
-version=$(echo '{}' | CNI_COMMAND=VERSION "$mybin/myplugin")
+# (captured first: grep -q exiting early would fail the pipeline with SIGPIPE;
+# stdin from a here-string, as VERSION never reads it: echo into a pipe
+# would die of SIGPIPE whenever the plugin has already exited)
+version=$(CNI_COMMAND=VERSION "$mybin/myplugin" <<<'{}')
 grep -q supportedVersions <<<"$version"
 
 echo "== its integration test (copied from test/tests/sample.rs)"

@@ -27,7 +27,8 @@ struct Run {
 }
 
 impl Run {
-    fn ok(&self) -> &Self {
+    /// Assert that cnitool exited 0.
+    fn expect_success(&self) -> &Self {
         assert_eq!(
             self.code, 0,
             "cnitool failed:\nstdout: {}\nstderr: {}",
@@ -114,8 +115,7 @@ impl Tool {
             "#!/bin/sh\nstdin=$(cat)\nprintf '%s\\t%s\\t%s\\t%s\\t%s\\t%s\\t%s\\t%s\\n' {name} \"$CNI_COMMAND\" \"$CNI_CONTAINERID\" \"$CNI_NETNS\" \"$CNI_IFNAME\" \"$CNI_ARGS\" \"$CNI_PATH\" \"$stdin\" >> {log}\n{body}\n",
             log = self.log().display()
         );
-        std::fs::write(&p, text).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        write_executable(&p, &text);
     }
 
     fn plugin(&self, name: &str) {
@@ -279,7 +279,7 @@ fn conformance_68_cnitool_parameters_and_exit_codes() {
         env.push(("CNI_ARGS", "IgnoreUnknown=1;K8S_POD_NAME=web"));
         env.push(("CAP_ARGS", r#"{"portMappings":[{"hostPort":8080,"containerPort":80,"protocol":"tcp"}],"unused":1}"#));
         let run = t.run_env(&env, &args);
-        run.ok();
+        run.expect_success();
         // the result, indented by four spaces
         assert!(
             run.stdout
@@ -334,7 +334,8 @@ fn conformance_68_cnitool_parameters_and_exit_codes() {
     );
     assert_eq!(t.calls()[0].container_id, cid);
     // --container-id overrides the derived ID
-    t.run(&["--container-id", "mine", "add", "n", &netns]).ok();
+    t.run(&["--container-id", "mine", "add", "n", &netns])
+        .expect_success();
     assert_eq!(t.calls()[0].container_id, "mine");
 
     // failure: exit 1, the plugin's message, details and code on stderr
@@ -508,7 +509,7 @@ fn del_runs_every_plugin_and_reports_every_failure() {
     }
     t.conf("10-n.conflist", &chain("n", "1.0.0", &["a", "b", "c"]));
     let netns = fake_netns(&t);
-    t.run(&["add", "n", &netns]).ok();
+    t.run(&["add", "n", &netns]).expect_success();
     t.calls();
     let fail = r#"case "$CNI_COMMAND" in DEL) echo '{"code":999,"msg":"cannot delete NAME"}'; exit 1 ;; esac"#;
     t.script("a", &fail.replace("NAME", "a"));
@@ -533,7 +534,7 @@ fn del_runs_every_plugin_and_reports_every_failure() {
     // each plugin had the cached result as prevResult
     t.plugin("a");
     t.plugin("c");
-    t.run(&["del", "n", &netns]).ok();
+    t.run(&["del", "n", &netns]).expect_success();
     for c in t.calls() {
         assert_eq!(
             c.stdin["prevResult"]["ips"][0]["address"],
@@ -544,7 +545,7 @@ fn del_runs_every_plugin_and_reports_every_failure() {
     }
     assert!(t.cache_files().is_empty());
     // DEL again (nothing cached, no prevResult) succeeds
-    t.run(&["del", "n", &netns]).ok();
+    t.run(&["del", "n", &netns]).expect_success();
     assert!(
         t.calls()
             .iter()
@@ -552,7 +553,7 @@ fn del_runs_every_plugin_and_reports_every_failure() {
     );
     // and works when the netns is gone
     std::fs::remove_file(&netns).unwrap();
-    t.run(&["del", "n", &netns]).ok();
+    t.run(&["del", "n", &netns]).expect_success();
 }
 
 /// A scenario of the Go fixtures: its directory and its args.json.
@@ -660,7 +661,7 @@ fn reads_result_caches_written_by_go_libcni() {
         if c.check {
             let mut args = flags.to_vec();
             args.extend(["check", net.as_str(), netns.as_str()]);
-            t.run(&args).ok();
+            t.run(&args).expect_success();
             let calls = t.calls();
             assert!(!calls.is_empty());
             for call in &calls {
@@ -678,7 +679,7 @@ fn reads_result_caches_written_by_go_libcni() {
         }
         let mut args = flags.to_vec();
         args.extend(["del", net.as_str(), netns.as_str()]);
-        t.run(&args).ok();
+        t.run(&args).expect_success();
         let calls = t.calls();
         assert!(!calls.is_empty());
         for call in &calls {
@@ -709,12 +710,12 @@ fn gc_and_status() {
     t.conf("10-n.conflist", &chain("n", "1.1.0", &["a", "b"]));
     t.conf("20-m.conflist", &chain("m", "1.1.0", &["a"]));
     let netns = fake_netns(&t);
-    t.run(&["add", "n", &netns]).ok();
-    t.run(&["-i", "eth1", "add", "n", &netns]).ok();
-    t.run(&["add", "m", &netns]).ok();
+    t.run(&["add", "n", &netns]).expect_success();
+    t.run(&["-i", "eth1", "add", "n", &netns]).expect_success();
+    t.run(&["add", "m", &netns]).expect_success();
     assert_eq!(t.cache_files().len(), 3);
     t.calls();
-    t.run(&["gc", "n", &netns]).ok();
+    t.run(&["gc", "n", &netns]).expect_success();
     let calls: Vec<String> = t
         .calls()
         .iter()
@@ -738,10 +739,10 @@ fn gc_and_status() {
     assert_eq!(left.len(), 1);
     assert!(left[0].starts_with("m-"), "{left:?}");
     // the netns argument is optional for gc and status
-    t.run(&["gc", "n"]).ok();
+    t.run(&["gc", "n"]).expect_success();
     t.calls();
 
-    t.run(&["status", "n"]).ok();
+    t.run(&["status", "n"]).expect_success();
     assert_eq!(t.calls().len(), 2);
     t.script("a", r#"[ "$CNI_COMMAND" = STATUS ] && { echo '{"code":50,"msg":"pool exhausted","details":"10.1.2.0/24"}'; exit 1; }; true"#);
     t.run(&["status", "n"]).fails_with(&[
@@ -752,7 +753,7 @@ fn gc_and_status() {
     assert_eq!(t.calls().len(), 1, "STATUS stops at the first failure");
     // below 1.1.0 nothing is asked
     t.conf("10-n.conflist", &chain("n", "1.0.0", &["a", "b"]));
-    t.run(&["status", "n"]).ok();
+    t.run(&["status", "n"]).expect_success();
     assert!(t.calls().is_empty());
 }
 
@@ -779,7 +780,7 @@ fn list_version_and_validate() {
         &json!({"cniVersion": "0.4.0", "name": "a", "type": "fake"}),
     );
     let run = t.run(&["list"]);
-    run.ok();
+    run.expect_success();
     let lines: Vec<&str> = run.stdout.lines().collect();
     assert!(lines[0].starts_with("NETWORK"), "{}", run.stdout);
     assert!(
@@ -833,7 +834,7 @@ fn list_version_and_validate() {
     std::fs::remove_file(t.confdir.join("20-bad.conflist")).unwrap();
 
     let run = t.run(&["version"]);
-    run.ok();
+    run.expect_success();
     assert!(run.stdout.starts_with("cnitool "), "{}", run.stdout);
     assert!(
         run.stdout.contains("\nfake: 0.4.0, 1.0.0, 1.1.0\n"),
@@ -859,7 +860,7 @@ fn list_version_and_validate() {
     );
 
     let run = t.run(&["validate", "a"]);
-    run.ok();
+    run.expect_success();
     assert!(run.stdout.contains("capabilities: ips"), "{}", run.stdout);
     t.run(&["validate", "b"])
         .fails_with(&["plugin old does not support config version \"0.4.0\""]);
@@ -908,16 +909,6 @@ fn shape(v: &Value) -> Value {
     }
 }
 
-fn host_veths(host: &TestNs) -> Vec<String> {
-    host.netlink()
-        .link_list()
-        .unwrap()
-        .into_iter()
-        .filter(|l| l.kind.as_deref() == Some("veth"))
-        .map(|l| l.name)
-        .collect()
-}
-
 /// ADD → CHECK → DEL of the bridge network with the plugins of `bin`;
 /// returns the ADD result's shape. Nothing may be left afterwards.
 fn add_check_del(bin: &Path, version: &str, what: &str) -> Value {
@@ -932,7 +923,7 @@ fn add_check_del(bin: &Path, version: &str, what: &str) -> Value {
     let netns = ctr.path_str();
     let cap = ("CAP_ARGS", r#"{"ips":["10.66.0.9/24"]}"#);
     let add = t.run_env(&[cap], &["add", "cninet", &netns]);
-    add.ok();
+    add.expect_success();
     let result = add.json();
     assert_eq!(result["cniVersion"], json!(version), "{what}");
     assert!(
@@ -957,7 +948,7 @@ fn add_check_del(bin: &Path, version: &str, what: &str) -> Value {
     if version == "0.3.1" {
         check.fails_with(&["configuration version \"0.3.1\" does not support the CHECK command"]);
     } else {
-        check.ok();
+        check.expect_success();
     }
     // a CHECK that must fail: the container's interface is gone
     if version != "0.3.1" {
@@ -967,7 +958,8 @@ fn add_check_del(bin: &Path, version: &str, what: &str) -> Value {
         ctr.ip(&["link", "set", "moved0", "name", "eth0"]);
     }
 
-    t.run_env(&[cap], &["del", "cninet", &netns]).ok();
+    t.run_env(&[cap], &["del", "cninet", &netns])
+        .expect_success();
     assert!(!cached.exists(), "{what}: cache entry left");
     assert!(
         reservation_files(&data.join("cninet")).is_empty(),
@@ -981,12 +973,13 @@ fn add_check_del(bin: &Path, version: &str, what: &str) -> Value {
         "{what}: eth0 left"
     );
     assert!(
-        host_veths(&host).is_empty(),
+        veths_in(&host).is_empty(),
         "{what}: veths left: {:?}",
-        host_veths(&host)
+        veths_in(&host)
     );
     // DEL is idempotent
-    t.run_env(&[cap], &["del", "cninet", &netns]).ok();
+    t.run_env(&[cap], &["del", "cninet", &netns])
+        .expect_success();
     shape(&result)
 }
 
@@ -997,10 +990,8 @@ fn cnitool_drives_our_plugins_and_go_plugins_alike() {
     require_root!();
     let ours = bin_dir();
     plugin_path("bridge");
-    let go = go_plugin("bridge").map(|p| p.parent().unwrap().to_path_buf());
-    if go.is_none() {
-        eprintln!("note: Debian's Go plugins are not installed: running ours only");
-    }
+    // Go's too, when they are installed
+    let go = require_go("bridge", &["host-local"]).map(|p| p.parent().unwrap().to_path_buf());
     for version in ["0.3.1", "0.4.0", "1.0.0", "1.1.0"] {
         let our_shape = add_check_del(&ours, version, &format!("ours {version}"));
         // Go's plugins 1.1.1 stop at 1.0.0
@@ -1053,8 +1044,7 @@ esac
 "#,
         state = state.display()
     );
-    std::fs::write(&p, script).unwrap();
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    write_executable(&p, &script);
     p
 }
 
@@ -1070,12 +1060,7 @@ fn script_env(cmd: &mut Command, t: &Tool) {
 #[test]
 fn docker_run_attaches_the_placeholder_netns() {
     require_root!();
-    for tool in ["unshare", "nsenter", "setsid", "jq"] {
-        if !has_tool(tool) {
-            eprintln!("skipped: {tool} not installed");
-            return;
-        }
-    }
+    require_tools!("unshare", "nsenter", "setsid", "jq");
     let host = TestNs::new("host");
     let t = Tool::new(&bin_dir().display().to_string());
     let data = t.tmp.path().join("ipam");
@@ -1110,7 +1095,7 @@ fn docker_run_attaches_the_placeholder_netns() {
     // everything undone: cache entries, reservations, veths, the placeholder
     assert!(t.cache_files().is_empty(), "{:?}", t.cache_files());
     assert!(reservation_files(&data.join("cninet")).is_empty());
-    assert!(host_veths(&host).is_empty(), "{:?}", host_veths(&host));
+    assert!(veths_in(&host).is_empty(), "{:?}", veths_in(&host));
     assert!(files_under(&t.tmp.path().join("docker-state")).is_empty());
 
     // the command's exit status comes back, the cleanup still runs
@@ -1122,7 +1107,7 @@ fn docker_run_attaches_the_placeholder_netns() {
     cmd.env("DOCKER", &docker);
     assert_eq!(cmd.output().unwrap().status.code(), Some(3));
     assert!(t.cache_files().is_empty());
-    assert!(host_veths(&host).is_empty());
+    assert!(veths_in(&host).is_empty());
 }
 
 // scripts/priv-net-run.sh goes through cnitool: every network is added and
@@ -1130,10 +1115,7 @@ fn docker_run_attaches_the_placeholder_netns() {
 #[test]
 fn priv_net_run_uses_cnitool() {
     require_root!();
-    if !has_tool("jq") {
-        eprintln!("skipped: jq not installed");
-        return;
-    }
+    require_tools!("jq");
     let host = TestNs::new("host");
     let t = Tool::new(&bin_dir().display().to_string());
     let data = t.tmp.path().join("ipam");
@@ -1145,17 +1127,15 @@ fn priv_net_run_uses_cnitool() {
     // a cnitool that logs its arguments
     let wrapper = t.tmp.path().join("cnitool-wrapper");
     let log = t.tmp.path().join("cnitool.log");
-    std::fs::write(
+    write_executable(
         &wrapper,
-        format!(
+        &format!(
             "#!/bin/sh\necho \"$*\" >> {}\necho \"$CNI_CACHE_DIR\" > {}.cache\nexec {} \"$@\"\n",
             log.display(),
             log.display(),
             plugin_path("cnitool").display()
         ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    );
     let mut cmd = host.cmd(
         repo().join("scripts/priv-net-run.sh"),
         &["ip", "-br", "addr", "show", "eth0"],
@@ -1205,5 +1185,5 @@ fn priv_net_run_uses_cnitool() {
         "private cache {cache} left behind"
     );
     assert!(reservation_files(&data.join("cninet")).is_empty());
-    assert!(host_veths(&host).is_empty());
+    assert!(veths_in(&host).is_empty());
 }

@@ -311,19 +311,13 @@ fn cold_start(
 #[test]
 fn mixed_operations_iptables() {
     require_root!();
-    if !has_tool("iptables") {
-        eprintln!("skipped: iptables not installed");
-        return;
-    }
+    require_tools!("iptables");
     run_mix("iptables");
 }
 
 #[test]
 fn mixed_operations_nftables() {
     require_root!();
-    if !has_tool("nft") {
-        eprintln!("skipped: nft not installed");
-        return;
-    }
+    require_tools!("nft");
     run_mix("nftables");
 }

@@ -7,7 +7,7 @@
 
 use std::io::{Read, Write};
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -41,40 +41,40 @@ fn supported_details(config_version: &str) -> String {
     )
 }
 
+/// The container ID of every call.
+const CID: &str = "c0ffee";
+
 fn lo_is_up(ns: &TestNs) -> bool {
-    let mut nl = ns.netlink();
-    nl.link_get(pkg::netlink::LinkId::Name("lo"))
-        .unwrap()
-        .is_up()
+    is_up(ns, "lo")
 }
 
-/// One plugin under test with its own namespaces and data directory.
+/// One plugin under test: the network fixture (whose directory holds
+/// everything host-local may write: `<dir>/data` is the dataDir, so escapes
+/// from the dataDir are visible too) and a container.
 struct Fx {
-    plugin: &'static str,
-    host: TestNs,
+    net: Fixture,
     ctr: TestNs,
-    /// Everything host-local may write lives under here (`<tmp>/data` is
-    /// the dataDir), so escapes from the dataDir are visible too.
-    tmp: tempfile::TempDir,
 }
 
 impl Fx {
     fn new(plugin: &'static str) -> Fx {
         Fx {
-            plugin,
-            host: TestNs::new("host"),
+            net: Fixture::new(plugin, NET),
             ctr: TestNs::new("ctr"),
-            tmp: tempdir(),
         }
     }
 
-    fn data_dir(&self) -> PathBuf {
-        self.tmp.path().join("data")
+    fn plugin(&self) -> &str {
+        &self.net.plugin
+    }
+
+    fn tmp(&self) -> &Path {
+        self.net.dir.path()
     }
 
     /// A valid request configuration for `v` (`None`: no `cniVersion` key).
     fn conf_opt(&self, v: Option<&str>) -> Value {
-        conf_for(self.plugin, v, self.tmp.path())
+        conf_for(self.plugin(), v, self.tmp())
     }
 
     fn conf(&self, v: &str) -> Value {
@@ -83,20 +83,18 @@ impl Fx {
 
     /// A runtime's invocation: all `CNI_*` set, run in the fake host.
     fn call(&self, cmd: &str) -> Call {
-        Call::new(plugin_path(self.plugin), cmd)
-            .netns(&self.ctr)
-            .in_host(&self.host)
+        self.net.call(cmd, &self.ctr, CID)
     }
 
     fn reservations(&self) -> Vec<String> {
-        reservation_files(&self.data_dir().join(NET))
+        reservation_files(&self.tmp().join("data").join(NET))
     }
 
     /// Everything under the temp dir (data dir and any escape from it).
     fn written(&self) -> Vec<String> {
-        let mut all = files_under(self.tmp.path());
+        let mut all = files_under(self.tmp());
         // directories too: an empty network dir is also a trace
-        if let Ok(rd) = std::fs::read_dir(self.tmp.path()) {
+        if let Ok(rd) = std::fs::read_dir(self.tmp()) {
             all.extend(
                 rd.flatten()
                     .map(|e| format!("{}/", e.file_name().to_string_lossy())),
@@ -109,7 +107,7 @@ impl Fx {
 
     /// The handler-visible state a successful ADD would change.
     fn state(&self) -> String {
-        match self.plugin {
+        match self.plugin() {
             "loopback" => format!("lo up: {}", lo_is_up(&self.ctr)),
             "host-local" => format!("{:?}", self.written()),
             _ => String::new(),
@@ -539,7 +537,7 @@ fn conformance_01_version_without_stdin() {
 fn conformance_02_supported_versions() {
     for plugin in PLUGINS {
         let out = run_env(plugin, &[("CNI_COMMAND", "VERSION")], None, b"");
-        let j = out.ok();
+        let j = out.expect_success();
         let list: Vec<&str> = j["supportedVersions"]
             .as_array()
             .unwrap_or_else(|| panic!("{plugin}: no supportedVersions: {j}"))
@@ -614,7 +612,7 @@ fn conformance_04_unknown_command() {
                 &format!("{plugin} {cmd:?}"),
             );
             // with nothing else set either
-            let out = run_env(plugin, &[("CNI_COMMAND", cmd)], Some(&fx.host), b"");
+            let out = run_env(plugin, &[("CNI_COMMAND", cmd)], Some(&fx.net.host), b"");
             expect_error(
                 &out,
                 4,
@@ -655,7 +653,7 @@ fn conformance_05_missing_env_reported_together() {
         let out = run_env(
             plugin,
             &[("CNI_COMMAND", "ADD"), ("CNI_CONTAINERID", "c0ffee")],
-            Some(&fx.host),
+            Some(&fx.net.host),
             stdin,
         );
         expect_error(
@@ -673,7 +671,7 @@ fn conformance_05_missing_env_reported_together() {
             ("STATUS", "[CNI_PATH]"),
         ];
         for (cmd, list) in cases {
-            let out = run_env(plugin, &[("CNI_COMMAND", cmd)], Some(&fx.host), stdin);
+            let out = run_env(plugin, &[("CNI_COMMAND", cmd)], Some(&fx.net.host), stdin);
             expect_error(
                 &out,
                 4,
@@ -710,9 +708,13 @@ fn conformance_06_del_without_netns() {
         let fx = Fx::new(plugin);
         for v in ALL_VERSIONS {
             let what = format!("{plugin} {v}");
-            fx.call("ADD").run(&fx.conf(v)).ok();
+            fx.call("ADD").run(&fx.conf(v)).expect_success();
             let out = fx.call("DEL").netns_path("").run(&fx.conf(v));
-            assert_eq!(out.ok(), Value::Null, "{what}: DEL prints nothing");
+            assert_eq!(
+                out.expect_success(),
+                Value::Null,
+                "{what}: DEL prints nothing"
+            );
             match plugin {
                 // without a netns loopback has nothing to set down
                 "loopback" => assert!(
@@ -726,7 +728,7 @@ fn conformance_06_del_without_netns() {
             }
         }
         // CNI_NETNS not in the environment at all
-        fx.call("ADD").run(&fx.conf("1.0.0")).ok();
+        fx.call("ADD").run(&fx.conf("1.0.0")).expect_success();
         let conf = fx.conf("1.0.0").to_string();
         let bin = bin_dir().display().to_string();
         let env = [
@@ -735,7 +737,7 @@ fn conformance_06_del_without_netns() {
             ("CNI_IFNAME", "eth0"),
             ("CNI_PATH", bin.as_str()),
         ];
-        run_env(plugin, &env, Some(&fx.host), conf.as_bytes()).ok();
+        run_env(plugin, &env, Some(&fx.net.host), conf.as_bytes()).expect_success();
         if plugin == "host-local" {
             assert_eq!(
                 fx.reservations(),
@@ -761,10 +763,14 @@ fn conformance_07_gc_status_need_only_command_and_path() {
             let out = run_env(
                 plugin,
                 &[("CNI_COMMAND", cmd), ("CNI_PATH", bin.as_str())],
-                Some(&fx.host),
+                Some(&fx.net.host),
                 stdin.as_bytes(),
             );
-            assert_eq!(out.ok(), Value::Null, "{what}: prints nothing on success");
+            assert_eq!(
+                out.expect_success(),
+                Value::Null,
+                "{what}: prints nothing on success"
+            );
 
             // junk in variables GC/STATUS do not use is ignored
             let env = [
@@ -774,7 +780,7 @@ fn conformance_07_gc_status_need_only_command_and_path() {
                 ("CNI_IFNAME", "bad/name.is.way.too.long"),
                 ("CNI_NETNS", "/nonexistent/netns"),
             ];
-            run_env(plugin, &env, Some(&fx.host), stdin.as_bytes()).ok();
+            run_env(plugin, &env, Some(&fx.net.host), stdin.as_bytes()).expect_success();
 
             // with a runtime's empty attachment variables
             fx.call(cmd)
@@ -782,7 +788,7 @@ fn conformance_07_gc_status_need_only_command_and_path() {
                 .ifname("")
                 .netns_path("")
                 .run(&conf)
-                .ok();
+                .expect_success();
         }
         // GC with the attachment lists libcni sends
         conf["cni.dev/valid-attachments"] = json!([{"containerID": "c0ffee", "ifname": "eth0"}]);
@@ -791,10 +797,10 @@ fn conformance_07_gc_status_need_only_command_and_path() {
         run_env(
             plugin,
             &[("CNI_COMMAND", "GC"), ("CNI_PATH", bin.as_str())],
-            Some(&fx.host),
+            Some(&fx.net.host),
             stdin.as_bytes(),
         )
-        .ok();
+        .expect_success();
     }
 }
 
@@ -845,8 +851,14 @@ fn conformance_08_bad_container_id() {
             "A_b.c-9",
             "c018792f780e4ee670c89b103b78e51367d3abad81dc4190c7ee12e106de6ce7",
         ] {
-            fx.call("ADD").cid(id).run(&fx.conf("1.1.0")).ok();
-            fx.call("DEL").cid(id).run(&fx.conf("1.1.0")).ok();
+            fx.call("ADD")
+                .cid(id)
+                .run(&fx.conf("1.1.0"))
+                .expect_success();
+            fx.call("DEL")
+                .cid(id)
+                .run(&fx.conf("1.1.0"))
+                .expect_success();
         }
     }
 }
@@ -908,7 +920,10 @@ fn conformance_09_interface_name_rules() {
             let what = format!("{plugin} {name:?}");
             let r = fx.call("ADD").ifname(name).run(&fx.conf("1.1.0"));
             assert_eq!(r.code, 0, "{what}: {r:?}");
-            fx.call("DEL").ifname(name).run(&fx.conf("1.1.0")).ok();
+            fx.call("DEL")
+                .ifname(name)
+                .run(&fx.conf("1.1.0"))
+                .expect_success();
         }
     }
 }
@@ -1038,52 +1053,39 @@ fn conformance_11_incompatible_version_runs_no_handler() {
     ];
     for plugin in PLUGINS {
         let fx = Fx::new(plugin);
+        let refused_in_every_bad_version = |cmd: &str| {
+            let before = fx.state();
+            for v in bad {
+                let what = format!("{plugin} {cmd} {v:?}");
+                let j = expect_error(
+                    &fx.call(cmd).run(&fx.conf(v)),
+                    1,
+                    "incompatible CNI versions",
+                    &what,
+                );
+                assert_eq!(j["details"], supported_details(v), "{what}");
+            }
+            assert_eq!(
+                fx.state(),
+                before,
+                "{plugin}: {cmd} with an unsupported version ran the handler"
+            );
+        };
         // ADD: nothing may be configured
         if plugin == "loopback" {
             fx.ctr.ip(&["link", "set", "lo", "down"]);
         }
-        let before = fx.state();
-        for v in bad {
-            let what = format!("{plugin} ADD {v:?}");
-            let j = expect_error(
-                &fx.call("ADD").run(&fx.conf(v)),
-                1,
-                "incompatible CNI versions",
-                &what,
-            );
-            assert_eq!(j["details"], supported_details(v), "{what}");
-        }
-        assert_eq!(
-            fx.state(),
-            before,
-            "{plugin}: ADD with an unsupported version ran the handler"
-        );
-
+        refused_in_every_bad_version("ADD");
         // DEL: nothing may be released
-        fx.call("ADD").run(&fx.conf("1.0.0")).ok();
-        let before = fx.state();
+        fx.call("ADD").run(&fx.conf("1.0.0")).expect_success();
         if plugin == "host-local" {
             assert!(
                 !fx.reservations().is_empty(),
                 "{plugin}: ADD reserved addresses"
             );
         }
-        for v in bad {
-            let what = format!("{plugin} DEL {v:?}");
-            let j = expect_error(
-                &fx.call("DEL").run(&fx.conf(v)),
-                1,
-                "incompatible CNI versions",
-                &what,
-            );
-            assert_eq!(j["details"], supported_details(v), "{what}");
-        }
-        assert_eq!(
-            fx.state(),
-            before,
-            "{plugin}: DEL with an unsupported version ran the handler"
-        );
-        fx.call("DEL").run(&fx.conf("1.0.0")).ok();
+        refused_in_every_bad_version("DEL");
+        fx.call("DEL").run(&fx.conf("1.0.0")).expect_success();
     }
 }
 
@@ -1099,10 +1101,10 @@ fn conformance_12_missing_cni_version_is_0_1_0() {
                 c["cniVersion"] = v;
             }
             let what = format!("{plugin} cniVersion {version:?}");
-            let r = fx.call("ADD").run(&c).ok();
+            let r = fx.call("ADD").run(&c).expect_success();
             assert_result_shape(&r, "0.1.0", &what);
             assert!(r.get("ip4").is_some(), "{what}: 0.1.0 result has ip4: {r}");
-            fx.call("DEL").run(&c).ok();
+            fx.call("DEL").run(&c).expect_success();
 
             for (cmd, msg) in [
                 ("CHECK", "config version does not allow CHECK"),
@@ -1130,7 +1132,7 @@ fn conformance_13_check_gc_status_version_gates() {
         // state a handler would see or change: loopback's lo down makes its
         // CHECK fail with 999; host-local's GC without an attachment list
         // would release everything
-        fx.call("ADD").run(&fx.conf("1.0.0")).ok();
+        fx.call("ADD").run(&fx.conf("1.0.0")).expect_success();
         if plugin == "loopback" {
             fx.ctr.ip(&["link", "set", "lo", "down"]);
         }
@@ -1322,9 +1324,9 @@ fn conformance_16_internal_failures_are_999() {
 
     // host-local: an unusable dataDir; CHECK with nothing reserved
     let fx = Fx::new("host-local");
-    std::fs::write(fx.tmp.path().join("file"), b"").unwrap();
+    std::fs::write(fx.tmp().join("file"), b"").unwrap();
     let mut c = fx.conf("1.0.0");
-    c["ipam"]["dataDir"] = json!(fx.tmp.path().join("file/sub").display().to_string());
+    c["ipam"]["dataDir"] = json!(fx.tmp().join("file/sub").display().to_string());
     internal(&fx.call("ADD").run(&c), "host-local dataDir under a file");
     internal(
         &fx.call("CHECK").run(&fx.conf("1.0.0")),
@@ -1344,7 +1346,7 @@ fn conformance_16_internal_failures_are_999() {
 
 fn expected_addresses(fx: &Fx, r: &Value, what: &str) {
     let addrs = addresses(r);
-    match fx.plugin {
+    match fx.plugin() {
         "loopback" => assert_eq!(
             addrs.first().map(String::as_str),
             Some("127.0.0.1/8"),
@@ -1383,7 +1385,7 @@ fn conformance_17_add_output_in_request_version() {
         for v in ALL_VERSIONS {
             let what = format!("{plugin} ADD {v}");
             let out = fx.call("ADD").run(&fx.conf(v));
-            let r = out.ok();
+            let r = out.expect_success();
             let mut docs = serde_json::Deserializer::from_str(&out.stdout).into_iter::<Value>();
             assert!(docs.next().is_some_and(|d| d.is_ok()), "{what}");
             assert!(
@@ -1393,7 +1395,7 @@ fn conformance_17_add_output_in_request_version() {
             );
             assert_eq!(r["cniVersion"], v, "{what}: {r}");
             expected_addresses(&fx, &r, &what);
-            fx.call("DEL").run(&fx.conf(v)).ok();
+            fx.call("DEL").run(&fx.conf(v)).expect_success();
         }
     }
 }
@@ -1407,7 +1409,7 @@ fn conformance_18_add_result_shape_per_version() {
         let fx = Fx::new(plugin);
         for v in ALL_VERSIONS {
             let what = format!("{plugin} ADD {v}");
-            let r = fx.call("ADD").run(&fx.conf(v)).ok();
+            let r = fx.call("ADD").run(&fx.conf(v)).expect_success();
             assert_result_shape(&r, v, &what);
             match shape_of(v) {
                 Shape::Legacy => {
@@ -1452,7 +1454,7 @@ fn conformance_18_add_result_shape_per_version() {
                     "{what}: {r}"
                 );
             }
-            fx.call("DEL").run(&fx.conf(v)).ok();
+            fx.call("DEL").run(&fx.conf(v)).expect_success();
         }
     }
 }
@@ -1465,14 +1467,14 @@ fn conformance_22_del_twice() {
         let fx = Fx::new(plugin);
         for v in ALL_VERSIONS {
             let what = format!("{plugin} {v}");
-            let r = fx.call("ADD").run(&fx.conf(v)).ok();
+            let r = fx.call("ADD").run(&fx.conf(v)).expect_success();
             let mut c = fx.conf(v);
             if v >= "0.4.0" {
                 c["prevResult"] = r;
             }
             for n in 1..=2 {
                 let out = fx.call("DEL").run(&c);
-                assert_eq!(out.ok(), Value::Null, "{what}: DEL #{n}");
+                assert_eq!(out.expect_success(), Value::Null, "{what}: DEL #{n}");
             }
             match plugin {
                 "loopback" => assert!(!lo_is_up(&fx.ctr), "{what}: lo down"),
@@ -1490,26 +1492,21 @@ fn conformance_23_del_vanished_netns() {
     require_root!();
     for plugin in PLUGINS {
         for v in ["0.2.0", "0.4.0", "1.1.0"] {
-            let fx = Fx::new(plugin);
-            let r = fx.call("ADD").run(&fx.conf(v)).ok();
-            let path = fx.ctr.path_str();
-            drop(fx.ctr);
+            let Fx { net, ctr } = Fx::new(plugin);
+            let conf = conf_for(plugin, Some(v), net.dir.path());
+            let add = Attachment::add(net.call("ADD", &ctr, CID), &conf);
+            let path = ctr.path_str();
+            drop(ctr);
             assert!(!Path::new(&path).exists(), "{path} still exists");
-            let conf = conf_for(plugin, Some(v), fx.tmp.path());
-            let mut with_prev = conf.clone();
+            let mut prev = conf.clone();
             if v >= "0.4.0" {
-                with_prev["prevResult"] = r;
+                prev = with_prev(&conf, &add.result);
             }
-            let call = || {
-                Call::new(plugin_path(plugin), "DEL")
-                    .netns_path(&path)
-                    .in_host(&fx.host)
-            };
-            for c in [&conf, &with_prev, &conf] {
-                call().run(c).ok();
+            for c in [&conf, &prev, &conf] {
+                net.call_at("DEL", &path, CID).run(c).expect_success();
             }
             if plugin == "host-local" {
-                let left = reservation_files(&fx.tmp.path().join("data").join(NET));
+                let left = reservation_files(&net.dir.path().join("data").join(NET));
                 assert_eq!(left, Vec::<String>::new(), "{plugin} {v}: released");
             }
         }
@@ -1525,12 +1522,12 @@ fn conformance_25_check_silent_on_success() {
         let fx = Fx::new(plugin);
         for v in ["0.4.0", "1.0.0", "1.1.0"] {
             let what = format!("{plugin} {v}");
-            let r = fx.call("ADD").run(&fx.conf(v)).ok();
+            let r = fx.call("ADD").run(&fx.conf(v)).expect_success();
             let mut c = fx.conf(v);
             c["prevResult"] = r;
             let out = fx.call("CHECK").run(&c);
             assert_eq!((out.code, out.stdout.as_str()), (0, ""), "{what}: {out:?}");
-            fx.call("DEL").run(&c).ok();
+            fx.call("DEL").run(&c).expect_success();
             match plugin {
                 // DEL set lo down / released the reservation
                 "loopback" | "host-local" => {
@@ -1557,14 +1554,14 @@ fn conformance_29_ipam_results_have_no_interfaces() {
         let fx = Fx::new(plugin);
         for v in ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"] {
             let what = format!("{plugin} {v}");
-            let r = fx.call("ADD").run(&fx.conf(v)).ok();
+            let r = fx.call("ADD").run(&fx.conf(v)).expect_success();
             assert!(r.get("interfaces").is_none(), "{what}: {r}");
             let ips = r["ips"].as_array().unwrap_or_else(|| panic!("{what}: {r}"));
             assert!(!ips.is_empty(), "{what}: {r}");
             for ip in ips {
                 assert!(ip.get("interface").is_none(), "{what}: {r}");
             }
-            fx.call("DEL").run(&fx.conf(v)).ok();
+            fx.call("DEL").run(&fx.conf(v)).expect_success();
         }
     }
 }
@@ -1627,19 +1624,19 @@ fn conformance_33_cni_args() {
             format!("IgnoreUnknown=1;K8S_POD_NAME=p;IP={ip}"),
         ] {
             let what = format!("{plugin} CNI_ARGS {args:?}");
-            let r = fx.call("ADD").cni_args(&args).run(&fx.conf("1.0.0")).ok();
+            let r = fx.call("ADD").cni_args(&args).run(&fx.conf("1.0.0")).expect_success();
             if args.contains("IP=") {
                 let want = if plugin == "static" { ip.to_string() } else { format!("{ip}/24") };
                 assert!(addresses(&r).contains(&want), "{what}: {r}");
             }
-            fx.call("DEL").cni_args(&args).run(&fx.conf("1.0.0")).ok();
+            fx.call("DEL").cni_args(&args).run(&fx.conf("1.0.0")).expect_success();
         }
     }
     let fx = Fx::new("loopback");
     fx.call("ADD")
         .cni_args("FOO=bar;junk")
         .run(&fx.conf("1.0.0"))
-        .ok();
+        .expect_success();
 }
 
 // 34: capability payloads in runtimeConfig with Go-default capitalised keys.
@@ -1662,14 +1659,14 @@ fn conformance_34_capitalised_runtime_config() {
             c["capabilities"] = json!({"ips": true});
             c[rc] = json!({ips: [ip]});
             let what = format!("{plugin} {rc}.{ips}");
-            let r = fx.call("ADD").run(&c).ok();
+            let r = fx.call("ADD").run(&c).expect_success();
             let want = if plugin == "static" {
                 ip.to_string()
             } else {
                 format!("{ip}/24")
             };
             assert!(addresses(&r).contains(&want), "{what}: {r}");
-            fx.call("DEL").run(&c).ok();
+            fx.call("DEL").run(&c).expect_success();
         }
     }
 }
@@ -1683,8 +1680,8 @@ fn conformance_35_tolerates_unknown_keys() {
         let fx = Fx::new(plugin);
         for v in ALL_VERSIONS {
             let what = format!("{plugin} {v}");
-            let plain = fx.call("ADD").run(&fx.conf(v)).ok();
-            fx.call("DEL").run(&fx.conf(v)).ok();
+            let plain = fx.call("ADD").run(&fx.conf(v)).expect_success();
+            fx.call("DEL").run(&fx.conf(v)).expect_success();
             let mut c = fx.conf(v);
             c["capabilities"] = json!({"portMappings": true, "bandwidth": true, "mac": false});
             c["runtimeConfig"] = json!({"portMappings": [{"hostPort": 8080, "containerPort": 80, "protocol": "tcp"}],
@@ -1696,7 +1693,7 @@ fn conformance_35_tolerates_unknown_keys() {
             if plugin != "loopback" {
                 c["ipam"]["unknownIpamKey"] = json!("ignored");
             }
-            let r = fx.call("ADD").run(&c).ok();
+            let r = fx.call("ADD").run(&c).expect_success();
             assert_result_shape(&r, v, &what);
             if plugin != "host-local" {
                 assert_eq!(r, plain, "{what}: unknown keys change nothing");
@@ -1706,9 +1703,9 @@ fn conformance_35_tolerates_unknown_keys() {
             if v >= "0.4.0" {
                 let mut chk = c.clone();
                 chk["prevResult"] = r;
-                fx.call("CHECK").run(&chk).ok();
+                fx.call("CHECK").run(&chk).expect_success();
             }
-            fx.call("DEL").run(&c).ok();
+            fx.call("DEL").run(&c).expect_success();
         }
     }
 }
@@ -1721,7 +1718,7 @@ fn conformance_36_refuses_own_netns() {
     for plugin in IPAM_PLUGINS {
         let fx = Fx::new(plugin);
         for cmd in ["ADD", "DEL"] {
-            let out = fx.call(cmd).netns(&fx.host).run(&fx.conf("1.0.0"));
+            let out = fx.call(cmd).netns(&fx.net.host).run(&fx.conf("1.0.0"));
             expect_error(
                 &out,
                 8,
@@ -1736,15 +1733,15 @@ fn conformance_36_refuses_own_netns() {
         );
         for val in ["1", "true", "TRUE"] {
             fx.call("ADD")
-                .netns(&fx.host)
+                .netns(&fx.net.host)
                 .env("CNI_NETNS_OVERRIDE", val)
                 .run(&fx.conf("1.0.0"))
-                .ok();
+                .expect_success();
             fx.call("DEL")
-                .netns(&fx.host)
+                .netns(&fx.net.host)
                 .env("CNI_NETNS_OVERRIDE", val)
                 .run(&fx.conf("1.0.0"))
-                .ok();
+                .expect_success();
         }
     }
 }

@@ -27,7 +27,7 @@ const ALL_VERSIONS: [&str; 7] = [
 
 fn version_of(plugin: &str) -> Vec<String> {
     let out = Call::new(plugin_path(plugin), "VERSION").run_raw(b"");
-    let j = out.ok();
+    let j = out.expect_success();
     assert_eq!(j["cniVersion"], "1.1.0", "{plugin}: {j}");
     j["supportedVersions"]
         .as_array()
@@ -78,15 +78,10 @@ fn every_plugin_answers_version() {
 fn every_plugin_refuses_bad_calls_with_spec_errors() {
     require_root!();
     for plugin in PLUGINS {
-        let host = TestNs::new("host");
+        let fx = Fixture::new(plugin, "allnet");
         let ctr = TestNs::new("ctr");
-        let before = host_state(&host);
-        let call = |cmd: &str| {
-            Call::new(plugin_path(plugin), cmd)
-                .cid("allc")
-                .netns(&ctr)
-                .in_host(&host)
-        };
+        let before = host_state(&fx.host);
+        let call = |cmd: &str| fx.call(cmd, &ctr, "allc");
         let good = conf(plugin, "1.0.0");
         let cases: Vec<(String, Call, Vec<u8>, u64)> = vec![
             ("no command".into(), call(""), good.to_string().into(), 4),
@@ -148,7 +143,7 @@ fn every_plugin_refuses_bad_calls_with_spec_errors() {
             assert!(!out.stderr.contains("panicked"), "{what}: {}", out.stderr);
         }
         assert_eq!(
-            host_state(&host),
+            host_state(&fx.host),
             before,
             "{plugin}: a refused call changed the host"
         );

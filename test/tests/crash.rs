@@ -29,21 +29,6 @@ fn iterations() -> usize {
     env_usize("CNI_CRASH_ITERS", 30)
 }
 
-/// The masquerade/port-mapping backends whose tools are installed.
-fn backends() -> Vec<&'static str> {
-    [("iptables", "iptables"), ("nftables", "nft")]
-        .into_iter()
-        .filter(|(b, tool)| {
-            let there = has_tool(tool);
-            if !there {
-                eprintln!("skipped {b}: {tool} not installed");
-            }
-            there
-        })
-        .map(|(b, _)| b)
-        .collect()
-}
-
 /// One ADD to be killed and the DELs that follow it, in order.
 struct Step {
     add: (Call, Value),
@@ -53,10 +38,10 @@ struct Step {
 /// A plugin (and variant) under test.
 struct Case<'a> {
     name: String,
-    host: &'a TestNs,
+    fx: &'a Fixture,
     ctr: &'a TestNs,
-    /// host-local's `dataDir`, when the plugin allocates.
-    data_dir: Option<&'a Path>,
+    /// Whether the plugin allocates (in the fixture's directory).
+    allocates: bool,
     /// Runs before each iteration's ADD (e.g. the main plugin of a chain
     /// whose meta plugin is killed); returns the step for container `cid`.
     step: Box<dyn Fn(&str) -> Step + 'a>,
@@ -68,10 +53,10 @@ struct Case<'a> {
 fn run_step_fully(s: &Step) -> Duration {
     let (call, conf) = &s.add;
     let t = Instant::now();
-    call.run(conf).ok();
+    call.run(conf).expect_success();
     let took = t.elapsed();
     for (call, conf) in &s.dels {
-        call.run(conf).ok();
+        call.run(conf).expect_success();
     }
     took
 }
@@ -91,7 +76,8 @@ fn sweep(case: &Case<'_>) -> usize {
         .collect();
     took.sort();
     let window = took[1] + took[1] / 10;
-    let host_before = Snapshot::of(case.host);
+    let host_before = Snapshot::of(&case.fx.host);
+    let data_dir = case.allocates.then(|| case.fx.dir.path());
     let ctr_before = Snapshot::links_of(case.ctr);
     let iters = iterations();
     let started = Instant::now();
@@ -108,7 +94,7 @@ fn sweep(case: &Case<'_>) -> usize {
         if run.was_killed() {
             killed += 1;
         }
-        if let Some(dir) = case.data_dir {
+        if let Some(dir) = data_dir {
             let (problems, _) = store_problems(dir);
             assert!(
                 problems.is_empty(),
@@ -125,13 +111,13 @@ fn sweep(case: &Case<'_>) -> usize {
             );
         }
         run.reap(REAP_LIMIT);
-        if let Some(diff) = host_before.diff(&Snapshot::of(case.host)) {
+        if let Some(diff) = host_before.diff(&Snapshot::of(&case.fx.host)) {
             panic!("{what}: the host changed:\n{diff}");
         }
         if let Some(diff) = ctr_before.diff(&Snapshot::links_of(case.ctr)) {
             panic!("{what}: the container changed:\n{diff}");
         }
-        if let Some(dir) = case.data_dir {
+        if let Some(dir) = data_dir {
             let (problems, temps) = store_problems(dir);
             assert!(
                 problems.is_empty(),
@@ -160,84 +146,71 @@ fn sweep(case: &Case<'_>) -> usize {
     killed
 }
 
-fn ipam(dir: &Path, subnet: &str) -> Value {
-    json!({"type": "host-local", "dataDir": dir, "ranges": [[{"subnet": subnet}]]})
-}
-
-fn call(plugin: &str, cmd: &str, cid: &str, host: &TestNs, ctr: &TestNs) -> Call {
-    Call::new(plugin_path(plugin), cmd)
-        .cid(cid)
-        .netns(ctr)
-        .in_host(host)
-}
-
 /// ADD then DEL with the same config and no prevResult, as a runtime
 /// without a cached result does after a failed ADD.
-fn simple_step(plugin: &'static str, conf: Value, host: &TestNs, ctr: &TestNs, cid: &str) -> Step {
+fn simple_step(fx: &Fixture, conf: &Value, ctr: &TestNs, cid: &str) -> Step {
     Step {
-        add: (call(plugin, "ADD", cid, host, ctr), conf.clone()),
-        dels: vec![(call(plugin, "DEL", cid, host, ctr), conf)],
+        add: (fx.call("ADD", ctr, cid), conf.clone()),
+        dels: vec![(fx.call("DEL", ctr, cid), conf.clone())],
     }
 }
 
 fn no_op(_: usize) {}
 
+/// The plugin's network `network` on a fake host `<tag>h`, and a
+/// container `<tag>c`.
+fn setup(tag: &str, plugin: &str, network: &str) -> (Fixture, TestNs) {
+    let fx = Fixture::in_host(TestNs::new(&format!("{tag}h")), plugin, network);
+    (fx, TestNs::new(&format!("{tag}c")))
+}
+
+/// A sweep of `fx`'s plugin, ADD and DEL with `conf`.
+fn sweep_simple(name: String, fx: &Fixture, ctr: &TestNs, conf: &Value) {
+    sweep(&Case {
+        name,
+        fx,
+        ctr,
+        allocates: true,
+        step: Box::new(|cid| simple_step(fx, conf, ctr, cid)),
+        after_kill: Box::new(no_op),
+    });
+}
+
 #[test]
 fn bridge_killed_during_add() {
     require_root!();
-    let host = TestNs::new("crbrh");
-    let ctr = TestNs::new("crbrc");
-    let dir = tempdir();
+    let (fx, ctr) = setup("crbr", "bridge", "crbr");
     for backend in backends() {
-        let conf = json!({
-            "cniVersion": "1.1.0", "name": "crbr", "type": "bridge", "bridge": "cnicr0",
-            "isGateway": true, "ipMasq": true, "ipMasqBackend": backend, "hairpinMode": true,
-            "macspoofchk": true,
-            "ipam": {"type": "host-local", "dataDir": dir.path(),
-                     "ranges": [[{"subnet": "10.91.0.0/24"}], [{"subnet": "fd00:91::/64"}]]},
-        });
-        sweep(&Case {
-            name: format!("bridge ({backend})"),
-            host: &host,
-            ctr: &ctr,
-            data_dir: Some(dir.path()),
-            step: Box::new(|cid| simple_step("bridge", conf.clone(), &host, &ctr, cid)),
-            after_kill: Box::new(no_op),
-        });
+        let conf = fx.conf(
+            Version::V1_1_0,
+            json!({"bridge": "cnicr0", "isGateway": true, "ipMasq": true,
+                "ipMasqBackend": backend, "hairpinMode": true, "macspoofchk": true,
+                "ipam": fx.host_local(json!([[{"subnet": "10.91.0.0/24"}], [{"subnet": "fd00:91::/64"}]]))}),
+        );
+        sweep_simple(format!("bridge ({backend})"), &fx, &ctr, &conf);
     }
 }
 
 #[test]
 fn ptp_killed_during_add() {
     require_root!();
-    let host = TestNs::new("crpth");
-    let ctr = TestNs::new("crptc");
-    let dir = tempdir();
+    let (fx, ctr) = setup("crpt", "ptp", "crptp");
     for backend in backends() {
-        let conf = json!({
-            "cniVersion": "1.1.0", "name": "crptp", "type": "ptp",
-            "ipMasq": true, "ipMasqBackend": backend,
-            "ipam": ipam(dir.path(), "10.92.0.0/24"),
-        });
-        sweep(&Case {
-            name: format!("ptp ({backend})"),
-            host: &host,
-            ctr: &ctr,
-            data_dir: Some(dir.path()),
-            step: Box::new(|cid| simple_step("ptp", conf.clone(), &host, &ctr, cid)),
-            after_kill: Box::new(no_op),
-        });
+        let conf = fx.conf(
+            Version::V1_1_0,
+            json!({"ipMasq": true, "ipMasqBackend": backend,
+                   "ipam": fx.host_local(json!([[{"subnet": "10.92.0.0/24"}]]))}),
+        );
+        sweep_simple(format!("ptp ({backend})"), &fx, &ctr, &conf);
     }
 }
 
 #[test]
 fn macvlan_killed_during_add() {
     require_root!();
-    let host = TestNs::new("crmvh");
-    let ctr = TestNs::new("crmvc");
-    let dir = tempdir();
+    let (fx, ctr) = setup("crmv", "macvlan", "crmv");
     // The kernel here has no dummy links: a veth end is the master.
-    host.ip(&[
+    fx.host.ip(&[
         "link",
         "add",
         "crmaster0",
@@ -247,53 +220,38 @@ fn macvlan_killed_during_add() {
         "name",
         "crmaster1",
     ]);
-    host.ip(&["link", "set", "crmaster0", "up"]);
-    host.ip(&["link", "set", "crmaster1", "up"]);
-    let conf = json!({
-        "cniVersion": "1.1.0", "name": "crmv", "type": "macvlan",
-        "master": "crmaster0", "mode": "bridge",
-        "ipam": ipam(dir.path(), "10.93.0.0/24"),
-    });
-    sweep(&Case {
-        name: "macvlan".into(),
-        host: &host,
-        ctr: &ctr,
-        data_dir: Some(dir.path()),
-        step: Box::new(|cid| simple_step("macvlan", conf.clone(), &host, &ctr, cid)),
-        after_kill: Box::new(no_op),
-    });
+    fx.host.ip(&["link", "set", "crmaster0", "up"]);
+    fx.host.ip(&["link", "set", "crmaster1", "up"]);
+    let conf = fx.conf(
+        Version::V1_1_0,
+        json!({"master": "crmaster0", "mode": "bridge",
+               "ipam": fx.host_local(json!([[{"subnet": "10.93.0.0/24"}]]))}),
+    );
+    sweep_simple("macvlan".into(), &fx, &ctr, &conf);
 }
 
-/// Allocate once with our host-local and once with Go's in the store a
-/// kill left, check they got distinct addresses that nobody else holds,
-/// and release both.
-fn allocate_with_both(dir: &Path, conf: &Value, host: &TestNs, ctr: &TestNs, i: usize) {
-    let netdir = dir.join("crhl");
-    let held_before = reservation_files(&netdir);
+/// Allocate once with our host-local and once with Go's (when there is
+/// one) in the store a kill left, check they got distinct addresses that
+/// nobody else holds, and release both.
+fn allocate_with_both(fx: &Fixture, go: Option<&Path>, conf: &Value, ctr: &TestNs, i: usize) {
+    let held_before = fx.reservations();
     let mut got = Vec::new();
     let mut plugins = vec![("ours", plugin_path("host-local"))];
-    plugins.extend(go_plugin("host-local").map(|p| ("go", p)));
+    plugins.extend(go.map(|p| ("go", p.to_path_buf())));
     let mut conf = conf.clone();
     // Debian's Go host-local (1.1.1) speaks up to 1.0.0.
     conf["cniVersion"] = json!("1.0.0");
+    let call = |plugin: &Path, cmd: &str, who: &str| {
+        runtime_call(plugin, cmd, &format!("probe-{who}-{i}"), ctr, &fx.host)
+    };
     for (who, plugin) in &plugins {
-        let out = Call::new(plugin, "ADD")
-            .cid(&format!("probe-{who}-{i}"))
-            .netns(ctr)
-            .in_host(host)
-            .run(&conf);
+        let out = call(plugin, "ADD", who).run(&conf);
         assert_eq!(
             out.code, 0,
             "iteration {i}: {who} host-local cannot allocate in the store a kill left: {}",
             out.stdout
         );
-        let ip = out.json()["ips"][0]["address"]
-            .as_str()
-            .unwrap_or_default()
-            .split('/')
-            .next()
-            .unwrap_or_default()
-            .to_string();
+        let ip = ip_of(&out.json(), 0).to_string();
         assert!(
             !held_before.iter().any(|f| f.ends_with(&ip)) && !got.contains(&ip),
             "iteration {i}: {who} host-local handed out {ip}, already held ({held_before:?}, {got:?})"
@@ -301,40 +259,28 @@ fn allocate_with_both(dir: &Path, conf: &Value, host: &TestNs, ctr: &TestNs, i: 
         got.push(ip);
     }
     for (who, plugin) in &plugins {
-        Call::new(plugin, "DEL")
-            .cid(&format!("probe-{who}-{i}"))
-            .netns(ctr)
-            .in_host(host)
-            .run(&conf)
-            .ok();
+        call(plugin, "DEL", who).run(&conf).expect_success();
     }
 }
 
 #[test]
 fn host_local_killed_during_add() {
     require_root!();
-    let host = TestNs::new("crhlh");
-    let ctr = TestNs::new("crhlc");
-    let dir = tempdir();
-    if go_plugin("host-local").is_none() {
-        eprintln!(
-            "note: Go host-local not installed at {GO_PLUGIN_DIR}: only ours allocates after each kill"
-        );
-    }
+    let (fx, ctr) = setup("crhl", "host-local", "crhl");
+    // after each kill Go's host-local allocates too, when it is installed
+    let go = require_go("host-local", &[]);
     // Dual-stack, so a kill can fall between the two reservations.
-    let conf = json!({
-        "cniVersion": "1.1.0", "name": "crhl", "type": "host-local",
-        "ipam": {"type": "host-local", "dataDir": dir.path(),
-                 "ranges": [[{"subnet": "10.94.0.0/24"}], [{"subnet": "fd00:94::/64"}]]},
-    });
-    let plain = conf;
+    let conf = fx.conf(
+        Version::V1_1_0,
+        json!({"ipam": fx.host_local(json!([[{"subnet": "10.94.0.0/24"}], [{"subnet": "fd00:94::/64"}]]))}),
+    );
     sweep(&Case {
         name: "host-local".into(),
-        host: &host,
+        fx: &fx,
         ctr: &ctr,
-        data_dir: Some(dir.path()),
-        step: Box::new(|cid| simple_step("host-local", plain.clone(), &host, &ctr, cid)),
-        after_kill: Box::new(|i| allocate_with_both(dir.path(), &plain, &host, &ctr, i)),
+        allocates: true,
+        step: Box::new(|cid| simple_step(&fx, &conf, &ctr, cid)),
+        after_kill: Box::new(|i| allocate_with_both(&fx, go.as_deref(), &conf, &ctr, i)),
     });
 }
 
@@ -350,49 +296,49 @@ fn portmap_host(host: &TestNs) {
     host.ip(&["link", "set", "crpm1", "up"]);
 }
 
+/// A result whose addresses (on `eth0` in `ctr`) are `10.<n>.0.2/24` and
+/// `fd00:<n>::2/64`, for a chained plugin.
+fn synthetic_prev(ctr: &TestNs, n: u8) -> Value {
+    json!({
+        "cniVersion": "1.1.0",
+        "interfaces": [{"name": "eth0", "sandbox": ctr.path_str()}],
+        "ips": [{"address": format!("10.{n}.0.2/24"), "interface": 0},
+                {"address": format!("fd00:{n}::2/64"), "interface": 0}],
+    })
+}
+
 #[test]
 fn portmap_killed_during_add() {
     require_root!();
-    let host = TestNs::new("crpmh");
-    let ctr = TestNs::new("crpmc");
-    portmap_host(&host);
-    let prev = json!({
-        "cniVersion": "1.1.0",
-        "interfaces": [{"name": "eth0", "sandbox": ctr.path_str()}],
-        "ips": [{"address": "10.95.0.2/24", "interface": 0},
-                {"address": "fd00:95::2/64", "interface": 0}],
-    });
+    let (fx, ctr) = setup("crpm", "portmap", "crpm");
+    portmap_host(&fx.host);
+    let prev = synthetic_prev(&ctr, 95);
     for backend in backends() {
-        let base = json!({
-            "cniVersion": "1.1.0", "name": "crpm", "type": "portmap", "backend": backend,
-            "capabilities": {"portMappings": true},
+        let base = fx.conf(
+            Version::V1_1_0,
+            json!({"backend": backend, "capabilities": {"portMappings": true},
             "runtimeConfig": {"portMappings": [
                 {"hostPort": 18080, "containerPort": 80, "protocol": "tcp"},
                 {"hostPort": 18053, "containerPort": 53, "protocol": "udp"},
                 {"hostPort": 18443, "containerPort": 443, "protocol": "tcp", "hostIP": "10.95.0.1"},
-            ]},
-        });
-        let mut add = base.clone();
-        add["prevResult"] = prev.clone();
+            ]}}),
+        );
+        let add = with_prev(&base, &prev);
         let counter = std::cell::Cell::new(0usize);
         sweep(&Case {
             name: format!("portmap ({backend})"),
-            host: &host,
+            fx: &fx,
             ctr: &ctr,
-            data_dir: None,
+            allocates: false,
             step: Box::new(|cid| {
                 // Alternate: a runtime with the result cached (prevResult)
                 // and one without (the ADD failed, nothing was cached).
                 let n = counter.get();
                 counter.set(n + 1);
-                let del = if n.is_multiple_of(2) {
-                    base.clone()
-                } else {
-                    add.clone()
-                };
+                let del = if n.is_multiple_of(2) { &base } else { &add };
                 Step {
-                    add: (call("portmap", "ADD", cid, &host, &ctr), add.clone()),
-                    dels: vec![(call("portmap", "DEL", cid, &host, &ctr), del)],
+                    add: (fx.call("ADD", &ctr, cid), add.clone()),
+                    dels: vec![(fx.call("DEL", &ctr, cid), del.clone())],
                 }
             }),
             after_kill: Box::new(no_op),
@@ -404,33 +350,18 @@ fn portmap_killed_during_add() {
 #[test]
 fn firewall_killed_during_add() {
     require_root!();
-    if !has_tool("iptables") {
-        eprintln!("skipped: iptables not installed");
-        return;
-    }
-    let host = TestNs::new("crfwh");
-    let ctr = TestNs::new("crfwc");
-    let conf = json!({
-        "cniVersion": "1.1.0", "name": "crfw", "type": "firewall", "backend": "iptables",
-        "prevResult": {
-            "cniVersion": "1.1.0",
-            "interfaces": [{"name": "eth0", "sandbox": ctr.path_str()}],
-            "ips": [{"address": "10.99.0.2/24", "interface": 0},
-                    {"address": "fd00:99::2/64", "interface": 0}],
-        },
-    });
-    let mut del = conf.clone();
-    if let Some(o) = del.as_object_mut() {
-        o.remove("prevResult");
-    }
+    require_tools!("iptables");
+    let (fx, ctr) = setup("crfw", "firewall", "crfw");
+    let del = fx.conf(Version::V1_1_0, json!({"backend": "iptables"}));
+    let add = with_prev(&del, &synthetic_prev(&ctr, 99));
     sweep(&Case {
         name: "firewall (iptables)".into(),
-        host: &host,
+        fx: &fx,
         ctr: &ctr,
-        data_dir: None,
+        allocates: false,
         step: Box::new(|cid| Step {
-            add: (call("firewall", "ADD", cid, &host, &ctr), conf.clone()),
-            dels: vec![(call("firewall", "DEL", cid, &host, &ctr), del.clone())],
+            add: (fx.call("ADD", &ctr, cid), add.clone()),
+            dels: vec![(fx.call("DEL", &ctr, cid), del.clone())],
         }),
         after_kill: Box::new(no_op),
     });
@@ -442,32 +373,30 @@ fn firewall_killed_during_add() {
 #[test]
 fn bandwidth_killed_during_add() {
     require_root!();
-    let host = TestNs::new("crbwh");
-    let ctr = TestNs::new("crbwc");
-    let dir = tempdir();
-    let bridge = json!({
-        "cniVersion": "1.1.0", "name": "crbw", "type": "bridge", "bridge": "cnicrbw0",
-        "isGateway": true, "ipam": ipam(dir.path(), "10.96.0.0/24"),
-    });
-    let limits = json!({
-        "cniVersion": "1.1.0", "name": "crbw", "type": "bandwidth",
-        "ingressRate": 1_000_000, "ingressBurst": 80_000,
-        "egressRate": 1_000_000, "egressBurst": 80_000,
-    });
+    let (fx, ctr) = setup("crbw", "bandwidth", "crbw");
+    let bridge = fx.conf_of(
+        "bridge",
+        Version::V1_1_0,
+        json!({"bridge": "cnicrbw0", "isGateway": true,
+               "ipam": fx.host_local(json!([[{"subnet": "10.96.0.0/24"}]]))}),
+    );
+    let limits = fx.conf(
+        Version::V1_1_0,
+        json!({"ingressRate": 1_000_000, "ingressBurst": 80_000,
+               "egressRate": 1_000_000, "egressBurst": 80_000}),
+    );
     sweep(&Case {
         name: "bandwidth".into(),
-        host: &host,
+        fx: &fx,
         ctr: &ctr,
-        data_dir: Some(dir.path()),
+        allocates: true,
         step: Box::new(|cid| {
-            let prev = call("bridge", "ADD", cid, &host, &ctr).run(&bridge).ok();
-            let mut add = limits.clone();
-            add["prevResult"] = prev;
+            let br = fx.add_of("bridge", &ctr, cid, &bridge);
             Step {
-                add: (call("bandwidth", "ADD", cid, &host, &ctr), add),
+                add: (fx.call("ADD", &ctr, cid), with_prev(&limits, &br.result)),
                 dels: vec![
-                    (call("bandwidth", "DEL", cid, &host, &ctr), limits.clone()),
-                    (call("bridge", "DEL", cid, &host, &ctr), bridge.clone()),
+                    (fx.call("DEL", &ctr, cid), limits.clone()),
+                    (fx.call_of("bridge", "DEL", &ctr, cid), bridge.clone()),
                 ],
             }
         }),

@@ -6,7 +6,6 @@
 //! succeed (or, where it cannot do its job, say why and succeed once the
 //! fault is gone).
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -81,52 +80,56 @@ fn libc_enospc() -> i32 {
     nix::errno::Errno::ENOSPC as i32
 }
 
-/// A fake host and a container, with a bridge network whose store is in
-/// `data_dir`.
+/// A fake host and a container, with a bridge network `fnet` whose store
+/// is wherever the test puts it (the fixture's directory is scratch).
 struct Env {
-    host: TestNs,
+    fx: Fixture,
     ctr: TestNs,
-    scratch: tempfile::TempDir,
 }
 
 impl Env {
     fn new(tag: &str) -> Env {
         Env {
-            host: TestNs::new(&format!("f{tag}h")),
+            fx: Fixture::in_host(TestNs::new(&format!("f{tag}h")), "bridge", "fnet"),
             ctr: TestNs::new(&format!("f{tag}c")),
-            scratch: tempdir(),
         }
     }
 
     fn bridge(&self, data_dir: &Path, masq: Option<&str>) -> Value {
-        let mut c = json!({
-            "cniVersion": "1.1.0", "name": "fnet", "type": "bridge", "bridge": "cnifault0",
-            "isGateway": true,
-            "ipam": {"type": "host-local", "dataDir": data_dir,
-                     "ranges": [[{"subnet": "10.98.0.0/24"}]]},
-        });
+        let mut c = self.fx.conf(
+            Version::V1_1_0,
+            json!({"bridge": "cnifault0", "isGateway": true,
+                   "ipam": {"type": "host-local", "dataDir": data_dir,
+                            "ranges": [[{"subnet": "10.98.0.0/24"}]]}}),
+        );
         if let Some(b) = masq {
-            c["ipMasq"] = json!(true);
-            c["ipMasqBackend"] = json!(b);
+            merge(&mut c, json!({"ipMasq": true, "ipMasqBackend": b}));
         }
         c
     }
 
     fn call(&self, plugin: &str, cmd: &str, cid: &str) -> Call {
-        Call::new(plugin_path(plugin), cmd)
-            .cid(cid)
-            .netns(&self.ctr)
-            .in_host(&self.host)
+        self.fx.call_of(plugin, cmd, &self.ctr, cid)
+    }
+
+    /// `plugin` (a wrapper script) run for container `c1` as a runtime
+    /// would run it.
+    fn call_wrapped(&self, plugin: &Path, cmd: &str) -> Call {
+        runtime_call(plugin, cmd, "c1", &self.ctr, &self.fx.host)
     }
 
     /// Create the bridge (and the shared firewall chains) once, so the
     /// baseline holds what the network keeps between containers.
     fn warm_up(&self, masq: Option<&str>) -> Snapshot {
-        let dir = self.scratch.path().join("warmup");
+        let dir = self.fx.dir.path().join("warmup");
         let c = self.bridge(&dir, masq);
-        self.call("bridge", "ADD", "warmup").run(&c).ok();
-        self.call("bridge", "DEL", "warmup").run(&c).ok();
-        Snapshot::of(&self.host)
+        self.call("bridge", "ADD", "warmup")
+            .run(&c)
+            .expect_success();
+        self.call("bridge", "DEL", "warmup")
+            .run(&c)
+            .expect_success();
+        Snapshot::of(&self.fx.host)
     }
 
     /// The host as in `before` and the container empty; the kernel
@@ -135,7 +138,7 @@ impl Env {
     fn assert_clean(&self, before: &Snapshot, what: &str) {
         let start = Instant::now();
         loop {
-            let diff = before.diff(&Snapshot::of(&self.host));
+            let diff = before.diff(&Snapshot::of(&self.fx.host));
             match diff {
                 None => break,
                 Some(d) if start.elapsed() > Duration::from_secs(10) => {
@@ -167,13 +170,13 @@ fn full_data_dir() {
     let data = fs.path().join("data");
     let c = env.bridge(&data, None);
     // One container gets in while there is room.
-    env.call("bridge", "ADD", "early").run(&c).ok();
+    env.call("bridge", "ADD", "early").run(&c).expect_success();
     fs.fill();
     let (code, msg) = env
         .call("bridge", "ADD", "late")
         .ifname("eth1")
         .run(&c)
-        .err();
+        .expect_spec_error();
     assert_eq!(code, 999, "{msg}");
     assert!(
         msg.contains(&data.join("fnet").display().to_string())
@@ -185,8 +188,8 @@ fn full_data_dir() {
     env.call("bridge", "DEL", "late")
         .ifname("eth1")
         .run(&c)
-        .ok();
-    env.call("bridge", "DEL", "early").run(&c).ok();
+        .expect_success();
+    env.call("bridge", "DEL", "early").run(&c).expect_success();
     env.assert_clean(&before, "full dataDir");
     assert_no_reservations(&data, "full dataDir");
 }
@@ -199,13 +202,13 @@ fn full_data_dir_before_first_use() {
     let fs = Tmpfs::new("64k");
     fs.fill();
     let c = env.bridge(fs.path(), None);
-    let (code, msg) = env.call("bridge", "ADD", "c1").run(&c).err();
+    let (code, msg) = env.call("bridge", "ADD", "c1").run(&c).expect_spec_error();
     assert_eq!(code, 999, "{msg}");
     assert!(
         msg.to_lowercase().contains("no space left on device"),
         "{msg}"
     );
-    env.call("bridge", "DEL", "c1").run(&c).ok();
+    env.call("bridge", "DEL", "c1").run(&c).expect_success();
     env.assert_clean(&before, "full dataDir before first use");
     assert_no_reservations(fs.path(), "full dataDir before first use");
 }
@@ -217,13 +220,13 @@ fn read_only_data_dir() {
     let before = env.warm_up(None);
     let fs = Tmpfs::new("1m");
     let c = env.bridge(fs.path(), None);
-    env.call("bridge", "ADD", "early").run(&c).ok();
+    env.call("bridge", "ADD", "early").run(&c).expect_success();
     fs.remount(true);
     let (code, msg) = env
         .call("bridge", "ADD", "late")
         .ifname("eth1")
         .run(&c)
-        .err();
+        .expect_spec_error();
     assert_eq!(code, 999, "{msg}");
     assert!(
         msg.contains(&fs.path().join("fnet").display().to_string())
@@ -234,9 +237,12 @@ fn read_only_data_dir() {
     env.call("bridge", "DEL", "late")
         .ifname("eth1")
         .run(&c)
-        .ok();
+        .expect_success();
     // A reservation cannot be released: DEL says so, but removes the rest.
-    let (_, msg) = env.call("bridge", "DEL", "early").run(&c).err();
+    let (_, msg) = env
+        .call("bridge", "DEL", "early")
+        .run(&c)
+        .expect_spec_error();
     assert!(
         msg.to_lowercase().contains("read-only file system"),
         "{msg}"
@@ -246,7 +252,7 @@ fn read_only_data_dir() {
         "DEL kept the container's interface"
     );
     fs.remount(false);
-    env.call("bridge", "DEL", "early").run(&c).ok();
+    env.call("bridge", "DEL", "early").run(&c).expect_success();
     env.assert_clean(&before, "read-only dataDir");
     assert_no_reservations(fs.path(), "read-only dataDir");
 }
@@ -256,19 +262,19 @@ fn netns_gone_before_add() {
     require_root!();
     let env = Env::new("nsg");
     let before = env.warm_up(Some(default_backend()));
-    let data = env.scratch.path().join("data");
+    let data = env.fx.dir.path().join("data");
     let c = env.bridge(&data, Some(default_backend()));
     let gone = TestNs::new("fgone");
     let path = gone.path_str();
     drop(gone);
     let call = env.call("bridge", "ADD", "c1").netns_path(&path);
-    let (code, msg) = call.run(&c).err();
+    let (code, msg) = call.run(&c).expect_spec_error();
     assert_eq!(code, 8, "{msg}");
     assert_eq!(msg, format!("netns {path} does not exist"));
     env.call("bridge", "DEL", "c1")
         .netns_path(&path)
         .run(&c)
-        .ok();
+        .expect_success();
     env.assert_clean(&before, "netns gone before ADD");
     assert_no_reservations(&data, "netns gone before ADD");
 }
@@ -279,15 +285,13 @@ fn fake_ipam(dir: &Path, body: &str) -> PathBuf {
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     let p = bin.join("fake-ipam");
-    std::fs::write(
+    write_executable(
         &p,
-        format!(
+        &format!(
             "#!/bin/sh\nREAL={}\n{body}\n",
             plugin_path("host-local").display()
         ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    );
     bin
 }
 
@@ -311,11 +315,11 @@ fn netns_deleted_during_add() {
     require_root!();
     let env = Env::new("nsd");
     let before = env.warm_up(Some(default_backend()));
-    let data = env.scratch.path().join("data");
+    let data = env.fx.dir.path().join("data");
     let victim = TestNs::new("fvict");
     // The IPAM step runs after the veth exists: delete the netns there.
     let fake = fake_ipam(
-        env.scratch.path(),
+        env.fx.dir.path(),
         &format!(
             "[ \"$CNI_COMMAND\" = ADD ] && ip netns del {}\nexec \"$REAL\"",
             victim.name
@@ -341,7 +345,7 @@ fn netns_deleted_during_add() {
     }
     with_fake_path(env.call("bridge", "DEL", "c1").netns_path(&path), &fake)
         .run(&c)
-        .ok();
+        .expect_success();
     // The script deleted it already.
     std::mem::forget(victim);
     env.assert_clean(&before, "netns deleted during ADD");
@@ -352,39 +356,31 @@ fn netns_deleted_during_add() {
 /// sbin directories are empty: no iptables, no nft.
 fn without_firewall_tools(dir: &Path, plugin: &str) -> PathBuf {
     let p = dir.join(format!("{plugin}-without-tools"));
-    std::fs::write(
+    write_executable(
         &p,
-        format!(
+        &format!(
             "#!/bin/sh\nexec unshare --mount --propagation private sh -c \
              'mount -t tmpfs none /usr/sbin && mount -t tmpfs none /usr/local/sbin && exec \"$0\"' {}\n",
             plugin_path(plugin).display()
         ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    );
     p
 }
 
 #[test]
 fn firewall_tools_missing() {
     require_root!();
-    if !has_tool("unshare") {
-        eprintln!("skipped: needs unshare (util-linux)");
-        return;
-    }
+    require_tools!("unshare");
     let env = Env::new("nofw");
-    let data = env.scratch.path().join("data");
+    let data = env.fx.dir.path().join("data");
     for backend in ["iptables", "nftables"] {
         // nftables: a first attachment leaves the tables and base chains
         // (as Go's does); what the test attaches must leave nothing more.
         let before = env.warm_up((backend == "nftables").then_some(backend));
         let c = env.bridge(&data, Some(backend));
-        let wrapped = without_firewall_tools(env.scratch.path(), "bridge");
+        let wrapped = without_firewall_tools(env.fx.dir.path(), "bridge");
         let call = |cmd: &str| {
-            let mut call = Call::new(&wrapped, cmd)
-                .cid("c1")
-                .netns(&env.ctr)
-                .in_host(&env.host);
+            let mut call = env.call_wrapped(&wrapped, cmd);
             call.path = bin_dir().display().to_string();
             call
         };
@@ -394,7 +390,7 @@ fn firewall_tools_missing() {
         let missing_tool = (backend == "iptables").then_some("iptables-restore");
         match missing_tool {
             Some(tool) => {
-                let (code, msg) = call("ADD").run(&c).err();
+                let (code, msg) = call("ADD").run(&c).expect_spec_error();
                 assert_eq!(code, 999, "{backend}: {msg}");
                 assert!(
                     msg.contains(&format!("{tool} not found in PATH")),
@@ -402,38 +398,35 @@ fn firewall_tools_missing() {
                 );
             }
             None => {
-                call("ADD").run(&c).ok();
+                call("ADD").run(&c).expect_success();
             }
         }
-        call("DEL").run(&c).ok();
+        call("DEL").run(&c).expect_success();
         env.assert_clean(&before, &format!("{backend} missing"));
         assert_no_reservations(&data, &format!("{backend} missing"));
 
         // portmap: the same, with a synthetic prevResult.
-        let pm = json!({
-            "cniVersion": "1.1.0", "name": "fnet", "type": "portmap", "backend": backend,
-            "runtimeConfig": {"portMappings": [{"hostPort": 18081, "containerPort": 80}]},
-            "prevResult": {"cniVersion": "1.1.0",
-                           "interfaces": [{"name": "eth0", "sandbox": env.ctr.path_str()}],
-                           "ips": [{"address": "10.98.0.9/24", "interface": 0}]},
-        });
-        let wrapped = without_firewall_tools(env.scratch.path(), "portmap");
-        let pcall = |cmd: &str| {
-            Call::new(&wrapped, cmd)
-                .cid("c1")
-                .netns(&env.ctr)
-                .in_host(&env.host)
-        };
+        let pm = env.fx.conf_of(
+            "portmap",
+            Version::V1_1_0,
+            json!({"backend": backend,
+                "runtimeConfig": {"portMappings": [{"hostPort": 18081, "containerPort": 80}]},
+                "prevResult": {"cniVersion": "1.1.0",
+                               "interfaces": [{"name": "eth0", "sandbox": env.ctr.path_str()}],
+                               "ips": [{"address": "10.98.0.9/24", "interface": 0}]}}),
+        );
+        let wrapped = without_firewall_tools(env.fx.dir.path(), "portmap");
+        let pcall = |cmd: &str| env.call_wrapped(&wrapped, cmd);
         // nftables: the first ADD leaves portmap's tables and base chains
         // (as Go's does).
         let settled = missing_tool.is_none().then(|| {
-            pcall("ADD").run(&pm).ok();
-            pcall("DEL").run(&pm).ok();
-            Snapshot::of(&env.host)
+            pcall("ADD").run(&pm).expect_success();
+            pcall("DEL").run(&pm).expect_success();
+            Snapshot::of(&env.fx.host)
         });
         match missing_tool {
             Some(tool) => {
-                let (code, msg) = pcall("ADD").run(&pm).err();
+                let (code, msg) = pcall("ADD").run(&pm).expect_spec_error();
                 assert_eq!(code, 999, "portmap {backend}: {msg}");
                 assert!(
                     msg.contains(&format!("{tool} not found in PATH")),
@@ -441,10 +434,10 @@ fn firewall_tools_missing() {
                 );
             }
             None => {
-                pcall("ADD").run(&pm).ok();
+                pcall("ADD").run(&pm).expect_success();
             }
         }
-        pcall("DEL").run(&pm).ok();
+        pcall("DEL").run(&pm).expect_success();
         let before = settled.as_ref().unwrap_or(&before);
         env.assert_clean(before, &format!("portmap, {backend} missing"));
     }
@@ -456,18 +449,18 @@ fn firewall_tools_missing() {
 fn firewall_tools_outside_path() {
     require_root!();
     let env = Env::new("path");
-    let data = env.scratch.path().join("data");
+    let data = env.fx.dir.path().join("data");
     let backend = default_backend();
     let before = env.warm_up(Some(backend));
     let c = env.bridge(&data, Some(backend));
     env.call("bridge", "ADD", "c1")
         .env("PATH", "/nonexistent")
         .run(&c)
-        .ok();
+        .expect_success();
     env.call("bridge", "DEL", "c1")
         .env("PATH", "/nonexistent")
         .run(&c)
-        .ok();
+        .expect_success();
     env.assert_clean(&before, "PATH without sbin");
 }
 
@@ -475,7 +468,7 @@ fn firewall_tools_outside_path() {
 fn ipam_crashes() {
     require_root!();
     let env = Env::new("ipc");
-    let data = env.scratch.path().join("data");
+    let data = env.fx.dir.path().join("data");
     let backend = default_backend();
     let before = env.warm_up(Some(backend));
     // (script, expected message fragment): dies before doing anything,
@@ -497,12 +490,12 @@ fn ipam_crashes() {
         ),
     ];
     for (i, (script, want)) in cases.iter().enumerate() {
-        let fake = fake_ipam(&env.scratch.path().join(format!("case{i}")), script);
+        let fake = fake_ipam(&env.fx.dir.path().join(format!("case{i}")), script);
         let mut c = env.bridge(&data, Some(backend));
         c["ipam"]["type"] = json!("fake-ipam");
         let (code, msg) = with_fake_path(env.call("bridge", "ADD", "c1"), &fake)
             .run(&c)
-            .err();
+            .expect_spec_error();
         assert!(code == 999 || code == 6, "case {i}: code {code}: {msg}");
         assert!(
             msg.contains("fake-ipam") && msg.contains(want),
@@ -516,7 +509,7 @@ fn ipam_crashes() {
         // The runtime's DEL (with a working IPAM) finds nothing to do.
         env.call("bridge", "DEL", "c1")
             .run(&env.bridge(&data, Some(backend)))
-            .ok();
+            .expect_success();
         env.assert_clean(&before, &format!("IPAM crash case {i}, after DEL"));
     }
 }
@@ -529,12 +522,12 @@ fn ipam_hangs() {
     require_root!();
     become_subreaper();
     let env = Env::new("iph");
-    let data = env.scratch.path().join("data");
+    let data = env.fx.dir.path().join("data");
     let backend = default_backend();
     let before = env.warm_up(Some(backend));
-    let started = env.scratch.path().join("ipam-started");
+    let started = env.fx.dir.path().join("ipam-started");
     let fake = fake_ipam(
-        env.scratch.path(),
+        env.fx.dir.path(),
         &format!(
             "if [ \"$CNI_COMMAND\" = ADD ]; then \"$REAL\" >/dev/null; touch {}; exec sleep 600; fi; exec \"$REAL\"",
             started.display()
@@ -561,7 +554,7 @@ fn ipam_hangs() {
     );
     with_fake_path(env.call("bridge", "DEL", "c1"), &fake)
         .run(&c)
-        .ok();
+        .expect_success();
     env.assert_clean(&before, "hanging IPAM");
     assert_no_reservations(&data, "hanging IPAM");
 }

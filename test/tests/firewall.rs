@@ -4,8 +4,7 @@
 //! prevResult or netns, CHECK after tampering, GC, bad input, exec counts,
 //! and interop with Debian's Go firewall (spec 0.4.0 to 1.0.0).
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use integration::*;
 use serde_json::{Value, json};
@@ -13,43 +12,26 @@ use serde_json::{Value, json};
 const CLIENT_V4: &str = "192.168.252.2";
 const CLIENT_V6: &str = "fd00:252::2";
 
-/// Skips (with the reason) unless the iptables tools are installed.
+/// Needs root and the iptables tools; see `require_root!`.
 macro_rules! require_iptables {
     () => {
         require_root!();
-        if !has_tool("iptables") || !has_tool("ip6tables") {
-            eprintln!("skipped: iptables/ip6tables not installed");
-            return;
-        }
+        require_tools!("iptables", "ip6tables");
     };
 }
 
-/// A fake host, a client namespace routed through it, and bridge networks.
+/// A fake host, a client namespace routed through it, and bridge networks
+/// (`fwnet`, `fwnet1`, ...) in its store, chained into the firewall.
 struct Env {
-    host: TestNs,
+    fx: Fixture,
     client: TestNs,
-    dir: tempfile::TempDir,
 }
 
 impl Env {
     fn new() -> Env {
-        let host = TestNs::new("fwhost");
-        let client = TestNs::new("fwcli");
-        let (h, c) = ("vfwh0", "vfwc0");
-        host.veth_to(
-            h,
-            &["192.168.252.1/24", "fd00:252::1/64"],
-            &client,
-            c,
-            &[&format!("{CLIENT_V4}/24"), &format!("{CLIENT_V6}/64")],
-        );
-        client.ip(&["route", "add", "default", "via", "192.168.252.1"]);
-        client.ip(&["-6", "route", "add", "default", "via", "fd00:252::1"]);
-        Env {
-            host,
-            client,
-            dir: tempdir(),
-        }
+        let fx = Fixture::in_host(TestNs::new("fwhost"), "firewall", "fwnet");
+        let client = outside(&fx.host, "192.168.252", "fd00:252");
+        Env { fx, client }
     }
 
     /// Network `n` (0, 1, ...): bridge `cnifw<n>`, 10.67+n.0.0/24 and
@@ -59,63 +41,33 @@ impl Env {
         if dual {
             ranges.push(json!([{"subnet": format!("fd00:{}::/64", 67 + n)}]));
         }
-        json!({
-            "cniVersion": v.as_str(), "name": net_name(n), "type": "bridge", "bridge": format!("cnifw{n}"),
-            "isDefaultGateway": true,
-            "ipam": {"type": "host-local", "dataDir": self.dir.path(), "ranges": ranges},
-        })
+        let mut c = self.fx.conf_of(
+            "bridge",
+            v,
+            json!({"bridge": format!("cnifw{n}"), "isDefaultGateway": true,
+                   "ipam": self.fx.host_local(json!(ranges))}),
+        );
+        c["name"] = json!(net_name(n));
+        c
     }
 
-    fn add_container(&self, ctr: &TestNs, cid: &str, conf: &Value) -> Value {
-        Call::new(plugin_path("bridge"), "ADD")
-            .cid(cid)
-            .netns(ctr)
-            .in_host(&self.host)
-            .run(conf)
-            .ok()
-    }
-
-    fn del_container(&self, ctr: &TestNs, cid: &str, conf: &Value) {
-        Call::new(plugin_path("bridge"), "DEL")
-            .cid(cid)
-            .netns(ctr)
-            .in_host(&self.host)
-            .run(conf)
-            .ok();
+    /// Our bridge's ADD; its result is the firewall's prevResult.
+    fn add_container(&self, ctr: &TestNs, cid: &str, conf: &Value) -> Attachment {
+        self.fx.add_of("bridge", ctr, cid, conf)
     }
 
     fn call(&self, cmd: &str, ctr: &TestNs, cid: &str) -> Call {
-        Call::new(plugin_path("firewall"), cmd)
-            .cid(cid)
-            .netns(ctr)
-            .in_host(&self.host)
+        self.fx.call(cmd, ctr, cid)
     }
 
     fn filter(&self) -> String {
-        output_in(&self.host, "iptables", &["-w", "-S"])
-            + &output_in(&self.host, "ip6tables", &["-w", "-S"])
+        self.fx.filter_rules()
     }
 
     fn iptables(&self, args: &[&str]) {
         for tool in ["iptables", "ip6tables"] {
-            let ok = self.host.cmd(tool, args).status().unwrap().success();
+            let ok = self.fx.host.cmd(tool, args).status().unwrap().success();
             assert!(ok, "{tool} {args:?}");
-        }
-    }
-
-    /// The bridge's IPv6 gateway address finishes DAD asynchronously;
-    /// IPv6 probes wait for it (bounded) so they test the firewall, not DAD.
-    fn wait_ipv6_gateway(&self, bridge: &str) {
-        for _ in 0..100 {
-            let tentative = output_in(
-                &self.host,
-                "ip",
-                &["-6", "addr", "show", "dev", bridge, "tentative"],
-            );
-            if tentative.trim().is_empty() {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
         }
     }
 }
@@ -130,35 +82,15 @@ fn net_name(n: u8) -> String {
 
 fn fw_conf(v: Version, n: u8, extra: Value, prev: Option<&Value>) -> Value {
     let mut c = json!({"cniVersion": v.as_str(), "name": net_name(n), "type": "firewall"});
-    for (k, val) in extra.as_object().cloned().unwrap_or_default() {
-        c[k] = val;
+    merge(&mut c, extra);
+    match prev {
+        Some(p) => with_prev(&c, p),
+        None => c,
     }
-    if let Some(p) = prev {
-        c["prevResult"] = p.clone();
-    }
-    c
 }
 
 fn addr(prev: &Value, v4: bool) -> String {
-    prev["ips"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|ip| {
-            ip["address"]
-                .as_str()
-                .unwrap()
-                .split('/')
-                .next()
-                .unwrap()
-                .to_string()
-        })
-        .find(|a| a.contains('.') == v4)
-        .unwrap()
-}
-
-fn sa(ip: &str, port: u16) -> SocketAddr {
-    SocketAddr::new(ip.parse().unwrap(), port)
+    address_of(prev, v4).to_string()
 }
 
 /// The per-IP accept rules of `ip` (as `iptables -S` prints them).
@@ -195,11 +127,12 @@ fn conformance_20_add_check_del_every_version() {
         let ctr = TestNs::new("fwv");
         let cid = format!("fw-{}", v.as_str().replace('.', "-"));
         let bconf = env.bridge_conf(v, 0, true);
-        let prev = env.add_container(&ctr, &cid, &bconf);
-        let conf = fw_conf(v, 0, json!({}), Some(&prev));
-        let out = env.call("ADD", &ctr, &cid).run(&conf).ok();
-        assert_eq!(out, prev, "{v}");
-        let (ip4, ip6) = (addr(&prev, true), addr(&prev, false));
+        let br = env.add_container(&ctr, &cid, &bconf);
+        let prev = &br.result;
+        let conf = fw_conf(v, 0, json!({}), Some(prev));
+        let out = env.call("ADD", &ctr, &cid).run(&conf).expect_success();
+        assert_eq!(&out, prev, "{v}");
+        let (ip4, ip6) = (addr(prev, true), addr(prev, false));
         assert!(
             has_accept_rules(&env, &ip4) && has_accept_rules(&env, &ip6),
             "{v}:\n{}",
@@ -216,9 +149,12 @@ fn conformance_20_add_check_del_every_version() {
                 "{want} once per family:\n{rules}"
             );
         }
-        assert_eq!(env.call("CHECK", &ctr, &cid).run(&conf).ok(), Value::Null);
-        env.call("DEL", &ctr, &cid).run(&conf).ok();
-        env.call("DEL", &ctr, &cid).run(&conf).ok();
+        assert_eq!(
+            env.call("CHECK", &ctr, &cid).run(&conf).expect_success(),
+            Value::Null
+        );
+        env.call("DEL", &ctr, &cid).run(&conf).expect_success();
+        env.call("DEL", &ctr, &cid).run(&conf).expect_success();
         assert!(
             !has_any_accept_rule(&env, &ip4) && !has_any_accept_rule(&env, &ip6),
             "{v}:\n{}",
@@ -229,7 +165,7 @@ fn conformance_20_add_check_del_every_version() {
             "{v}: marker left:\n{}",
             env.filter()
         );
-        env.del_container(&ctr, &cid, &bconf);
+        br.del();
     }
     // the shared chains stay, as with Go
     assert!(env.filter().contains("-N CNI-FORWARD"));
@@ -241,13 +177,13 @@ fn conformance_11_versions_before_0_4_0_are_refused() {
     require_root!();
     let out = Call::new(plugin_path("firewall"), "VERSION")
         .run_raw(b"")
-        .ok();
+        .expect_success();
     assert_eq!(out["supportedVersions"], json!(["0.4.0", "1.0.0", "1.1.0"]));
     let env = Env::new();
     let ctr = TestNs::new("fwold");
     for v in ["0.3.1", "0.2.0"] {
         let conf = json!({"cniVersion": v, "name": "fwnet", "type": "firewall"});
-        let (code, msg) = env.call("ADD", &ctr, "old").run(&conf).err();
+        let (code, msg) = env.call("ADD", &ctr, "old").run(&conf).expect_spec_error();
         assert_eq!(
             (code, msg.as_str()),
             (1, "incompatible CNI versions"),
@@ -266,23 +202,24 @@ fn forwarded_traffic_follows_the_rules() {
     let v = Version::V1_0_0;
     let bconf = env.bridge_conf(v, 0, true);
     let ctr = TestNs::new("fwtraf");
-    let prev = env.add_container(&ctr, "traf", &bconf);
+    let br = env.add_container(&ctr, "traf", &bconf);
+    let prev = &br.result;
     env.iptables(&["-w", "-P", "FORWARD", "DROP"]);
-    env.wait_ipv6_gateway("cnifw0");
-    let (v4, v6) = (sa(CLIENT_V4, 7100), sa(CLIENT_V6, 7101));
+    env.fx.wait_dad("cnifw0");
+    let (v4, v6) = (sock(CLIENT_V4, 7100), sock(CLIENT_V6, 7101));
     assert!(
         tcp_probe(&env.client, v4, &ctr, v4).is_err(),
         "blocked before ADD"
     );
-    let conf = fw_conf(v, 0, json!({}), Some(&prev));
-    env.call("ADD", &ctr, "traf").run(&conf).ok();
+    let conf = fw_conf(v, 0, json!({}), Some(prev));
+    env.call("ADD", &ctr, "traf").run(&conf).expect_success();
     let peer = tcp_probe(&env.client, v4, &ctr, v4).unwrap();
-    assert_eq!(peer.ip().to_string(), addr(&prev, true));
+    assert_eq!(peer.ip().to_string(), addr(prev, true));
     let peer = tcp_probe(&env.client, v6, &ctr, v6).unwrap();
-    assert_eq!(peer.ip().to_string(), addr(&prev, false));
+    assert_eq!(peer.ip().to_string(), addr(prev, false));
     // a new connection from outside to the container is not accepted
-    let inward = sa(&addr(&prev, true), 7102);
-    assert!(tcp_probe(&ctr, sa("0.0.0.0", 7102), &env.client, inward).is_err());
+    let inward = sock(&addr(prev, true), 7102);
+    assert!(tcp_probe(&ctr, sock("0.0.0.0", 7102), &env.client, inward).is_err());
     // the admin chain comes first: a DROP there wins
     env.iptables(&["-w", "-A", "CNI-ADMIN", "-j", "DROP"]);
     assert!(
@@ -293,12 +230,12 @@ fn forwarded_traffic_follows_the_rules() {
     tcp_probe(&env.client, v4, &ctr, v4).unwrap();
     env.call("DEL", &ctr, "traf")
         .run(&fw_conf(v, 0, json!({}), None))
-        .ok();
+        .expect_success();
     assert!(
         tcp_probe(&env.client, v4, &ctr, v4).is_err(),
         "blocked after DEL"
     );
-    env.del_container(&ctr, "traf", &bconf);
+    br.del();
 }
 
 #[test]
@@ -308,59 +245,63 @@ fn admin_chain_name() {
     let v = Version::V1_0_0;
     let bconf = env.bridge_conf(v, 0, false);
     let ctr = TestNs::new("fwadm");
-    let prev = env.add_container(&ctr, "adm", &bconf);
+    let br = env.add_container(&ctr, "adm", &bconf);
+    let prev = &br.result;
     let conf = fw_conf(
         v,
         0,
         json!({"iptablesAdminChainName": "MY-ADMIN", "backend": "iptables"}),
-        Some(&prev),
+        Some(prev),
     );
-    env.call("ADD", &ctr, "adm").run(&conf).ok();
+    env.call("ADD", &ctr, "adm").run(&conf).expect_success();
     let rules = env.filter();
     assert!(rules.contains("-N MY-ADMIN"), "{rules}");
     assert!(rules.contains("-A CNI-FORWARD -m comment --comment \"CNI firewall plugin admin overrides\" -j MY-ADMIN"), "{rules}");
-    env.call("CHECK", &ctr, "adm").run(&conf).ok();
+    env.call("CHECK", &ctr, "adm").run(&conf).expect_success();
     // CHECK against the default name notices the missing jump
     let (_, msg) = env
         .call("CHECK", &ctr, "adm")
-        .run(&fw_conf(v, 0, json!({}), Some(&prev)))
-        .err();
+        .run(&fw_conf(v, 0, json!({}), Some(prev)))
+        .expect_spec_error();
     assert!(msg.contains("CNI-ADMIN"), "{msg}");
-    env.call("DEL", &ctr, "adm").run(&conf).ok();
-    env.del_container(&ctr, "adm", &bconf);
+    env.call("DEL", &ctr, "adm").run(&conf).expect_success();
+    br.del();
 }
 
 /// Ingress policies between two bridges and within one.
 #[test]
 fn ingress_policies_same_bridge_and_isolated() {
     require_iptables!();
-    if !Path::new("/proc/sys/net/bridge/bridge-nf-call-iptables").exists() {
-        eprintln!(
-            "note: no br_netfilter: traffic within a bridge bypasses iptables; only rules are checked"
+    let br_nf = Path::new("/proc/sys/net/bridge/bridge-nf-call-iptables").exists();
+    if !br_nf {
+        skip::because(
+            "traffic within a bridge: no br_netfilter, so it bypasses iptables; only the rules are checked",
         );
     }
-    let br_nf = Path::new("/proc/sys/net/bridge/bridge-nf-call-iptables").exists();
     for policy in ["same-bridge", "isolated"] {
         let env = Env::new();
         let v = Version::V1_0_0;
         let (c0, c1) = (env.bridge_conf(v, 0, false), env.bridge_conf(v, 1, false));
         let (a1, a2, b) = (TestNs::new("fwa1"), TestNs::new("fwa2"), TestNs::new("fwb"));
-        let pa1 = env.add_container(&a1, "a1", &c0);
-        let pa2 = env.add_container(&a2, "a2", &c0);
-        let pb = env.add_container(&b, "b", &c1);
+        let bridges = [
+            env.add_container(&a1, "a1", &c0),
+            env.add_container(&a2, "a2", &c0),
+            env.add_container(&b, "b", &c1),
+        ];
+        let [pa1, pa2, pb] = bridges.each_ref().map(|a| a.result.clone());
         // before: everything reaches everything
-        let to = |p: &Value, port| sa(&addr(p, true), port);
+        let to = |p: &Value, port| sock(&addr(p, true), port);
         tcp_probe(&a1, to(&pa1, 7200), &b, to(&pa1, 7200)).unwrap();
         let ingress = json!({"ingressPolicy": policy});
         env.call("ADD", &a1, "a1")
             .run(&fw_conf(v, 0, ingress.clone(), Some(&pa1)))
-            .ok();
+            .expect_success();
         env.call("ADD", &a2, "a2")
             .run(&fw_conf(v, 0, ingress.clone(), Some(&pa2)))
-            .ok();
+            .expect_success();
         env.call("ADD", &b, "b")
             .run(&fw_conf(v, 1, ingress.clone(), Some(&pb)))
-            .ok();
+            .expect_success();
         let rules = env.filter();
         let forward: Vec<&str> = rules
             .lines()
@@ -385,7 +326,7 @@ fn ingress_policies_same_bridge_and_isolated() {
         );
         env.call("CHECK", &a1, "a1")
             .run(&fw_conf(v, 0, ingress.clone(), Some(&pa1)))
-            .ok();
+            .expect_success();
         // across bridges: blocked both ways
         assert!(
             tcp_probe(&a1, to(&pa1, 7201), &b, to(&pa1, 7201)).is_err(),
@@ -396,7 +337,7 @@ fn ingress_policies_same_bridge_and_isolated() {
             "{policy}: a1 -> b"
         );
         // the host itself is not forwarded traffic
-        tcp_probe(&a1, to(&pa1, 7203), &env.host, to(&pa1, 7203)).unwrap();
+        tcp_probe(&a1, to(&pa1, 7203), &env.fx.host, to(&pa1, 7203)).unwrap();
         if br_nf {
             let same = tcp_probe(&a1, to(&pa1, 7204), &a2, to(&pa1, 7204));
             assert_eq!(
@@ -408,10 +349,10 @@ fn ingress_policies_same_bridge_and_isolated() {
         // DEL leaves the per-bridge rules (other containers may need them)
         env.call("DEL", &a1, "a1")
             .run(&fw_conf(v, 0, ingress.clone(), None))
-            .ok();
+            .expect_success();
         assert!(env.filter().contains("-i cnifw0 ! -o cnifw0"));
-        for (ns, cid, conf) in [(&a1, "a1", &c0), (&a2, "a2", &c0), (&b, "b", &c1)] {
-            env.del_container(ns, cid, conf);
+        for br in &bridges {
+            br.del();
         }
     }
 }
@@ -424,31 +365,25 @@ fn conformance_23_del_without_prev_result_or_netns() {
     let v = Version::V1_0_0;
     let bconf = env.bridge_conf(v, 0, true);
     let ctr = TestNs::new("fwdel");
-    let prev = env.add_container(&ctr, "gone", &bconf);
+    let br = env.add_container(&ctr, "gone", &bconf);
+    let prev = &br.result;
     env.call("ADD", &ctr, "gone")
-        .run(&fw_conf(v, 0, json!({}), Some(&prev)))
-        .ok();
-    let (ip4, ip6) = (addr(&prev, true), addr(&prev, false));
+        .run(&fw_conf(v, 0, json!({}), Some(prev)))
+        .expect_success();
+    let (ip4, ip6) = (addr(prev, true), addr(prev, false));
     assert!(has_accept_rules(&env, &ip4));
-    let path = ctr.path_str();
-    env.del_container(&ctr, "gone", &bconf);
+    let del = env.call("DEL", &ctr, "gone");
+    br.del();
     drop(ctr);
-    Call::new(plugin_path("firewall"), "DEL")
-        .cid("gone")
-        .netns_path(&path)
-        .in_host(&env.host)
-        .run(&fw_conf(v, 0, json!({}), None))
-        .ok();
+    del.run(&fw_conf(v, 0, json!({}), None)).expect_success();
     assert!(
         !has_any_accept_rule(&env, &ip4) && !has_any_accept_rule(&env, &ip6),
         "{}",
         env.filter()
     );
-    Call::new(plugin_path("firewall"), "DEL")
-        .cid("gone")
-        .in_host(&env.host)
+    del.netns_path("")
         .run(&fw_conf(v, 0, json!({}), None))
-        .ok();
+        .expect_success();
 }
 
 // checklist 25: CHECK fails when a rule it made is gone
@@ -459,10 +394,11 @@ fn conformance_25_check_fails_after_tampering() {
     let v = Version::V1_1_0;
     let bconf = env.bridge_conf(v, 0, false);
     let ctr = TestNs::new("fwchk");
-    let prev = env.add_container(&ctr, "chk", &bconf);
-    let conf = fw_conf(v, 0, json!({}), Some(&prev));
-    env.call("ADD", &ctr, "chk").run(&conf).ok();
-    let ip = format!("{}/32", addr(&prev, true));
+    let br = env.add_container(&ctr, "chk", &bconf);
+    let prev = &br.result;
+    let conf = fw_conf(v, 0, json!({}), Some(prev));
+    env.call("ADD", &ctr, "chk").run(&conf).expect_success();
+    let ip = format!("{}/32", addr(prev, true));
     for (tamper, want) in [
         (
             vec!["-w", "-D", "CNI-FORWARD", "-s", &ip, "-j", "ACCEPT"],
@@ -483,31 +419,35 @@ fn conformance_25_check_fails_after_tampering() {
             "FORWARD",
         ),
     ] {
-        env.call("CHECK", &ctr, "chk").run(&conf).ok();
+        env.call("CHECK", &ctr, "chk").run(&conf).expect_success();
         assert!(
-            env.host
+            env.fx
+                .host
                 .cmd("iptables", &tamper)
                 .status()
                 .unwrap()
                 .success()
         );
-        let (code, msg) = env.call("CHECK", &ctr, "chk").run(&conf).err();
+        let (code, msg) = env
+            .call("CHECK", &ctr, "chk")
+            .run(&conf)
+            .expect_spec_error();
         assert_eq!(code, 999, "{msg}");
         assert!(msg.starts_with("expected") && msg.contains(want), "{msg}");
         // a repeated ADD repairs
-        env.call("ADD", &ctr, "chk").run(&conf).ok();
+        env.call("ADD", &ctr, "chk").run(&conf).expect_success();
     }
     // CHECK without prevResult
     let (code, msg) = env
         .call("CHECK", &ctr, "chk")
         .run(&fw_conf(v, 0, json!({}), None))
-        .err();
+        .expect_spec_error();
     assert_eq!(
         (code, msg.as_str()),
         (7, "missing prevResult from earlier plugin")
     );
-    env.call("DEL", &ctr, "chk").run(&conf).ok();
-    env.del_container(&ctr, "chk", &bconf);
+    env.call("DEL", &ctr, "chk").run(&conf).expect_success();
+    br.del();
 }
 
 // checklist 30: GC removes rules of attachments not in the valid list
@@ -518,35 +458,31 @@ fn conformance_30_gc_removes_stale_attachments() {
     let v = Version::V1_1_0;
     let bconf = env.bridge_conf(v, 0, false);
     let (a, b) = (TestNs::new("fwgca"), TestNs::new("fwgcb"));
-    let pa = env.add_container(&a, "keep", &bconf);
-    let pb = env.add_container(&b, "stale", &bconf);
-    for (ns, cid, p) in [(&a, "keep", &pa), (&b, "stale", &pb)] {
+    let keep = env.add_container(&a, "keep", &bconf);
+    let stale = env.add_container(&b, "stale", &bconf);
+    let (pa, pb) = (&keep.result, &stale.result);
+    for (ns, cid, p) in [(&a, "keep", pa), (&b, "stale", pb)] {
         env.call("ADD", ns, cid)
             .run(&fw_conf(v, 0, json!({}), Some(p)))
-            .ok();
+            .expect_success();
     }
     let gc = |name: &str, valid: Value| {
         let g = json!({"cniVersion": "1.1.0", "name": name, "type": "firewall", "cni.dev/valid-attachments": valid});
-        Call::new(plugin_path("firewall"), "GC")
-            .cid("")
-            .ifname("")
-            .in_host(&env.host)
-            .run(&g)
-            .ok();
+        env.fx.network_call("GC").run(&g).expect_success();
     };
     gc("othernet", json!([]));
-    assert!(has_accept_rules(&env, &addr(&pa, true)) && has_accept_rules(&env, &addr(&pb, true)));
+    assert!(has_accept_rules(&env, &addr(pa, true)) && has_accept_rules(&env, &addr(pb, true)));
     gc("fwnet", json!([{"containerID": "keep", "ifname": "eth0"}]));
-    assert!(has_accept_rules(&env, &addr(&pa, true)));
+    assert!(has_accept_rules(&env, &addr(pa, true)));
     assert!(
-        !has_any_accept_rule(&env, &addr(&pb, true)),
+        !has_any_accept_rule(&env, &addr(pb, true)),
         "{}",
         env.filter()
     );
     gc("fwnet", json!([]));
-    assert!(!has_any_accept_rule(&env, &addr(&pa, true)));
-    env.del_container(&a, "keep", &bconf);
-    env.del_container(&b, "stale", &bconf);
+    assert!(!has_any_accept_rule(&env, &addr(pa, true)));
+    keep.del();
+    stale.del();
 }
 
 #[test]
@@ -556,7 +492,8 @@ fn bad_input_is_refused_and_leaves_nothing() {
     let v = Version::V1_0_0;
     let bconf = env.bridge_conf(v, 0, false);
     let ctr = TestNs::new("fwbad");
-    let prev = env.add_container(&ctr, "bad", &bconf);
+    let br = env.add_container(&ctr, "bad", &bconf);
+    let prev = &br.result;
     let mut no_ifaces = prev.clone();
     no_ifaces.as_object_mut().unwrap().remove("interfaces");
     for ip in no_ifaces["ips"].as_array_mut().unwrap() {
@@ -569,17 +506,17 @@ fn bad_input_is_refused_and_leaves_nothing() {
             "missing prevResult from earlier plugin",
         ),
         (
-            fw_conf(v, 0, json!({"ingressPolicy": "closed"}), Some(&prev)),
+            fw_conf(v, 0, json!({"ingressPolicy": "closed"}), Some(prev)),
             7,
             "unknown ingress policy: \"closed\"",
         ),
         (
-            fw_conf(v, 0, json!({"backend": "nftables"}), Some(&prev)),
+            fw_conf(v, 0, json!({"backend": "nftables"}), Some(prev)),
             7,
             "unknown backend \"nftables\"",
         ),
         (
-            fw_conf(v, 0, json!({"backend": "firewalld"}), Some(&prev)),
+            fw_conf(v, 0, json!({"backend": "firewalld"}), Some(prev)),
             999,
             "firewalld backend was requested but firewalld is not running",
         ),
@@ -588,7 +525,7 @@ fn bad_input_is_refused_and_leaves_nothing() {
                 v,
                 0,
                 json!({"backend": "iptables", "firewalldZone": "public"}),
-                Some(&prev),
+                Some(prev),
             ),
             7,
             "iptables backend was requested but configuration contains firewalld-specific options [firewalldZone]",
@@ -598,13 +535,13 @@ fn bad_input_is_refused_and_leaves_nothing() {
                 v,
                 0,
                 json!({"iptablesAdminChainName": "FORWARD"}),
-                Some(&prev),
+                Some(prev),
             ),
             7,
             "iptablesAdminChainName",
         ),
         (
-            fw_conf(v, 0, json!({"iptablesAdminChainName": "a b"}), Some(&prev)),
+            fw_conf(v, 0, json!({"iptablesAdminChainName": "a b"}), Some(prev)),
             7,
             "invalid iptables chain name",
         ),
@@ -620,7 +557,7 @@ fn bad_input_is_refused_and_leaves_nothing() {
         ),
     ];
     for (conf, code, msg) in cases {
-        let (got, got_msg) = env.call("ADD", &ctr, "bad").run(&conf).err();
+        let (got, got_msg) = env.call("ADD", &ctr, "bad").run(&conf).expect_spec_error();
         assert_eq!(got, code, "{conf}: {got_msg}");
         assert!(got_msg.contains(msg), "{conf}: {got_msg}");
         assert!(
@@ -632,9 +569,9 @@ fn bad_input_is_refused_and_leaves_nothing() {
     // firewalld is looked up on the system bus; here it is not running,
     // so the default backend is iptables
     env.call("ADD", &ctr, "bad")
-        .run(&fw_conf(v, 0, json!({"backend": ""}), Some(&prev)))
-        .ok();
-    assert!(has_accept_rules(&env, &addr(&prev, true)));
+        .run(&fw_conf(v, 0, json!({"backend": ""}), Some(prev)))
+        .expect_success();
+    assert!(has_accept_rules(&env, &addr(prev, true)));
     // DEL of a config that would not validate still cleans up
     env.call("DEL", &ctr, "bad")
         .run(&fw_conf(
@@ -643,9 +580,9 @@ fn bad_input_is_refused_and_leaves_nothing() {
             json!({"ingressPolicy": "closed", "iptablesAdminChainName": "a b"}),
             None,
         ))
-        .ok();
-    assert!(!has_any_accept_rule(&env, &addr(&prev, true)));
-    env.del_container(&ctr, "bad", &bconf);
+        .expect_success();
+    assert!(!has_any_accept_rule(&env, &addr(prev, true)));
+    br.del();
 }
 
 /// How many times ADD and DEL run iptables: with iptables-nft, only the
@@ -654,69 +591,44 @@ fn bad_input_is_refused_and_leaves_nothing() {
 #[test]
 fn exec_counts_per_add_and_del() {
     require_iptables!();
-    let log = tempdir();
-    // One logging script named as the host's multi-call binary, the tools
-    // linked to it as installed, so that the plugin tells iptables-nft from
-    // iptables-legacy as it does on the host.
-    let real = std::fs::canonicalize("/usr/sbin/iptables").unwrap();
-    let multi = log.path().join(real.file_name().unwrap());
-    let script = format!(
-        "#!/bin/sh\ntool=$(basename \"$0\")\necho $tool >> {}\nexec /usr/sbin/$tool \"$@\"\n",
-        log.path().join("log").display()
-    );
-    std::fs::write(&multi, script).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&multi, std::fs::Permissions::from_mode(0o755)).unwrap();
-    for tool in [
-        "iptables",
-        "ip6tables",
-        "iptables-restore",
-        "ip6tables-restore",
-    ] {
-        std::os::unix::fs::symlink(&multi, log.path().join(tool)).unwrap();
-    }
-    let nft = real.to_string_lossy().contains("nft");
-    let path = format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", log.path().display());
-    let take = || {
-        let f = log.path().join("log");
-        let n = std::fs::read_to_string(&f)
-            .unwrap_or_default()
-            .lines()
-            .count();
-        let _ = std::fs::remove_file(&f);
-        n
-    };
+    let log = ExecLog::new();
+    let path = log.path();
+    let take = || log.take().len();
     for dual in [false, true] {
         let env = Env::new();
         let v = Version::V1_0_0;
         let bconf = env.bridge_conf(v, 0, dual);
         let ctr = TestNs::new("fwexec");
-        let prev = env.add_container(&ctr, "exec", &bconf);
-        let conf = fw_conf(v, 0, json!({}), Some(&prev));
+        let br = env.add_container(&ctr, "exec", &bconf);
+        let prev = &br.result;
+        let conf = fw_conf(v, 0, json!({}), Some(prev));
         take();
         env.call("ADD", &ctr, "exec")
             .env("PATH", &path)
             .run(&conf)
-            .ok();
+            .expect_success();
         let first = take();
         env.call("ADD", &ctr, "exec2")
             .env("PATH", &path)
             .run(&conf)
-            .ok();
+            .expect_success();
         let add = take();
         env.call("DEL", &ctr, "exec2")
             .env("PATH", &path)
             .run(&fw_conf(v, 0, json!({}), None))
-            .ok();
+            .expect_success();
         let del = take();
         let families = if dual { 2 } else { 1 };
         eprintln!(
             "firewall {}: first ADD {first} execs, ADD {add} execs, DEL {del} execs",
             if dual { "dual-stack" } else { "IPv4" }
         );
-        if nft {
+        if log.iptables_nft() {
+            // iptables makes the filter table (a restore per family); then
+            // everything goes over netlink.
             assert_eq!((first, add, del), (families, 0, 0));
         } else {
+            // a listing and a restore per family; DEL lists both families
             assert_eq!(
                 (first, add, del),
                 (2 * families, 2 * families, 2 + families)
@@ -724,33 +636,20 @@ fn exec_counts_per_add_and_del() {
         }
         env.call("DEL", &ctr, "exec")
             .run(&fw_conf(v, 0, json!({}), None))
-            .ok();
+            .expect_success();
         take();
         if let Some(go) = go_plugin("firewall") {
-            let mut c = Call::new(go, "ADD")
-                .cid("exec")
-                .netns(&ctr)
-                .in_host(&env.host)
-                .env("PATH", &path);
-            c.path = GO_PLUGIN_DIR.into();
-            c.run(&conf).ok();
+            let c = env.fx.go_call(&go, "ADD", &ctr, "exec").env("PATH", &path);
+            c.run(&conf).expect_success();
             let go_add = take();
-            c.command("DEL").run(&conf).ok();
+            c.command("DEL").run(&conf).expect_success();
             eprintln!(
                 "for comparison, Go 1.1.1 firewall: ADD {go_add} execs, DEL {} execs",
                 take()
             );
         }
-        env.del_container(&ctr, "exec", &bconf);
+        br.del();
     }
-}
-
-fn go_firewall() -> Option<PathBuf> {
-    let p = go_plugin("firewall");
-    if p.is_none() {
-        eprintln!("skipped: Go firewall not installed at {GO_PLUGIN_DIR}");
-    }
-    p
 }
 
 /// Debian's Go firewall 1.1.1 on the same rules, both directions, with
@@ -758,34 +657,30 @@ fn go_firewall() -> Option<PathBuf> {
 #[test]
 fn interop_with_go_firewall() {
     require_iptables!();
-    let Some(go) = go_firewall() else { return };
+    let Some(go) = require_go("firewall", &[]) else {
+        return;
+    };
     let env = Env::new();
     let v = Version::V1_0_0;
     let bconf = env.bridge_conf(v, 0, true);
     let ctr = TestNs::new("fwgo");
-    let prev = env.add_container(&ctr, "goctr", &bconf);
-    let conf = fw_conf(v, 0, json!({"ingressPolicy": "same-bridge"}), Some(&prev));
-    let go_call = |cmd: &str| {
-        let mut c = Call::new(go.clone(), cmd)
-            .cid("goctr")
-            .netns(&ctr)
-            .in_host(&env.host);
-        c.path = GO_PLUGIN_DIR.into();
-        c
-    };
-    let (ip4, ip6) = (addr(&prev, true), addr(&prev, false));
+    let br = env.add_container(&ctr, "goctr", &bconf);
+    let prev = &br.result;
+    let conf = fw_conf(v, 0, json!({"ingressPolicy": "same-bridge"}), Some(prev));
+    let go_call = |cmd: &str| env.fx.go_call(&go, cmd, &ctr, "goctr");
+    let (ip4, ip6) = (addr(prev, true), addr(prev, false));
     // Go ADD → our CHECK and DEL
-    go_call("ADD").run(&conf).ok();
+    go_call("ADD").run(&conf).expect_success();
     let go_rules = env.filter();
-    env.call("CHECK", &ctr, "goctr").run(&conf).ok();
-    env.call("DEL", &ctr, "goctr").run(&conf).ok();
+    env.call("CHECK", &ctr, "goctr").run(&conf).expect_success();
+    env.call("DEL", &ctr, "goctr").run(&conf).expect_success();
     assert!(
         !has_any_accept_rule(&env, &ip4) && !has_any_accept_rule(&env, &ip6),
         "{}",
         env.filter()
     );
     // ours ADD: Go's layout plus our marker chain; Go's CHECK and DEL accept it
-    env.call("ADD", &ctr, "goctr").run(&conf).ok();
+    env.call("ADD", &ctr, "goctr").run(&conf).expect_success();
     let now = env.filter();
     let mut ours: Vec<&str> = env_lines(&now)
         .into_iter()
@@ -795,8 +690,8 @@ fn interop_with_go_firewall() {
     ours.sort();
     theirs.sort();
     assert_eq!(ours, theirs, "our layout is Go's");
-    go_call("CHECK").run(&conf).ok();
-    go_call("DEL").run(&conf).ok();
+    go_call("CHECK").run(&conf).expect_success();
+    go_call("DEL").run(&conf).expect_success();
     assert!(
         !has_any_accept_rule(&env, &ip4) && !has_any_accept_rule(&env, &ip6),
         "{}",
@@ -806,7 +701,7 @@ fn interop_with_go_firewall() {
     assert!(env.filter().contains("-A CNI-FW-ATTACHMENTS"));
     env.call("DEL", &ctr, "goctr")
         .run(&fw_conf(v, 0, json!({}), None))
-        .ok();
+        .expect_success();
     assert!(
         !env.filter().contains("-A CNI-FW-ATTACHMENTS"),
         "{}",
@@ -814,12 +709,14 @@ fn interop_with_go_firewall() {
     );
     // Go's DEL without prevResult leaks; ours removes Go-made rules when
     // prevResult names them
-    go_call("ADD").run(&conf).ok();
-    go_call("DEL").run(&fw_conf(v, 0, json!({}), None)).ok();
+    go_call("ADD").run(&conf).expect_success();
+    go_call("DEL")
+        .run(&fw_conf(v, 0, json!({}), None))
+        .expect_success();
     assert!(has_accept_rules(&env, &ip4), "Go leaks without prevResult");
-    env.call("DEL", &ctr, "goctr").run(&conf).ok();
+    env.call("DEL", &ctr, "goctr").run(&conf).expect_success();
     assert!(!has_any_accept_rule(&env, &ip4));
-    env.del_container(&ctr, "goctr", &bconf);
+    br.del();
 }
 
 fn env_lines(rules: &str) -> Vec<&str> {

@@ -15,51 +15,29 @@ fn conf(v: Version, data_dir: &Path, ipam_extra: Value) -> Value {
         "ranges": [[{"subnet": "10.77.0.0/24"}]],
         "routes": [{"dst": "0.0.0.0/0"}],
     });
-    for (k, val) in ipam_extra.as_object().cloned().unwrap_or_default() {
-        ipam[k] = val;
-    }
+    merge(&mut ipam, ipam_extra);
     json!({"cniVersion": v.as_str(), "name": "hl-net", "type": "bridge", "ipam": ipam})
 }
 
+/// A fake host and container for host-local's network `hl-net`.
 struct Env {
-    host: TestNs,
+    fx: Fixture,
     ctr: TestNs,
-    dir: tempfile::TempDir,
 }
 
 impl Env {
     fn new() -> Env {
         Env {
-            host: TestNs::new("host"),
+            fx: Fixture::new("host-local", "hl-net"),
             ctr: TestNs::new("ctr"),
-            dir: tempdir(),
         }
     }
     fn call(&self, cmd: &str, cid: &str) -> Call {
-        self.call_with(plugin_path("host-local"), cmd, cid)
+        self.fx.call(cmd, &self.ctr, cid)
     }
     fn call_with(&self, plugin: std::path::PathBuf, cmd: &str, cid: &str) -> Call {
-        Call::new(plugin, cmd)
-            .cid(cid)
-            .netns(&self.ctr)
-            .in_host(&self.host)
+        runtime_call(plugin, cmd, cid, &self.ctr, &self.fx.host)
     }
-    fn netdir(&self) -> std::path::PathBuf {
-        self.dir.path().join("hl-net")
-    }
-}
-
-fn addresses(r: &Value) -> Vec<String> {
-    if let Some(ips) = r["ips"].as_array() {
-        return ips
-            .iter()
-            .map(|i| i["address"].as_str().unwrap().to_string())
-            .collect();
-    }
-    ["ip4", "ip6"]
-        .iter()
-        .filter_map(|k| r[k]["ip"].as_str().map(String::from))
-        .collect()
 }
 
 #[test]
@@ -67,9 +45,9 @@ fn add_check_del_every_version() {
     require_root!();
     let e = Env::new();
     for v in Version::ALL {
-        let c = conf(v, e.dir.path(), json!({}));
+        let c = conf(v, e.fx.dir.path(), json!({}));
         let cid = format!("ctr-{}", v.as_str().replace('.', "-"));
-        let r = e.call("ADD", &cid).run(&c).ok();
+        let r = e.call("ADD", &cid).run(&c).expect_success();
         assert_eq!(r["cniVersion"], v.as_str());
         // checklist 29: IPAM results carry no interfaces
         assert!(r.get("interfaces").is_none(), "{r}");
@@ -89,23 +67,23 @@ fn add_check_del_every_version() {
             }
         }
         assert_eq!(
-            std::fs::read(e.netdir().join(ip)).unwrap(),
+            std::fs::read(e.fx.netdir().join(ip)).unwrap(),
             format!("{cid}\r\neth0").as_bytes(),
             "Go's file format"
         );
         if v.has_check() {
-            e.call("CHECK", &cid).run(&c).ok();
+            e.call("CHECK", &cid).run(&c).expect_success();
         }
         // checklist 22, 23: DEL twice, and without a netns
-        e.call("DEL", &cid).netns_path("").run(&c).ok();
-        e.call("DEL", &cid).run(&c).ok();
-        assert!(!e.netdir().join(ip).exists());
+        e.call("DEL", &cid).netns_path("").run(&c).expect_success();
+        e.call("DEL", &cid).run(&c).expect_success();
+        assert!(!e.fx.netdir().join(ip).exists());
         if v.has_check() {
-            let (_, msg) = e.call("CHECK", &cid).run(&c).err();
+            let (_, msg) = e.call("CHECK", &cid).run(&c).expect_spec_error();
             assert!(msg.contains("failed to find an address"), "{msg}");
         }
     }
-    assert!(reservation_files(&e.netdir()).is_empty());
+    assert!(e.fx.reservations().is_empty());
 }
 
 #[test]
@@ -117,24 +95,24 @@ fn dual_stack_and_the_one_address_per_family_rule() {
     for v in Version::ALL {
         let r = e
             .call("ADD", "dual")
-            .run(&conf(v, e.dir.path(), dual.clone()))
-            .ok();
+            .run(&conf(v, e.fx.dir.path(), dual.clone()))
+            .expect_success();
         let addrs = addresses(&r);
         assert_eq!(addrs.len(), 2, "{v}: {r}");
         assert!(addrs[1].starts_with("fd00:77::"), "{addrs:?}");
         e.call("DEL", "dual")
-            .run(&conf(v, e.dir.path(), dual.clone()))
-            .ok();
+            .run(&conf(v, e.fx.dir.path(), dual.clone()))
+            .expect_success();
         let out = e
             .call("ADD", "two")
-            .run(&conf(v, e.dir.path(), two_v4.clone()));
+            .run(&conf(v, e.fx.dir.path(), two_v4.clone()));
         if v.has_multiple_ips() {
-            assert_eq!(addresses(&out.ok()).len(), 2);
+            assert_eq!(addresses(&out.expect_success()).len(), 2);
             e.call("DEL", "two")
-                .run(&conf(v, e.dir.path(), two_v4.clone()))
-                .ok();
+                .run(&conf(v, e.fx.dir.path(), two_v4.clone()))
+                .expect_success();
         } else {
-            let (code, msg) = out.err();
+            let (code, msg) = out.expect_spec_error();
             assert_eq!(code, 7);
             assert!(
                 msg.contains("does not support more than 1 address per family"),
@@ -142,7 +120,7 @@ fn dual_stack_and_the_one_address_per_family_rule() {
             );
         }
     }
-    assert!(reservation_files(&e.netdir()).is_empty());
+    assert!(e.fx.reservations().is_empty());
 }
 
 #[test]
@@ -152,25 +130,25 @@ fn round_robin_and_legacy_keys_and_ranges() {
     let v = Version::V1_0_0;
     // legacy top-level keys, prepended as range set 0
     let legacy = json!({"subnet": "10.79.0.0/29", "rangeStart": "10.79.0.3", "rangeEnd": "10.79.0.5", "gateway": "10.79.0.1", "ranges": []});
-    let c = conf(v, e.dir.path(), legacy);
+    let c = conf(v, e.fx.dir.path(), legacy);
     let mut got = Vec::new();
     for i in 0..3 {
-        got.push(addresses(&e.call("ADD", &format!("c{i}")).run(&c).ok())[0].clone());
+        got.push(addresses(&e.call("ADD", &format!("c{i}")).run(&c).expect_success())[0].clone());
     }
     assert_eq!(got, ["10.79.0.3/29", "10.79.0.4/29", "10.79.0.5/29"]);
     // exhausted: an error, and nothing else reserved
-    let (code, msg) = e.call("ADD", "c9").run(&c).err();
+    let (code, msg) = e.call("ADD", "c9").run(&c).expect_spec_error();
     assert_eq!(code, 999);
     assert!(
         msg.contains("no IP addresses available in range set: 10.79.0.3-10.79.0.5"),
         "{msg}"
     );
     // round robin continues after the last reserved, not from the start
-    e.call("DEL", "c0").run(&c).ok();
-    e.call("DEL", "c1").run(&c).ok();
-    let next = addresses(&e.call("ADD", "c3").run(&c).ok())[0].clone();
+    e.call("DEL", "c0").run(&c).expect_success();
+    e.call("DEL", "c1").run(&c).expect_success();
+    let next = addresses(&e.call("ADD", "c3").run(&c).expect_success())[0].clone();
     assert_eq!(next, "10.79.0.3/29");
-    let files = reservation_files(&e.netdir());
+    let files = e.fx.reservations();
     assert_eq!(
         files.iter().filter(|f| !f.starts_with('.')).count(),
         2,
@@ -185,22 +163,22 @@ fn conformance_34_requested_addresses_and_capitalised_capabilities() {
     let e = Env::new();
     let v = Version::V1_0_0;
     let dual = json!({"ranges": [[{"subnet": "10.77.0.0/24"}], [{"subnet": "fd00:77::/64"}]]});
-    let base = conf(v, e.dir.path(), dual);
+    let base = conf(v, e.fx.dir.path(), dual);
     // CNI_ARGS IP= (podman --ip), with IgnoreUnknown for the K8S keys
     let r = e
         .call("ADD", "a")
         .cni_args("IgnoreUnknown=1;K8S_POD_NAME=x;IP=10.77.0.50")
         .run(&base)
-        .ok();
+        .expect_success();
     assert_eq!(addresses(&r)[0], "10.77.0.50/24");
     // args.cni.ips and runtimeConfig.ips (capitalised keys too), both families
     let mut c = base.clone();
     c["args"] = json!({"cni": {"ips": ["10.77.0.60"]}});
     c["RuntimeConfig"] = json!({"IPs": ["fd00:77::60/64"]});
-    let r = e.call("ADD", "b").run(&c).ok();
+    let r = e.call("ADD", "b").run(&c).expect_success();
     assert_eq!(addresses(&r), ["10.77.0.60/24", "fd00:77::60/64"]);
     // taken, gateway, outside every range: errors, nothing left reserved
-    let before = reservation_files(&e.netdir());
+    let before = e.fx.reservations();
     for (ip, want) in [
         (
             "10.77.0.50",
@@ -216,29 +194,29 @@ fn conformance_34_requested_addresses_and_capitalised_capabilities() {
             .call("ADD", "c")
             .cni_args(&format!("IP={ip}"))
             .run(&base)
-            .err();
+            .expect_spec_error();
         assert_eq!(code, 999, "{ip}");
         assert!(msg.contains(want), "{ip}: {msg}");
-        assert_eq!(
-            reservation_files(&e.netdir()),
-            before,
-            "{ip}: nothing reserved"
-        );
+        assert_eq!(e.fx.reservations(), before, "{ip}: nothing reserved");
     }
     // malformed CNI_ARGS
     let (code, _) = e
         .call("ADD", "c")
         .cni_args("K8S_POD_NAME=x")
         .run(&base)
-        .err();
+        .expect_spec_error();
     assert_eq!(code, 4);
-    let (code, _) = e.call("ADD", "c").cni_args("IP=bogus").run(&base).err();
+    let (code, _) = e
+        .call("ADD", "c")
+        .cni_args("IP=bogus")
+        .run(&base)
+        .expect_spec_error();
     assert_eq!(code, 4);
     // ipRanges capability is prepended (containerd's capitalised keys)
     let mut c = base.clone();
     c["runtimeConfig"] =
         json!({"ipRanges": [[{"Subnet": "10.88.0.0/24", "RangeStart": "10.88.0.10"}]]});
-    let r = e.call("ADD", "d").run(&c).ok();
+    let r = e.call("ADD", "d").run(&c).expect_success();
     assert_eq!(addresses(&r)[0], "10.88.0.10/24");
     assert_eq!(addresses(&r).len(), 3);
 }
@@ -255,14 +233,14 @@ fn bad_configs() {
             "IPAM config missing 'ipam' key",
         ),
         (
-            conf(v, e.dir.path(), json!({"ranges": []})),
+            conf(v, e.fx.dir.path(), json!({"ranges": []})),
             7,
             "no IP ranges specified",
         ),
         (
             conf(
                 v,
-                e.dir.path(),
+                e.fx.dir.path(),
                 json!({"ranges": [[{"subnet": "10.77.0.5/24"}]]}),
             ),
             7,
@@ -271,7 +249,7 @@ fn bad_configs() {
         (
             conf(
                 v,
-                e.dir.path(),
+                e.fx.dir.path(),
                 json!({"ranges": [[{"subnet": "10.77.0.0/31"}]]}),
             ),
             7,
@@ -280,7 +258,7 @@ fn bad_configs() {
         (
             conf(
                 v,
-                e.dir.path(),
+                e.fx.dir.path(),
                 json!({"ranges": [[{"subnet": "10.77.0.0/24"}], [{"subnet": "10.77.0.0/25"}]]}),
             ),
             7,
@@ -289,7 +267,7 @@ fn bad_configs() {
         (
             conf(
                 v,
-                e.dir.path(),
+                e.fx.dir.path(),
                 json!({"ranges": [[{"subnet": "10.77.0.0/24"}, {"subnet": "fd00::/64"}]]}),
             ),
             7,
@@ -298,21 +276,21 @@ fn bad_configs() {
         (
             conf(
                 v,
-                e.dir.path(),
+                e.fx.dir.path(),
                 json!({"ranges": [[{"subnet": "10.77.0.0/24", "rangeStart": "10.78.0.1"}]]}),
             ),
             7,
             "rangeStart 10.78.0.1 not in network",
         ),
         (
-            conf(v, e.dir.path(), json!({"ranges": "10.77.0.0/24"})),
+            conf(v, e.fx.dir.path(), json!({"ranges": "10.77.0.0/24"})),
             6,
             "failed to parse network config",
         ),
         (
             conf(
                 v,
-                e.dir.path(),
+                e.fx.dir.path(),
                 json!({"resolvConf": "/nonexistent/resolv.conf"}),
             ),
             5,
@@ -320,24 +298,27 @@ fn bad_configs() {
         ),
     ];
     for (c, code, msg) in cases {
-        let (got_code, got_msg) = e.call("ADD", "x").run(&c).err();
+        let (got_code, got_msg) = e.call("ADD", "x").run(&c).expect_spec_error();
         assert_eq!(got_code, code, "{c}: {got_msg}");
         assert!(got_msg.contains(msg), "{got_msg} should contain {msg}");
     }
-    assert!(reservation_files(&e.netdir()).is_empty());
+    assert!(e.fx.reservations().is_empty());
     // malformed JSON and an unknown version
-    let (code, _) = e.call("ADD", "x").run_raw(b"{\"name\":").err();
+    let (code, _) = e
+        .call("ADD", "x")
+        .run_raw(b"{\"name\":")
+        .expect_spec_error();
     assert_eq!(code, 6);
-    let mut c = conf(v, e.dir.path(), json!({}));
+    let mut c = conf(v, e.fx.dir.path(), json!({}));
     c["cniVersion"] = json!("2.0.0");
-    assert_eq!(e.call("ADD", "x").run(&c).err().0, 1);
+    assert_eq!(e.call("ADD", "x").run(&c).expect_spec_error().0, 1);
 }
 
 #[test]
 fn resolv_conf_becomes_dns() {
     require_root!();
     let e = Env::new();
-    let rc = e.dir.path().join("resolv.conf");
+    let rc = e.fx.dir.path().join("resolv.conf");
     std::fs::write(
         &rc,
         "nameserver 10.0.0.53\nsearch a.example b.example\noptions ndots:2\ndomain example\n",
@@ -347,10 +328,10 @@ fn resolv_conf_becomes_dns() {
         .call("ADD", "dns")
         .run(&conf(
             Version::V1_0_0,
-            e.dir.path(),
+            e.fx.dir.path(),
             json!({"resolvConf": rc}),
         ))
-        .ok();
+        .expect_success();
     assert_eq!(
         r["dns"],
         json!({"nameservers": ["10.0.0.53"], "domain": "example", "search": ["a.example", "b.example"], "options": ["ndots:2"]})
@@ -362,13 +343,13 @@ fn resolv_conf_becomes_dns() {
 fn conformance_37_concurrent_adds_get_distinct_addresses() {
     require_root!();
     let e = Env::new();
-    let c = conf(Version::V1_0_0, e.dir.path(), json!({}));
+    let c = conf(Version::V1_0_0, e.fx.dir.path(), json!({}));
     let results: Vec<String> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..50)
             .map(|i| {
                 let call = e.call("ADD", &format!("par-{i}"));
                 let c = c.clone();
-                s.spawn(move || addresses(&call.run(&c).ok())[0].clone())
+                s.spawn(move || addresses(&call.run(&c).expect_success())[0].clone())
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
@@ -380,10 +361,10 @@ fn conformance_37_concurrent_adds_get_distinct_addresses() {
         for i in 0..50 {
             let call = e.call("DEL", &format!("par-{i}"));
             let c = c.clone();
-            s.spawn(move || call.run(&c).ok());
+            s.spawn(move || call.run(&c).expect_success());
         }
     });
-    assert!(reservation_files(&e.netdir()).is_empty());
+    assert!(e.fx.reservations().is_empty());
 }
 
 // checklist 30: GC removes only attachments missing from the valid list
@@ -391,27 +372,24 @@ fn conformance_37_concurrent_adds_get_distinct_addresses() {
 fn conformance_30_gc() {
     require_root!();
     let e = Env::new();
-    let c = conf(Version::V1_1_0, e.dir.path(), json!({}));
+    let c = conf(Version::V1_1_0, e.fx.dir.path(), json!({}));
     for cid in ["keep", "drop1", "drop2"] {
-        e.call("ADD", cid).run(&c).ok();
+        e.call("ADD", cid).run(&c).expect_success();
     }
     let gc = |key: &str, list: Value| {
         let mut g = c.clone();
         g[key] = list;
-        Call::new(plugin_path("host-local"), "GC")
-            .cid("")
-            .ifname("")
-            .in_host(&e.host)
-            .run(&g)
+        e.fx.network_call("GC").run(&g)
     };
-    gc("cni.dev/valid-attachments", json!([{"containerID": "keep", "ifname": "eth0"}, {"containerID": "drop1", "ifname": "eth1"}])).ok();
-    let left: Vec<String> = reservation_files(&e.netdir())
-        .into_iter()
-        .filter(|f| !f.starts_with('.'))
-        .collect();
+    gc("cni.dev/valid-attachments", json!([{"containerID": "keep", "ifname": "eth0"}, {"containerID": "drop1", "ifname": "eth1"}])).expect_success();
+    let left: Vec<String> =
+        e.fx.reservations()
+            .into_iter()
+            .filter(|f| !f.starts_with('.'))
+            .collect();
     assert_eq!(left.len(), 1, "{left:?}");
     assert_eq!(
-        std::fs::read(e.netdir().join(&left[0])).unwrap(),
+        std::fs::read(e.fx.netdir().join(&left[0])).unwrap(),
         b"keep\r\neth0"
     );
     // the legacy key works too; an empty list releases everything
@@ -419,23 +397,20 @@ fn conformance_30_gc() {
         "cni.dev/attachments",
         json!([{"containerID": "keep", "ifname": "eth0"}]),
     )
-    .ok();
+    .expect_success();
     assert_eq!(
-        reservation_files(&e.netdir())
+        e.fx.reservations()
             .iter()
             .filter(|f| !f.starts_with('.'))
             .count(),
         1
     );
-    gc("cni.dev/valid-attachments", json!([])).ok();
-    assert!(reservation_files(&e.netdir()).is_empty());
+    gc("cni.dev/valid-attachments", json!([])).expect_success();
+    assert!(e.fx.reservations().is_empty());
     // GC needs 1.1.0
     let mut old = c.clone();
     old["cniVersion"] = json!("1.0.0");
-    let (code, _) = Call::new(plugin_path("host-local"), "GC")
-        .in_host(&e.host)
-        .run(&old)
-        .err();
+    let (code, _) = e.fx.network_call("GC").run(&old).expect_spec_error();
     assert_eq!(code, 1);
 }
 
@@ -446,37 +421,25 @@ fn conformance_31_status() {
     let e = Env::new();
     let c = conf(
         Version::V1_1_0,
-        e.dir.path(),
+        e.fx.dir.path(),
         json!({"ranges": [[{"subnet": "10.77.0.0/30"}]]}),
     );
-    let status = |c: &Value| {
-        Call::new(plugin_path("host-local"), "STATUS")
-            .cid("")
-            .ifname("")
-            .in_host(&e.host)
-            .run(c)
-    };
-    status(&c).ok();
-    e.call("ADD", "only").run(&c).ok();
-    let (code, msg) = status(&c).err();
+    let status = |c: &Value| e.fx.network_call("STATUS").run(c);
+    status(&c).expect_success();
+    e.call("ADD", "only").run(&c).expect_success();
+    let (code, msg) = status(&c).expect_spec_error();
     assert_eq!((code, msg.as_str()), (50, "address pool exhausted"));
     // a data dir that cannot be created
-    let file = e.dir.path().join("a-file");
+    let file = e.fx.dir.path().join("a-file");
     std::fs::write(&file, "x").unwrap();
     let bad = conf(Version::V1_1_0, &file, json!({}));
-    let (code, _) = status(&bad).err();
+    let (code, _) = status(&bad).expect_spec_error();
     assert_eq!(code, 50);
 }
 
 /// Go host-local from Debian (1.1.1) speaks up to 1.0.0.
 fn go_host_local() -> Option<std::path::PathBuf> {
-    let p = go_plugin("host-local");
-    if p.is_none() {
-        eprintln!(
-            "skipped: Go host-local not installed at {GO_PLUGIN_DIR} (apt-get install containernetworking-plugins)"
-        );
-    }
-    p
+    require_go("host-local", &[])
 }
 
 #[test]
@@ -486,24 +449,30 @@ fn interop_go_allocates_rust_releases() {
     let e = Env::new();
     for v in [Version::V0_3_1, Version::V0_4_0, Version::V1_0_0] {
         let dual = json!({"ranges": [[{"subnet": "10.77.0.0/24"}], [{"subnet": "fd00:77::/64"}]]});
-        let c = conf(v, e.dir.path(), dual);
-        let go_ips = addresses(&e.call_with(go.clone(), "ADD", "go-ctr").run(&c).ok());
+        let c = conf(v, e.fx.dir.path(), dual);
+        let go_ips = addresses(
+            &e.call_with(go.clone(), "ADD", "go-ctr")
+                .run(&c)
+                .expect_success(),
+        );
         // ours sees Go's reservation: no duplicate, CHECK finds it
-        let ours = addresses(&e.call("ADD", "rs-ctr").run(&c).ok());
+        let ours = addresses(&e.call("ADD", "rs-ctr").run(&c).expect_success());
         assert!(
             go_ips.iter().all(|ip| !ours.contains(ip)),
             "{go_ips:?} vs {ours:?}"
         );
         if v.has_check() {
-            e.call("CHECK", "go-ctr").run(&c).ok();
+            e.call("CHECK", "go-ctr").run(&c).expect_success();
         }
         // ours releases Go's, Go releases ours
-        e.call("DEL", "go-ctr").run(&c).ok();
-        e.call_with(go.clone(), "DEL", "rs-ctr").run(&c).ok();
+        e.call("DEL", "go-ctr").run(&c).expect_success();
+        e.call_with(go.clone(), "DEL", "rs-ctr")
+            .run(&c)
+            .expect_success();
         assert!(
-            reservation_files(&e.netdir()).is_empty(),
+            e.fx.reservations().is_empty(),
             "{v}: {:?}",
-            files_under(&e.netdir())
+            files_under(&e.fx.netdir())
         );
     }
 }
@@ -515,7 +484,7 @@ fn interop_alternating_allocations_never_collide() {
     let e = Env::new();
     let c = conf(
         Version::V1_0_0,
-        e.dir.path(),
+        e.fx.dir.path(),
         json!({"ranges": [[{"subnet": "10.77.0.0/28"}]]}),
     );
     // 13 usable addresses (.2-.14): fill them alternating Go and Rust
@@ -526,11 +495,16 @@ fn interop_alternating_allocations_never_collide() {
         } else {
             plugin_path("host-local")
         };
-        let ip = addresses(&e.call_with(plugin, "ADD", &format!("c{i}")).run(&c).ok())[0].clone();
+        let ip = addresses(
+            &e.call_with(plugin, "ADD", &format!("c{i}"))
+                .run(&c)
+                .expect_success(),
+        )[0]
+        .clone();
         assert!(seen.insert(ip.clone()), "{ip} handed out twice");
     }
     // both see the range as full
-    assert_eq!(e.call("ADD", "x").run(&c).err().0, 999);
+    assert_eq!(e.call("ADD", "x").run(&c).expect_spec_error().0, 999);
     assert_ne!(e.call_with(go.clone(), "ADD", "y").run(&c).code, 0);
     // release in the opposite pairing
     for i in 0..13 {
@@ -539,21 +513,25 @@ fn interop_alternating_allocations_never_collide() {
         } else {
             plugin_path("host-local")
         };
-        e.call_with(plugin, "DEL", &format!("c{i}")).run(&c).ok();
+        e.call_with(plugin, "DEL", &format!("c{i}"))
+            .run(&c)
+            .expect_success();
     }
     assert!(
-        reservation_files(&e.netdir()).is_empty(),
+        e.fx.reservations().is_empty(),
         "{:?}",
-        files_under(&e.netdir())
+        files_under(&e.fx.netdir())
     );
     // Go's DEL of a Rust reservation, then Rust reusing the address
-    let ip = addresses(&e.call("ADD", "r1").run(&c).ok())[0].clone();
-    e.call_with(go.clone(), "DEL", "r1").run(&c).ok();
+    let ip = addresses(&e.call("ADD", "r1").run(&c).expect_success())[0].clone();
+    e.call_with(go.clone(), "DEL", "r1")
+        .run(&c)
+        .expect_success();
     let again = addresses(
         &e.call("ADD", "r2")
             .cni_args(&format!("IP={}", ip.split('/').next().unwrap()))
             .run(&c)
-            .ok(),
+            .expect_success(),
     );
     assert_eq!(again[0], ip);
 }
@@ -562,14 +540,14 @@ fn interop_alternating_allocations_never_collide() {
 fn duplicate_add_is_refused_like_go() {
     require_root!();
     let e = Env::new();
-    let c = conf(Version::V1_0_0, e.dir.path(), json!({}));
-    let ip = addresses(&e.call("ADD", "dup").run(&c).ok())[0].clone();
-    let (code, msg) = e.call("ADD", "dup").run(&c).err();
+    let c = conf(Version::V1_0_0, e.fx.dir.path(), json!({}));
+    let ip = addresses(&e.call("ADD", "dup").run(&c).expect_success())[0].clone();
+    let (code, msg) = e.call("ADD", "dup").run(&c).expect_spec_error();
     assert_eq!(code, 999);
     assert!(msg.contains("duplicate allocation is not allowed"), "{msg}");
     assert!(msg.contains(ip.split('/').next().unwrap()));
     // a different interface of the same container is a different attachment
-    e.call("ADD", "dup").ifname("net1").run(&c).ok();
+    e.call("ADD", "dup").ifname("net1").run(&c).expect_success();
 }
 
 // checklist 24: DEL after a failed ADD succeeds and leaves nothing
@@ -579,26 +557,26 @@ fn conformance_24_del_after_failed_add() {
     let e = Env::new();
     let c = conf(
         Version::V1_0_0,
-        e.dir.path(),
+        e.fx.dir.path(),
         json!({"ranges": [[{"subnet": "10.77.0.0/24"}], [{"subnet": "fd00:77::/64"}]]}),
     );
     e.call("ADD", "holder")
         .cni_args("IP=fd00:77::9")
         .run(&c)
-        .ok();
+        .expect_success();
     // range set 0 succeeds, range set 1 cannot give the requested address
     let (code, msg) = e
         .call("ADD", "victim")
         .cni_args("IP=fd00:77::9")
         .run(&c)
-        .err();
+        .expect_spec_error();
     assert_eq!(code, 999);
     assert!(msg.starts_with("failed to allocate for range 1"), "{msg}");
-    e.call("DEL", "victim").run(&c).ok();
-    e.call("DEL", "holder").run(&c).ok();
+    e.call("DEL", "victim").run(&c).expect_success();
+    e.call("DEL", "holder").run(&c).expect_success();
     assert!(
-        reservation_files(&e.netdir()).is_empty(),
+        e.fx.reservations().is_empty(),
         "{:?}",
-        files_under(&e.netdir())
+        files_under(&e.fx.netdir())
     );
 }

@@ -11,7 +11,7 @@
 //!
 //! That no plugin acts on its own namespace is in `hostile.rs`.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 use integration::*;
 use serde_json::{Value, json};
@@ -20,21 +20,7 @@ fn accept_ra(host: &TestNs, ifname: &str) -> String {
     sysctl_in(host, &format!("/proc/sys/net/ipv6/conf/{ifname}/accept_ra"))
 }
 
-fn add(plugin: &str, host: &TestNs, ctr: &TestNs, conf: &Value) -> Value {
-    Call::new(plugin_path(plugin), "ADD")
-        .netns(ctr)
-        .in_host(host)
-        .run(conf)
-        .ok()
-}
-
-fn del(plugin: &str, host: &TestNs, ctr: &TestNs, conf: &Value) {
-    Call::new(plugin_path(plugin), "DEL")
-        .netns(ctr)
-        .in_host(host)
-        .run(conf)
-        .ok();
-}
+const CID: &str = "c0ffee";
 
 /// The host-side interfaces (no sandbox) a result lists.
 fn host_interfaces(result: &Value) -> Vec<String> {
@@ -50,31 +36,37 @@ fn host_interfaces(result: &Value) -> Vec<String> {
 #[test]
 fn host_side_interfaces_accept_no_router_advertisements() {
     require_root!();
-    let host = TestNs::new("rahost");
-    let dir = tempdir();
+    let fx = Fixture::in_host(TestNs::new("rahost"), "bridge", "ranet");
+    let host = &fx.host;
     // control: in this namespace a new interface does accept RAs
     host.ip(&[
         "link", "add", "ractl0", "type", "veth", "peer", "name", "ractl1",
     ]);
-    assert_eq!(accept_ra(&host, "ractl0"), "1", "control interface");
-    let ipam = json!({"type": "host-local", "dataDir": dir.path(),
-                      "ranges": [[{"subnet": "10.97.0.0/24"}], [{"subnet": "fd00:97::/64"}]]});
-    let bridge = json!({"cniVersion": "1.0.0", "name": "ranet", "type": "bridge",
-                        "bridge": "rabr0", "isGateway": true, "ipam": ipam});
-    let mut ptp = json!({"cniVersion": "1.0.0", "name": "raptp", "type": "ptp", "ipam": ipam});
-    ptp["ipam"]["ranges"] = json!([[{"subnet": "10.96.0.0/24"}], [{"subnet": "fd00:96::/64"}]]);
+    assert_eq!(accept_ra(host, "ractl0"), "1", "control interface");
+    let v = Version::V1_0_0;
+    let ipam = fx.host_local(json!([[{"subnet": "10.97.0.0/24"}], [{"subnet": "fd00:97::/64"}]]));
+    let bridge = fx.conf(
+        v,
+        json!({"bridge": "rabr0", "isGateway": true, "ipam": ipam}),
+    );
+    let ipam = fx.host_local(json!([[{"subnet": "10.96.0.0/24"}], [{"subnet": "fd00:96::/64"}]]));
+    let mut ptp = fx.conf_of("ptp", v, json!({ "ipam": ipam }));
+    ptp["name"] = json!("raptp");
     let c1 = TestNs::new("ractr");
     let c2 = TestNs::new("ractr");
-    let r1 = add("bridge", &host, &c1, &bridge);
-    let r2 = add("ptp", &host, &c2, &ptp);
-    let mut bw = json!({"cniVersion": "1.0.0", "name": "ranet", "type": "bandwidth",
-                        "egressRate": 1000000, "egressBurst": 100000, "prevResult": r1});
-    let r3 = add("bandwidth", &host, &c1, &bw);
+    let r1 = fx.add(&c1, CID, &bridge);
+    let r2 = fx.add_of("ptp", &c2, CID, &ptp);
+    let bw = fx.conf_of(
+        "bandwidth",
+        v,
+        json!({"egressRate": 1000000, "egressBurst": 100000}),
+    );
+    let r3 = fx.add_of("bandwidth", &c1, CID, &with_prev(&bw, &r1.result));
     let mut checked = Vec::new();
     for (what, r) in [("bridge", &r1), ("ptp", &r2), ("bandwidth", &r3)] {
-        for ifname in host_interfaces(r) {
+        for ifname in host_interfaces(&r.result) {
             assert_eq!(
-                accept_ra(&host, &ifname),
+                accept_ra(host, &ifname),
                 "0",
                 "{what}: {ifname} accepts RAs"
             );
@@ -86,34 +78,15 @@ fn host_side_interfaces_accept_no_router_advertisements() {
     assert!(checked.contains(&"rabr0".to_string()), "{checked:?}");
     assert!(checked.iter().any(|i| i.starts_with("bwp")), "{checked:?}");
     assert!(checked.len() >= 4, "{checked:?}");
-    bw["prevResult"] = r1.clone();
-    del("bandwidth", &host, &c1, &bw);
-    del("ptp", &host, &c2, &ptp);
-    del("bridge", &host, &c1, &bridge);
+    r3.del();
+    r2.del();
+    r1.del();
 }
 
+/// The host's and the client's addresses on the client network.
 const CLIENT_NET: (&str, &str) = ("192.168.250.1", "192.168.250.2");
+/// The host's and another machine's addresses on a network beyond.
 const FAR_NET: (&str, &str) = ("192.168.249.1", "192.168.249.2");
-
-/// A namespace joined to `host` by a veth: `host_ip` on the host end,
-/// `ip` on its own, default route via the host.
-fn attach(host: &TestNs, role: &str, (host_ip, ip): (&str, &str)) -> TestNs {
-    let ns = TestNs::new(role);
-    let h = format!("v{role}");
-    host.ip(&[
-        "link", "add", &h, "type", "veth", "peer", "name", "eth0", "netns", &ns.name,
-    ]);
-    host.ip(&["addr", "add", &format!("{host_ip}/24"), "dev", &h]);
-    host.ip(&["link", "set", &h, "up"]);
-    ns.ip(&["addr", "add", &format!("{ip}/24"), "dev", "eth0"]);
-    ns.ip(&["link", "set", "eth0", "up"]);
-    ns.ip(&["route", "add", "default", "via", host_ip]);
-    ns
-}
-
-fn sa(ip: &str, port: u16) -> SocketAddr {
-    SocketAddr::new(ip.parse().unwrap(), port)
-}
 
 /// A DNAT of every packet to port 8080, whatever its destination: the
 /// rule the vulnerable nftables portmap made.
@@ -148,40 +121,36 @@ fn plant_unguarded_dnat(host: &TestNs, to: IpAddr) {
 #[test]
 fn portmap_dnats_only_traffic_addressed_to_the_node() {
     require_root!();
-    for backend in ["iptables", "nftables"] {
-        if !has_tool(if backend == "iptables" {
-            "iptables"
-        } else {
-            "nft"
-        }) {
-            eprintln!("skipped {backend}: not installed");
-            continue;
-        }
-        let host = TestNs::new("pmghost");
-        let dir = tempdir();
-        let client = attach(&host, "pmgcli", CLIENT_NET);
-        let far = attach(&host, "pmgfar", FAR_NET);
+    // the control DNAT is an nftables rule, whatever the backend
+    require_tools!("nft");
+    for backend in backends() {
+        let fx = Fixture::in_host(TestNs::new("pmghost"), "portmap", "pmgnet");
+        let host = &fx.host;
+        let client = outside(host, "192.168.250", "fd00:250");
+        let far = outside(host, "192.168.249", "fd00:249");
         host.open()
             .run(|| pkg::sysctl::write("/proc/sys/net/ipv4/ip_forward".as_ref(), "1"))
             .unwrap();
         let ctr = TestNs::new("pmgctr");
-        let bridge = json!({"cniVersion": "1.0.0", "name": "pmgnet", "type": "bridge",
-            "bridge": "pmgbr0", "isDefaultGateway": true,
-            "ipam": {"type": "host-local", "dataDir": dir.path(), "ranges": [[{"subnet": "10.95.0.0/24"}]]}});
-        let prev = add("bridge", &host, &ctr, &bridge);
-        let ctr_ip: IpAddr = prev["ips"][0]["address"]
-            .as_str()
-            .and_then(|a| a.split('/').next())
-            .and_then(|a| a.parse().ok())
-            .unwrap();
-        let pm = json!({"cniVersion": "1.0.0", "name": "pmgnet", "type": "portmap",
-            "backend": backend, "prevResult": prev,
-            "runtimeConfig": {"portMappings": [{"hostPort": 8080, "containerPort": 80, "protocol": "tcp"}]}});
-        add("portmap", &host, &ctr, &pm);
+        let v = Version::V1_0_0;
+        let bridge = fx.conf_of(
+            "bridge",
+            v,
+            json!({"bridge": "pmgbr0", "isDefaultGateway": true,
+                   "ipam": fx.host_local(json!([[{"subnet": "10.95.0.0/24"}]]))}),
+        );
+        let br = fx.add_of("bridge", &ctr, CID, &bridge);
+        let ctr_ip = br.ip(0);
+        let pm = fx.conf(
+            v,
+            json!({"backend": backend,
+                "runtimeConfig": {"portMappings": [{"hostPort": 8080, "containerPort": 80, "protocol": "tcp"}]}}),
+        );
+        let pm = fx.add(&ctr, CID, &with_prev(&pm, &br.result));
 
         // the guard is in the rules
         if backend == "iptables" {
-            let nat = output_in(&host, "iptables", &["-w", "-t", "nat", "-S"]);
+            let nat = output_in(host, "iptables", &["-w", "-t", "nat", "-S"]);
             for chain in ["PREROUTING", "OUTPUT"] {
                 let jump = format!("-A {chain} -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT");
                 assert!(
@@ -196,7 +165,7 @@ fn portmap_dnats_only_traffic_addressed_to_the_node() {
                 "{backend}: an unguarded jump:\n{nat}"
             );
         } else {
-            let rules = output_in(&host, "nft", &["list", "ruleset"]);
+            let rules = output_in(host, "nft", &["list", "ruleset"]);
             let jumps: Vec<&str> = rules
                 .lines()
                 .filter(|l| l.contains("jump hostports_all"))
@@ -209,26 +178,26 @@ fn portmap_dnats_only_traffic_addressed_to_the_node() {
         }
 
         // to the node: DNATed to the container
-        let peer = tcp_probe(&ctr, sa("0.0.0.0", 80), &client, sa(CLIENT_NET.0, 8080))
+        let peer = tcp_probe(&ctr, sock("0.0.0.0", 80), &client, sock(CLIENT_NET.0, 8080))
             .unwrap_or_else(|e| panic!("{backend}: mapped port of the node: {e}"));
         assert_eq!(peer.ip().to_string(), CLIENT_NET.1, "{backend}");
         // through the node, to another machine's port 8080: not DNATed
-        let peer = tcp_probe(&far, sa("0.0.0.0", 8080), &client, sa(FAR_NET.1, 8080))
+        let peer = tcp_probe(&far, sock("0.0.0.0", 8080), &client, sock(FAR_NET.1, 8080))
             .unwrap_or_else(|e| panic!("{backend}: traffic through the node was diverted: {e}"));
         assert_eq!(peer.ip().to_string(), CLIENT_NET.1, "{backend}");
 
         // The probe does see the vulnerable behaviour: with an unguarded
         // DNAT in place, the same connection lands in the container.
-        plant_unguarded_dnat(&host, ctr_ip);
-        let peer = tcp_probe(&ctr, sa("0.0.0.0", 80), &client, sa(FAR_NET.1, 8080))
+        plant_unguarded_dnat(host, ctr_ip);
+        let peer = tcp_probe(&ctr, sock("0.0.0.0", 80), &client, sock(FAR_NET.1, 8080))
             .unwrap_or_else(|e| panic!("{backend}: control DNAT not effective: {e}"));
         assert_eq!(peer.ip().to_string(), CLIENT_NET.1, "{backend}");
         host.cmd("nft", &["delete", "table", "ip", "unguarded"])
             .status()
             .unwrap();
 
-        del("portmap", &host, &ctr, &pm);
-        del("bridge", &host, &ctr, &bridge);
+        pm.del();
+        br.del();
         drop(far);
         drop(client);
     }

@@ -356,7 +356,7 @@ fn ipv4_mapped_addresses_are_ipv4_everywhere() {
                  "gateway": "::ffff:10.99.0.1"}]]),
         json!({"routes": [{"dst": "::ffff:0.0.0.0/96", "gw": "::ffff:10.99.0.1"}]}),
     );
-    let r = run(&lab, "host-local", "ADD", &conf).ok();
+    let r = run(&lab, "host-local", "ADD", &conf).expect_success();
     assert_eq!(r["ips"][0]["address"], "10.99.0.7/24", "{r}");
     assert_eq!(r["ips"][0]["gateway"], "10.99.0.1", "{r}");
     assert_eq!(
@@ -390,7 +390,7 @@ fn ipv4_mapped_addresses_are_ipv4_everywhere() {
     st["ipam"]["addresses"] =
         json!([{"address": "::ffff:10.99.1.5/120", "gateway": "::ffff:10.99.1.1"}]);
     st["ipam"]["routes"] = json!([{"dst": "::ffff:0.0.0.0/96", "gw": "::ffff:10.99.1.1"}]);
-    let r = run(&lab, "static", "ADD", &st).ok();
+    let r = run(&lab, "static", "ADD", &st).expect_success();
     assert_eq!(
         r["ips"][0],
         json!({"address": "10.99.1.5/24", "gateway": "10.99.1.1"}),
@@ -440,7 +440,7 @@ fn ranges_too_small_or_huge_answer_promptly() {
         let mut conf = lab.conf("host-local");
         conf["name"] = json!(format!("huge{i}"));
         conf["ipam"]["ranges"] = json!([[{"subnet": subnet}]]);
-        let r = run(&lab, "host-local", "ADD", &conf).ok();
+        let r = run(&lab, "host-local", "ADD", &conf).expect_success();
         assert_eq!(r["ips"][0]["address"], first);
         assert_eq!(run(&lab, "host-local", "DEL", &conf).code, 0);
         n += 1;

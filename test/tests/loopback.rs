@@ -3,31 +3,26 @@
 use integration::*;
 use serde_json::{Value, json};
 
-fn conf(v: Version) -> Value {
-    json!({"cniVersion": v.as_str(), "name": "lo-net", "type": "loopback"})
+const CID: &str = "c0ffee";
+
+fn net() -> Fixture {
+    Fixture::new("loopback", "lo-net")
 }
 
-fn lo_is_up(ns: &TestNs) -> bool {
-    let mut nl = ns.netlink();
-    nl.link_get(pkg::netlink::LinkId::Name("lo"))
-        .unwrap()
-        .is_up()
+fn conf(v: Version) -> Value {
+    json!({"cniVersion": v.as_str(), "name": "lo-net", "type": "loopback"})
 }
 
 #[test]
 fn add_check_del_every_version() {
     require_root!();
-    let host = TestNs::new("host");
+    let fx = net();
     for v in Version::ALL {
         let ctr = TestNs::new("ctr");
         ctr.ip(&["link", "set", "lo", "down"]);
-        let call = |cmd: &str| {
-            Call::new(plugin_path("loopback"), cmd)
-                .netns(&ctr)
-                .in_host(&host)
-        };
-        let r = call("ADD").run(&conf(v)).ok();
-        assert!(lo_is_up(&ctr), "{v}: lo is up");
+        let call = |cmd: &str| fx.call(cmd, &ctr, CID);
+        let r = call("ADD").run(&conf(v)).expect_success();
+        assert!(is_up(&ctr, "lo"), "{v}: lo is up");
         assert_eq!(r["cniVersion"], v.as_str());
         match v {
             Version::V0_1_0 | Version::V0_2_0 => assert_eq!(r["ip4"]["ip"], "127.0.0.1/8", "{r}"),
@@ -47,18 +42,16 @@ fn add_check_del_every_version() {
             }
         }
         if v.has_check() {
-            let mut c = conf(v);
-            c["prevResult"] = r.clone();
-            call("CHECK").run(&c).ok();
+            call("CHECK").run(&with_prev(&conf(v), &r)).expect_success();
         }
         // checklist 22: DEL twice
-        call("DEL").run(&conf(v)).ok();
-        assert!(!lo_is_up(&ctr), "{v}: lo is down after DEL");
-        call("DEL").run(&conf(v)).ok();
+        call("DEL").run(&conf(v)).expect_success();
+        assert!(!is_up(&ctr, "lo"), "{v}: lo is down after DEL");
+        call("DEL").run(&conf(v)).expect_success();
         if v.has_check() {
-            let mut c = conf(v);
-            c["prevResult"] = r;
-            let (_, msg) = call("CHECK").run(&c).err();
+            let (_, msg) = call("CHECK")
+                .run(&with_prev(&conf(v), &r))
+                .expect_spec_error();
             assert_eq!(msg, "loopback interface is down");
         }
     }
@@ -68,7 +61,7 @@ fn add_check_del_every_version() {
 #[test]
 fn conformance_20_passes_prev_result_through() {
     require_root!();
-    let host = TestNs::new("host");
+    let fx = net();
     let ctr = TestNs::new("ctr");
     for v in versions_from(Version::V0_3_0) {
         let prev = json!({"cniVersion": v.as_str(),
@@ -82,20 +75,12 @@ fn conformance_20_passes_prev_result_through() {
         }
         let mut c = conf(v);
         c["prevResult"] = prev.clone();
-        let r = Call::new(plugin_path("loopback"), "ADD")
-            .netns(&ctr)
-            .in_host(&host)
-            .run(&c)
-            .ok();
+        let r = fx.call("ADD", &ctr, CID).run(&c).expect_success();
         assert_eq!(r, prev, "{v}");
         // checklist 21: a prevResult without cniVersion is read as the request's
         prev.as_object_mut().unwrap().remove("cniVersion");
         c["prevResult"] = prev;
-        let r = Call::new(plugin_path("loopback"), "ADD")
-            .netns(&ctr)
-            .in_host(&host)
-            .run(&c)
-            .ok();
+        let r = fx.call("ADD", &ctr, CID).run(&c).expect_success();
         assert_eq!(r["cniVersion"], v.as_str());
         assert_eq!(r["ips"][0]["address"], "10.1.0.5/24");
     }
@@ -105,23 +90,20 @@ fn conformance_20_passes_prev_result_through() {
 #[test]
 fn conformance_23_del_without_netns() {
     require_root!();
-    let host = TestNs::new("host");
+    let fx = net();
     let gone = TestNs::new("gone");
     let path = gone.path_str();
     drop(gone);
     for netns in [path.as_str(), ""] {
-        Call::new(plugin_path("loopback"), "DEL")
-            .netns_path(netns)
-            .in_host(&host)
+        fx.call_at("DEL", netns, CID)
             .run(&conf(Version::V1_0_0))
-            .ok();
+            .expect_success();
     }
     // ADD on a vanished netns is an invalid-netns error
-    let (code, msg) = Call::new(plugin_path("loopback"), "ADD")
-        .netns_path(&path)
-        .in_host(&host)
+    let (code, msg) = fx
+        .call_at("ADD", &path, CID)
         .run(&conf(Version::V1_0_0))
-        .err();
+        .expect_spec_error();
     assert_eq!(code, 8, "{msg}");
     assert!(msg.contains("does not exist"), "{msg}");
 }
@@ -130,16 +112,15 @@ fn conformance_23_del_without_netns() {
 #[test]
 fn conformance_36_refuses_own_netns() {
     require_root!();
-    let host = TestNs::new("host");
+    let fx = net();
     for cmd in ["ADD", "DEL"] {
-        let (code, _) = Call::new(plugin_path("loopback"), cmd)
-            .netns(&host)
-            .in_host(&host)
+        let (code, _) = fx
+            .call(cmd, &fx.host, CID)
             .run(&conf(Version::V1_0_0))
-            .err();
+            .expect_spec_error();
         assert_eq!(code, 8);
         assert!(
-            lo_is_up(&host),
+            is_up(&fx.host, "lo"),
             "{cmd} must not have set the host's lo down"
         );
     }
@@ -150,23 +131,21 @@ fn conformance_36_refuses_own_netns() {
 fn conformance_32_gc_status_succeed() {
     require_root!();
     for cmd in ["GC", "STATUS"] {
-        Call::new(plugin_path("loopback"), cmd)
-            .cid("")
-            .ifname("")
+        net()
+            .network_call(cmd)
             .run(&conf(Version::V1_1_0))
-            .ok();
+            .expect_success();
     }
 }
 
 #[test]
 fn a_path_that_is_not_a_netns_is_refused() {
     require_root!();
-    let host = TestNs::new("host");
-    let (code, msg) = Call::new(plugin_path("loopback"), "ADD")
-        .netns_path("/tmp")
-        .in_host(&host)
+    let fx = net();
+    let (code, msg) = fx
+        .call_at("ADD", "/tmp", CID)
         .run(&conf(Version::V1_0_0))
-        .err();
+        .expect_spec_error();
     assert_eq!(code, 8);
     assert!(msg.contains("not a network namespace"), "{msg}");
 }

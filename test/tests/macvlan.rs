@@ -3,99 +3,27 @@
 //! links); both ends are up so the master has carrier. Interop with
 //! Debian's Go macvlan.
 
-use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::net::SocketAddr;
 
 use integration::*;
+use pkg::netlink::Link;
 use pkg::netlink::macvlan::{self, Mode};
-use pkg::netlink::{Link, LinkId};
 use serde_json::{Value, json};
 
 const MASTER: &str = "mvm0";
 
-struct Net {
-    host: TestNs,
-    dir: tempfile::TempDir,
+/// The network `mvnet` on 10.78.0.0/24, in a fake host with the master
+/// `mvm0` (peer `mvm0p`), both up.
+fn net() -> Fixture {
+    let net = Fixture::new("macvlan", "mvnet").keys(json!({"master": MASTER}));
+    let net = net.ipam_ranges(json!([[{"subnet": "10.78.0.0/24"}]]));
+    add_master(&net.host, MASTER);
+    net
 }
 
-impl Net {
-    /// A fake host with the master `mvm0` (peer `mvm0p`), both up.
-    fn new() -> Net {
-        let net = Net {
-            host: TestNs::new("host"),
-            dir: tempdir(),
-        };
-        add_master(&net.host, MASTER);
-        net
-    }
-
-    fn ipam(&self, subnet: &str) -> Value {
-        json!({"type": "host-local", "dataDir": self.dir.path(), "ranges": [[{"subnet": subnet}]]})
-    }
-
-    fn conf(&self, v: Version, extra: Value) -> Value {
-        let mut c = json!({
-            "cniVersion": v.as_str(),
-            "name": "mvnet",
-            "type": "macvlan",
-            "master": MASTER,
-            "ipam": self.ipam("10.78.0.0/24"),
-        });
-        for (k, val) in extra.as_object().cloned().unwrap_or_default() {
-            c[k] = val;
-        }
-        c
-    }
-
-    fn call(&self, cmd: &str, ctr: &TestNs, cid: &str) -> Call {
-        Call::new(plugin_path("macvlan"), cmd)
-            .cid(cid)
-            .netns(ctr)
-            .in_host(&self.host)
-    }
-
-    fn netdir(&self) -> PathBuf {
-        self.dir.path().join("mvnet")
-    }
-
-    fn master(&self) -> Link {
-        self.host.netlink().link_get(LinkId::Name(MASTER)).unwrap()
-    }
-
-    /// The host's links, by name (a temporary macvlan left behind would
-    /// show up here, or in the container).
-    fn host_links(&self) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .host
-            .netlink()
-            .link_list()
-            .unwrap()
-            .into_iter()
-            .map(|l| l.name)
-            .collect();
-        names.sort();
-        names
-    }
-
-    fn reservations(&self) -> Vec<String> {
-        reservation_files(&self.netdir())
-            .into_iter()
-            .filter(|f| !f.starts_with('.'))
-            .collect()
-    }
-
-    fn assert_clean(&self, what: &str, ctrs: &[&TestNs]) {
-        for ctr in ctrs {
-            assert_eq!(
-                ctr_links(ctr),
-                vec!["lo".to_string()],
-                "{what}: links left in {}",
-                ctr.name
-            );
-        }
-        let res = reservation_files(&self.netdir());
-        assert!(res.is_empty(), "{what}: reservations left: {res:?}");
-    }
+/// An `ipam` key over one subnet, in the fixture's store.
+fn ipam(net: &Fixture, subnet: &str) -> Value {
+    json!({"ipam": net.host_local(json!([[{"subnet": subnet}]]))})
 }
 
 fn add_master(ns: &TestNs, name: &str) {
@@ -105,28 +33,26 @@ fn add_master(ns: &TestNs, name: &str) {
     ns.ip(&["link", "set", &peer, "up"]);
 }
 
-fn ctr_links(ctr: &TestNs) -> Vec<String> {
-    let mut names: Vec<String> = ctr
-        .netlink()
-        .link_list()
-        .unwrap()
-        .into_iter()
-        .map(|l| l.name)
-        .collect();
-    names.sort();
-    names
+fn master(net: &Fixture) -> Link {
+    net.host_link(MASTER).expect("the master")
 }
 
 fn eth0(ctr: &TestNs) -> Link {
-    ctr.netlink().link_get(LinkId::Name("eth0")).unwrap()
+    link_in(ctr, "eth0").expect("eth0 in the container")
 }
 
-fn ip_of(r: &Value) -> IpAddr {
-    let s = r["ips"][0]["address"]
-        .as_str()
-        .or_else(|| r["ip4"]["ip"].as_str())
-        .unwrap();
-    s.split('/').next().unwrap().parse().unwrap()
+/// Only `lo` is left in each container, and no reservation.
+fn assert_clean(net: &Fixture, what: &str, ctrs: &[&TestNs]) {
+    for ctr in ctrs {
+        assert_eq!(
+            link_names(ctr),
+            vec!["lo".to_string()],
+            "{what}: links left in {}",
+            ctr.name
+        );
+    }
+    let res = net.reservations();
+    assert!(res.is_empty(), "{what}: reservations left: {res:?}");
 }
 
 // checklist 17, 18 and 22: the result in each version's shape, the macvlan
@@ -135,40 +61,40 @@ fn ip_of(r: &Value) -> IpAddr {
 #[test]
 fn conformance_18_add_check_del_every_version() {
     require_root!();
-    let net = Net::new();
+    let net = net();
     net.host.ip(&[
         "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p",
     ]);
-    let host_before = net.host_links();
-    for v in Version::ALL {
-        let ctr = TestNs::new("ctr");
-        let cid = format!("c-{}", v.as_str().replace('.', "-"));
-        let c = net.conf(v, json!({}));
-        let r = net.call("ADD", &ctr, &cid).run(&c).ok();
-        assert_eq!(r["cniVersion"], v.as_str());
-        let link = eth0(&ctr);
+    let host_before = link_names(&net.host);
+    net.add_check_del_every_version(|v, ctr, a| {
+        let r = &a.result;
+        let link = eth0(ctr);
         assert_eq!(link.kind.as_deref(), Some("macvlan"));
         assert_eq!(macvlan::mode_of(&link), Some(Mode::Bridge));
-        assert_eq!(link.parent, Some(net.master().index));
+        assert_eq!(link.parent, Some(master(&net).index));
         assert!(link.is_up());
-        assert_eq!(link.mtu, net.master().mtu);
+        assert_eq!(link.mtu, master(&net).mtu);
         let addrs = ctr
             .netlink()
             .addr_list(Some(link.index), Some(true))
             .unwrap();
         assert_eq!(addrs.len(), 1);
-        assert_eq!(addrs[0].address.addr(), ip_of(&r));
+        assert_eq!(addrs[0].address.addr(), a.ip(0));
         assert_eq!(addrs[0].address.prefix_len(), 24);
         assert_eq!(
-            sysctl_in(&ctr, "/proc/sys/net/ipv4/conf/eth0/arp_notify"),
+            sysctl_in(ctr, "/proc/sys/net/ipv4/conf/eth0/arp_notify"),
             "1"
         );
         assert_eq!(
-            sysctl_in(&ctr, "/proc/sys/net/ipv6/conf/eth0/ndisc_notify"),
+            sysctl_in(ctr, "/proc/sys/net/ipv6/conf/eth0/ndisc_notify"),
             "1"
         );
-        assert_eq!(net.host_links(), host_before, "nothing new in the host");
-        assert_eq!(ctr_links(&ctr), ["eth0", "lo"], "no temporary name left");
+        assert_eq!(
+            link_names(&net.host),
+            host_before,
+            "nothing new in the host"
+        );
+        assert_eq!(link_names(ctr), ["eth0", "lo"], "no temporary name left");
         match v {
             Version::V0_1_0 | Version::V0_2_0 => {
                 assert_eq!(r["ip4"]["gateway"], "10.78.0.1");
@@ -184,29 +110,19 @@ fn conformance_18_add_check_del_every_version() {
                 assert_eq!(r["ips"][0].get("version").is_some(), v < Version::V1_0_0);
             }
         }
-        if v.has_check() {
-            let mut cc = c.clone();
-            cc["prevResult"] = r.clone();
-            let out = net.call("CHECK", &ctr, &cid).run(&cc);
-            out.ok();
-            assert!(out.stdout.is_empty());
-        }
-        net.call("DEL", &ctr, &cid).run(&c).ok();
-        net.call("DEL", &ctr, &cid).run(&c).ok();
-        net.assert_clean(v.as_str(), &[&ctr]);
-    }
-    assert_eq!(net.host_links(), host_before);
+    });
+    assert_eq!(link_names(&net.host), host_before);
 }
 
 #[test]
 fn bridge_mode_containers_reach_each_other() {
     require_root!();
-    let net = Net::new();
+    let net = net();
     let (a, b) = (TestNs::new("a"), TestNs::new("b"));
     let c = net.conf(Version::V1_1_0, json!({"mode": "bridge"}));
-    let ra = net.call("ADD", &a, "ca").run(&c).ok();
-    let rb = net.call("ADD", &b, "cb").run(&c).ok();
-    let (ipa, ipb) = (ip_of(&ra), ip_of(&rb));
+    let ra = net.add(&a, "ca", &c);
+    let rb = net.add(&b, "cb", &c);
+    let (ipa, ipb) = (ra.ip(0), rb.ip(0));
     let peer = tcp_probe(
         &b,
         SocketAddr::new(ipb, 7201),
@@ -215,9 +131,9 @@ fn bridge_mode_containers_reach_each_other() {
     )
     .unwrap();
     assert_eq!(peer.ip(), ipa);
-    net.call("DEL", &a, "ca").run(&c).ok();
-    net.call("DEL", &b, "cb").run(&c).ok();
-    net.assert_clean("bridge mode", &[&a, &b]);
+    ra.del();
+    rb.del();
+    assert_clean(&net, "bridge mode", &[&a, &b]);
 }
 
 /// private: macvlans on one master cannot talk to each other. vepa sends
@@ -227,13 +143,13 @@ fn bridge_mode_containers_reach_each_other() {
 fn private_and_vepa_modes_isolate_containers() {
     require_root!();
     for mode in [Mode::Private, Mode::Vepa] {
-        let net = Net::new();
+        let net = net();
         let (a, b) = (TestNs::new("a"), TestNs::new("b"));
         let c = net.conf(Version::V1_0_0, json!({"mode": mode.as_str()}));
-        let _ra = net.call("ADD", &a, "ca").run(&c).ok();
-        let rb = net.call("ADD", &b, "cb").run(&c).ok();
+        let ra = net.add(&a, "ca", &c);
+        let rb = net.add(&b, "cb", &c);
         assert_eq!(macvlan::mode_of(&eth0(&a)), Some(mode));
-        let ipb = ip_of(&rb);
+        let ipb = rb.ip(0);
         let probe = tcp_probe(
             &b,
             SocketAddr::new(ipb, 7202),
@@ -241,12 +157,10 @@ fn private_and_vepa_modes_isolate_containers() {
             SocketAddr::new(ipb, 7202),
         );
         assert!(probe.is_err(), "{}: a reached b: {probe:?}", mode.as_str());
-        let mut cc = c.clone();
-        cc["prevResult"] = rb;
-        net.call("CHECK", &b, "cb").run(&cc).ok();
-        net.call("DEL", &a, "ca").run(&c).ok();
-        net.call("DEL", &b, "cb").run(&c).ok();
-        net.assert_clean(mode.as_str(), &[&a, &b]);
+        rb.check().expect_success();
+        ra.del();
+        rb.del();
+        assert_clean(&net, mode.as_str(), &[&a, &b]);
     }
 }
 
@@ -255,20 +169,21 @@ fn private_and_vepa_modes_isolate_containers() {
 #[test]
 fn l2_mode_without_ipam() {
     require_root!();
-    let net = Net::new();
+    let net = net();
     let (a, b) = (TestNs::new("a"), TestNs::new("b"));
     for v in Version::ALL {
         let c = net.conf(v, json!({"ipam": {}}));
         if v < Version::V0_3_0 {
             // A 0.1.0/0.2.0 result cannot express an interface without
             // addresses: refused before anything is created.
-            let (code, msg) = net.call("ADD", &a, "l2").run(&c).err();
+            let (code, msg) = net.call("ADD", &a, "l2").run(&c).expect_spec_error();
             assert_eq!(code, 7, "{msg}");
             assert!(msg.contains("no valid IP addresses"), "{msg}");
-            net.assert_clean(v.as_str(), &[&a]);
+            assert_clean(&net, v.as_str(), &[&a]);
             continue;
         }
-        let r = net.call("ADD", &a, "l2").run(&c).ok();
+        let l2 = net.add(&a, "l2", &c);
+        let r = &l2.result;
         assert!(r.get("ips").is_none() && r.get("ip4").is_none(), "{r}");
         let link = eth0(&a);
         assert!(link.is_up());
@@ -279,24 +194,22 @@ fn l2_mode_without_ipam() {
                 .is_empty()
         );
         if v.has_check() {
-            let mut cc = c.clone();
-            cc["prevResult"] = r;
-            net.call("CHECK", &a, "l2").run(&cc).ok();
+            l2.check().expect_success();
         }
-        net.call("DEL", &a, "l2").run(&c).ok();
-        net.assert_clean(v.as_str(), &[&a]);
+        l2.del();
+        assert_clean(&net, v.as_str(), &[&a]);
     }
     let c = net.conf(Version::V1_0_0, json!({"ipam": {}}));
-    net.call("ADD", &a, "a").run(&c).ok();
-    net.call("ADD", &b, "b").run(&c).ok();
+    let ra = net.add(&a, "a", &c);
+    let rb = net.add(&b, "b", &c);
     a.ip(&["addr", "add", "192.168.78.1/24", "dev", "eth0"]);
     b.ip(&["addr", "add", "192.168.78.2/24", "dev", "eth0"]);
     let target: SocketAddr = "192.168.78.2:7203".parse().unwrap();
     let peer = tcp_probe(&b, target, &a, target).unwrap();
     assert_eq!(peer.ip().to_string(), "192.168.78.1");
-    net.call("DEL", &a, "a").run(&c).ok();
-    net.call("DEL", &b, "b").run(&c).ok();
-    net.assert_clean("l2", &[&a, &b]);
+    ra.del();
+    rb.del();
+    assert_clean(&net, "l2", &[&a, &b]);
 }
 
 /// MAC precedence, lowest to highest: `mac`, `CNI_ARGS` `MAC=`,
@@ -304,7 +217,7 @@ fn l2_mode_without_ipam() {
 #[test]
 fn mac_request_honoured() {
     require_root!();
-    let net = Net::new();
+    let net = net();
     let cases = [
         (json!({"mac": "0e:00:00:00:00:01"}), "", "0e:00:00:00:00:01"),
         (
@@ -326,16 +239,14 @@ fn mac_request_honoured() {
     ];
     let ctr = TestNs::new("mac");
     for (extra, args, want) in cases {
-        let c = net.conf(Version::V1_0_0, extra.clone());
-        let r = net.call("ADD", &ctr, "mac").cni_args(args).run(&c).ok();
-        assert_eq!(r["interfaces"][0]["mac"], want, "{extra} {args}");
+        let call = net.call("ADD", &ctr, "mac").cni_args(args);
+        let a = Attachment::add(call, &net.conf(Version::V1_0_0, extra.clone()));
+        assert_eq!(a.result["interfaces"][0]["mac"], want, "{extra} {args}");
         assert_eq!(eth0(&ctr).mac_string(), want);
-        let mut cc = c.clone();
-        cc["prevResult"] = r;
-        net.call("CHECK", &ctr, "mac").cni_args(args).run(&cc).ok();
-        net.call("DEL", &ctr, "mac").cni_args(args).run(&c).ok();
+        a.check().expect_success();
+        a.del();
     }
-    net.assert_clean("mac", &[&ctr]);
+    assert_clean(&net, "mac", &[&ctr]);
 }
 
 /// The master lives in the container netns; with no `master` the
@@ -343,10 +254,10 @@ fn mac_request_honoured() {
 #[test]
 fn link_in_container() {
     require_root!();
-    let net = Net::new();
+    let net = net();
     let ctr = TestNs::new("lic");
     add_master(&ctr, "inm0");
-    let host_before = net.host_links();
+    let host_before = link_names(&net.host);
     for (extra, what) in [
         (json!({"linkInContainer": true, "master": "inm0"}), "named"),
         (
@@ -358,26 +269,18 @@ fn link_in_container() {
             ctr.ip(&["addr", "add", "192.168.79.2/24", "dev", "inm0"]);
             ctr.ip(&["route", "add", "default", "via", "192.168.79.1"]);
         }
-        let c = net.conf(Version::V1_1_0, extra);
-        let r = net.call("ADD", &ctr, "lic").run(&c).ok();
+        let a = net.add(&ctr, "lic", &net.conf(Version::V1_1_0, extra));
         let link = eth0(&ctr);
-        let master = ctr.netlink().link_get(LinkId::Name("inm0")).unwrap();
+        let master = link_in(&ctr, "inm0").unwrap();
         assert_eq!(link.kind.as_deref(), Some("macvlan"), "{what}");
         assert_eq!(link.parent, Some(master.index), "{what}");
         assert_eq!(link.link_netnsid, None, "{what}: same netns as its master");
-        assert_eq!(net.host_links(), host_before, "{what}");
-        let mut cc = c.clone();
-        cc["prevResult"] = r;
-        net.call("CHECK", &ctr, "lic").run(&cc).ok();
-        net.call("DEL", &ctr, "lic").run(&c).ok();
-        assert!(
-            ctr.netlink()
-                .link_find(LinkId::Name("eth0"))
-                .unwrap()
-                .is_none()
-        );
+        assert_eq!(link_names(&net.host), host_before, "{what}");
+        a.check().expect_success();
+        a.del();
+        assert!(link_in(&ctr, "eth0").is_none());
     }
-    assert!(net.reservations().is_empty());
+    assert!(net.held().is_empty());
 }
 
 /// Without `master`, the host's default route picks it; without a default
@@ -385,10 +288,10 @@ fn link_in_container() {
 #[test]
 fn master_defaults_to_the_default_route_interface() {
     require_root!();
-    let net = Net::new();
+    let net = net();
     let ctr = TestNs::new("dflt");
     let c = net.conf(Version::V1_0_0, json!({"master": ""}));
-    let (code, msg) = net.call("ADD", &ctr, "d").run(&c).err();
+    let (code, msg) = net.call("ADD", &ctr, "d").run(&c).expect_spec_error();
     assert_eq!(
         (code, msg.as_str()),
         (7, "no default route interface found")
@@ -398,33 +301,24 @@ fn master_defaults_to_the_default_route_interface() {
         .ip(&["addr", "add", "192.168.80.2/24", "dev", "uplink0"]);
     net.host
         .ip(&["route", "add", "default", "via", "192.168.80.1"]);
-    let r = net.call("ADD", &ctr, "d").run(&c).ok();
-    let uplink = net
-        .host
-        .netlink()
-        .link_get(LinkId::Name("uplink0"))
-        .unwrap();
+    let a = net.add(&ctr, "d", &c);
+    let uplink = net.host_link("uplink0").unwrap();
     assert_eq!(eth0(&ctr).parent, Some(uplink.index));
-    let mut cc = c.clone();
-    cc["prevResult"] = r;
-    net.call("CHECK", &ctr, "d").run(&cc).ok();
-    net.call("DEL", &ctr, "d").run(&c).ok();
-    net.assert_clean("default master", &[&ctr]);
+    a.check().expect_success();
+    a.del();
+    assert_clean(&net, "default master", &[&ctr]);
 }
 
 #[test]
 fn each_config_key() {
     require_root!();
-    let net = Net::new();
+    let net = net();
     let ctr = TestNs::new("keys");
     let run = |extra: Value, check: &dyn Fn(&Link, &Value)| {
-        let c = net.conf(Version::V1_1_0, extra);
-        let r = net.call("ADD", &ctr, "keys").run(&c).ok();
-        check(&eth0(&ctr), &r);
-        let mut cc = c.clone();
-        cc["prevResult"] = r;
-        net.call("CHECK", &ctr, "keys").run(&cc).ok();
-        net.call("DEL", &ctr, "keys").run(&c).ok();
+        let a = net.add(&ctr, "keys", &net.conf(Version::V1_1_0, extra));
+        check(&eth0(&ctr), &a.result);
+        a.check().expect_success();
+        a.del();
     };
     run(json!({"mtu": 1400}), &|l, _| assert_eq!(l.mtu, 1400));
     run(json!({"mtu": 1500}), &|l, _| assert_eq!(l.mtu, 1500));
@@ -445,23 +339,21 @@ fn each_config_key() {
     );
     // dual stack with IPAM routes; DAD runs (a shared segment), so ADD
     // returns once the address is no longer tentative
-    run(
-        json!({"ipam": {"type": "host-local", "dataDir": net.dir.path(),
-                        "ranges": [[{"subnet": "10.78.0.0/24"}], [{"subnet": "fd00:78::/64"}]],
-                        "routes": [{"dst": "0.0.0.0/0"}, {"dst": "::/0"}]}}),
-        &|l, r| {
-            assert_eq!(r["ips"][1]["interface"], 0, "{r}");
-            let v6 = ctr.netlink().addr_list(Some(l.index), Some(false)).unwrap();
-            assert!(
-                v6.iter()
-                    .any(|a| a.is_global_unicast() && !a.is_tentative()),
-                "{v6:?}"
-            );
-            let routes = output_in(&ctr, "ip", &["-6", "route"]);
-            assert!(routes.contains("default via fd00:78::1"), "{routes}");
-        },
-    );
-    net.assert_clean("keys", &[&ctr]);
+    let mut dual =
+        net.host_local(json!([[{"subnet": "10.78.0.0/24"}], [{"subnet": "fd00:78::/64"}]]));
+    dual["routes"] = json!([{"dst": "0.0.0.0/0"}, {"dst": "::/0"}]);
+    run(json!({ "ipam": dual }), &|l, r| {
+        assert_eq!(r["ips"][1]["interface"], 0, "{r}");
+        let v6 = ctr.netlink().addr_list(Some(l.index), Some(false)).unwrap();
+        assert!(
+            v6.iter()
+                .any(|a| a.is_global_unicast() && !a.is_tentative()),
+            "{v6:?}"
+        );
+        let routes = output_in(&ctr, "ip", &["-6", "route"]);
+        assert!(routes.contains("default via fd00:78::1"), "{routes}");
+    });
+    assert_clean(&net, "keys", &[&ctr]);
 }
 
 // checklist 19: the ifname already exists; and other bad input, with nothing
@@ -469,9 +361,9 @@ fn each_config_key() {
 #[test]
 fn conformance_19_bad_input_leaves_nothing_behind() {
     require_root!();
-    let net = Net::new();
+    let net = net();
     let v = Version::V1_0_0;
-    let host_before = net.host_links();
+    let host_before = link_names(&net.host);
     let cases: Vec<(Value, &str, u64, &str)> = vec![
         (json!({"mode": "l2"}), "", 7, "unknown macvlan mode: \"l2\""),
         (
@@ -516,39 +408,15 @@ fn conformance_19_bad_input_leaves_nothing_behind() {
         ),
     ];
     for (extra, args, code, msg) in cases {
-        let ctr = TestNs::new("bad");
-        let (got, got_msg) = net
-            .call("ADD", &ctr, "bad")
-            .cni_args(args)
-            .run(&net.conf(v, extra.clone()))
-            .err();
-        assert_eq!(got, code, "{extra}: {got_msg}");
-        assert!(got_msg.contains(msg), "{extra}: {got_msg}");
-        assert_eq!(net.host_links(), host_before, "{extra}");
-        net.assert_clean(&extra.to_string(), &[&ctr]);
+        let what = extra.to_string();
+        let ctr = net.assert_add_refused(&net.conf(v, extra), args, code, msg, &what);
+        assert_eq!(link_names(&net.host), host_before, "{what}");
+        assert_clean(&net, &what, &[&ctr]);
     }
-    let ctr = TestNs::new("busy");
-    ctr.ip(&[
-        "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p",
-    ]);
-    let (code, msg) = net
-        .call("ADD", &ctr, "dup")
-        .run(&net.conf(v, json!({})))
-        .err();
-    assert_eq!(code, 999);
-    assert!(
-        msg.contains("interface eth0 already exists in container netns"),
-        "{msg}"
-    );
-    assert_eq!(ctr_links(&ctr), ["eth0", "eth0p", "lo"]);
-    let (code, _) = net
-        .call("ADD", &ctr, "gone")
-        .netns_path("/run/netns/does-not-exist")
-        .run(&net.conf(v, json!({})))
-        .err();
-    assert_eq!(code, 8);
-    assert!(net.reservations().is_empty());
-    assert_eq!(net.host_links(), host_before);
+    let ctr = net.assert_add_refused_for_taken_ifname_and_missing_netns(&net.conf(v, json!({})));
+    assert_eq!(link_names(&ctr), ["eth0", "eth0p", "lo"]);
+    assert!(net.held().is_empty());
+    assert_eq!(link_names(&net.host), host_before);
 }
 
 // checklist 27 and 24: failures after the link exists remove it and give
@@ -556,40 +424,40 @@ fn conformance_19_bad_input_leaves_nothing_behind() {
 #[test]
 fn conformance_27_rollback_after_the_link_exists() {
     require_root!();
-    let net = Net::new();
+    let net = net();
     let v = Version::V1_0_0;
     let ctr = TestNs::new("rb");
     // the range is exhausted by another container
-    let tiny = net.conf(v, json!({"ipam": net.ipam("10.78.0.0/30")}));
-    let holder = TestNs::new("hold");
-    net.call("ADD", &holder, "holder").run(&tiny).ok();
-    let (_, msg) = net.call("ADD", &ctr, "full").run(&tiny).err();
+    let tiny = net.conf(v, ipam(&net, "10.78.0.0/30"));
+    let holder_ns = TestNs::new("hold");
+    let holder = net.add(&holder_ns, "holder", &tiny);
+    let (_, msg) = net.call("ADD", &ctr, "full").run(&tiny).expect_spec_error();
     assert!(msg.contains("no IP addresses available"), "{msg}");
-    assert_eq!(ctr_links(&ctr), ["lo"]);
-    assert_eq!(net.reservations().len(), 1, "the holder's address stays");
-    net.call("DEL", &ctr, "full").run(&tiny).ok();
-    net.call("DEL", &holder, "holder").run(&tiny).ok();
+    assert_eq!(link_names(&ctr), ["lo"]);
+    assert_eq!(net.held().len(), 1, "the holder's address stays");
+    net.call("DEL", &ctr, "full").run(&tiny).expect_success();
+    holder.del();
     // a route from IPAM that cannot be added
     let c = net.conf(
         v,
         json!({"ipam": {"type": "static", "addresses": [{"address": "10.78.0.50/24"}],
                         "routes": [{"dst": "192.0.2.0/24", "gw": "203.0.113.1"}]}}),
     );
-    let (_, msg) = net.call("ADD", &ctr, "route").run(&c).err();
+    let (_, msg) = net.call("ADD", &ctr, "route").run(&c).expect_spec_error();
     assert!(msg.contains("failed to add route"), "{msg}");
-    assert_eq!(ctr_links(&ctr), ["lo"]);
+    assert_eq!(link_names(&ctr), ["lo"]);
     // the kernel refuses the link: passthru allows one macvlan per master
     let pt = net.conf(v, json!({"mode": "passthru", "ipam": {}}));
     let other = TestNs::new("pt");
-    net.call("ADD", &other, "pt1").run(&pt).ok();
-    let (code, msg) = net.call("ADD", &ctr, "pt2").run(&pt).err();
+    let first = net.add(&other, "pt1", &pt);
+    let (code, msg) = net.call("ADD", &ctr, "pt2").run(&pt).expect_spec_error();
     assert_eq!(code, 999);
     assert!(
         msg.contains("failed to create macvlan on master mvm0 for eth0 (passthru mode takes"),
         "{msg}"
     );
-    assert_eq!(ctr_links(&ctr), ["lo"]);
-    net.call("DEL", &other, "pt1").run(&pt).ok();
+    assert_eq!(link_names(&ctr), ["lo"]);
+    first.del();
     // IPv6 DAD finds a duplicate: the master's peer already holds the address
     net.host
         .ip(&["addr", "add", "fd00:78::2/64", "dev", "mvm0p", "nodad"]);
@@ -598,10 +466,10 @@ fn conformance_27_rollback_after_the_link_exists() {
         json!({"ipam": {"type": "static",
                         "addresses": [{"address": "fd00:78::2/64", "gateway": "fd00:78::1"}]}}),
     );
-    let (_, msg) = net.call("ADD", &ctr, "dad").run(&c).err();
+    let (_, msg) = net.call("ADD", &ctr, "dad").run(&c).expect_spec_error();
     assert!(msg.contains("DADFAILED"), "{msg}");
-    assert_eq!(ctr_links(&ctr), ["lo"]);
-    net.assert_clean("rollback", &[&ctr, &holder, &other]);
+    assert_eq!(link_names(&ctr), ["lo"]);
+    assert_clean(&net, "rollback", &[&ctr, &holder_ns, &other]);
 }
 
 // checklist 23: DEL releases IPAM with the netns empty or gone, and never
@@ -609,56 +477,54 @@ fn conformance_27_rollback_after_the_link_exists() {
 #[test]
 fn conformance_23_del_without_netns_or_master() {
     require_root!();
-    let net = Net::new();
+    let net = net();
     let c = net.conf(Version::V1_0_0, json!({}));
     // CNI_NETNS empty
     let ctr = TestNs::new("a");
-    net.call("ADD", &ctr, "a").run(&c).ok();
-    net.call("DEL", &ctr, "a").netns_path("").run(&c).ok();
-    assert!(net.reservations().is_empty());
-    net.call("DEL", &ctr, "a").run(&c).ok();
+    let a = net.add(&ctr, "a", &c);
+    net.call("DEL", &ctr, "a")
+        .netns_path("")
+        .run(&c)
+        .expect_success();
+    assert!(net.held().is_empty());
+    a.del();
     // the netns is gone
     let ctr = TestNs::new("b");
-    net.call("ADD", &ctr, "b").run(&c).ok();
-    let path = ctr.path_str();
+    let b = net.add(&ctr, "b", &c);
     drop(ctr);
-    net.call("DEL", &TestNs::new("unused"), "b")
-        .netns_path(&path)
-        .run(&c)
-        .ok();
-    assert!(net.reservations().is_empty());
+    b.del();
+    assert!(net.held().is_empty());
     // the master is gone (and took the macvlan with it), and with no
     // `master` and no default route DEL still needs no lookup
     let ctr = TestNs::new("c");
-    net.call("ADD", &ctr, "c").run(&c).ok();
+    let c_att = net.add(&ctr, "c", &c);
     net.host.ip(&["link", "del", MASTER]);
-    net.call("DEL", &ctr, "c").run(&c).ok();
+    c_att.del();
     let mut no_master = c.clone();
     no_master["master"] = json!("");
-    net.call("DEL", &ctr, "c").run(&no_master).ok();
-    net.assert_clean("netns-less DEL", &[&ctr]);
+    net.call("DEL", &ctr, "c").run(&no_master).expect_success();
+    assert_clean(&net, "netns-less DEL", &[&ctr]);
 }
 
 // checklist 25: CHECK fails when what ADD made has changed
 #[test]
 fn conformance_25_check_fails_after_changes() {
     require_root!();
-    let net = Net::new();
+    let net = net();
     for what in ["mode", "address", "route", "mac", "master", "not macvlan"] {
         let ctr = TestNs::new("chk");
         let mut c = net.conf(Version::V1_0_0, json!({}));
         c["ipam"]["routes"] = json!([{"dst": "0.0.0.0/0"}]);
-        let r = net.call("ADD", &ctr, "chk").run(&c).ok();
-        let mut cc = c.clone();
-        cc["prevResult"] = r.clone();
-        net.call("CHECK", &ctr, "chk").run(&cc).ok();
+        let a = net.add(&ctr, "chk", &c);
+        a.check().expect_success();
+        let mut cc = with_prev(&c, &a.result);
         match what {
             "mode" => cc["mode"] = json!("private"),
             "address" => {
                 ctr.ip(&[
                     "addr",
                     "del",
-                    r["ips"][0]["address"].as_str().unwrap(),
+                    a.result["ips"][0]["address"].as_str().unwrap(),
                     "dev",
                     "eth0",
                 ]);
@@ -678,11 +544,11 @@ fn conformance_25_check_fails_after_changes() {
                 ]);
             }
         }
-        let (code, msg) = net.call("CHECK", &ctr, "chk").run(&cc).err();
+        let (code, msg) = net.call("CHECK", &ctr, "chk").run(&cc).expect_spec_error();
         assert_eq!(code, 999, "{what}: {msg}");
         eprintln!("{what}: {msg}");
-        net.call("DEL", &ctr, "chk").run(&c).ok();
-        net.assert_clean(what, &[&ctr]);
+        a.del();
+        assert_clean(&net, what, &[&ctr]);
     }
 }
 
@@ -690,92 +556,51 @@ fn conformance_25_check_fails_after_changes() {
 #[test]
 fn conformance_28_gc_and_status_delegate_to_ipam() {
     require_root!();
-    let net = Net::new();
+    let net = net();
     let (a, b) = (TestNs::new("a"), TestNs::new("b"));
     let c = net.conf(Version::V1_1_0, json!({}));
-    net.call("ADD", &a, "keep").run(&c).ok();
-    net.call("ADD", &b, "stale").run(&c).ok();
-    let plugin = |cmd: &str| {
-        Call::new(plugin_path("macvlan"), cmd)
-            .cid("")
-            .ifname("")
-            .in_host(&net.host)
-    };
+    let keep = net.add(&a, "keep", &c);
+    let stale = net.add(&b, "stale", &c);
     let mut g = c.clone();
     g["cni.dev/valid-attachments"] = json!([{"containerID": "keep", "ifname": "eth0"}]);
-    plugin("GC").run(&g).ok();
-    assert_eq!(net.reservations().len(), 1);
-    plugin("STATUS").run(&c).ok();
+    net.network_call("GC").run(&g).expect_success();
+    assert_eq!(net.held().len(), 1);
+    net.network_call("STATUS").run(&c).expect_success();
     // "keep" holds 10.78.0.2, the only address of this /30 in the same store
-    let full = net.conf(Version::V1_1_0, json!({"ipam": net.ipam("10.78.0.0/30")}));
-    assert_eq!(plugin("STATUS").run(&full).err().0, 50);
+    let full = net.conf(Version::V1_1_0, ipam(&net, "10.78.0.0/30"));
+    assert_eq!(
+        net.network_call("STATUS").run(&full).expect_spec_error().0,
+        50
+    );
     // without IPAM there is nothing to collect or ask
     let l2 = net.conf(Version::V1_1_0, json!({"ipam": {}}));
-    plugin("GC").run(&l2).ok();
-    plugin("STATUS").run(&l2).ok();
-    net.call("DEL", &a, "keep").run(&c).ok();
-    net.call("DEL", &b, "stale").run(&c).ok();
-    net.assert_clean("gc", &[&a, &b]);
-}
-
-fn go_macvlan() -> Option<PathBuf> {
-    let p = go_plugin("macvlan");
-    if p.is_none() || go_plugin("host-local").is_none() {
-        eprintln!("skipped: Go plugins not installed at {GO_PLUGIN_DIR}");
-        return None;
-    }
-    p
+    net.network_call("GC").run(&l2).expect_success();
+    net.network_call("STATUS").run(&l2).expect_success();
+    keep.del();
+    stale.del();
+    assert_clean(&net, "gc", &[&a, &b]);
 }
 
 #[test]
 fn interop_with_go_macvlan() {
     require_root!();
-    let Some(go) = go_macvlan() else { return };
-    let net = Net::new();
-    let c = net.conf(Version::V1_0_0, json!({"mode": "bridge"}));
-    let go_call = |cmd: &str, ctr: &TestNs, cid: &str| {
-        let mut call = Call::new(go.clone(), cmd)
-            .cid(cid)
-            .netns(ctr)
-            .in_host(&net.host);
-        call.path = GO_PLUGIN_DIR.to_string();
-        call
+    let Some(go) = require_go("macvlan", &["host-local"]) else {
+        return;
     };
-    // Go ADD; our CHECK and DEL
-    let ctr = TestNs::new("go1");
-    let r = go_call("ADD", &ctr, "goadd").run(&c).ok();
-    assert_eq!(eth0(&ctr).parent, Some(net.master().index));
-    let mut cc = c.clone();
-    cc["prevResult"] = r;
-    net.call("CHECK", &ctr, "goadd").run(&cc).ok();
-    net.call("DEL", &ctr, "goadd").run(&c).ok();
-    net.assert_clean("go add, rust del", &[&ctr]);
-    // our ADD; Go's CHECK and DEL
-    let ctr = TestNs::new("go2");
-    let r = net.call("ADD", &ctr, "rsadd").run(&c).ok();
-    let mut cc = c.clone();
-    cc["prevResult"] = r;
-    go_call("CHECK", &ctr, "rsadd").run(&cc).ok();
-    go_call("DEL", &ctr, "rsadd").run(&c).ok();
-    net.assert_clean("rust add, go del", &[&ctr]);
+    let net = net();
+    let c = net.conf(Version::V1_0_0, json!({"mode": "bridge"}));
+    net.assert_interop_both_ways(
+        &go,
+        &c,
+        true,
+        |ctr, _| assert_eq!(eth0(ctr).parent, Some(master(&net).index)),
+        |what, ctr| assert_clean(&net, what, &[ctr]),
+    );
 }
 
 // checklist 1, 2 and 13: VERSION lists every version; GC and STATUS are
 // refused below 1.1.0
 #[test]
 fn conformance_02_versions_and_gates() {
-    let out = Call::new(plugin_path("macvlan"), "VERSION").run_raw(b"");
-    let all: Vec<&str> = Version::ALL.iter().map(|v| v.as_str()).collect();
-    assert_eq!(
-        out.ok(),
-        json!({"cniVersion": "1.1.0", "supportedVersions": all})
-    );
-    for cmd in ["GC", "STATUS"] {
-        let (code, msg) = Call::new(plugin_path("macvlan"), cmd)
-            .cid("")
-            .ifname("")
-            .run(&json!({"cniVersion": "1.0.0", "name": "n", "type": "macvlan"}))
-            .err();
-        assert_eq!(code, 1, "{cmd}: {msg}");
-    }
+    assert_every_version_and_gc_status_gates("macvlan");
 }

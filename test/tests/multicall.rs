@@ -1,8 +1,10 @@
 //! The multi-call binary (`build_linux.sh --multicall`): a plugin is
 //! chosen by the name it is executed as, `cni-plugins <name>` works too,
-//! and any other name is a spec error. Runs on `$CNI_BIN_DIR` when it holds
-//! `cni-plugins` and links (test_linux.sh's multi-call stage, where the
-//! plugin suites run on the same links). Skipped, saying so, elsewhere.
+//! and any other name is a spec error. Runs on the install in
+//! `$CNI_MULTICALL_DIR` (test_linux.sh builds one into `bin-multicall/` and
+//! sets it for both of its test passes), else on `$CNI_BIN_DIR` when that
+//! holds `cni-plugins` and links; without one the tests skip, saying so
+//! (or fail, under `CNI_TESTS_REQUIRE_PRIV`).
 
 use std::os::unix::fs::symlink;
 use std::path::PathBuf;
@@ -24,17 +26,21 @@ const PLUGINS: [&str; 10] = [
     "tuning",
 ];
 
-fn multicall() -> Option<PathBuf> {
-    let p = bin_dir().join("cni-plugins");
-    let linked = std::fs::symlink_metadata(bin_dir().join("bridge"))
-        .is_ok_and(|m| m.file_type().is_symlink());
+/// The directory of the multi-call install and its `cni-plugins`.
+fn multicall() -> Option<(PathBuf, PathBuf)> {
+    let dir = std::env::var_os("CNI_MULTICALL_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(bin_dir);
+    let p = dir.join("cni-plugins");
+    let linked =
+        std::fs::symlink_metadata(dir.join("bridge")).is_ok_and(|m| m.file_type().is_symlink());
     if p.is_file() && linked {
-        Some(p)
+        Some((dir, p))
     } else {
-        eprintln!(
-            "skipped: {} is not a multi-call install (no cni-plugins, or bridge is not a link); run with CNI_BIN_DIR set to the output of build_linux.sh --multicall",
-            bin_dir().display()
-        );
+        skip::because(format!(
+            "{} is not a multi-call install (no cni-plugins, or bridge is not a link); set CNI_MULTICALL_DIR (or CNI_BIN_DIR) to the output of build_linux.sh --multicall",
+            dir.display()
+        ));
         None
     }
 }
@@ -54,9 +60,11 @@ fn json(out: &Output) -> Value {
 
 #[test]
 fn every_plugin_name_runs_that_plugin() {
-    let Some(bin) = multicall() else { return };
+    let Some((dir, bin)) = multicall() else {
+        return;
+    };
     for name in PLUGINS {
-        let link = bin_dir().join(name);
+        let link = dir.join(name);
         let by_link = version(&mut Command::new(&link));
         let by_arg = version(Command::new(&bin).arg(name));
         assert!(
@@ -76,7 +84,9 @@ fn every_plugin_name_runs_that_plugin() {
 
 #[test]
 fn any_other_name_is_a_spec_error() {
-    let Some(bin) = multicall() else { return };
+    let Some((_, bin)) = multicall() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let bogus = dir.path().join("bridge2");
     symlink(&bin, &bogus).unwrap();

@@ -6,68 +6,39 @@
 //! and interop with Debian's Go portmap (iptables only, spec ≤ 1.0.0).
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use integration::*;
 use serde_json::{Value, json};
 
-/// The backends whose tools are installed (a missing one is reported).
-fn backends() -> Vec<&'static str> {
-    [("iptables", "iptables"), ("nftables", "nft")]
-        .into_iter()
-        .filter(|(b, tool)| {
-            let there = has_tool(tool);
-            if !there {
-                eprintln!("skipped {b}: {tool} not installed");
-            }
-            there
-        })
-        .map(|(b, _)| b)
-        .collect()
-}
 const HOST_OUT_V4: &str = "192.168.251.1";
 const CLIENT_V4: &str = "192.168.251.2";
 const HOST_OUT_V6: &str = "fd00:251::1";
 const CLIENT_V6: &str = "fd00:251::2";
 const GATEWAY: &str = "10.66.0.1";
 
-/// A fake host with a bridge network, and a client namespace routed
-/// through the host ("outside").
+/// A fake host with a bridge network chained into portmap, and a client
+/// namespace routed through the host ("outside").
 struct Env {
-    host: TestNs,
+    fx: Fixture,
     client: TestNs,
-    dir: tempfile::TempDir,
 }
 
 impl Env {
     fn new() -> Env {
-        let host = TestNs::new("pmhost");
-        let client = TestNs::new("pmcli");
-        let (h, c) = ("vpmh0", "vpmc0");
-        host.veth_to(
-            h,
-            &[&format!("{HOST_OUT_V4}/24"), &format!("{HOST_OUT_V6}/64")],
-            &client,
-            c,
-            &[&format!("{CLIENT_V4}/24"), &format!("{CLIENT_V6}/64")],
-        );
-        client.ip(&["route", "add", "default", "via", HOST_OUT_V4]);
-        client.ip(&["-6", "route", "add", "default", "via", HOST_OUT_V6]);
-        Env {
-            host,
-            client,
-            dir: tempdir(),
-        }
+        let fx = Fixture::in_host(TestNs::new("pmhost"), "portmap", "pmnet");
+        let client = outside(&fx.host, "192.168.251", "fd00:251");
+        Env { fx, client }
     }
 
     fn bridge_conf(&self, v: Version) -> Value {
-        json!({
-            "cniVersion": v.as_str(), "name": "pmnet", "type": "bridge", "bridge": "cnipm0",
-            "isDefaultGateway": true, "hairpinMode": true,
-            "ipam": {"type": "host-local", "dataDir": self.dir.path(),
-                     "ranges": [[{"subnet": "10.66.0.0/24"}], [{"subnet": "fd00:66::/64"}]]},
-        })
+        let ranges = json!([[{"subnet": "10.66.0.0/24"}], [{"subnet": "fd00:66::/64"}]]);
+        self.fx.conf_of(
+            "bridge",
+            v,
+            json!({"bridge": "cnipm0", "isDefaultGateway": true, "hairpinMode": true,
+                   "ipam": self.fx.host_local(ranges)}),
+        )
     }
 
     fn bridge_conf_v4(&self, v: Version) -> Value {
@@ -76,55 +47,27 @@ impl Env {
         c
     }
 
-    /// Our bridge ADD; its result is the prevResult portmap gets.
-    fn add_container(&self, ctr: &TestNs, cid: &str, conf: &Value) -> Value {
-        Call::new(plugin_path("bridge"), "ADD")
-            .cid(cid)
-            .netns(ctr)
-            .in_host(&self.host)
-            .run(conf)
-            .ok()
-    }
-
-    fn del_container(&self, ctr: &TestNs, cid: &str, conf: &Value) {
-        Call::new(plugin_path("bridge"), "DEL")
-            .cid(cid)
-            .netns(ctr)
-            .in_host(&self.host)
-            .run(conf)
-            .ok();
+    /// Our bridge's ADD; its result is the prevResult portmap gets.
+    fn add_container(&self, ctr: &TestNs, cid: &str, conf: &Value) -> Attachment {
+        self.fx.add_of("bridge", ctr, cid, conf)
     }
 
     /// The bridge's IPv6 gateway address finishes DAD asynchronously;
     /// IPv6 probes wait for it (bounded) so they test portmap, not DAD.
     fn wait_ipv6_gateway(&self) {
-        for _ in 0..100 {
-            let tentative = output_in(
-                &self.host,
-                "ip",
-                &["-6", "addr", "show", "dev", "cnipm0", "tentative"],
-            );
-            if tentative.trim().is_empty() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        self.fx.wait_dad("cnipm0");
     }
 
     fn call(&self, cmd: &str, ctr: &TestNs, cid: &str) -> Call {
-        Call::new(plugin_path("portmap"), cmd)
-            .cid(cid)
-            .netns(ctr)
-            .in_host(&self.host)
+        self.fx.call(cmd, ctr, cid)
     }
 
     fn nat(&self) -> String {
-        output_in(&self.host, "iptables", &["-w", "-t", "nat", "-S"])
-            + &output_in(&self.host, "ip6tables", &["-w", "-t", "nat", "-S"])
+        self.fx.nat_rules()
     }
 
     fn nft(&self) -> String {
-        output_in(&self.host, "nft", &["list", "ruleset"])
+        self.fx.nft_ruleset()
     }
 
     /// Whether any rule of container `cid` is in the fake host.
@@ -150,41 +93,16 @@ fn pm_conf(
     if let Some(b) = backend {
         c["backend"] = json!(b);
     }
-    for (k, val) in extra.as_object().cloned().unwrap_or_default() {
-        c[k] = val;
+    merge(&mut c, extra);
+    match prev {
+        Some(p) => with_prev(&c, p),
+        None => c,
     }
-    if let Some(p) = prev {
-        c["prevResult"] = p.clone();
-    }
-    c
 }
 
 fn web() -> Value {
     json!([{"hostPort": 8080, "containerPort": 80, "protocol": "tcp"},
            {"hostPort": 8053, "containerPort": 53, "protocol": "udp"}])
-}
-
-fn ctr_ip(prev: &Value, v4: bool) -> IpAddr {
-    prev["ips"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|ip| {
-            ip["address"]
-                .as_str()
-                .unwrap()
-                .split('/')
-                .next()
-                .unwrap()
-                .parse::<IpAddr>()
-                .unwrap()
-        })
-        .find(|ip| ip.is_ipv4() == v4)
-        .unwrap()
-}
-
-fn sa(ip: &str, port: u16) -> SocketAddr {
-    SocketAddr::new(ip.parse().unwrap(), port)
 }
 
 /// A UDP socket bound inside `ns`.
@@ -219,55 +137,6 @@ fn udp_probe(
     Ok(peer)
 }
 
-/// iptables and nft wrappers that log each run, for exec counts.
-struct ExecLog {
-    dir: tempfile::TempDir,
-}
-
-impl ExecLog {
-    fn new() -> ExecLog {
-        let dir = tempdir();
-        for tool in [
-            "iptables",
-            "ip6tables",
-            "iptables-restore",
-            "ip6tables-restore",
-            "nft",
-        ] {
-            let real = ["/usr/sbin", "/sbin", "/usr/bin"]
-                .iter()
-                .map(|d| Path::new(d).join(tool))
-                .find(|p| p.exists())
-                .unwrap_or_else(|| PathBuf::from(tool));
-            let script = format!(
-                "#!/bin/sh\necho {tool} >> {log}\nexec {real} \"$@\"\n",
-                log = dir.path().join("log").display(),
-                real = real.display()
-            );
-            let p = dir.path().join(tool);
-            std::fs::write(&p, script).unwrap();
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-        }
-        ExecLog { dir }
-    }
-
-    fn path(&self) -> String {
-        format!(
-            "{}:/usr/sbin:/usr/bin:/sbin:/bin",
-            self.dir.path().display()
-        )
-    }
-
-    /// Runs since the last call, and clears the log.
-    fn take(&self) -> Vec<String> {
-        let log = self.dir.path().join("log");
-        let runs = std::fs::read_to_string(&log).unwrap_or_default();
-        let _ = std::fs::remove_file(&log);
-        runs.lines().map(String::from).collect()
-    }
-}
-
 // checklist 20: the chained result is prevResult; 22: DEL twice
 #[test]
 fn conformance_20_add_check_del_every_version_both_backends() {
@@ -278,26 +147,27 @@ fn conformance_20_add_check_del_every_version_both_backends() {
             let ctr = TestNs::new("pmv");
             let cid = format!("pm-{}", v.as_str().replace('.', "-"));
             let bconf = env.bridge_conf_v4(v);
-            let prev = env.add_container(&ctr, &cid, &bconf);
-            let conf = pm_conf(v, Some(backend), web(), json!({}), Some(&prev));
-            let out = env.call("ADD", &ctr, &cid).run(&conf).ok();
-            assert_eq!(out, prev, "{backend} {v}: portmap passes prevResult on");
+            let br = env.add_container(&ctr, &cid, &bconf);
+            let prev = &br.result;
+            let conf = pm_conf(v, Some(backend), web(), json!({}), Some(prev));
+            let out = env.call("ADD", &ctr, &cid).run(&conf).expect_success();
+            assert_eq!(&out, prev, "{backend} {v}: portmap passes prevResult on");
             assert!(env.has_rules(&cid), "{backend} {v}: rules after ADD");
             if v.has_check() {
                 // checklist 25: CHECK is silent on success (IPv4-only container)
                 let out = env.call("CHECK", &ctr, &cid).run(&conf);
-                assert_eq!(out.ok(), Value::Null, "{backend} {v}");
+                assert_eq!(out.expect_success(), Value::Null, "{backend} {v}");
             }
             let del = pm_conf(v, Some(backend), web(), json!({}), None);
-            env.call("DEL", &ctr, &cid).run(&del).ok();
-            env.call("DEL", &ctr, &cid).run(&del).ok();
+            env.call("DEL", &ctr, &cid).run(&del).expect_success();
+            env.call("DEL", &ctr, &cid).run(&del).expect_success();
             assert!(
                 !env.has_rules(&cid),
                 "{backend} {v}: rules left:\n{}{}",
                 env.nat(),
                 env.nft()
             );
-            env.del_container(&ctr, &cid, &bconf);
+            br.del();
         }
     }
 }
@@ -309,68 +179,74 @@ fn traffic_reaches_tcp_and_udp_servers_on_both_backends() {
         let env = Env::new();
         let ctr = TestNs::new("pmweb");
         let bconf = env.bridge_conf(Version::V1_0_0);
-        let prev = env.add_container(&ctr, "web", &bconf);
-        let conf = pm_conf(
-            Version::V1_0_0,
-            Some(backend),
-            web(),
-            json!({}),
-            Some(&prev),
-        );
-        env.call("ADD", &ctr, "web").run(&conf).ok();
+        let br = env.add_container(&ctr, "web", &bconf);
+        let prev = &br.result;
+        let conf = pm_conf(Version::V1_0_0, Some(backend), web(), json!({}), Some(prev));
+        env.call("ADD", &ctr, "web").run(&conf).expect_success();
         let gw: IpAddr = GATEWAY.parse().unwrap();
-        let any4 = sa("0.0.0.0", 80);
+        let any4 = sock("0.0.0.0", 80);
         // from a client routed through the host: DNAT only, source kept
-        let peer = tcp_probe(&ctr, any4, &env.client, sa(HOST_OUT_V4, 8080))
+        let peer = tcp_probe(&ctr, any4, &env.client, sock(HOST_OUT_V4, 8080))
             .unwrap_or_else(|e| panic!("{backend}: {e}"));
         assert_eq!(peer.ip().to_string(), CLIENT_V4, "{backend}");
         env.wait_ipv6_gateway();
-        let peer = tcp_probe(&ctr, sa("::", 80), &env.client, sa(HOST_OUT_V6, 8080))
+        let peer = tcp_probe(&ctr, sock("::", 80), &env.client, sock(HOST_OUT_V6, 8080))
             .unwrap_or_else(|e| panic!("{backend} v6: {e}"));
         assert_eq!(peer.ip().to_string(), CLIENT_V6, "{backend}");
         // from the host itself, to one of its addresses
-        let peer = tcp_probe(&ctr, any4, &env.host, sa(HOST_OUT_V4, 8080))
+        let peer = tcp_probe(&ctr, any4, &env.fx.host, sock(HOST_OUT_V4, 8080))
             .unwrap_or_else(|e| panic!("{backend}: {e}"));
         assert!(
             peer.ip() == gw || peer.ip().to_string() == HOST_OUT_V4,
             "{backend}: {peer}"
         );
         // to 127.0.0.1 in the host: route_localnet and masquerade
-        let peer = tcp_probe(&ctr, any4, &env.host, sa("127.0.0.1", 8080))
+        let peer = tcp_probe(&ctr, any4, &env.fx.host, sock("127.0.0.1", 8080))
             .unwrap_or_else(|e| panic!("{backend} localhost: {e}"));
         assert_eq!(peer.ip(), gw, "{backend}: localhost traffic is masqueraded");
         assert_eq!(
-            sysctl_in(&env.host, "/proc/sys/net/ipv4/conf/cnipm0/route_localnet"),
+            sysctl_in(
+                &env.fx.host,
+                "/proc/sys/net/ipv4/conf/cnipm0/route_localnet"
+            ),
             "1"
         );
         // hairpin: the container reaches its own published port
-        let peer = tcp_probe(&ctr, any4, &ctr, sa(HOST_OUT_V4, 8080))
+        let peer = tcp_probe(&ctr, any4, &ctr, sock(HOST_OUT_V4, 8080))
             .unwrap_or_else(|e| panic!("{backend} hairpin: {e}"));
         assert_eq!(peer.ip(), gw, "{backend}: hairpin traffic is masqueraded");
         // UDP, from the client and from the host
-        let cli = udp_socket(&env.client, sa("0.0.0.0", 0));
-        let peer = udp_probe(&ctr, sa("0.0.0.0", 53), &cli, sa(HOST_OUT_V4, 8053))
+        let cli = udp_socket(&env.client, sock("0.0.0.0", 0));
+        let peer = udp_probe(&ctr, sock("0.0.0.0", 53), &cli, sock(HOST_OUT_V4, 8053))
             .unwrap_or_else(|e| panic!("{backend} udp: {e}"));
         assert_eq!(peer.ip().to_string(), CLIENT_V4);
-        let cli6 = udp_socket(&env.client, sa("::", 0));
-        let peer = udp_probe(&ctr, sa("::", 53), &cli6, sa(HOST_OUT_V6, 8053))
+        let cli6 = udp_socket(&env.client, sock("::", 0));
+        let peer = udp_probe(&ctr, sock("::", 53), &cli6, sock(HOST_OUT_V6, 8053))
             .unwrap_or_else(|e| panic!("{backend} udp6: {e}"));
         assert_eq!(peer.ip().to_string(), CLIENT_V6);
-        let hcli = udp_socket(&env.host, sa("0.0.0.0", 0));
-        udp_probe(&ctr, sa("0.0.0.0", 53), &hcli, sa(GATEWAY, 8053))
+        let hcli = udp_socket(&env.fx.host, sock("0.0.0.0", 0));
+        udp_probe(&ctr, sock("0.0.0.0", 53), &hcli, sock(GATEWAY, 8053))
             .unwrap_or_else(|e| panic!("{backend} udp from host: {e}"));
         // a port that is not mapped stays the host's
-        assert!(tcp_probe(&ctr, sa("0.0.0.0", 81), &env.client, sa(HOST_OUT_V4, 8081)).is_err());
-        // CHECK of a dual-stack container
-        env.call("CHECK", &ctr, "web").run(&conf).ok();
-        // DEL: traffic stops
-        env.call("DEL", &ctr, "web").run(&conf).ok();
         assert!(
-            tcp_probe(&ctr, any4, &env.client, sa(HOST_OUT_V4, 8080)).is_err(),
+            tcp_probe(
+                &ctr,
+                sock("0.0.0.0", 81),
+                &env.client,
+                sock(HOST_OUT_V4, 8081)
+            )
+            .is_err()
+        );
+        // CHECK of a dual-stack container
+        env.call("CHECK", &ctr, "web").run(&conf).expect_success();
+        // DEL: traffic stops
+        env.call("DEL", &ctr, "web").run(&conf).expect_success();
+        assert!(
+            tcp_probe(&ctr, any4, &env.client, sock(HOST_OUT_V4, 8080)).is_err(),
             "{backend}: DNAT gone"
         );
         assert!(!env.has_rules("web"));
-        env.del_container(&ctr, "web", &bconf);
+        br.del();
     }
 }
 
@@ -382,19 +258,20 @@ fn each_config_key_on_both_backends() {
         let v = Version::V1_0_0;
         let bconf = env.bridge_conf_v4(v);
         let ctr = TestNs::new("pmkey");
-        let prev = env.add_container(&ctr, "key", &bconf);
-        let ip = ctr_ip(&prev, true);
+        let br = env.add_container(&ctr, "key", &bconf);
+        let prev = &br.result;
+        let ip = address_of(prev, true);
         let run = |mappings: Value, extra: Value, check: &dyn Fn(&str)| {
-            let conf = pm_conf(v, Some(backend), mappings, extra.clone(), Some(&prev));
-            env.call("ADD", &ctr, "key").run(&conf).ok();
-            env.call("CHECK", &ctr, "key").run(&conf).ok();
+            let conf = pm_conf(v, Some(backend), mappings, extra.clone(), Some(prev));
+            env.call("ADD", &ctr, "key").run(&conf).expect_success();
+            env.call("CHECK", &ctr, "key").run(&conf).expect_success();
             let rules = if backend == "iptables" {
                 env.nat()
             } else {
                 env.nft()
             };
             check(&rules);
-            env.call("DEL", &ctr, "key").run(&conf).ok();
+            env.call("DEL", &ctr, "key").run(&conf).expect_success();
             assert!(!env.has_rules("key"), "{backend} {extra}");
         };
         // snat: false → no masquerade rules for the container
@@ -434,16 +311,21 @@ fn each_config_key_on_both_backends() {
             Some(backend),
             json!([{"hostPort": 8082, "containerPort": 80, "protocol": "tcp", "hostIP": HOST_OUT_V4}]),
             json!({}),
-            Some(&prev),
+            Some(prev),
         );
-        env.call("ADD", &ctr, "key").run(&conf).ok();
-        tcp_probe(&ctr, sa("0.0.0.0", 80), &env.client, sa(HOST_OUT_V4, 8082))
-            .unwrap_or_else(|e| panic!("{backend}: {e}"));
+        env.call("ADD", &ctr, "key").run(&conf).expect_success();
+        tcp_probe(
+            &ctr,
+            sock("0.0.0.0", 80),
+            &env.client,
+            sock(HOST_OUT_V4, 8082),
+        )
+        .unwrap_or_else(|e| panic!("{backend}: {e}"));
         assert!(
-            tcp_probe(&ctr, sa("0.0.0.0", 80), &env.host, sa(GATEWAY, 8082)).is_err(),
+            tcp_probe(&ctr, sock("0.0.0.0", 80), &env.fx.host, sock(GATEWAY, 8082)).is_err(),
             "{backend}: other host address not mapped"
         );
-        env.call("DEL", &ctr, "key").run(&conf).ok();
+        env.call("DEL", &ctr, "key").run(&conf).expect_success();
         // conditions, written for the backend in use: only the client's
         // subnet is forwarded
         let cond = if backend == "iptables" {
@@ -454,22 +336,34 @@ fn each_config_key_on_both_backends() {
         run(web(), cond.clone(), &|r| {
             assert!(r.contains("192.168.251.0/24"), "{r}")
         });
-        let conf = pm_conf(v, Some(backend), web(), cond, Some(&prev));
-        env.call("ADD", &ctr, "key").run(&conf).ok();
-        tcp_probe(&ctr, sa("0.0.0.0", 80), &env.client, sa(HOST_OUT_V4, 8080))
-            .unwrap_or_else(|e| panic!("{backend} cond: {e}"));
+        let conf = pm_conf(v, Some(backend), web(), cond, Some(prev));
+        env.call("ADD", &ctr, "key").run(&conf).expect_success();
+        tcp_probe(
+            &ctr,
+            sock("0.0.0.0", 80),
+            &env.client,
+            sock(HOST_OUT_V4, 8080),
+        )
+        .unwrap_or_else(|e| panic!("{backend} cond: {e}"));
         assert!(
-            tcp_probe(&ctr, sa("0.0.0.0", 80), &env.host, sa("127.0.0.1", 8080)).is_err(),
+            tcp_probe(
+                &ctr,
+                sock("0.0.0.0", 80),
+                &env.fx.host,
+                sock("127.0.0.1", 8080)
+            )
+            .is_err(),
             "{backend}: condition excludes localhost"
         );
-        env.call("DEL", &ctr, "key").run(&conf).ok();
+        env.call("DEL", &ctr, "key").run(&conf).expect_success();
         if backend == "iptables" {
             // markMasqBit
             run(web(), json!({"markMasqBit": 5}), &|r| {
                 assert!(r.contains("--set-xmark 0x20/0x20"), "{r}")
             });
             // externalSetMarkChain: the chain is the caller's
-            env.host
+            env.fx
+                .host
                 .cmd("iptables", &["-w", "-t", "nat", "-N", "KUBE-MARK-MASQ"])
                 .status()
                 .unwrap();
@@ -481,7 +375,7 @@ fn each_config_key_on_both_backends() {
                 },
             );
         }
-        env.del_container(&ctr, "key", &bconf);
+        br.del();
     }
 }
 
@@ -494,22 +388,18 @@ fn conformance_23_del_without_prev_result_or_netns() {
         let v = Version::V1_0_0;
         let bconf = env.bridge_conf(v);
         let ctr = TestNs::new("pmdel");
-        let prev = env.add_container(&ctr, "gone", &bconf);
+        let br = env.add_container(&ctr, "gone", &bconf);
+        let prev = &br.result;
         env.call("ADD", &ctr, "gone")
-            .run(&pm_conf(v, Some(backend), web(), json!({}), Some(&prev)))
-            .ok();
+            .run(&pm_conf(v, Some(backend), web(), json!({}), Some(prev)))
+            .expect_success();
         assert!(env.has_rules("gone"));
-        let path = ctr.path_str();
-        env.del_container(&ctr, "gone", &bconf);
+        let del = env.call("DEL", &ctr, "gone");
+        br.del();
         drop(ctr);
         // no prevResult, no backend key, netns path gone
         let conf = pm_conf(v, None, web(), json!({}), None);
-        Call::new(plugin_path("portmap"), "DEL")
-            .cid("gone")
-            .netns_path(&path)
-            .in_host(&env.host)
-            .run(&conf)
-            .ok();
+        del.run(&conf).expect_success();
         assert!(
             !env.has_rules("gone"),
             "{backend}:\n{}{}",
@@ -517,11 +407,7 @@ fn conformance_23_del_without_prev_result_or_netns() {
             env.nft()
         );
         // and with CNI_NETNS empty
-        Call::new(plugin_path("portmap"), "DEL")
-            .cid("gone")
-            .in_host(&env.host)
-            .run(&conf)
-            .ok();
+        del.netns_path("").run(&conf).expect_success();
     }
 }
 
@@ -534,10 +420,11 @@ fn conformance_25_check_fails_after_tampering() {
         let v = Version::V1_1_0;
         let bconf = env.bridge_conf_v4(v);
         let ctr = TestNs::new("pmchk");
-        let prev = env.add_container(&ctr, "chk", &bconf);
-        let conf = pm_conf(v, Some(backend), web(), json!({}), Some(&prev));
-        env.call("ADD", &ctr, "chk").run(&conf).ok();
-        env.call("CHECK", &ctr, "chk").run(&conf).ok();
+        let br = env.add_container(&ctr, "chk", &bconf);
+        let prev = &br.result;
+        let conf = pm_conf(v, Some(backend), web(), json!({}), Some(prev));
+        env.call("ADD", &ctr, "chk").run(&conf).expect_success();
+        env.call("CHECK", &ctr, "chk").run(&conf).expect_success();
         if backend == "iptables" {
             let nat = env.nat();
             let chain = nat
@@ -545,12 +432,14 @@ fn conformance_25_check_fails_after_tampering() {
                 .find_map(|l| l.strip_prefix("-N CNI-DN-"))
                 .map(|c| format!("CNI-DN-{c}"))
                 .unwrap();
-            env.host
+            env.fx
+                .host
                 .cmd("iptables", &["-w", "-t", "nat", "-D", &chain, "3"])
                 .status()
                 .unwrap();
         } else {
-            env.host
+            env.fx
+                .host
                 .cmd(
                     "nft",
                     &["flush", "chain", "ip", "cni_hostport", "hostports"],
@@ -558,17 +447,20 @@ fn conformance_25_check_fails_after_tampering() {
                 .status()
                 .unwrap();
         }
-        let (code, msg) = env.call("CHECK", &ctr, "chk").run(&conf).err();
+        let (code, msg) = env
+            .call("CHECK", &ctr, "chk")
+            .run(&conf)
+            .expect_spec_error();
         assert_eq!(code, 999, "{backend}: {msg}");
         eprintln!("{backend}: {msg}");
         // a CHECK without prevResult is refused
         let (code, msg) = env
             .call("CHECK", &ctr, "chk")
             .run(&pm_conf(v, Some(backend), web(), json!({}), None))
-            .err();
+            .expect_spec_error();
         assert_eq!((code, msg.as_str()), (7, "required prevResult missing"));
-        env.call("DEL", &ctr, "chk").run(&conf).ok();
-        env.del_container(&ctr, "chk", &bconf);
+        env.call("DEL", &ctr, "chk").run(&conf).expect_success();
+        br.del();
     }
 }
 
@@ -581,21 +473,17 @@ fn conformance_30_gc_removes_stale_attachments() {
         let v = Version::V1_1_0;
         let bconf = env.bridge_conf_v4(v);
         let (a, b) = (TestNs::new("pmgca"), TestNs::new("pmgcb"));
-        for (ns, cid, port) in [(&a, "keep", 8080), (&b, "stale", 9090)] {
-            let prev = env.add_container(ns, cid, &bconf);
+        let bridges = [(&a, "keep", 8080), (&b, "stale", 9090)].map(|(ns, cid, port)| {
+            let br = env.add_container(ns, cid, &bconf);
             let m = json!([{"hostPort": port, "containerPort": 80, "protocol": "tcp"}]);
             env.call("ADD", ns, cid)
-                .run(&pm_conf(v, Some(backend), m, json!({}), Some(&prev)))
-                .ok();
-        }
+                .run(&pm_conf(v, Some(backend), m, json!({}), Some(&br.result)))
+                .expect_success();
+            br
+        });
         let gc = |valid: Value, name: &str| {
             let g = json!({"cniVersion": "1.1.0", "name": name, "type": "portmap", "cni.dev/valid-attachments": valid});
-            Call::new(plugin_path("portmap"), "GC")
-                .cid("")
-                .ifname("")
-                .in_host(&env.host)
-                .run(&g)
-                .ok();
+            env.fx.network_call("GC").run(&g).expect_success();
         };
         // another network's GC leaves this one alone
         gc(json!([]), "othernet");
@@ -608,12 +496,18 @@ fn conformance_30_gc_removes_stale_attachments() {
             env.nat(),
             env.nft()
         );
-        tcp_probe(&a, sa("0.0.0.0", 80), &env.client, sa(HOST_OUT_V4, 8080))
-            .unwrap_or_else(|e| panic!("{backend}: {e}"));
+        tcp_probe(
+            &a,
+            sock("0.0.0.0", 80),
+            &env.client,
+            sock(HOST_OUT_V4, 8080),
+        )
+        .unwrap_or_else(|e| panic!("{backend}: {e}"));
         gc(json!([]), "pmnet");
         assert!(!env.has_rules("keep"));
-        env.del_container(&a, "keep", &bconf);
-        env.del_container(&b, "stale", &bconf);
+        for br in &bridges {
+            br.del();
+        }
     }
 }
 
@@ -626,31 +520,31 @@ fn stale_udp_conntrack_entries_are_flushed() {
         let bconf = env.bridge_conf_v4(v);
         let (a, b) = (TestNs::new("pmcta"), TestNs::new("pmctb"));
         // a first container makes the host track connections
-        let prev_a = env.add_container(&a, "cta", &bconf);
+        let br_a = env.add_container(&a, "cta", &bconf);
         let m = json!([{"hostPort": 9000, "containerPort": 53, "protocol": "udp"}]);
         env.call("ADD", &a, "cta")
-            .run(&pm_conf(v, Some(backend), m, json!({}), Some(&prev_a)))
-            .ok();
+            .run(&pm_conf(v, Some(backend), m, json!({}), Some(&br_a.result)))
+            .expect_success();
         // A client talks to a port nobody maps yet: the host answers
         // "unreachable" and conntrack remembers the flow.
-        let cli = udp_socket(&env.client, sa(CLIENT_V4, 40053));
-        cli.send_to(b"early", sa(HOST_OUT_V4, 9053)).unwrap();
-        let prev_b = env.add_container(&b, "ctb", &bconf);
+        let cli = udp_socket(&env.client, sock(CLIENT_V4, 40053));
+        cli.send_to(b"early", sock(HOST_OUT_V4, 9053)).unwrap();
+        let br_b = env.add_container(&b, "ctb", &bconf);
         let m = json!([{"hostPort": 9053, "containerPort": 53, "protocol": "udp"}]);
-        let conf_b = pm_conf(v, Some(backend), m, json!({}), Some(&prev_b));
-        env.call("ADD", &b, "ctb").run(&conf_b).ok();
+        let conf_b = pm_conf(v, Some(backend), m, json!({}), Some(&br_b.result));
+        env.call("ADD", &b, "ctb").run(&conf_b).expect_success();
         // the same flow now reaches the new container
-        let peer = udp_probe(&b, sa("0.0.0.0", 53), &cli, sa(HOST_OUT_V4, 9053))
+        let peer = udp_probe(&b, sock("0.0.0.0", 53), &cli, sock(HOST_OUT_V4, 9053))
             .unwrap_or_else(|e| panic!("{backend}: stale flow not flushed: {e}"));
-        assert_eq!(peer, sa(CLIENT_V4, 40053));
+        assert_eq!(peer, sock(CLIENT_V4, 40053));
         // after DEL the flow is flushed again rather than still DNATed
-        env.call("DEL", &b, "ctb").run(&conf_b).ok();
+        env.call("DEL", &b, "ctb").run(&conf_b).expect_success();
         assert!(
-            udp_probe(&b, sa("0.0.0.0", 53), &cli, sa(HOST_OUT_V4, 9053)).is_err(),
+            udp_probe(&b, sock("0.0.0.0", 53), &cli, sock(HOST_OUT_V4, 9053)).is_err(),
             "{backend}: DNAT outlived DEL"
         );
-        env.del_container(&a, "cta", &bconf);
-        env.del_container(&b, "ctb", &bconf);
+        br_a.del();
+        br_b.del();
     }
 }
 
@@ -661,7 +555,8 @@ fn bad_input_is_refused_and_leaves_nothing() {
     let v = Version::V1_0_0;
     let bconf = env.bridge_conf_v4(v);
     let ctr = TestNs::new("pmbad");
-    let prev = env.add_container(&ctr, "bad", &bconf);
+    let br = env.add_container(&ctr, "bad", &bconf);
+    let prev = &br.result;
     let port = |hp: i64, cp: i64, proto: &str| json!([{"hostPort": hp, "containerPort": cp, "protocol": proto}]);
     let cases: Vec<(Value, u64, &str)> = vec![
         (
@@ -670,27 +565,27 @@ fn bad_input_is_refused_and_leaves_nothing() {
             "must be called as chained plugin",
         ),
         (
-            pm_conf(v, None, port(0, 80, "tcp"), json!({}), Some(&prev)),
+            pm_conf(v, None, port(0, 80, "tcp"), json!({}), Some(prev)),
             7,
             "invalid host port number 0",
         ),
         (
-            pm_conf(v, None, port(70000, 80, "tcp"), json!({}), Some(&prev)),
+            pm_conf(v, None, port(70000, 80, "tcp"), json!({}), Some(prev)),
             7,
             "invalid host port number 70000",
         ),
         (
-            pm_conf(v, None, port(80, 0, "tcp"), json!({}), Some(&prev)),
+            pm_conf(v, None, port(80, 0, "tcp"), json!({}), Some(prev)),
             7,
             "invalid container port number 0",
         ),
         (
-            pm_conf(v, None, port(80, 80, "icmp"), json!({}), Some(&prev)),
+            pm_conf(v, None, port(80, 80, "icmp"), json!({}), Some(prev)),
             7,
             "unknown protocol \"icmp\"",
         ),
         (
-            pm_conf(v, Some("pf"), web(), json!({}), Some(&prev)),
+            pm_conf(v, Some("pf"), web(), json!({}), Some(prev)),
             7,
             "unknown backend \"pf\"",
         ),
@@ -700,7 +595,7 @@ fn bad_input_is_refused_and_leaves_nothing() {
                 Some("nftables"),
                 web(),
                 json!({"externalSetMarkChain": "X"}),
-                Some(&prev),
+                Some(prev),
             ),
             7,
             "nftables backend was requested but configuration contains iptables-specific options [externalSetMarkChain]",
@@ -711,13 +606,13 @@ fn bad_input_is_refused_and_leaves_nothing() {
                 Some("iptables"),
                 web(),
                 json!({"conditionsV4": ["ip", "saddr", "1.2.3.4"]}),
-                Some(&prev),
+                Some(prev),
             ),
             7,
             "iptables backend was requested but configuration contains nftables-specific options [conditionsV4]",
         ),
         (
-            pm_conf(v, None, web(), json!({"markMasqBit": 32}), Some(&prev)),
+            pm_conf(v, None, web(), json!({"markMasqBit": 32}), Some(prev)),
             7,
             "invalid markMasqBit 32",
         ),
@@ -727,7 +622,7 @@ fn bad_input_is_refused_and_leaves_nothing() {
                 None,
                 web(),
                 json!({"markMasqBit": 1, "externalSetMarkChain": "X"}),
-                Some(&prev),
+                Some(prev),
             ),
             7,
             "cannot specify externalSetMarkChain and markMasqBit",
@@ -738,14 +633,14 @@ fn bad_input_is_refused_and_leaves_nothing() {
                 None,
                 json!([{"hostPort": "80", "containerPort": 80}]),
                 json!({}),
-                Some(&prev),
+                Some(prev),
             ),
             6,
             "",
         ),
     ];
     for (conf, code, msg) in cases {
-        let (got, got_msg) = env.call("ADD", &ctr, "bad").run(&conf).err();
+        let (got, got_msg) = env.call("ADD", &ctr, "bad").run(&conf).expect_spec_error();
         assert_eq!(got, code, "{conf}: {got_msg}");
         assert!(got_msg.contains(msg), "{conf}: {got_msg}");
         assert!(!env.has_rules("bad"), "{conf}");
@@ -761,9 +656,9 @@ fn bad_input_is_refused_and_leaves_nothing() {
         Some("iptables"),
         web(),
         json!({"conditionsV4": ["--no-such-option"]}),
-        Some(&prev),
+        Some(prev),
     );
-    let (code, msg) = env.call("ADD", &ctr, "bad").run(&conf).err();
+    let (code, msg) = env.call("ADD", &ctr, "bad").run(&conf).expect_spec_error();
     assert_eq!(code, 999, "{msg}");
     assert!(
         !env.has_rules("bad") && !env.nat().contains("CNI-DN-"),
@@ -771,13 +666,13 @@ fn bad_input_is_refused_and_leaves_nothing() {
         env.nat()
     );
     // DEL of a config that would not validate still cleans up
-    let good = pm_conf(v, Some("iptables"), web(), json!({}), Some(&prev));
-    env.call("ADD", &ctr, "bad").run(&good).ok();
+    let good = pm_conf(v, Some("iptables"), web(), json!({}), Some(prev));
+    env.call("ADD", &ctr, "bad").run(&good).expect_success();
     let mut broken = pm_conf(v, Some("iptables"), web(), json!({"markMasqBit": 99}), None);
     broken["runtimeConfig"]["portMappings"][1]["hostPort"] = json!(0);
-    env.call("DEL", &ctr, "bad").run(&broken).ok();
+    env.call("DEL", &ctr, "bad").run(&broken).expect_success();
     assert!(!env.has_rules("bad"), "{}", env.nat());
-    env.del_container(&ctr, "bad", &bconf);
+    br.del();
 }
 
 /// No mappings: no firewall work at all, on ADD and DEL (plugins#510).
@@ -789,25 +684,26 @@ fn no_mappings_means_no_firewall_work() {
     let v = Version::V1_0_0;
     let bconf = env.bridge_conf_v4(v);
     let ctr = TestNs::new("pmnone");
-    let prev = env.add_container(&ctr, "none", &bconf);
+    let br = env.add_container(&ctr, "none", &bconf);
+    let prev = &br.result;
     log.take();
-    let conf = pm_conf(v, None, json!([]), json!({}), Some(&prev));
+    let conf = pm_conf(v, None, json!([]), json!({}), Some(prev));
     let out = env
         .call("ADD", &ctr, "none")
         .env("PATH", &log.path())
         .run(&conf)
-        .ok();
-    assert_eq!(out, prev);
+        .expect_success();
+    assert_eq!(&out, prev);
     env.call("CHECK", &ctr, "none")
         .env("PATH", &log.path())
         .run(&conf)
-        .ok();
+        .expect_success();
     env.call("DEL", &ctr, "none")
         .env("PATH", &log.path())
         .run(&conf)
-        .ok();
+        .expect_success();
     assert_eq!(log.take(), Vec::<String>::new());
-    env.del_container(&ctr, "none", &bconf);
+    br.del();
 }
 
 /// How many times ADD and DEL run iptables or nft, per backend.
@@ -825,29 +721,30 @@ fn exec_counts_per_add_and_del() {
                 env.bridge_conf_v4(v)
             };
             let ctr = TestNs::new("pmexec");
-            let prev = env.add_container(&ctr, "exec", &bconf);
+            let br = env.add_container(&ctr, "exec", &bconf);
+            let prev = &br.result;
             log.take();
-            let conf = pm_conf(v, Some(backend), web(), json!({}), Some(&prev));
+            let conf = pm_conf(v, Some(backend), web(), json!({}), Some(prev));
             env.call("ADD", &ctr, "exec")
                 .env("PATH", &log.path())
                 .run(&conf)
-                .ok();
+                .expect_success();
             let add = log.take();
             env.call("DEL", &ctr, "exec")
                 .env("PATH", &log.path())
                 .run(&conf)
-                .ok();
+                .expect_success();
             let del = log.take();
-            let auto = pm_conf(v, None, web(), json!({}), Some(&prev));
+            let auto = pm_conf(v, None, web(), json!({}), Some(prev));
             env.call("ADD", &ctr, "exec")
                 .env("PATH", &log.path())
                 .run(&auto)
-                .ok();
+                .expect_success();
             let add_auto = log.take();
             env.call("DEL", &ctr, "exec")
                 .env("PATH", &log.path())
                 .run(&auto)
-                .ok();
+                .expect_success();
             log.take();
             eprintln!(
                 "{backend} {}: ADD {} execs {add:?}; DEL {} execs {del:?}; ADD with detection {} execs",
@@ -857,40 +754,46 @@ fn exec_counts_per_add_and_del() {
                 add_auto.len()
             );
             let families = if dual { 2 } else { 1 };
-            // The logging shims in PATH are not iptables-nft's binaries,
-            // so the plugin takes iptables for iptables-legacy here and
-            // uses its tools; nftables goes over netlink, with no tool.
-            match backend {
-                // a listing and a restore per family
-                "iptables" => assert_eq!(add.len(), 2 * families, "{add:?}"),
-                _ => assert_eq!(add.len(), 0, "{add:?}"),
+            if log.iptables_nft() {
+                // Over netlink, but iptables makes the built-in chains of
+                // its nat table that do not exist yet (PREROUTING and
+                // OUTPUT: the bridge's masquerade made POSTROUTING), one
+                // restore per family; nftables needs no tool at all.
+                let want = if backend == "iptables" { families } else { 0 };
+                assert_eq!(add.len(), want, "{add:?}");
+                assert_eq!(add_auto.len(), 0, "{add_auto:?}");
+                assert_eq!(del.len(), 0, "{del:?}");
+            } else {
+                match backend {
+                    // a listing and a restore per family
+                    "iptables" => assert_eq!(add.len(), 2 * families, "{add:?}"),
+                    _ => assert_eq!(add.len(), 0, "{add:?}"),
+                }
+                // DEL looks at both backends and families: an iptables
+                // listing per family, plus a restore per family that holds
+                // rules
+                assert_eq!(
+                    del.len(),
+                    2 + if backend == "iptables" { families } else { 0 },
+                    "{del:?}"
+                );
             }
-            // DEL looks at both backends and families: an iptables
-            // listing per family, plus a restore per family that holds
-            // rules
-            assert_eq!(
-                del.len(),
-                2 + if backend == "iptables" { families } else { 0 },
-                "{del:?}"
-            );
             if backend == "iptables"
                 && let Some(go) = go_plugin("portmap")
             {
-                let mut c = Call::new(go, "ADD")
-                    .cid("exec")
-                    .netns(&ctr)
-                    .in_host(&env.host)
+                let c = env
+                    .fx
+                    .go_call(&go, "ADD", &ctr, "exec")
                     .env("PATH", &log.path());
-                c.path = GO_PLUGIN_DIR.into();
-                c.run(&conf).ok();
+                c.run(&conf).expect_success();
                 let go_add = log.take().len();
-                c.command("DEL").run(&conf).ok();
+                c.command("DEL").run(&conf).expect_success();
                 eprintln!(
                     "for comparison, Go 1.1.1 portmap: ADD {go_add} execs, DEL {} execs",
                     log.take().len()
                 );
             }
-            env.del_container(&ctr, "exec", &bconf);
+            br.del();
         }
     }
 }
@@ -904,7 +807,7 @@ fn conformance_37_concurrent_adds_and_dels() {
         let v = Version::V1_0_0;
         let bconf = env.bridge_conf_v4(v);
         let ctrs: Vec<TestNs> = (0..8).map(|_| TestNs::new("pmpar")).collect();
-        let prevs: Vec<Value> = ctrs
+        let bridges: Vec<Attachment> = ctrs
             .iter()
             .enumerate()
             .map(|(i, c)| env.add_container(c, &format!("par{i}"), &bconf))
@@ -912,68 +815,67 @@ fn conformance_37_concurrent_adds_and_dels() {
         std::thread::scope(|s| {
             for (i, ctr) in ctrs.iter().enumerate() {
                 let m = json!([{"hostPort": 7000 + i, "containerPort": 80, "protocol": "tcp"}]);
-                let conf = pm_conf(v, Some(backend), m, json!({}), Some(&prevs[i]));
+                let conf = pm_conf(v, Some(backend), m, json!({}), Some(&bridges[i].result));
                 let call = env.call("ADD", ctr, &format!("par{i}"));
-                s.spawn(move || call.run(&conf).ok());
+                s.spawn(move || call.run(&conf).expect_success());
             }
         });
         for (i, ctr) in ctrs.iter().enumerate() {
             assert!(env.has_rules(&format!("par{i}")), "{backend} par{i}");
             let port = 7000 + i as u16;
-            tcp_probe(ctr, sa("0.0.0.0", 80), &env.client, sa(HOST_OUT_V4, port))
-                .unwrap_or_else(|e| panic!("{backend} par{i}: {e}"));
+            tcp_probe(
+                ctr,
+                sock("0.0.0.0", 80),
+                &env.client,
+                sock(HOST_OUT_V4, port),
+            )
+            .unwrap_or_else(|e| panic!("{backend} par{i}: {e}"));
         }
         std::thread::scope(|s| {
             for (i, ctr) in ctrs.iter().enumerate() {
                 let m = json!([{"hostPort": 7000 + i, "containerPort": 80, "protocol": "tcp"}]);
                 let conf = pm_conf(v, Some(backend), m, json!({}), None);
                 let call = env.call("DEL", ctr, &format!("par{i}"));
-                s.spawn(move || call.run(&conf).ok());
+                s.spawn(move || call.run(&conf).expect_success());
             }
         });
-        for (i, ctr) in ctrs.iter().enumerate() {
+        for (i, br) in bridges.iter().enumerate() {
             assert!(!env.has_rules(&format!("par{i}")), "{backend} par{i}");
-            env.del_container(ctr, &format!("par{i}"), &bconf);
+            br.del();
         }
     }
-}
-
-fn go_portmap() -> Option<PathBuf> {
-    let p = go_plugin("portmap");
-    if p.is_none() {
-        eprintln!("skipped: Go portmap not installed at {GO_PLUGIN_DIR}");
-    }
-    p
 }
 
 /// Debian's Go portmap 1.1.1 (iptables only, spec ≤ 1.0.0) on the same rules.
 #[test]
 fn interop_with_go_portmap() {
     require_root!();
-    let Some(go) = go_portmap() else { return };
+    let Some(go) = require_go("portmap", &[]) else {
+        return;
+    };
     let env = Env::new();
     let v = Version::V1_0_0;
     let bconf = env.bridge_conf(v);
     let ctr = TestNs::new("pmgo");
-    let prev = env.add_container(&ctr, "goctr", &bconf);
-    let conf = pm_conf(v, None, web(), json!({}), Some(&prev));
-    let go_call = |cmd: &str| {
-        let mut c = Call::new(go.clone(), cmd)
-            .cid("goctr")
-            .netns(&ctr)
-            .in_host(&env.host);
-        c.path = GO_PLUGIN_DIR.into();
-        c
-    };
+    let br = env.add_container(&ctr, "goctr", &bconf);
+    let prev = &br.result;
+    let conf = pm_conf(v, None, web(), json!({}), Some(prev));
+    let go_call = |cmd: &str| env.fx.go_call(&go, cmd, &ctr, "goctr");
     // Go ADD: ours sees the same rules (CHECK) and removes them (DEL)
-    go_call("ADD").run(&conf).ok();
+    go_call("ADD").run(&conf).expect_success();
     let go_rules = env.nat();
     assert!(env.has_rules("goctr"), "{go_rules}");
-    tcp_probe(&ctr, sa("0.0.0.0", 80), &env.client, sa(HOST_OUT_V4, 8080)).unwrap();
-    env.call("CHECK", &ctr, "goctr").run(&conf).ok();
+    tcp_probe(
+        &ctr,
+        sock("0.0.0.0", 80),
+        &env.client,
+        sock(HOST_OUT_V4, 8080),
+    )
+    .unwrap();
+    env.call("CHECK", &ctr, "goctr").run(&conf).expect_success();
     env.call("DEL", &ctr, "goctr")
         .run(&pm_conf(v, None, web(), json!({}), None))
-        .ok();
+        .expect_success();
     assert!(
         !env.has_rules("goctr") && !env.nat().contains("CNI-DN-"),
         "{}",
@@ -982,43 +884,37 @@ fn interop_with_go_portmap() {
     // ours ADD: the same layout as Go's, and Go's DEL removes it. (Go
     // 1.1.1's CHECK is not run: it looks for the IPv4 rules in ip6tables
     // too and fails even on its own rules.)
-    env.call("ADD", &ctr, "goctr").run(&conf).ok();
+    env.call("ADD", &ctr, "goctr").run(&conf).expect_success();
     let mut ours: Vec<String> = env.nat().lines().map(String::from).collect();
     let mut theirs: Vec<String> = go_rules.lines().map(String::from).collect();
     ours.sort();
     theirs.sort();
     assert_eq!(ours, theirs, "our layout is Go's");
-    go_call("DEL").run(&conf).ok();
+    go_call("DEL").run(&conf).expect_success();
     assert!(
         !env.has_rules("goctr") && !env.nat().contains("CNI-DN-"),
         "{}",
         env.nat()
     );
-    env.del_container(&ctr, "goctr", &bconf);
+    br.del();
 
     let ctr = TestNs::new("pmgo4");
     let bconf = env.bridge_conf_v4(v);
-    let prev = env.add_container(&ctr, "goctr", &bconf);
-    let conf = pm_conf(v, None, web(), json!({}), Some(&prev));
-    let go_call = |cmd: &str| {
-        let mut c = Call::new(go.clone(), cmd)
-            .cid("goctr")
-            .netns(&ctr)
-            .in_host(&env.host);
-        c.path = GO_PLUGIN_DIR.into();
-        c
-    };
+    let br = env.add_container(&ctr, "goctr", &bconf);
+    let prev = &br.result;
+    let conf = pm_conf(v, None, web(), json!({}), Some(prev));
+    let go_call = |cmd: &str| env.fx.go_call(&go, cmd, &ctr, "goctr");
     // IPv4 only: Go's CHECK fails on its own rules, ours passes
-    env.call("ADD", &ctr, "goctr").run(&conf).ok();
-    go_call("DEL").run(&conf).ok();
+    env.call("ADD", &ctr, "goctr").run(&conf).expect_success();
+    go_call("DEL").run(&conf).expect_success();
     assert!(!env.has_rules("goctr"), "{}", env.nat());
-    go_call("ADD").run(&conf).ok();
-    let (_, msg) = go_call("CHECK").run(&conf).err();
+    go_call("ADD").run(&conf).expect_success();
+    let (_, msg) = go_call("CHECK").run(&conf).expect_spec_error();
     assert!(msg.contains("could not check ipv6 dnat"), "{msg}");
-    env.call("CHECK", &ctr, "goctr").run(&conf).ok();
-    env.call("DEL", &ctr, "goctr").run(&conf).ok();
+    env.call("CHECK", &ctr, "goctr").run(&conf).expect_success();
+    env.call("DEL", &ctr, "goctr").run(&conf).expect_success();
     assert!(!env.has_rules("goctr"), "{}", env.nat());
-    env.del_container(&ctr, "goctr", &bconf);
+    br.del();
 }
 
 /// What podman does when a later plugin of the chain fails ADD
@@ -1034,39 +930,32 @@ fn podman_failed_add_cleanup_without_prev_result() {
         let bconf = env.bridge_conf(v);
         let ctr = TestNs::new("pmpod");
         let cid = "c018792f780e4ee670c89b103b78e51367d3abad81dc4190c7ee12e106de6ce7";
-        let prev = env.add_container(&ctr, cid, &bconf);
+        let br = env.add_container(&ctr, cid, &bconf);
+        let prev = &br.result;
         let pm = |prev: Option<&Value>| pm_conf(v, Some(backend), web(), json!({}), prev);
         let fw = |prev: Option<&Value>| {
-            let mut c =
-                json!({"cniVersion": "0.4.0", "name": "pmnet", "type": "firewall", "backend": ""});
-            if let Some(p) = prev {
-                c["prevResult"] = p.clone();
-            }
-            c
+            let c = env.fx.conf_of("firewall", v, json!({"backend": ""}));
+            prev.map_or_else(|| c.clone(), |p| with_prev(&c, p))
         };
-        let out = env.call("ADD", &ctr, cid).run(&pm(Some(&prev))).ok();
-        Call::new(plugin_path("firewall"), "ADD")
-            .cid(cid)
-            .netns(&ctr)
-            .in_host(&env.host)
+        let out = env
+            .call("ADD", &ctr, cid)
+            .run(&pm(Some(prev)))
+            .expect_success();
+        env.fx
+            .call_of("firewall", "ADD", &ctr, cid)
             .run(&fw(Some(&out)))
-            .ok();
+            .expect_success();
         assert!(env.has_rules(cid));
-        let filter = || {
-            output_in(&env.host, "iptables", &["-w", "-S"])
-                + &output_in(&env.host, "ip6tables", &["-w", "-S"])
-        };
-        let ip4 = ctr_ip(&prev, true).to_string();
+        let filter = || env.fx.filter_rules();
+        let ip4 = address_of(prev, true).to_string();
         assert!(filter().contains(&ip4));
         // tuning failed: DEL in reverse order, no prevResult
-        Call::new(plugin_path("firewall"), "DEL")
-            .cid(cid)
-            .netns(&ctr)
-            .in_host(&env.host)
+        env.fx
+            .call_of("firewall", "DEL", &ctr, cid)
             .run(&fw(None))
-            .ok();
-        env.call("DEL", &ctr, cid).run(&pm(None)).ok();
-        env.del_container(&ctr, cid, &bconf);
+            .expect_success();
+        env.call("DEL", &ctr, cid).run(&pm(None)).expect_success();
+        br.del();
         assert!(
             !env.has_rules(cid),
             "{backend}:\n{}{}",

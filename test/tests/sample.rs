@@ -1,71 +1,64 @@
 //! The template plugin, chained after bridge as a runtime would run it.
 
 use integration::*;
-use pkg::netlink::LinkId;
 use serde_json::{Value, json};
 
-fn chain(dir: &std::path::Path, v: Version) -> (Value, Value) {
-    let bridge = json!({"cniVersion": v.as_str(), "name": "samplenet", "type": "bridge", "bridge": "smpl0",
-        "isGateway": true,
-        "ipam": {"type": "host-local", "dataDir": dir, "ranges": [[{"subnet": "10.97.0.0/24"}]]}});
-    let sample = json!({"cniVersion": v.as_str(), "name": "samplenet", "type": "sample",
-        "aliasPrefix": "pod", "searchDomain": "svc.example"});
-    (bridge, sample)
+/// The network `samplenet`: the plugin's keys, after a bridge whose
+/// addresses host-local stores in the fixture's directory.
+fn net() -> Fixture {
+    Fixture::new("sample", "samplenet")
+        .keys(json!({"aliasPrefix": "pod", "searchDomain": "svc.example"}))
+}
+
+fn bridge(net: &Fixture, v: Version) -> Value {
+    net.conf_of(
+        "bridge",
+        v,
+        json!({"bridge": "smpl0", "isGateway": true,
+               "ipam": net.host_local(json!([[{"subnet": "10.97.0.0/24"}]]))}),
+    )
 }
 
 #[test]
 fn chained_after_bridge_every_version() {
     require_root!();
-    let host = TestNs::new("host");
-    let dir = tempdir();
+    let net = net();
     for v in versions_from(Version::V0_3_0) {
         let ctr = TestNs::new("ctr");
-        let call = |plugin: &str, cmd: &str| {
-            Call::new(plugin_path(plugin), cmd)
-                .cid("s1")
-                .netns(&ctr)
-                .in_host(&host)
-        };
-        let (bridge, mut sample) = chain(dir.path(), v);
-        let prev = call("bridge", "ADD").run(&bridge).ok();
-        sample["prevResult"] = prev.clone();
-        let r = call("sample", "ADD").run(&sample).ok();
+        let br = net.add_of("bridge", &ctr, "s1", &bridge(&net, v));
+        let a = net.add(&ctr, "s1", &with_prev(&net.conf(v, json!({})), &br.result));
         // checklist 20: the result is prevResult, with our change only
-        let mut want = prev.clone();
+        let mut want = br.result.clone();
         want["dns"] = json!({"search": ["svc.example"]});
-        assert_eq!(r, want, "{v}");
-        let link = ctr.netlink().link_get(LinkId::Name("eth0")).unwrap();
-        assert_eq!(link.alias, "pod:samplenet");
+        assert_eq!(a.result, want, "{v}");
+        assert_eq!(link_in(&ctr, "eth0").unwrap().alias, "pod:samplenet");
         if v.has_check() {
-            sample["prevResult"] = r.clone();
-            call("sample", "CHECK").run(&sample).ok();
+            a.check().expect_success();
             ctr.ip(&["link", "set", "eth0", "alias", "tampered"]);
-            let (_, msg) = call("sample", "CHECK").run(&sample).err();
+            let (_, msg) = a.check().expect_spec_error();
             assert!(msg.contains("expected \"pod:samplenet\""), "{msg}");
         }
-        call("sample", "DEL").run(&sample).ok();
-        assert_eq!(
-            ctr.netlink().link_get(LinkId::Name("eth0")).unwrap().alias,
-            ""
-        );
-        call("sample", "DEL").run(&sample).ok();
-        call("bridge", "DEL").run(&bridge).ok();
+        a.del();
+        assert_eq!(link_in(&ctr, "eth0").unwrap().alias, "");
+        a.del();
+        br.del();
         // DEL after the interface and the namespace are gone
-        call("sample", "DEL").run(&sample).ok();
-        call("sample", "DEL")
+        a.del();
+        a.call
+            .clone()
+            .command("DEL")
             .netns_path("/run/netns/gone")
-            .run(&sample)
-            .ok();
+            .run(&a.conf)
+            .expect_success();
     }
 }
 
 #[test]
 fn bad_config_and_args() {
     require_root!();
-    let host = TestNs::new("host");
+    let net = net();
     let ctr = TestNs::new("ctr");
-    let dir = tempdir();
-    let (_, base) = chain(dir.path(), Version::V1_0_0);
+    let base = net.conf(Version::V1_0_0, json!({}));
     let prev =
         json!({"cniVersion": "1.0.0", "interfaces": [{"name": "eth0", "sandbox": ctr.path_str()}]});
     let cases: Vec<(Value, &str, u64, &str)> = vec![
@@ -96,39 +89,28 @@ fn bad_config_and_args() {
         ),
     ];
     for (extra, cni_args, code, msg) in cases {
-        let mut c = base.clone();
-        for (k, v) in extra.as_object().unwrap() {
-            c[k] = v.clone();
-        }
-        c["prevResult"] = prev.clone();
-        let out = Call::new(plugin_path("sample"), "ADD")
-            .netns(&ctr)
-            .in_host(&host)
-            .cni_args(cni_args)
-            .run(&c);
-        let (got, got_msg) = out.err();
+        let c = with_prev(&net.conf(Version::V1_0_0, extra.clone()), &prev);
+        let out = net.call("ADD", &ctr, "c0ffee").cni_args(cni_args).run(&c);
+        let (got, got_msg) = out.expect_spec_error();
         assert_eq!(got, code, "{extra}: {got_msg}");
         assert!(got_msg.contains(msg), "{got_msg}");
     }
     // without prevResult
-    let (code, _) = Call::new(plugin_path("sample"), "ADD")
-        .netns(&ctr)
-        .in_host(&host)
+    let (code, _) = net
+        .call("ADD", &ctr, "c0ffee")
         .run(&base)
-        .err();
+        .expect_spec_error();
     assert_eq!(code, 7);
     // args.cni overrides CNI_ARGS, which overrides the config
     ctr.ip(&[
         "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p",
     ]);
-    let mut c = base.clone();
-    c["prevResult"] = prev;
+    let mut c = with_prev(&base, &prev);
     c["args"] = json!({"cni": {"searchDomain": "from.args"}});
-    let r = Call::new(plugin_path("sample"), "ADD")
-        .netns(&ctr)
-        .in_host(&host)
+    let r = net
+        .call("ADD", &ctr, "c0ffee")
         .cni_args("IgnoreUnknown=1;SAMPLE_DOMAIN=from.env")
         .run(&c)
-        .ok();
+        .expect_success();
     assert_eq!(r["dns"]["search"], json!(["from.args"]));
 }

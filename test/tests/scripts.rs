@@ -42,10 +42,7 @@ fn run_script(host: &TestNs, confdir: &Path, args: &[&str]) -> std::process::Out
 #[test]
 fn priv_net_run_puts_a_command_on_the_example_network() {
     require_root!();
-    if !has_tool("jq") {
-        eprintln!("skipped: jq not installed (test_linux.sh installs it)");
-        return;
-    }
+    require_tools!("jq");
     let host = TestNs::new("host");
     let tmp = tempdir();
     let (confdir, data) = (tmp.path().join("net.d"), tmp.path().join("data"));

@@ -6,10 +6,11 @@
 use integration::*;
 use serde_json::{Value, json};
 
-fn call(cmd: &str, host: &TestNs, ctr: &TestNs) -> Call {
-    Call::new(plugin_path("static"), cmd)
-        .netns(ctr)
-        .in_host(host)
+/// The container ID of every call (no state is kept under it).
+const CID: &str = "c0ffee";
+
+fn net() -> Fixture {
+    Fixture::new("static", "static-net")
 }
 
 fn conf(v: Version, ipam: Value) -> Value {
@@ -83,10 +84,13 @@ fn pairs(list: &[(&str, Option<&str>)]) -> Vec<(String, Option<String>)> {
 #[test]
 fn add_returns_config_in_every_version_shape() {
     require_root!();
-    let host = TestNs::new("host");
+    let fx = net();
     let ctr = TestNs::new("ctr");
     for v in Version::ALL {
-        let r = call("ADD", &host, &ctr).run(&conf(v, full_ipam())).ok();
+        let r = fx
+            .call("ADD", &ctr, CID)
+            .run(&conf(v, full_ipam()))
+            .expect_success();
         let want = if is_legacy(v) {
             json!({
                 "cniVersion": v.as_str(),
@@ -130,11 +134,14 @@ fn add_returns_config_in_every_version_shape() {
 #[test]
 fn add_single_family_and_no_gateway() {
     require_root!();
-    let host = TestNs::new("host");
+    let fx = net();
     let ctr = TestNs::new("ctr");
     for v in Version::ALL {
         let ipam = json!({"type": "static", "addresses": [{"address": "2001:db8:9::9/64"}]});
-        let r = call("ADD", &host, &ctr).run(&conf(v, ipam)).ok();
+        let r = fx
+            .call("ADD", &ctr, CID)
+            .run(&conf(v, ipam))
+            .expect_success();
         assert_eq!(r["cniVersion"], v.as_str());
         assert_eq!(ips_of(&r), pairs(&[("2001:db8:9::9/64", None)]), "{v}: {r}");
         if is_legacy(v) {
@@ -152,14 +159,15 @@ fn add_single_family_and_no_gateway() {
 #[test]
 fn cni_args_ip_appended_and_gateway_attached() {
     require_root!();
-    let host = TestNs::new("host");
+    let fx = net();
     let ctr = TestNs::new("ctr");
     let ipam = json!({"type": "static", "addresses": [{"address": "10.10.0.1/24", "gateway": "10.10.0.254"}]});
     for v in versions_from(Version::V0_3_0) {
-        let r = call("ADD", &host, &ctr)
+        let r = fx
+            .call("ADD", &ctr, CID)
             .cni_args("IP=10.20.0.5/24,2001:db8:2::5/64;GATEWAY=10.20.0.1,2001:db8:2::1")
             .run(&conf(v, ipam.clone()))
-            .ok();
+            .expect_success();
         assert_eq!(
             ips_of(&r),
             pairs(&[
@@ -181,77 +189,55 @@ fn cni_args_ip_appended_and_gateway_attached() {
     }
 
     let v = Version::V1_0_0;
-    // spaces around the list items are trimmed, as Go does
-    let r = call("ADD", &host, &ctr)
-        .cni_args("IP= 10.20.0.5/24 , 10.30.0.5/16")
-        .run(&conf(v, ipam.clone()))
-        .ok();
-    assert_eq!(
-        ips_of(&r),
-        pairs(&[
-            ("10.10.0.1/24", Some("10.10.0.254")),
-            ("10.20.0.5/24", None),
-            ("10.30.0.5/16", None)
-        ]),
-        "{r}"
-    );
-
-    // as in Go, GATEWAY= applies only to addresses from IP=: a configured
-    // address keeps its own gateway
-    let r = call("ADD", &host, &ctr)
-        .cni_args("GATEWAY=10.10.0.253")
-        .run(&conf(v, ipam.clone()))
-        .ok();
-    assert_eq!(
-        ips_of(&r),
-        pairs(&[("10.10.0.1/24", Some("10.10.0.254"))]),
-        "{r}"
-    );
-
-    // a GATEWAY in no address's subnet changes nothing and is no error
-    let r = call("ADD", &host, &ctr)
-        .cni_args("GATEWAY=172.16.0.1")
-        .run(&conf(v, ipam.clone()))
-        .ok();
-    assert_eq!(
-        ips_of(&r),
-        pairs(&[("10.10.0.1/24", Some("10.10.0.254"))]),
-        "{r}"
-    );
-
-    // CNI_ARGS alone, with no configured addresses
-    let r = call("ADD", &host, &ctr)
-        .cni_args("IP=10.20.0.5/24;GATEWAY=10.20.0.1")
-        .run(&conf(v, json!({"type": "static"})))
-        .ok();
-    assert_eq!(
-        ips_of(&r),
-        pairs(&[("10.20.0.5/24", Some("10.20.0.1"))]),
-        "{r}"
-    );
-
-    // IgnoreUnknown lets a runtime's extra keys through (checklist 33)
-    let r = call("ADD", &host, &ctr)
-        .cni_args("IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=pod;IP=10.20.0.5/24")
-        .run(&conf(v, ipam.clone()))
-        .ok();
-    assert_eq!(
-        ips_of(&r),
-        pairs(&[
-            ("10.10.0.1/24", Some("10.10.0.254")),
-            ("10.20.0.5/24", None)
-        ]),
-        "{r}"
-    );
-    let r = call("ADD", &host, &ctr)
-        .cni_args("IgnoreUnknown=true;FOO=bar")
-        .run(&conf(v, ipam.clone()))
-        .ok();
-    assert_eq!(
-        ips_of(&r),
-        pairs(&[("10.10.0.1/24", Some("10.10.0.254"))]),
-        "{r}"
-    );
+    let configured = ("10.10.0.1/24", Some("10.10.0.254"));
+    // (what, CNI_ARGS, ipam, the addresses and gateways of the result)
+    type Case<'a> = (&'a str, &'a str, Value, Vec<(&'a str, Option<&'a str>)>);
+    let cases: [Case; 6] = [
+        (
+            "spaces around the list items are trimmed, as Go does",
+            "IP= 10.20.0.5/24 , 10.30.0.5/16",
+            ipam.clone(),
+            vec![configured, ("10.20.0.5/24", None), ("10.30.0.5/16", None)],
+        ),
+        (
+            "as in Go, GATEWAY= applies only to addresses from IP=: a configured address keeps its own gateway",
+            "GATEWAY=10.10.0.253",
+            ipam.clone(),
+            vec![configured],
+        ),
+        (
+            "a GATEWAY in no address's subnet changes nothing and is no error",
+            "GATEWAY=172.16.0.1",
+            ipam.clone(),
+            vec![configured],
+        ),
+        (
+            "CNI_ARGS alone, with no configured addresses",
+            "IP=10.20.0.5/24;GATEWAY=10.20.0.1",
+            json!({"type": "static"}),
+            vec![("10.20.0.5/24", Some("10.20.0.1"))],
+        ),
+        (
+            "IgnoreUnknown lets a runtime's extra keys through (checklist 33)",
+            "IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=pod;IP=10.20.0.5/24",
+            ipam.clone(),
+            vec![configured, ("10.20.0.5/24", None)],
+        ),
+        (
+            "IgnoreUnknown=true, and an unknown key",
+            "IgnoreUnknown=true;FOO=bar",
+            ipam.clone(),
+            vec![configured],
+        ),
+    ];
+    for (what, args, ipam, want) in cases {
+        let r = fx
+            .call("ADD", &ctr, CID)
+            .cni_args(args)
+            .run(&conf(v, ipam))
+            .expect_success();
+        assert_eq!(ips_of(&r), pairs(&want), "{what}: {r}");
+    }
 }
 
 // `args.cni.ips` replaces the configured list (and what CNI_ARGS added);
@@ -259,15 +245,16 @@ fn cni_args_ip_appended_and_gateway_attached() {
 #[test]
 fn args_then_runtime_config_replace_addresses() {
     require_root!();
-    let host = TestNs::new("host");
+    let fx = net();
     let ctr = TestNs::new("ctr");
     for v in versions_from(Version::V0_3_0) {
         let mut c = conf(v, full_ipam());
         c["args"] = json!({"cni": {"ips": ["10.40.0.5/24", "2001:db8:4::5/64"]}});
-        let r = call("ADD", &host, &ctr)
+        let r = fx
+            .call("ADD", &ctr, CID)
             .cni_args("IP=10.20.0.5/24;GATEWAY=10.20.0.1")
             .run(&c)
-            .ok();
+            .expect_success();
         assert_eq!(
             ips_of(&r),
             pairs(&[("10.40.0.5/24", None), ("2001:db8:4::5/64", None)]),
@@ -277,24 +264,25 @@ fn args_then_runtime_config_replace_addresses() {
         assert_eq!(r["dns"], dns(), "{v}: dns kept");
 
         c["runtimeConfig"] = json!({"ips": ["10.50.0.5/16"]});
-        let r = call("ADD", &host, &ctr)
+        let r = fx
+            .call("ADD", &ctr, CID)
             .cni_args("IP=10.20.0.5/24")
             .run(&c)
-            .ok();
+            .expect_success();
         assert_eq!(ips_of(&r), pairs(&[("10.50.0.5/16", None)]), "{v}: {r}");
         assert_eq!(r["routes"], full_ipam()["routes"], "{v}: routes kept");
 
         // runtimeConfig alone also replaces the configured list
         let mut c = conf(v, full_ipam());
         c["runtimeConfig"] = json!({"ips": ["10.60.0.5/24"]});
-        let r = call("ADD", &host, &ctr).run(&c).ok();
+        let r = fx.call("ADD", &ctr, CID).run(&c).expect_success();
         assert_eq!(ips_of(&r), pairs(&[("10.60.0.5/24", None)]), "{v}: {r}");
 
         // empty lists replace nothing
         let mut c = conf(v, full_ipam());
         c["args"] = json!({"cni": {"ips": []}});
         c["runtimeConfig"] = json!({"ips": []});
-        let r = call("ADD", &host, &ctr).run(&c).ok();
+        let r = fx.call("ADD", &ctr, CID).run(&c).expect_success();
         assert_eq!(
             ips_of(&r),
             pairs(&[
@@ -311,7 +299,7 @@ fn args_then_runtime_config_replace_addresses() {
 #[test]
 fn conformance_34_capitalised_keys() {
     require_root!();
-    let host = TestNs::new("host");
+    let fx = net();
     let ctr = TestNs::new("ctr");
     for v in versions_from(Version::V0_3_0) {
         let caps = json!({
@@ -333,17 +321,20 @@ fn conformance_34_capitalised_keys() {
                         "Search": ["example.com", "corp.example.com"], "Options": ["ndots:2"]}
             }
         });
-        let want = call("ADD", &host, &ctr).run(&conf(v, full_ipam())).ok();
-        let got = call("ADD", &host, &ctr).run(&caps).ok();
+        let want = fx
+            .call("ADD", &ctr, CID)
+            .run(&conf(v, full_ipam()))
+            .expect_success();
+        let got = fx.call("ADD", &ctr, CID).run(&caps).expect_success();
         assert_eq!(got, want, "{v}");
 
         // runtimeConfig.ips and args.cni.ips with Go-default capitalisation
         let mut c = conf(v, full_ipam());
         c["Args"] = json!({"CNI": {"IPs": ["10.40.0.5/24"]}});
-        let r = call("ADD", &host, &ctr).run(&c).ok();
+        let r = fx.call("ADD", &ctr, CID).run(&c).expect_success();
         assert_eq!(ips_of(&r), pairs(&[("10.40.0.5/24", None)]), "{v}: {r}");
         c["RuntimeConfig"] = json!({"IPs": ["10.50.0.5/24"]});
-        let r = call("ADD", &host, &ctr).run(&c).ok();
+        let r = fx.call("ADD", &ctr, CID).run(&c).expect_success();
         assert_eq!(ips_of(&r), pairs(&[("10.50.0.5/24", None)]), "{v}: {r}");
     }
 }
@@ -352,7 +343,7 @@ fn conformance_34_capitalised_keys() {
 #[test]
 fn more_than_one_address_per_family() {
     require_root!();
-    let host = TestNs::new("host");
+    let fx = net();
     let ctr = TestNs::new("ctr");
     let two_v4 = json!({"type": "static", "addresses": [{"address": "10.10.0.1/24"}, {"address": "10.11.0.1/24"}]});
     let two_v6 = json!({"type": "static", "addresses": [{"address": "2001:db8:1::1/64"}, {"address": "2001:db8:2::1/64"}]});
@@ -362,8 +353,8 @@ fn more_than_one_address_per_family() {
         {"address": "10.11.0.1/24"}, {"address": "2001:db8:2::1/64"}]});
     for v in [Version::V0_1_0, Version::V0_2_0] {
         for ipam in [&two_v4, &two_v6, &two_each] {
-            let out = call("ADD", &host, &ctr).run(&conf(v, ipam.clone()));
-            let (code, msg) = out.err();
+            let out = fx.call("ADD", &ctr, CID).run(&conf(v, ipam.clone()));
+            let (code, msg) = out.expect_spec_error();
             assert_eq!(code, 7, "{v}: {msg}");
             assert!(
                 msg.contains("does not support more than 1 address per family"),
@@ -376,14 +367,16 @@ fn more_than_one_address_per_family() {
             );
         }
         // a second v4 through CNI_ARGS counts too
-        let (code, msg) = call("ADD", &host, &ctr)
+        let (code, msg) = fx
+            .call("ADD", &ctr, CID)
             .cni_args("IP=10.20.0.5/24")
             .run(&conf(v, one_each.clone()))
-            .err();
+            .expect_spec_error();
         assert_eq!(code, 7, "{v}: {msg}");
-        let r = call("ADD", &host, &ctr)
+        let r = fx
+            .call("ADD", &ctr, CID)
             .run(&conf(v, one_each.clone()))
-            .ok();
+            .expect_success();
         assert_eq!(
             ips_of(&r),
             pairs(&[("10.10.0.1/24", None), ("2001:db8:1::1/64", None)]),
@@ -391,9 +384,10 @@ fn more_than_one_address_per_family() {
         );
     }
     for v in versions_from(Version::V0_3_0) {
-        let r = call("ADD", &host, &ctr)
+        let r = fx
+            .call("ADD", &ctr, CID)
             .run(&conf(v, two_each.clone()))
-            .ok();
+            .expect_success();
         assert_eq!(
             ips_of(&r),
             pairs(&[
@@ -404,14 +398,18 @@ fn more_than_one_address_per_family() {
             ]),
             "{v}: {r}"
         );
-        call("ADD", &host, &ctr).run(&conf(v, two_v4.clone())).ok();
-        call("ADD", &host, &ctr).run(&conf(v, two_v6.clone())).ok();
+        fx.call("ADD", &ctr, CID)
+            .run(&conf(v, two_v4.clone()))
+            .expect_success();
+        fx.call("ADD", &ctr, CID)
+            .run(&conf(v, two_v6.clone()))
+            .expect_success();
     }
 }
 
 /// A failed run: JSON error on stdout with the request's version, `code`.
 fn fails_with(out: &Outcome, code: u64, version: &str, what: &str) -> String {
-    let (got, msg) = out.err();
+    let (got, msg) = out.expect_spec_error();
     assert_eq!(got, code, "{what}: {msg}");
     assert_eq!(
         out.json()["cniVersion"],
@@ -424,11 +422,11 @@ fn fails_with(out: &Outcome, code: u64, version: &str, what: &str) -> String {
 #[test]
 fn bad_inputs_and_their_codes() {
     require_root!();
-    let host = TestNs::new("host");
+    let fx = net();
     let ctr = TestNs::new("ctr");
     for v in [Version::V0_2_0, Version::V0_4_0, Version::V1_1_0] {
         let vs = v.as_str();
-        let run = |c: &Value| call("ADD", &host, &ctr).run(c);
+        let run = |c: &Value| fx.call("ADD", &ctr, CID).run(c);
 
         // missing `ipam` key, or a null one
         let mut c = conf(v, json!(null));
@@ -471,7 +469,7 @@ fn bad_inputs_and_their_codes() {
             "IP",
             "IP=a=b",
         ] {
-            let out = call("ADD", &host, &ctr).cni_args(args).run(&ok);
+            let out = fx.call("ADD", &ctr, CID).cni_args(args).run(&ok);
             fails_with(&out, 4, vs, args);
         }
         // CNI_ARGS IP not a CIDR, GATEWAY not an IP: CNI_ARGS errors are code 4
@@ -481,7 +479,7 @@ fn bad_inputs_and_their_codes() {
             "IP=nonsense/24",
             "GATEWAY=10.20.0.x",
         ] {
-            let out = call("ADD", &host, &ctr).cni_args(args).run(&ok);
+            let out = fx.call("ADD", &ctr, CID).cni_args(args).run(&ok);
             fails_with(&out, 4, vs, args);
         }
 
@@ -504,7 +502,7 @@ fn bad_inputs_and_their_codes() {
         b"not json",
         b"",
     ] {
-        let out = call("ADD", &host, &ctr).run_raw(bad);
+        let out = fx.call("ADD", &ctr, CID).run_raw(bad);
         let msg = fails_with(&out, 6, "1.1.0", &String::from_utf8_lossy(bad));
         assert!(msg.starts_with("error unmarshall network config"), "{msg}");
     }
@@ -515,16 +513,19 @@ fn bad_inputs_and_their_codes() {
 #[test]
 fn check_against_prev_result() {
     require_root!();
-    let host = TestNs::new("host");
+    let fx = net();
     let ctr = TestNs::new("ctr");
     for v in versions_from(Version::V0_4_0) {
-        let prev = call("ADD", &host, &ctr).run(&conf(v, full_ipam())).ok();
+        let prev = fx
+            .call("ADD", &ctr, CID)
+            .run(&conf(v, full_ipam()))
+            .expect_success();
 
         let mut c = conf(v, full_ipam());
         c["prevResult"] = prev.clone();
-        let out = call("CHECK", &host, &ctr).run(&c);
+        let out = fx.call("CHECK", &ctr, CID).run(&c);
         assert_eq!(
-            out.ok(),
+            out.expect_success(),
             Value::Null,
             "{v}: CHECK prints nothing on success"
         );
@@ -538,14 +539,14 @@ fn check_against_prev_result() {
         chained["ips"][1]["interface"] = json!(0);
         let mut c = conf(v, full_ipam());
         c["prevResult"] = chained;
-        call("CHECK", &host, &ctr).run(&c).ok();
+        fx.call("CHECK", &ctr, CID).run(&c).expect_success();
 
         // the configured v4 gateway differs from prevResult's
         let mut wrong = prev.clone();
         wrong["ips"][0]["gateway"] = json!("10.10.0.253");
         let mut c = conf(v, full_ipam());
         c["prevResult"] = wrong;
-        let (_, msg) = call("CHECK", &host, &ctr).run(&c).err();
+        let (_, msg) = fx.call("CHECK", &ctr, CID).run(&c).expect_spec_error();
         assert!(msg.to_lowercase().contains("failed to match"), "{v}: {msg}");
         assert!(msg.contains("10.10.0.1"), "{v}: names the address: {msg}");
 
@@ -554,7 +555,7 @@ fn check_against_prev_result() {
         wrong["ips"][1]["gateway"] = json!("2001:db8:1::253");
         let mut c = conf(v, full_ipam());
         c["prevResult"] = wrong;
-        let (_, msg) = call("CHECK", &host, &ctr).run(&c).err();
+        let (_, msg) = fx.call("CHECK", &ctr, CID).run(&c).expect_spec_error();
         assert!(
             msg.contains("2001:db8:1::1"),
             "{v}: names the address: {msg}"
@@ -565,22 +566,22 @@ fn check_against_prev_result() {
         wrong["ips"][0].as_object_mut().unwrap().remove("gateway");
         let mut c = conf(v, full_ipam());
         c["prevResult"] = wrong;
-        call("CHECK", &host, &ctr).run(&c).err();
+        fx.call("CHECK", &ctr, CID).run(&c).expect_spec_error();
 
         // no gateway configured: prevResult's gateway is not compared
         let ipam = json!({"type": "static", "addresses": [{"address": "10.10.0.1/24"}]});
         let mut c = conf(v, ipam);
         c["prevResult"] = prev.clone();
-        call("CHECK", &host, &ctr).run(&c).ok();
+        fx.call("CHECK", &ctr, CID).run(&c).expect_success();
 
         // CHECK sees the same CNI_ARGS as ADD: GATEWAY= does not touch the
         // configured addresses, so the check still passes
         let mut c = conf(v, full_ipam());
         c["prevResult"] = prev.clone();
-        call("CHECK", &host, &ctr)
+        fx.call("CHECK", &ctr, CID)
             .cni_args("GATEWAY=10.10.0.253")
             .run(&c)
-            .ok();
+            .expect_success();
 
         // checklist 21: a prevResult without cniVersion is read as the
         // request's version, and still checked
@@ -588,22 +589,23 @@ fn check_against_prev_result() {
         bare.as_object_mut().unwrap().remove("cniVersion");
         let mut c = conf(v, full_ipam());
         c["prevResult"] = bare.clone();
-        call("CHECK", &host, &ctr).run(&c).ok();
+        fx.call("CHECK", &ctr, CID).run(&c).expect_success();
         bare["ips"][0]["gateway"] = json!("10.10.0.253");
         c["prevResult"] = bare;
-        call("CHECK", &host, &ctr).run(&c).err();
+        fx.call("CHECK", &ctr, CID).run(&c).expect_spec_error();
 
         // a prevResult in an older version's shape, declared as such
-        let older = call("ADD", &host, &ctr)
+        let older = fx
+            .call("ADD", &ctr, CID)
             .run(&conf(Version::V0_3_1, full_ipam()))
-            .ok();
+            .expect_success();
         let mut c = conf(v, full_ipam());
         c["prevResult"] = older;
-        call("CHECK", &host, &ctr).run(&c).ok();
+        fx.call("CHECK", &ctr, CID).run(&c).expect_success();
 
         // CHECK without prevResult fails
-        let out = call("CHECK", &host, &ctr).run(&conf(v, full_ipam()));
-        let (code, msg) = out.err();
+        let out = fx.call("CHECK", &ctr, CID).run(&conf(v, full_ipam()));
+        let (code, msg) = out.expect_spec_error();
         assert!(msg.contains("prevResult"), "{v}: {msg}");
         assert_ne!(code, 0, "{v}");
 
@@ -613,7 +615,11 @@ fn check_against_prev_result() {
             json!({"type": "static", "addresses": [{"address": "10.10.0.1"}]}),
         );
         c["prevResult"] = prev.clone();
-        assert_eq!(call("CHECK", &host, &ctr).run(&c).err().0, 7, "{v}");
+        assert_eq!(
+            fx.call("CHECK", &ctr, CID).run(&c).expect_spec_error().0,
+            7,
+            "{v}"
+        );
     }
 }
 
@@ -622,13 +628,16 @@ fn check_against_prev_result() {
 #[test]
 fn conformance_22_23_del_twice_without_netns() {
     require_root!();
-    let host = TestNs::new("host");
+    let fx = net();
     let gone = TestNs::new("gone");
     let gone_path = gone.path_str();
     drop(gone);
     for v in Version::ALL {
         let ctr = TestNs::new("ctr");
-        let r = call("ADD", &host, &ctr).run(&conf(v, full_ipam())).ok();
+        let r = fx
+            .call("ADD", &ctr, CID)
+            .run(&conf(v, full_ipam()))
+            .expect_success();
         let mut with_prev = conf(v, full_ipam());
         if v >= Version::V0_4_0 {
             with_prev["prevResult"] = r;
@@ -636,18 +645,17 @@ fn conformance_22_23_del_twice_without_netns() {
         for c in [&conf(v, full_ipam()), &with_prev] {
             for _ in 0..2 {
                 assert_eq!(
-                    call("DEL", &host, &ctr).run(c).ok(),
+                    fx.call("DEL", &ctr, CID).run(c).expect_success(),
                     Value::Null,
                     "{v}: DEL prints nothing"
                 );
             }
             for netns in ["", gone_path.as_str()] {
                 for _ in 0..2 {
-                    Call::new(plugin_path("static"), "DEL")
+                    fx.call("DEL", &ctr, CID)
                         .netns_path(netns)
-                        .in_host(&host)
                         .run(c)
-                        .ok();
+                        .expect_success();
                 }
             }
         }
@@ -659,30 +667,19 @@ fn conformance_22_23_del_twice_without_netns() {
 #[test]
 fn conformance_32_gc_status_succeed() {
     require_root!();
-    let host = TestNs::new("host");
+    let fx = net();
     for cmd in ["GC", "STATUS"] {
         let mut c = conf(Version::V1_1_0, full_ipam());
-        let out = Call::new(plugin_path("static"), cmd)
-            .cid("")
-            .ifname("")
-            .in_host(&host)
-            .run(&c);
-        assert_eq!(out.ok(), Value::Null, "{cmd}");
+        let out = fx.network_call(cmd).run(&c);
+        assert_eq!(out.expect_success(), Value::Null, "{cmd}");
         c["cni.dev/valid-attachments"] = json!([{"containerID": "c0ffee", "ifname": "eth0"}]);
         c["cni.dev/attachments"] = c["cni.dev/valid-attachments"].clone();
-        Call::new(plugin_path("static"), cmd)
-            .cid("")
-            .ifname("")
-            .in_host(&host)
-            .run(&c)
-            .ok();
+        fx.network_call(cmd).run(&c).expect_success();
         // and below 1.1.0 the version gate refuses them
-        let (code, msg) = Call::new(plugin_path("static"), cmd)
-            .cid("")
-            .ifname("")
-            .in_host(&host)
+        let (code, msg) = fx
+            .network_call(cmd)
             .run(&conf(Version::V1_0_0, full_ipam()))
-            .err();
+            .expect_spec_error();
         assert_eq!(
             (code, msg),
             (1, format!("config version does not allow {cmd}"))
@@ -694,13 +691,14 @@ fn conformance_32_gc_status_succeed() {
 #[test]
 fn addresses_printed_in_canonical_form() {
     require_root!();
-    let host = TestNs::new("host");
+    let fx = net();
     let ctr = TestNs::new("ctr");
     let ipam = json!({"type": "static", "addresses": [
         {"address": "2001:0db8:0001:0000::0001/64", "gateway": "2001:db8:1:0::00fe"}]});
-    let r = call("ADD", &host, &ctr)
+    let r = fx
+        .call("ADD", &ctr, CID)
         .run(&conf(Version::V1_0_0, ipam))
-        .ok();
+        .expect_success();
     assert_eq!(
         ips_of(&r),
         pairs(&[("2001:db8:1::1/64", Some("2001:db8:1::fe"))]),

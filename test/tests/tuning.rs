@@ -6,8 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use integration::*;
-use pkg::netlink::{Link, LinkId};
-use pkg::types::{CniResult, Interface, IpConfig};
+use pkg::netlink::Link;
 use serde_json::{Value, json};
 
 const HOST_VETH: &str = "hveth0";
@@ -16,9 +15,8 @@ const ORIG_MAC: &str = "0e:00:00:00:00:11";
 /// A fake host and a container joined by a veth, as a main plugin leaves
 /// them, and a dataDir for the backups.
 struct Env {
-    host: TestNs,
+    fx: Fixture,
     ctr: TestNs,
-    dir: tempfile::TempDir,
     ifname: String,
 }
 
@@ -28,69 +26,36 @@ impl Env {
     }
 
     fn with_ifname(ifname: &str) -> Env {
-        let env = Env {
-            host: TestNs::new("thost"),
-            ctr: TestNs::new("tctr"),
-            dir: tempdir(),
+        let fx = Fixture::in_host(TestNs::new("thost"), "tuning", "tunnet");
+        let data_dir = json!({"dataDir": fx.dir.path()});
+        let fx = fx.keys(data_dir);
+        let ctr = TestNs::new("tctr");
+        veth_into(&fx.host, HOST_VETH, &ctr, ifname);
+        ctr.ip(&["link", "set", ifname, "address", ORIG_MAC]);
+        Env {
+            fx,
+            ctr,
             ifname: ifname.into(),
-        };
-        env.host.ip(&[
-            "link",
-            "add",
-            HOST_VETH,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            ifname,
-            "netns",
-            &env.ctr.name,
-        ]);
-        env.host.ip(&["link", "set", HOST_VETH, "up"]);
-        env.ctr
-            .ip(&["link", "set", ifname, "address", ORIG_MAC, "up"]);
-        env
+        }
     }
 
     /// What the main plugin returned, in `v`'s shape.
     fn prev(&self, v: Version) -> Value {
-        let r = CniResult {
-            cni_version: v.as_str().into(),
-            interfaces: vec![
-                Interface {
-                    name: HOST_VETH.into(),
-                    mac: self.host_link().mac_string(),
-                    ..Default::default()
-                },
-                Interface {
-                    name: self.ifname.clone(),
-                    mac: ORIG_MAC.into(),
-                    sandbox: self.ctr.path_str(),
-                    ..Default::default()
-                },
-            ],
-            ips: vec![IpConfig {
-                interface: Some(1),
-                address: "10.77.0.2/24".parse().unwrap(),
-                gateway: Some("10.77.0.1".parse().unwrap()),
-            }],
-            ..Default::default()
+        let host = End {
+            name: HOST_VETH,
+            mac: &self.host_link().mac_string(),
+            sandbox: "",
         };
-        r.to_value(v).unwrap()
+        let ctr = End {
+            name: &self.ifname,
+            mac: ORIG_MAC,
+            sandbox: &self.ctr.path_str(),
+        };
+        veth_result(v, host, ctr, "10.77.0.2/24", Some("10.77.0.1"))
     }
 
     fn conf(&self, v: Version, extra: Value) -> Value {
-        let mut c = json!({
-            "cniVersion": v.as_str(),
-            "name": "tunnet",
-            "type": "tuning",
-            "dataDir": self.dir.path(),
-            "prevResult": self.prev(v),
-        });
-        for (k, val) in extra.as_object().cloned().unwrap_or_default() {
-            c[k] = val;
-        }
-        c
+        with_prev(&self.fx.conf(v, extra), &self.prev(v))
     }
 
     fn call(&self, cmd: &str) -> Call {
@@ -98,29 +63,22 @@ impl Env {
     }
 
     fn call_with(&self, plugin: PathBuf, cmd: &str) -> Call {
-        Call::new(plugin, cmd)
-            .cid("tune1")
-            .ifname(&self.ifname)
-            .netns(&self.ctr)
-            .in_host(&self.host)
+        runtime_call(plugin, cmd, "tune1", &self.ctr, &self.fx.host).ifname(&self.ifname)
     }
 
     fn link(&self) -> Link {
-        self.ctr
-            .netlink()
-            .link_get(LinkId::Name(&self.ifname))
-            .unwrap()
+        link_in(&self.ctr, &self.ifname).expect("the container's interface")
     }
 
     fn host_link(&self) -> Link {
-        self.host
-            .netlink()
-            .link_get(LinkId::Name(HOST_VETH))
-            .unwrap()
+        self.fx.host_link(HOST_VETH).expect("the host end")
     }
 
     fn backup(&self) -> PathBuf {
-        self.dir.path().join(format!("tune1_{}.json", self.ifname))
+        self.fx
+            .dir
+            .path()
+            .join(format!("tune1_{}.json", self.ifname))
     }
 
     fn sysctl(&self, path: &str) -> String {
@@ -162,7 +120,7 @@ fn every_key_every_version() {
         let env = Env::new();
         assert_eq!(env.sysctl("/proc/sys/net/core/somaxconn"), "4096");
         let c = env.conf(v, all_keys());
-        let r = env.call("ADD").run(&c).ok();
+        let r = env.call("ADD").run(&c).expect_success();
         assert_eq!(r["cniVersion"], v.as_str());
 
         // checklist 20: prevResult out, with the new MAC
@@ -206,15 +164,17 @@ fn every_key_every_version() {
         assert_eq!(mode & 0o777, 0o600);
 
         if v.has_check() {
-            let mut cc = c.clone();
-            cc["prevResult"] = r.clone();
-            let out = env.call("CHECK").run(&cc);
-            assert_eq!(out.ok(), Value::Null, "{v}: CHECK prints nothing");
+            let out = env.call("CHECK").run(&with_prev(&c, &r));
+            assert_eq!(
+                out.expect_success(),
+                Value::Null,
+                "{v}: CHECK prints nothing"
+            );
         }
         // checklist 22: DEL twice
-        env.call("DEL").run(&c).ok();
+        env.call("DEL").run(&c).expect_success();
         env.assert_pristine(&format!("{v} after DEL"));
-        env.call("DEL").run(&c).ok();
+        env.call("DEL").run(&c).expect_success();
         // sysctls die with the namespace; Go does not restore them either
         assert_eq!(env.sysctl("/proc/sys/net/core/somaxconn"), "1234");
     }
@@ -227,10 +187,10 @@ fn conformance_20_nothing_configured_passes_prev_result_through() {
     let env = Env::new();
     for v in Version::ALL {
         let c = env.conf(v, json!({}));
-        let r = env.call("ADD").run(&c).ok();
+        let r = env.call("ADD").run(&c).expect_success();
         assert_eq!(r, env.prev(v), "{v}");
         assert!(!env.backup().exists());
-        env.call("DEL").run(&c).ok();
+        env.call("DEL").run(&c).expect_success();
     }
 }
 
@@ -256,7 +216,7 @@ fn args_cni_runtime_config_and_cni_args() {
         .call("ADD")
         .cni_args("IgnoreUnknown=1;K8S_POD_NAME=p;MAC=0e:00:00:00:00:02")
         .run(&c)
-        .ok();
+        .expect_success();
     assert_eq!(r["interfaces"][1]["mac"], "0e:00:00:00:00:04");
     let l = env.link();
     assert_eq!(l.mac_string(), "0e:00:00:00:00:04");
@@ -266,20 +226,19 @@ fn args_cni_runtime_config_and_cni_args() {
     assert_eq!(l.txqlen(), 0);
     assert_eq!(env.sysctl("/proc/sys/net/core/somaxconn"), "200");
     assert_eq!(env.sysctl("/proc/sys/net/ipv4/conf/eth0/arp_notify"), "1");
-    let mut cc = c.clone();
-    cc["prevResult"] = r;
+    let cc = with_prev(&c, &r);
     env.call("CHECK")
         .cni_args("IgnoreUnknown=1;K8S_POD_NAME=p;MAC=0e:00:00:00:00:02")
         .run(&cc)
-        .ok();
-    env.call("DEL").run(&c).ok();
+        .expect_success();
+    env.call("DEL").run(&c).expect_success();
     env.assert_pristine("after DEL");
 
     // capability payload alone, capitalised as Go runtimes send it
     let c = env.conf(v, json!({"RuntimeConfig": {"Mac": "0e:00:00:00:00:05"}}));
-    env.call("ADD").run(&c).ok();
+    env.call("ADD").run(&c).expect_success();
     assert_eq!(env.link().mac_string(), "0e:00:00:00:00:05");
-    env.call("DEL").run(&c).ok();
+    env.call("DEL").run(&c).expect_success();
     env.assert_pristine("after capability DEL");
 
     // an unknown CNI_ARGS key without IgnoreUnknown is refused (Go's rule)
@@ -287,7 +246,7 @@ fn args_cni_runtime_config_and_cni_args() {
         .call("ADD")
         .cni_args("FOO=bar")
         .run(&env.conf(v, json!({"mtu": 1400})))
-        .err();
+        .expect_spec_error();
     assert_eq!(code, 4, "{msg}");
     env.assert_pristine("after refused CNI_ARGS");
 }
@@ -299,10 +258,9 @@ fn conformance_25_check_fails_after_tampering() {
     let env = Env::new();
     let v = Version::V1_1_0;
     let c = env.conf(v, all_keys());
-    let r = env.call("ADD").run(&c).ok();
-    let mut cc = c.clone();
-    cc["prevResult"] = r;
-    env.call("CHECK").run(&cc).ok();
+    let r = env.call("ADD").run(&c).expect_success();
+    let cc = with_prev(&c, &r);
+    env.call("CHECK").run(&cc).expect_success();
     let cases: [(&[&str], &[&str], &str); 5] = [
         (
             &["link", "set", "eth0", "mtu", "1500"],
@@ -332,11 +290,11 @@ fn conformance_25_check_fails_after_tampering() {
     ];
     for (tamper, repair, want) in cases {
         env.ctr.ip(tamper);
-        let (code, msg) = env.call("CHECK").run(&cc).err();
+        let (code, msg) = env.call("CHECK").run(&cc).expect_spec_error();
         assert_eq!(code, 999, "{msg}");
         assert!(msg.contains(want), "{msg}");
         env.ctr.ip(repair);
-        env.call("CHECK").run(&cc).ok();
+        env.call("CHECK").run(&cc).expect_success();
     }
     // a sysctl
     env.ctr
@@ -346,7 +304,7 @@ fn conformance_25_check_fails_after_tampering() {
         )
         .status()
         .unwrap();
-    let (_, msg) = env.call("CHECK").run(&cc).err();
+    let (_, msg) = env.call("CHECK").run(&cc).expect_spec_error();
     assert!(
         msg.contains("sysctl net.ipv4.conf.IFNAME.arp_notify (/proc/sys/net/ipv4/conf/eth0/arp_notify) is \"0\", configured \"1\""),
         "{msg}"
@@ -358,17 +316,17 @@ fn conformance_25_check_fails_after_tampering() {
         )
         .status()
         .unwrap();
-    env.call("CHECK").run(&cc).ok();
+    env.call("CHECK").run(&cc).expect_success();
     // the interface gone
     env.ctr.ip(&["link", "del", "eth0"]);
-    let (_, msg) = env.call("CHECK").run(&cc).err();
+    let (_, msg) = env.call("CHECK").run(&cc).expect_spec_error();
     assert!(msg.contains("cannot find container link eth0"), "{msg}");
     // without prevResult
     let mut np = c.clone();
     np.as_object_mut().unwrap().remove("prevResult");
-    let (code, msg) = env.call("CHECK").run(&np).err();
+    let (code, msg) = env.call("CHECK").run(&np).expect_spec_error();
     assert_eq!((code, msg.as_str()), (7, "required prevResult missing"));
-    env.call("DEL").run(&c).ok();
+    env.call("DEL").run(&c).expect_success();
     assert!(!env.backup().exists());
 }
 
@@ -382,30 +340,30 @@ fn conformance_23_del_without_netns_or_prev_result() {
     let mut bare = c.clone();
     bare.as_object_mut().unwrap().remove("prevResult");
     // restore needs only the backup: no prevResult
-    env.call("ADD").run(&c).ok();
-    env.call("DEL").run(&bare).ok();
+    env.call("ADD").run(&c).expect_success();
+    env.call("DEL").run(&bare).expect_success();
     env.assert_pristine("DEL without prevResult");
     // no CNI_NETNS: nothing to restore, and nothing left behind
-    env.call("ADD").run(&c).ok();
+    env.call("ADD").run(&c).expect_success();
     assert!(env.backup().exists());
-    env.call("DEL").netns_path("").run(&bare).ok();
+    env.call("DEL").netns_path("").run(&bare).expect_success();
     assert!(!env.backup().exists());
     // a netns that is gone
-    env.call("ADD").run(&c).ok();
+    env.call("ADD").run(&c).expect_success();
     env.call("DEL")
         .netns_path("/run/netns/cnit-gone-tuning")
         .run(&bare)
-        .ok();
+        .expect_success();
     assert!(!env.backup().exists());
     // an interface that is gone
-    env.call("ADD").run(&c).ok();
+    env.call("ADD").run(&c).expect_success();
     env.ctr.ip(&["link", "del", "eth0"]);
-    env.call("DEL").run(&bare).ok();
+    env.call("DEL").run(&bare).expect_success();
     assert!(!env.backup().exists());
     // a corrupt backup does not block DEL
     std::fs::write(env.backup(), "{garbage").unwrap();
     let out = env.call("DEL").run(&bare);
-    out.ok();
+    out.expect_success();
     assert!(out.stderr.contains("warning"), "{}", out.stderr);
     assert!(!env.backup().exists());
 }
@@ -461,7 +419,7 @@ fn bad_input_changes_nothing() {
         ),
     ];
     for (c, code, msg) in cases {
-        let (got_code, got) = env.call("ADD").run(&c).err();
+        let (got_code, got) = env.call("ADD").run(&c).expect_spec_error();
         assert_eq!(got_code, code, "{got}");
         assert!(got.starts_with(msg), "{got}");
         env.assert_pristine(msg);
@@ -473,7 +431,7 @@ fn bad_input_changes_nothing() {
         r#"{"sysctl": {"net.core.somaxconn": "1", "net.core.somaxconn": "2"},"#,
         1,
     );
-    let (code, msg) = env.call("ADD").run_raw(raw.as_bytes()).err();
+    let (code, msg) = env.call("ADD").run_raw(raw.as_bytes()).expect_spec_error();
     assert_eq!(
         (code, msg.as_str()),
         (7, "duplicated sysctl keys are not allowed")
@@ -488,7 +446,7 @@ fn bad_input_changes_nothing() {
     ];
     for extra in half_way {
         let c = with(extra.clone());
-        let (code, msg) = env.call("ADD").run(&c).err();
+        let (code, msg) = env.call("ADD").run(&c).expect_spec_error();
         assert_eq!(code, 999, "{msg}");
         env.assert_pristine(&extra.to_string());
         assert_eq!(
@@ -497,7 +455,7 @@ fn bad_input_changes_nothing() {
             "{extra}"
         );
         // and DEL after the failed ADD succeeds (checklist 24)
-        env.call("DEL").run(&c).ok();
+        env.call("DEL").run(&c).expect_success();
     }
 }
 
@@ -506,12 +464,16 @@ fn a_second_add_keeps_the_original_backup() {
     require_root!();
     let env = Env::new();
     let v = Version::V1_0_0;
-    env.call("ADD").run(&env.conf(v, json!({"mtu": 1400}))).ok();
+    env.call("ADD")
+        .run(&env.conf(v, json!({"mtu": 1400})))
+        .expect_success();
     env.call("ADD")
         .run(&env.conf(v, json!({"mtu": 1300, "mac": "0e:00:00:00:00:33"})))
-        .ok();
+        .expect_success();
     assert_eq!(env.link().mtu, 1300);
-    env.call("DEL").run(&env.conf(v, json!({}))).ok();
+    env.call("DEL")
+        .run(&env.conf(v, json!({})))
+        .expect_success();
     env.assert_pristine("after two ADDs and a DEL");
 }
 
@@ -528,7 +490,7 @@ fn dotted_interface_names() {
             "net.ipv4.conf.eth0/100.arp_announce": "2",
         }}),
     );
-    let r = env.call("ADD").run(&c).ok();
+    let r = env.call("ADD").run(&c).expect_success();
     for (leaf, want) in [
         ("arp_notify", "1"),
         ("arp_ignore", "1"),
@@ -540,10 +502,9 @@ fn dotted_interface_names() {
             "{leaf}"
         );
     }
-    let mut cc = c.clone();
-    cc["prevResult"] = r;
-    env.call("CHECK").run(&cc).ok();
-    env.call("DEL").run(&c).ok();
+    let cc = with_prev(&c, &r);
+    env.call("CHECK").run(&cc).expect_success();
+    env.call("DEL").run(&c).expect_success();
 }
 
 /// A wrapper running `plugin` in a private mount namespace whose /etc is an
@@ -562,23 +523,17 @@ fn with_allowlist(dir: &Path, plugin: &Path, allowlist: &str) -> PathBuf {
         list = list.display(),
         plugin = plugin.display()
     );
-    std::fs::write(
+    write_executable(
         &script,
-        format!("#!/bin/sh\nexec unshare -m --propagation private sh -c '{inner}'\n"),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        &format!("#!/bin/sh\nexec unshare -m --propagation private sh -c '{inner}'\n"),
+    );
     script
 }
 
 #[test]
 fn allowlist_is_honoured() {
     require_root!();
-    if !has_tool("unshare") {
-        eprintln!("skipped: needs unshare");
-        return;
-    }
+    require_tools!("unshare");
     let env = Env::new();
     let v = Version::V1_0_0;
     let scratch = tempdir();
@@ -589,7 +544,9 @@ fn allowlist_is_honoured() {
         v,
         json!({"sysctl": {"net.ipv4.conf.IFNAME.arp_notify": "1", "net.core.somaxconn": "99"}}),
     );
-    env.call_with(wrapped.clone(), "ADD").run(&ok).ok();
+    env.call_with(wrapped.clone(), "ADD")
+        .run(&ok)
+        .expect_success();
     assert_eq!(env.sysctl("/proc/sys/net/core/somaxconn"), "99");
     let forward = env.sysctl("/proc/sys/net/ipv4/ip_forward");
     let flipped = if forward == "1" { "0" } else { "1" };
@@ -597,7 +554,10 @@ fn allowlist_is_honoured() {
         v,
         json!({"mtu": 1400, "sysctl": {"net.ipv4.ip_forward": flipped}}),
     );
-    let (code, msg) = env.call_with(wrapped, "ADD").run(&refused).err();
+    let (code, msg) = env
+        .call_with(wrapped, "ADD")
+        .run(&refused)
+        .expect_spec_error();
     assert_eq!(
         (code, msg.as_str()),
         (
@@ -613,57 +573,45 @@ fn allowlist_is_honoured() {
 #[test]
 fn chained_after_bridge() {
     require_root!();
-    let host = TestNs::new("tbhost");
+    let fx = Fixture::in_host(TestNs::new("tbhost"), "tuning", "tbnet");
     let ctr = TestNs::new("tbctr");
-    let dir = tempdir();
     for v in versions_from(Version::V0_3_0) {
-        let bridge = json!({"cniVersion": v.as_str(), "name": "tbnet", "type": "bridge",
-            "bridge": "tbr0", "isGateway": true,
-            "ipam": {"type": "host-local", "dataDir": dir.path().join("ipam"),
-                "ranges": [[{"subnet": "10.78.0.0/24"}]]}});
-        let call = |plugin: &str, cmd: &str| {
-            Call::new(plugin_path(plugin), cmd)
-                .cid("tb1")
-                .netns(&ctr)
-                .in_host(&host)
-        };
-        let prev = call("bridge", "ADD").run(&bridge).ok();
-        let mut tuning = json!({"cniVersion": v.as_str(), "name": "tbnet", "type": "tuning",
-            "dataDir": dir.path().join("tuning"), "mtu": 1400,
-            "sysctl": {"net.ipv4.conf.IFNAME.arp_notify": "0"}, "prevResult": prev});
-        let r = call("tuning", "ADD").run(&tuning).ok();
-        let host_veth = r["interfaces"][1]["name"].as_str().unwrap().to_string();
-        let hv = host.netlink().link_get(LinkId::Name(&host_veth)).unwrap();
-        assert_eq!(hv.mtu, 1400, "{v}: the bridge port follows");
-        assert_eq!(
-            ctr.netlink().link_get(LinkId::Name("eth0")).unwrap().mtu,
-            1400
+        let bridge = fx.conf_of(
+            "bridge",
+            v,
+            json!({"bridge": "tbr0", "isGateway": true,
+                "ipam": {"type": "host-local", "dataDir": fx.dir.path().join("ipam"),
+                         "ranges": [[{"subnet": "10.78.0.0/24"}]]}}),
         );
+        let br = fx.add_of("bridge", &ctr, "tb1", &bridge);
+        let tuning = fx.conf(
+            v,
+            json!({"dataDir": fx.dir.path().join("tuning"), "mtu": 1400,
+                   "sysctl": {"net.ipv4.conf.IFNAME.arp_notify": "0"}}),
+        );
+        let tuning = with_prev(&tuning, &br.result);
+        let a = fx.add(&ctr, "tb1", &tuning);
+        let host_veth = a.result["interfaces"][1]["name"].as_str().unwrap();
+        let hv = fx.host_link(host_veth).unwrap();
+        assert_eq!(hv.mtu, 1400, "{v}: the bridge port follows");
+        assert_eq!(link_in(&ctr, "eth0").unwrap().mtu, 1400);
         assert_eq!(
             sysctl_in(&ctr, "/proc/sys/net/ipv4/conf/eth0/arp_notify"),
             "0"
         );
         if v.has_check() {
-            tuning["prevResult"] = r.clone();
-            call("tuning", "CHECK").run(&tuning).ok();
-            bridge_check(&call, &bridge, &r);
+            a.check().expect_success();
+            // the bridge's CHECK with the chain's final result
+            br.call
+                .clone()
+                .command("CHECK")
+                .run(&with_prev(&bridge, &a.result))
+                .expect_success();
         }
-        call("tuning", "DEL").run(&tuning).ok();
-        assert_eq!(
-            host.netlink()
-                .link_get(LinkId::Name(&host_veth))
-                .unwrap()
-                .mtu,
-            1500
-        );
-        call("bridge", "DEL").run(&bridge).ok();
+        a.del();
+        assert_eq!(fx.host_link(host_veth).unwrap().mtu, 1500);
+        br.del();
     }
-}
-
-fn bridge_check(call: &dyn Fn(&str, &str) -> Call, bridge: &Value, result: &Value) {
-    let mut b = bridge.clone();
-    b["prevResult"] = result.clone();
-    call("bridge", "CHECK").run(&b).ok();
 }
 
 #[test]
@@ -672,21 +620,14 @@ fn gc_and_status_are_no_ops() {
     let env = Env::new();
     let c = json!({"cniVersion": "1.1.0", "name": "tunnet", "type": "tuning",
         "cni.dev/valid-attachments": []});
-    Call::new(plugin_path("tuning"), "GC")
-        .in_host(&env.host)
-        .run(&c)
-        .ok();
-    Call::new(plugin_path("tuning"), "STATUS")
-        .in_host(&env.host)
-        .run(&c)
-        .ok();
+    env.fx.network_call("GC").run(&c).expect_success();
+    env.fx.network_call("STATUS").run(&c).expect_success();
 }
 
 #[test]
 fn interop_with_go_tuning() {
     require_root!();
-    let Some(go) = go_plugin("tuning") else {
-        eprintln!("skipped: Go plugins not installed at {GO_PLUGIN_DIR}");
+    let Some(go) = require_go("tuning", &[]) else {
         return;
     };
     // Go 1.1.1 knows neither txQLen nor the host end, and its CHECK does
@@ -698,22 +639,20 @@ fn interop_with_go_tuning() {
     // Go ADD, our CHECK and DEL
     let env = Env::new();
     let c = env.conf(v, keys.clone());
-    let r = env.call_with(go.clone(), "ADD").run(&c).ok();
+    let r = env.call_with(go.clone(), "ADD").run(&c).expect_success();
     assert_eq!(env.link().mtu, 1400);
-    let mut cc = c.clone();
-    cc["prevResult"] = r;
-    env.call("CHECK").run(&cc).ok();
-    env.call("DEL").run(&c).ok();
+    let cc = with_prev(&c, &r);
+    env.call("CHECK").run(&cc).expect_success();
+    env.call("DEL").run(&c).expect_success();
     env.assert_pristine("go add, rust del");
 
     // our ADD, Go's CHECK and DEL
     let env = Env::new();
     let c = env.conf(v, keys);
-    let r = env.call("ADD").run(&c).ok();
-    let mut cc = c.clone();
-    cc["prevResult"] = r;
-    env.call_with(go.clone(), "CHECK").run(&cc).ok();
-    env.call_with(go, "DEL").run(&c).ok();
+    let r = env.call("ADD").run(&c).expect_success();
+    let cc = with_prev(&c, &r);
+    env.call_with(go.clone(), "CHECK").run(&cc).expect_success();
+    env.call_with(go, "DEL").run(&c).expect_success();
     let l = env.link();
     assert_eq!(l.mac_string(), ORIG_MAC);
     assert_eq!(l.mtu, 1500);

@@ -336,8 +336,7 @@ mod tests {
             return;
         }
         let Some(held) = lock_netns() else {
-            eprintln!("skipped: cannot flock /proc/thread-self/ns/net here");
-            return;
+            return crate::skip::because("cannot flock /proc/thread-self/ns/net here");
         };
         // Another thread, another open file: Some(got the lock), None if
         // the nsfs file could not be opened there.

@@ -96,9 +96,13 @@ pub fn statements(rule: &Rule) -> String {
             }
             Match::Dport(p, port) => words.push(format!("{} dport {port}", p.as_str())),
             Match::FibDaddrLocal => words.push("fib daddr type local".into()),
-            Match::EtherSrc(mac) => {
-                words.push(format!("ether saddr {}", crate::netlink::format_mac(mac)))
-            }
+            Match::EtherSrc(mac) => words.push(format!(
+                "ether saddr {}",
+                mac.iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<Vec<_>>()
+                    .join(":")
+            )),
             Match::Raw(raw) => words.push(raw.join(" ")),
             // Not in nft tables' rules (iptables' own matches).
             Match::Proto(_)

@@ -4,6 +4,9 @@
 //! calling thread. The tools a test spawns inherit that thread's netns, so
 //! the host firewall is never touched and tests run in parallel.
 
+// Test support: a failed step panics, which is how a test reports it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::fs::File;
 use std::process::Command;
 
@@ -15,18 +18,20 @@ use super::model::{Dialect, Rule, Table};
 use super::plan::{Op, State};
 use crate::error::Result;
 
-/// Moves this thread into a new netns, or says why the test is skipped.
+/// Moves this thread into a new netns; `false` when the test cannot run
+/// here (see [`crate::skip`]: skipped with the reason, or failed with it).
+#[track_caller]
 pub fn fresh_netns(tools: &[&str]) -> bool {
     if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipped: needs root");
+        crate::skip::because("needs root");
         return false;
     }
     if let Some(t) = tools.iter().find(|t| find_tool(t).is_none()) {
-        eprintln!("skipped: {t} is not installed");
+        crate::skip::because(format!("{t} is not installed"));
         return false;
     }
     if let Err(e) = unshare(CloneFlags::CLONE_NEWNET) {
-        eprintln!("skipped: cannot unshare the network namespace: {e}");
+        crate::skip::because(format!("cannot unshare the network namespace: {e}"));
         return false;
     }
     true

@@ -1,46 +1,67 @@
-//! A small synchronous rtnetlink client: one blocking socket per network
-//! namespace, `ip`-style verbs on top (`link.rs`, `addr.rs`, `route.rs`).
-//!
-//! Messages are built with netlink-packet-route types (and rtnetlink's pure
-//! message builders) and carried by the one transport of the suite,
-//! [`socket::Socket`], which nf_tables and ctnetlink use too
-//! ([`nfgen`]). A socket stays bound to the namespace it was created in, so
-//! the container side is reached by creating its socket on a thread inside
-//! the container netns (`Netlink::in_netns`) and then using it from
-//! anywhere.
+//! Netlink: the suite's one transport ([`socket::Socket`], with
+//! attributes in [`nla`] and nfnetlink messages in [`nfgen`]; feature
+//! `netlink-transport`), and on it a small synchronous rtnetlink client
+//! (feature `netlink`): one blocking socket per network namespace,
+//! `ip`-style verbs (`link.rs`, `addr.rs`, `route.rs`), messages built
+//! with netlink-packet-route types and rtnetlink's pure message builders
+//! ([`rt`] chooses which). A socket stays bound to the namespace it was
+//! created in, so the container side is reached by creating its socket on
+//! a thread inside the container netns (`Netlink::in_netns`) and then
+//! using it from anywhere.
 
-mod addr;
-mod attrs;
-mod bridge;
-mod link;
-pub mod macvlan;
 pub mod nfgen;
 pub mod nla;
-mod route;
-pub mod rt;
 pub mod socket;
+
+pub use socket::Socket;
+
+#[cfg(feature = "netlink")]
+mod addr;
+#[cfg(feature = "netlink")]
+mod attrs;
+#[cfg(feature = "netlink")]
+mod bridge;
+#[cfg(feature = "netlink")]
+mod link;
+#[cfg(feature = "netlink")]
+pub mod macvlan;
+#[cfg(feature = "netlink")]
+mod route;
+#[cfg(feature = "netlink")]
+pub mod rt;
+#[cfg(feature = "netlink")]
 mod veth;
 
+#[cfg(feature = "netlink")]
 pub use addr::{Addr, AddrFlags};
+#[cfg(feature = "netlink")]
 pub use attrs::{IPV4_DEVCONF_ARP_NOTIFY, MAX_ALIAS_LEN};
+#[cfg(feature = "netlink")]
 pub use link::{Link, LinkId, format_mac};
+#[cfg(feature = "netlink")]
 pub use netlink_packet_route::link::State as OperState;
+pub use netlink_sys::protocols::NETLINK_ROUTE;
+#[cfg(feature = "netlink")]
 pub use route::RouteSpec;
-pub use socket::Socket;
+#[cfg(feature = "netlink")]
 pub use veth::{VethSpec, random_hex, random_veth_name};
 
+#[cfg(feature = "netlink")]
 use netlink_packet_route::RouteNetlinkMessage;
-pub use netlink_sys::protocols::NETLINK_ROUTE;
 
+#[cfg(feature = "netlink")]
 use crate::error::Result;
+#[cfg(feature = "netlink")]
 use crate::ns::Netns;
 
 /// An rtnetlink socket: links, addresses, routes, in the namespace it was
 /// created in.
+#[cfg(feature = "netlink")]
 pub struct Netlink {
     socket: Socket<rt::Rt>,
 }
 
+#[cfg(feature = "netlink")]
 impl Netlink {
     /// A socket in the calling thread's network namespace.
     pub fn new() -> Result<Netlink> {

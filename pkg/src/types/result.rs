@@ -235,6 +235,13 @@ struct IpConfigV02 {
 }
 
 impl CniResult {
+    /// The interface entry `ip.interface` names, if it names one.
+    pub fn interface_of(&self, ip: &IpConfig) -> Option<&Interface> {
+        ip.interface
+            .and_then(|i| usize::try_from(i).ok())
+            .and_then(|i| self.interfaces.get(i))
+    }
+
     /// Parse a result in whatever version it declares; `default_version`
     /// applies when it declares none (spec-notes §3.7, §7.3 step 5).
     pub fn from_value(value: &Value, default_version: &str) -> Result<CniResult> {

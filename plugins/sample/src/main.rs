@@ -8,33 +8,15 @@ mod check;
 mod config;
 mod del;
 
-use pkg::Result;
-use pkg::skel::{self, CmdArgs, Plugin, PluginInfo};
-use pkg::types::CniResult;
+use pkg::skel::{self, Plugin};
 
-struct Sample;
-
-impl Plugin for Sample {
-    fn add(&self, args: &CmdArgs) -> Result<CniResult> {
-        add::add(args)
-    }
-    fn del(&self, args: &CmdArgs) -> Result<()> {
-        del::del(args)
-    }
-    fn check(&self, args: &CmdArgs) -> Result<()> {
-        check::check(args)
-    }
-    // GC: this plugin keeps no state outside the container's namespace, which
-    // the runtime removes; nothing to collect.
-    fn gc(&self, _args: &CmdArgs) -> Result<()> {
-        Ok(())
-    }
-    // STATUS: nothing this plugin depends on can be unavailable.
-    fn status(&self, _args: &CmdArgs) -> Result<()> {
-        Ok(())
-    }
-}
+/// The commands, under the plugin's name. GC and STATUS keep
+/// `Plugin::new`'s success: this plugin keeps no state outside the
+/// container's namespace, which the runtime removes, so there is nothing
+/// to collect, and nothing it depends on can be unavailable. A plugin
+/// that has them names them: `Plugin { gc: gc::gc, ..Plugin::new(..) }`.
+const PLUGIN: Plugin = Plugin::new("sample", add::add, del::del, check::check);
 
 fn main() {
-    skel::run(&Sample, &PluginInfo::all_versions("sample"));
+    skel::run(&PLUGIN);
 }

@@ -7,11 +7,12 @@ pub mod config;
 pub mod dns;
 pub mod range;
 
-/// Runs the plugin on this process's environment and standard streams:
-/// the binary's `main`, and the multi-call binary's for this name.
-pub fn main() -> ! {
-    pkg::skel::run(
-        &commands::HostLocal,
-        &pkg::skel::PluginInfo::all_versions("host-local"),
-    )
-}
+use pkg::skel::Plugin;
+
+/// The plugin: its binary runs it with `pkg::skel::run`, and so does the
+/// multi-call binary for this name.
+pub const PLUGIN: Plugin = Plugin {
+    gc: commands::gc,
+    status: commands::status,
+    ..Plugin::new("host-local", commands::add, commands::del, commands::check)
+};

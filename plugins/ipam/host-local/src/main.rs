@@ -2,5 +2,5 @@
 //! in a Go-compatible store under `dataDir`.
 
 fn main() {
-    host_local::main()
+    pkg::skel::run(&host_local::PLUGIN)
 }

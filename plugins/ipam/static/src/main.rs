@@ -1,5 +1,5 @@
 //! static IPAM: hands out exactly the addresses it is given.
 
 fn main() {
-    static_ipam::main()
+    pkg::skel::run(&static_ipam::PLUGIN)
 }

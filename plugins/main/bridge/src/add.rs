@@ -1,6 +1,7 @@
 //! bridge ADD. Everything that can be checked is checked before the first
-//! change; after that, every change is recorded in `Undo` so that a failure
-//! at any step removes the veth, the rules and the IPAM reservation again.
+//! change; after that, every change is recorded in the attachment's
+//! rollback so that a failure at any step removes the veth, the rules and
+//! the IPAM reservation again.
 //! The bridge itself and its gateway addresses are shared by every
 //! container on the network and stay.
 
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant};
 use ipnet::IpNet;
 use nix::errno::Errno;
 
-use pkg::firewall::masq;
+use pkg::attach::{self, Attachment};
 use pkg::netlink::{
     AddrFlags, IPV4_DEVCONF_ARP_NOTIFY, Link, LinkId, Netlink, OperState as State, VethSpec,
 };
@@ -29,93 +30,23 @@ const PORT_UP_LIMIT: Duration = Duration::from_millis(2500);
 /// which is the default).
 const DAD_LIMIT: Duration = Duration::from_secs(5);
 
-/// What this ADD created, undone in reverse on failure.
-#[derive(Default)]
-struct Undo<'a> {
-    veth: Option<String>,
-    spoofcheck: bool,
-    ipam: Ipam<'a>,
-    masq: bool,
-}
-
-/// Where the IPAM ADD is: it runs while the veth is made.
-#[derive(Default)]
-enum Ipam<'a> {
-    #[default]
-    None,
-    Running(Box<ipam::Pending<'a>>),
-    /// Succeeded: the address is ours to release on failure.
-    Held,
-}
-
-impl Undo<'_> {
-    fn run(self, host: &mut Netlink, args: &CmdArgs) {
-        let warn = |what: &str, e: Error| {
-            eprintln!("warning: rolling back {what} after a failed ADD: {e}")
-        };
-        if self.masq
-            && let Err(e) = masq::teardown(&args.conf.name, &args.ifname, &args.container_id)
-        {
-            warn("masquerade rules", e);
-        }
-        // An IPAM ADD still running is waited for: only an allocation that
-        // succeeded is ours to release (a failed one may have refused a
-        // duplicate of a live attachment's).
-        let held = match self.ipam {
-            Ipam::None => false,
-            Ipam::Held => true,
-            Ipam::Running(p) => p.finish_add(args).is_ok(),
-        };
-        if held && let Err(e) = ipam::del(args) {
-            warn("the IPAM reservation", e);
-        }
-        if self.spoofcheck
-            && let Err(e) = spoofcheck::teardown(&args.container_id, &args.ifname)
-        {
-            warn("spoof-check rules", e);
-        }
-        if let Some(name) = &self.veth
-            && let Err(e) = host.link_del(LinkId::Name(name))
-            && !e.is_not_found()
-        {
-            warn(&format!("veth {name}"), e);
-        }
-    }
-}
-
 pub fn add(args: &CmdArgs) -> Result<CniResult> {
     let conf = BridgeConf::load(args)?;
     if conf.layer3 {
         ipam::plugin_path(args)?;
     }
-    let ns = args.netns()?;
-    let mut ctr = Netlink::in_netns(ns)?;
-    if ctr.link_find(LinkId::Name(&args.ifname))?.is_some() {
-        return Err(Error::kernel(
-            format!(
-                "interface {} already exists in container netns {}",
-                args.ifname, args.netns_path
-            ),
-            Errno::EEXIST,
-        ));
-    }
-    let mut host = Netlink::new()?;
-    let mut undo = Undo::default();
+    let mut at = Attachment::open(args)?;
+    at.refuse_existing()?;
     // The IPAM plugin allocates while the bridge and veth are made (two
     // cores do both at once); its result is collected when the addresses
     // are needed.
     if conf.layer3 {
-        undo.ipam = Ipam::Running(Box::new(ipam::start_add(args)?));
+        at.undo.start_ipam(args)?;
     }
-    let built = ensure_bridge(&mut host, &conf)
-        .and_then(|bridge| build(args, &conf, ns, &mut host, &mut ctr, &bridge, &mut undo));
-    match built {
-        Ok(result) => Ok(result),
-        Err(e) => {
-            undo.run(&mut host, args);
-            Err(e)
-        }
-    }
+    let bridge = ensure_bridge(&mut at.host, &conf)?;
+    let result = build(&mut at, &conf, &bridge)?;
+    at.commit();
+    Ok(result)
 }
 
 /// Create the bridge unless it exists; refuse a non-bridge of that name.
@@ -167,57 +98,24 @@ fn check_bridge(host: &mut Netlink, conf: &BridgeConf, link: Link) -> Result<Lin
     Ok(link)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn build(
-    args: &CmdArgs,
-    conf: &BridgeConf,
-    ns: &Netns,
-    host: &mut Netlink,
-    ctr: &mut Netlink,
-    bridge: &Link,
-    undo: &mut Undo<'_>,
-) -> Result<CniResult> {
-    let host_veth = host
-        .veth_add_random(&VethSpec {
-            host_name: "",
-            peer_name: &args.ifname,
-            peer_ns: ns,
-            mtu: conf.mtu,
-            peer_mac: conf.mac,
-            master: Some(bridge.index),
-            host_up: true,
-        })
+fn build(at: &mut Attachment<'_>, conf: &BridgeConf, bridge: &Link) -> Result<CniResult> {
+    let args = at.args;
+    let host_veth = at
+        .add_veth(conf.mtu, conf.mac, Some(bridge.index))
         .with_context(|| {
             format!(
                 "failed to create veth pair for {} on bridge {}",
                 args.ifname, conf.bridge
             )
         })?;
-    undo.veth = Some(host_veth.name.clone());
-    if let Ok(p) = sysctl::conf_path(Family::V6, &host_veth.name, "accept_ra") {
-        let _ = sysctl::ensure(&p, "0");
-    }
-    setup_port(host, conf, &host_veth)?;
-    let ctr_link = ctr.link_get(LinkId::Name(&args.ifname))?;
+    setup_port(&mut at.host, conf, &host_veth)?;
+    let ctr_link = at.ctr.link_get(LinkId::Name(&args.ifname))?;
 
     let mut result = CniResult {
         interfaces: vec![
-            Interface {
-                name: conf.bridge.clone(),
-                mac: bridge.mac_string(),
-                ..Default::default()
-            },
-            Interface {
-                name: host_veth.name.clone(),
-                mac: host_veth.mac_string(),
-                ..Default::default()
-            },
-            Interface {
-                name: args.ifname.clone(),
-                mac: ctr_link.mac_string(),
-                sandbox: args.netns_path.clone(),
-                ..Default::default()
-            },
+            attach::host_iface(bridge),
+            attach::host_iface(&host_veth),
+            at.container_iface(&ctr_link),
         ],
         ..Default::default()
     };
@@ -229,57 +127,47 @@ fn build(
             &host_veth.name,
             &ctr_link.mac_string(),
         )?;
-        undo.spoofcheck = true;
+        at.undo.push("spoof-check rules", || {
+            spoofcheck::teardown(&args.container_id, &args.ifname)
+        });
     }
 
     if conf.layer3 {
-        let ipam_result = match std::mem::take(&mut undo.ipam) {
-            Ipam::Running(p) => p.finish_add(args)?,
-            _ => return Err(Error::internal("IPAM ADD was not started")),
-        };
-        undo.ipam = Ipam::Held;
+        let ipam_result = at.finish_ipam()?;
         result.ips = ipam_result.ips;
         result.routes = ipam_result.routes;
         result.dns = ipam_result.dns;
-        if result.ips.is_empty() {
-            return Err(Error::internal("IPAM plugin returned missing IP config"));
-        }
         let gateways = calc_gateways(&mut result, conf);
         let ifname = args.ifname.clone();
         let enable_dad = conf.enable_dad;
-        ns.run(move || {
+        at.ns.run(move || {
             container_sysctls(&ifname, enable_dad);
             Ok(())
         })?;
         // arp_notify over netlink rather than /proc/sys (see
         // link_set_ipv4_conf); like the sysctls, only an optimisation.
-        let _ = ctr.link_set_ipv4_conf(ctr_link.index, &[(IPV4_DEVCONF_ARP_NOTIFY, 1)]);
+        let _ = at
+            .ctr
+            .link_set_ipv4_conf(ctr_link.index, &[(IPV4_DEVCONF_ARP_NOTIFY, 1)]);
         iface::configure_index(
-            ctr,
-            ns,
+            &mut at.ctr,
+            at.ns,
             &args.ifname,
             ctr_link.index,
             &result,
             Some(DAD_LIMIT),
         )?;
         if conf.is_gateway {
-            setup_gateways(host, conf, bridge, &gateways, &mut result)?;
+            setup_gateways(&mut at.host, conf, bridge, &gateways, &mut result)?;
         }
         if let Some(backend) = conf.ip_masq {
-            let nets: Vec<IpNet> = result.ips.iter().map(|ip| ip.address).collect();
-            undo.masq = true;
-            masq::setup(
-                backend,
-                &args.conf.name,
-                &args.ifname,
-                &args.container_id,
-                &nets,
-            )?;
+            at.masquerade(backend, &result)?;
         }
     } else if !conf.disable_container_interface {
-        ctr.link_set_up(LinkId::Index(ctr_link.index))?;
+        at.ctr.link_set_up(LinkId::Index(ctr_link.index))?;
     }
 
+    let host = &mut at.host;
     let host_veth = if conf.disable_container_interface {
         host.link_get(LinkId::Index(host_veth.index))?
     } else {

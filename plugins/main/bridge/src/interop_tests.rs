@@ -83,8 +83,7 @@ fn result_of(stdout: &str) -> (Vec<IpNet>, String) {
 #[test]
 fn go_bridge_1_1_1_round_trip() {
     if !Path::new(GO_BRIDGE).exists() {
-        eprintln!("skipped: {GO_BRIDGE} is not installed");
-        return;
+        return pkg::skip::because(format!("{GO_BRIDGE} is not installed"));
     }
     if !fresh_netns(&["ip", "nft", "iptables", "ip6tables", "iptables-restore"]) {
         return;

@@ -11,15 +11,12 @@ mod interop_tests;
 mod spoofcheck;
 
 use pkg::ipam;
-use pkg::skel::{self, Commands, PluginInfo};
+use pkg::skel::Plugin;
 
-/// Runs the plugin on this process's environment and standard streams:
-/// the binary's `main`, and the multi-call binary's for this name.
-pub fn main() -> ! {
-    let plugin = Commands {
-        gc: gc::gc,
-        status: ipam::status_if_configured,
-        ..Commands::new(add::add, del::del, check::check)
-    };
-    skel::run(&plugin, &PluginInfo::all_versions("bridge"));
-}
+/// The plugin: its binary runs it with `pkg::skel::run`, and so does the
+/// multi-call binary for this name.
+pub const PLUGIN: Plugin = Plugin {
+    gc: gc::gc,
+    status: ipam::status_if_configured,
+    ..Plugin::new("bridge", add::add, del::del, check::check)
+};

@@ -2,5 +2,5 @@
 //! addresses from IPAM, optional gateway, masquerade and MAC spoof-check.
 
 fn main() {
-    bridge::main()
+    pkg::skel::run(&bridge::PLUGIN)
 }

@@ -3,10 +3,8 @@
 mod commands;
 mod lo;
 
-use pkg::skel::{self, PluginInfo};
+use pkg::skel::Plugin;
 
-/// Runs the plugin on this process's environment and standard streams:
-/// the binary's `main`, and the multi-call binary's for this name.
-pub fn main() -> ! {
-    skel::run(&commands::Loopback, &PluginInfo::all_versions("loopback"));
-}
+/// The plugin: its binary runs it with `pkg::skel::run`, and so does the
+/// multi-call binary for this name.
+pub const PLUGIN: Plugin = Plugin::new("loopback", commands::add, commands::del, commands::check);

@@ -1,5 +1,5 @@
 //! loopback: brings `lo` up in the container (whatever `CNI_IFNAME` says).
 
 fn main() {
-    loopback::main()
+    pkg::skel::run(&loopback::PLUGIN)
 }

@@ -5,20 +5,21 @@
 //! namespace), and a plugin killed at any point leaves either nothing or a
 //! link that DEL finds by `CNI_IFNAME` (Go's temporary name and rename
 //! leave a window in which a kill strands a `veth…` link in the container).
-//! From then on, `Undo` removes the link and the IPAM reservation if a later
-//! step fails (Go's deferred delete misses some paths, plugins.md §2.3).
+//! From then on, the attachment's rollback removes the link and the IPAM
+//! reservation if a later step fails (Go's deferred delete misses some
+//! paths, plugins.md §2.3).
 
 use std::time::Duration;
 
 use nix::errno::Errno;
 
+use pkg::attach::Attachment;
 use pkg::netlink::macvlan::{MacvlanSpec, Mode};
 use pkg::netlink::{LinkId, Netlink};
-use pkg::ns::Netns;
 use pkg::skel::CmdArgs;
 use pkg::sysctl::{self, Family};
+use pkg::types::CniResult;
 use pkg::types::version::Family as ResultShape;
-use pkg::types::{CniResult, Interface};
 use pkg::{Context, Error, Result, iface, ipam};
 
 use crate::config::MacvlanConf;
@@ -27,33 +28,6 @@ use crate::config::MacvlanConf;
 /// macvlan shares its segment with other hosts, whose addresses IPAM does
 /// not know.
 const DAD_LIMIT: Duration = Duration::from_secs(5);
-
-/// What this ADD created, undone in reverse on failure.
-#[derive(Default)]
-struct Undo {
-    /// The macvlan, by index in the container netns.
-    link: Option<u32>,
-    ipam: bool,
-}
-
-impl Undo {
-    fn run(&self, ctr: &mut Netlink, args: &CmdArgs) {
-        let warn = |what: &str, e: Error| {
-            eprintln!("warning: rolling back {what} after a failed ADD: {e}")
-        };
-        if self.ipam
-            && let Err(e) = ipam::del(args)
-        {
-            warn("the IPAM reservation", e);
-        }
-        if let Some(index) = self.link
-            && let Err(e) = ctr.link_del(LinkId::Index(index))
-            && !e.is_not_found()
-        {
-            warn(&format!("the macvlan (index {index})"), e);
-        }
-    }
-}
 
 pub fn add(args: &CmdArgs) -> Result<CniResult> {
     let mut conf = MacvlanConf::load(args)?;
@@ -70,35 +44,26 @@ pub fn add(args: &CmdArgs) -> Result<CniResult> {
     if conf.layer3 {
         ipam::plugin_path(args)?;
     }
-    let ns = args.netns()?;
-    let mut ctr = Netlink::in_netns(ns)?;
-    let mut host = if conf.link_in_container {
-        None
+    let mut at = Attachment::open(args)?;
+    let master = if conf.link_in_container {
+        conf.resolve_master(&mut at.ctr, &format!("container netns {}", args.netns_path))?
     } else {
-        Some(Netlink::new()?)
+        conf.resolve_master(&mut at.host, "host netns")?
     };
-    let master = match host.as_mut() {
-        Some(h) => conf.resolve_master(h, "host netns")?,
-        None => conf.resolve_master(&mut ctr, &format!("container netns {}", args.netns_path))?,
-    };
-    if ctr.link_find(LinkId::Name(&args.ifname))?.is_some() {
-        return Err(Error::kernel(
-            format!(
-                "interface {} already exists in container netns {}",
-                args.ifname, args.netns_path
-            ),
-            Errno::EEXIST,
-        ));
-    }
+    at.refuse_existing()?;
     let spec = MacvlanSpec {
         master: master.index,
         mode: conf.mode,
         mtu: u32::try_from(conf.mtu).unwrap_or(0),
         mac: conf.mac,
         bc_queue_len: conf.bc_queue_len,
-        netns: host.is_some().then_some(ns),
+        netns: (!conf.link_in_container).then_some(at.ns),
     };
-    let creator = host.as_mut().unwrap_or(&mut ctr);
+    let creator = if conf.link_in_container {
+        &mut at.ctr
+    } else {
+        &mut at.host
+    };
     creator.macvlan_add(&args.ifname, &spec).map_err(|e| {
         // The kernel gives no reason for this one; it is the usual cause.
         let hint = if conf.mode == Mode::Passthru && e.is_errno(Errno::EINVAL) {
@@ -111,45 +76,27 @@ pub fn add(args: &CmdArgs) -> Result<CniResult> {
             master.name, args.ifname
         ))
     })?;
-    let mut undo = Undo::default();
-    match build(args, &conf, ns, &mut ctr, &mut undo) {
-        Ok(result) => Ok(result),
-        Err(e) => {
-            if undo.link.is_none() {
-                // Created but not found again: remove it by its name.
-                let _ = ctr.link_del(LinkId::Name(&args.ifname));
-            }
-            undo.run(&mut ctr, args);
-            Err(e)
-        }
-    }
+    let ns = at.ns;
+    at.undo
+        .push(format!("the macvlan {}", args.ifname), move || {
+            Netlink::in_netns(ns)?.link_del(LinkId::Name(&args.ifname))
+        });
+    let result = build(&mut at, &conf)?;
+    at.commit();
+    Ok(result)
 }
 
-fn build(
-    args: &CmdArgs,
-    conf: &MacvlanConf,
-    ns: &Netns,
-    ctr: &mut Netlink,
-    undo: &mut Undo,
-) -> Result<CniResult> {
-    let link = ctr.link_get(LinkId::Name(&args.ifname))?;
+fn build(at: &mut Attachment<'_>, conf: &MacvlanConf) -> Result<CniResult> {
+    let args = at.args;
+    let link = at.ctr.link_get(LinkId::Name(&args.ifname))?;
     let index = link.index;
-    undo.link = Some(index);
     let mut result = CniResult {
-        interfaces: vec![Interface {
-            name: args.ifname.clone(),
-            mac: link.mac_string(),
-            sandbox: args.netns_path.clone(),
-            ..Default::default()
-        }],
+        interfaces: vec![at.container_iface(&link)],
         ..Default::default()
     };
     if conf.layer3 {
-        let ipam_result = ipam::add(args)?;
-        undo.ipam = true;
-        if ipam_result.ips.is_empty() {
-            return Err(Error::internal("IPAM plugin returned missing IP config"));
-        }
+        at.undo.start_ipam(args)?;
+        let ipam_result = at.finish_ipam()?;
         result.ips = ipam_result.ips;
         result.routes = ipam_result.routes;
         for ip in &mut result.ips {
@@ -159,7 +106,7 @@ fn build(
         // unsolicited NA), so the segment's caches learn the new MAC at
         // once. Failures only lose the announcement, as in Go.
         let ifname = args.ifname.clone();
-        ns.run(move || {
+        at.ns.run(move || {
             for (family, leaf) in [(Family::V4, "arp_notify"), (Family::V6, "ndisc_notify")] {
                 if let Ok(p) = sysctl::conf_path(family, &ifname, leaf) {
                     let _ = sysctl::write(&p, "1");
@@ -167,9 +114,10 @@ fn build(
             }
             Ok(())
         })?;
-        iface::configure(ctr, ns, &args.ifname, &result, Some(DAD_LIMIT))?;
+        iface::configure(&mut at.ctr, at.ns, &args.ifname, &result, Some(DAD_LIMIT))?;
     } else {
-        ctr.link_set_up(LinkId::Index(index))
+        at.ctr
+            .link_set_up(LinkId::Index(index))
             .with_context(|| format!("failed to set {} up", args.ifname))?;
     }
     // Go copies the config's dns as is; IPAM's is not used.

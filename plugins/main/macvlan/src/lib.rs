@@ -8,16 +8,13 @@ mod config;
 mod del;
 
 use pkg::ipam;
-use pkg::skel::{self, Commands, PluginInfo};
+use pkg::skel::Plugin;
 
-/// Runs the plugin on this process's environment and standard streams:
-/// the binary's `main`, and the multi-call binary's for this name.
-pub fn main() -> ! {
-    let plugin = Commands {
-        // Only IPAM holds state of a macvlan attachment outside the netns.
-        gc: ipam::gc_if_configured,
-        status: ipam::status_if_configured,
-        ..Commands::new(add::add, del::del, check::check)
-    };
-    skel::run(&plugin, &PluginInfo::all_versions("macvlan"));
-}
+/// The plugin: its binary runs it with `pkg::skel::run`, and so does the
+/// multi-call binary for this name.
+pub const PLUGIN: Plugin = Plugin {
+    // Only IPAM holds state of a macvlan attachment outside the netns.
+    gc: ipam::gc_if_configured,
+    status: ipam::status_if_configured,
+    ..Plugin::new("macvlan", add::add, del::del, check::check)
+};

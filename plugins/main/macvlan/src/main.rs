@@ -3,5 +3,5 @@
 //! from IPAM or none (L2 mode). plugins.md §2.3.
 
 fn main() {
-    macvlan::main()
+    pkg::skel::run(&macvlan::PLUGIN)
 }

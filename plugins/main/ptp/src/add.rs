@@ -1,7 +1,8 @@
 //! ptp ADD. Everything that can be checked is checked before the first
-//! change; after that, every change is recorded in `Undo` so that a failure
-//! at any step removes the veth (and with it the host addresses and host
-//! routes on it), the masquerade rules and the IPAM reservation again.
+//! change; after that, every change is recorded in the attachment's
+//! rollback so that a failure at any step removes the veth (and with it
+//! the host addresses and host routes on it), the masquerade rules and the
+//! IPAM reservation again.
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -10,12 +11,11 @@ use std::time::Duration;
 use ipnet::IpNet;
 use nix::errno::Errno;
 
-use pkg::firewall::masq;
-use pkg::netlink::{AddrFlags, Link, LinkId, Netlink, RouteSpec, VethSpec};
-use pkg::ns::Netns;
+use pkg::attach::{self, Attachment};
+use pkg::netlink::{AddrFlags, Link, LinkId, Netlink, RouteSpec};
 use pkg::skel::CmdArgs;
 use pkg::sysctl::{self, Family};
-use pkg::types::{CniResult, Interface, IpConfig};
+use pkg::types::{CniResult, IpConfig};
 use pkg::{Context, Error, Result, iface, ipam};
 
 use crate::config::PtpConf;
@@ -27,110 +27,28 @@ const DAD_LIMIT: Duration = Duration::from_secs(5);
 const SCOPE_LINK: u8 = 253;
 const SCOPE_HOST: u8 = 254;
 
-/// What this ADD created, undone in reverse on failure.
-#[derive(Default)]
-struct Undo<'a> {
-    /// The IPAM ADD while it runs (it runs while the veth is made).
-    ipam_running: Option<ipam::Pending<'a>>,
-    ipam: bool,
-    veth: Option<String>,
-    masq: bool,
-}
-
-impl Undo<'_> {
-    fn run(self, host: &mut Netlink, args: &CmdArgs) {
-        let warn = |what: &str, e: Error| {
-            eprintln!("warning: rolling back {what} after a failed ADD: {e}")
-        };
-        if self.masq
-            && let Err(e) = masq::teardown(&args.conf.name, &args.ifname, &args.container_id)
-        {
-            warn("masquerade rules", e);
-        }
-        // Deleting the host end takes the container end, the gateway
-        // addresses and the host routes with it.
-        if let Some(name) = &self.veth
-            && let Err(e) = host.link_del(LinkId::Name(name))
-            && !e.is_not_found()
-        {
-            warn(&format!("veth {name}"), e);
-        }
-        // Only an allocation that succeeded is ours to release.
-        let held = self.ipam
-            || self
-                .ipam_running
-                .is_some_and(|p| p.finish_add(args).is_ok());
-        if held && let Err(e) = ipam::del(args) {
-            warn("the IPAM reservation", e);
-        }
-    }
-}
-
 pub fn add(args: &CmdArgs) -> Result<CniResult> {
     let conf = PtpConf::load(args)?;
     ipam::plugin_path(args)?;
-    let ns = args.netns()?;
-    let mut ctr = Netlink::in_netns(ns)?;
-    if ctr.link_find(LinkId::Name(&args.ifname))?.is_some() {
-        return Err(Error::kernel(
-            format!(
-                "interface {} already exists in container netns {}",
-                args.ifname, args.netns_path
-            ),
-            Errno::EEXIST,
-        ));
-    }
-    let mut host = Netlink::new()?;
-    let mut undo = Undo {
-        // Allocating runs on the other core while the veth is made.
-        ipam_running: Some(ipam::start_add(args)?),
-        ..Default::default()
-    };
-    match build(args, &conf, ns, &mut host, &mut ctr, &mut undo) {
-        Ok(result) => Ok(result),
-        Err(e) => {
-            undo.run(&mut host, args);
-            Err(e)
-        }
-    }
+    let mut at = Attachment::open(args)?;
+    at.refuse_existing()?;
+    // Allocating runs on the other core while the veth is made.
+    at.undo.start_ipam(args)?;
+    let result = build(&mut at, &conf)?;
+    at.commit();
+    Ok(result)
 }
 
-fn build(
-    args: &CmdArgs,
-    conf: &PtpConf,
-    ns: &Netns,
-    host: &mut Netlink,
-    ctr: &mut Netlink,
-    undo: &mut Undo<'_>,
-) -> Result<CniResult> {
-    let host_veth = host
-        .veth_add_random(&VethSpec {
-            host_name: "",
-            peer_name: &args.ifname,
-            peer_ns: ns,
-            mtu: conf.mtu,
-            peer_mac: None,
-            master: None,
-            host_up: true,
-        })
+fn build(at: &mut Attachment<'_>, conf: &PtpConf) -> Result<CniResult> {
+    let args = at.args;
+    // Deleting the host end on rollback takes the container end, the
+    // gateway addresses and the host routes with it.
+    let host_veth = at
+        .add_veth(conf.mtu, None, None)
         .with_context(|| format!("failed to create veth pair for {}", args.ifname))?;
-    undo.veth = Some(host_veth.name.clone());
-    // CVE-2020-10749: the host must not accept router advertisements from
-    // the container on an interface we own.
-    if let Ok(p) = sysctl::conf_path(Family::V6, &host_veth.name, "accept_ra") {
-        let _ = sysctl::ensure(&p, "0");
-    }
-    let ctr_link = ctr.link_get(LinkId::Name(&args.ifname))?;
+    let ctr_link = at.ctr.link_get(LinkId::Name(&args.ifname))?;
 
-    let pending = undo
-        .ipam_running
-        .take()
-        .ok_or_else(|| Error::internal("IPAM ADD was not started"))?;
-    let mut result = pending.finish_add(args)?;
-    undo.ipam = true;
-    if result.ips.is_empty() {
-        return Err(Error::internal("IPAM plugin returned missing IP config"));
-    }
+    let mut result = at.finish_ipam()?;
     // Every address needs a gateway: it is the far end of the link.
     if let Some(ip) = result.ips.iter().find(|ip| ip.gateway.is_none()) {
         return Err(Error::invalid_config(
@@ -144,32 +62,15 @@ fn build(
         ip.interface = Some(1);
     }
     result.interfaces = vec![
-        Interface {
-            name: host_veth.name.clone(),
-            mac: host_veth.mac_string(),
-            ..Default::default()
-        },
-        Interface {
-            name: args.ifname.clone(),
-            mac: ctr_link.mac_string(),
-            sandbox: args.netns_path.clone(),
-            ..Default::default()
-        },
+        attach::host_iface(&host_veth),
+        at.container_iface(&ctr_link),
     ];
 
-    setup_container(args, ns, ctr, &ctr_link, &result)?;
-    setup_host(host, &host_veth, &result.ips)?;
+    setup_container(at, &ctr_link, &result)?;
+    setup_host(&mut at.host, &host_veth, &result.ips)?;
 
     if let Some(backend) = conf.ip_masq {
-        let nets: Vec<IpNet> = result.ips.iter().map(|ip| ip.address).collect();
-        undo.masq = true;
-        masq::setup(
-            backend,
-            &args.conf.name,
-            &args.ifname,
-            &args.container_id,
-            &nets,
-        )?;
+        at.masquerade(backend, &result)?;
     }
     if !conf.dns.is_empty() {
         result.dns = conf.dns.clone();
@@ -197,13 +98,8 @@ fn enable_forwarding(ips: &[IpConfig]) -> Result<()> {
 /// trick: drop the kernel's connected subnet route, add a link-scope route
 /// to the gateway and route the whole subnet via it. All traffic, same
 /// subnet included, then goes through the host.
-fn setup_container(
-    args: &CmdArgs,
-    ns: &Netns,
-    ctr: &mut Netlink,
-    link: &Link,
-    result: &CniResult,
-) -> Result<()> {
+fn setup_container(at: &mut Attachment<'_>, link: &Link, result: &CniResult) -> Result<()> {
+    let (args, ns, ctr) = (at.args, at.ns, &mut at.ctr);
     if result.ips.iter().any(|ip| !ip.is_v4()) {
         // The only other node on the link is the host end, which holds
         // only gateway addresses: DAD cannot find a duplicate, it only

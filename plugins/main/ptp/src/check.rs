@@ -3,9 +3,10 @@
 //! IPAM routes, and (unlike Go, which stops at the container) the host end
 //! with its gateway addresses and the host route to each container address.
 
+use pkg::attach;
 use pkg::netlink::{Link, LinkId, Netlink, RouteSpec};
 use pkg::skel::CmdArgs;
-use pkg::types::{CniResult, Interface};
+use pkg::types::CniResult;
 use pkg::{Error, Result, iface, ipam};
 
 use crate::add::host_net;
@@ -15,36 +16,11 @@ pub fn check(args: &CmdArgs) -> Result<()> {
     PtpConf::load(args)?;
     let ns = args.netns()?;
     ipam::check(args)?;
-    let result = args
-        .conf
-        .parse_prev_result()?
-        .ok_or_else(|| Error::invalid_config("required prevResult missing", ""))?;
-    let ctr_entry = result
-        .interfaces
-        .iter()
-        .find(|i| i.name == args.ifname && i.sandbox == args.netns_path)
-        .cloned()
-        .ok_or_else(|| {
-            Error::internal(format!(
-                "container interface {} with sandbox {} missing from prevResult",
-                args.ifname, args.netns_path
-            ))
-        })?;
-
+    let result = args.prev_result()?;
+    let ctr_entry = attach::container_entry(args, &result)?;
     let mut ctr = Netlink::in_netns(ns)?;
-    let ctr_link = ctr.link_find(LinkId::Name(&args.ifname))?.ok_or_else(|| {
-        Error::internal(format!(
-            "container interface {} from prevResult not found in {}",
-            args.ifname, args.netns_path
-        ))
-    })?;
-    if ctr_link.kind.as_deref() != Some("veth") {
-        return Err(Error::internal(format!(
-            "container interface {} is not a veth",
-            args.ifname
-        )));
-    }
-    check_mac(&ctr_entry, &ctr_link)?;
+    let ctr_link = attach::container_link(&mut ctr, args, "veth")?;
+    attach::check_mac("interface", ctr_entry, &ctr_link)?;
 
     let mut host = Netlink::new()?;
     let host_link = host_end(&mut host, &ctr_link, &args.ifname)?;
@@ -53,24 +29,12 @@ pub fn check(args: &CmdArgs) -> Result<()> {
         .iter()
         .find(|i| i.sandbox.is_empty() && i.name == host_link.name)
     {
-        check_mac(entry, &host_link)?;
+        attach::check_mac("interface", entry, &host_link)?;
     }
 
     check_container(&mut ctr, &args.ifname, &ctr_link, &result)?;
     check_host(&mut host, &host_link, &result)?;
     iface::check_routes(&mut ctr, &result.routes)
-}
-
-fn check_mac(entry: &Interface, link: &Link) -> Result<()> {
-    if !entry.mac.is_empty() && entry.mac != link.mac_string() {
-        return Err(Error::internal(format!(
-            "interface {} MAC {} doesn't match: {} found",
-            entry.name,
-            entry.mac,
-            link.mac_string()
-        )));
-    }
-    Ok(())
 }
 
 /// The host end of the container veth: the link IFLA_LINK names, which must
@@ -89,12 +53,7 @@ fn check_container(nl: &mut Netlink, ifname: &str, link: &Link, result: &CniResu
     let have = nl.addr_list(Some(link.index), None)?;
     let mut routes: [Option<Vec<RouteSpec>>; 2] = [None, None];
     for ip in &result.ips {
-        let ours = ip
-            .interface
-            .and_then(|i| usize::try_from(i).ok())
-            .and_then(|i| result.interfaces.get(i))
-            .is_some_and(|i| i.name == ifname);
-        if !ours {
+        if result.interface_of(ip).is_none_or(|i| i.name != ifname) {
             continue;
         }
         if !have.iter().any(|a| a.address == ip.address) {

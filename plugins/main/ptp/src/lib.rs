@@ -9,16 +9,13 @@ mod del;
 mod gc;
 
 use pkg::ipam;
-use pkg::skel::{self, Commands, PluginInfo};
+use pkg::skel::Plugin;
 
-/// Runs the plugin on this process's environment and standard streams:
-/// the binary's `main`, and the multi-call binary's for this name.
-pub fn main() -> ! {
-    let plugin = Commands {
-        gc: gc::gc,
-        // Always the IPAM plugin's answer, as in Go: ptp cannot work without one.
-        status: ipam::status,
-        ..Commands::new(add::add, del::del, check::check)
-    };
-    skel::run(&plugin, &PluginInfo::all_versions("ptp"));
-}
+/// The plugin: its binary runs it with `pkg::skel::run`, and so does the
+/// multi-call binary for this name.
+pub const PLUGIN: Plugin = Plugin {
+    gc: gc::gc,
+    // Always the IPAM plugin's answer, as in Go: ptp cannot work without one.
+    status: ipam::status,
+    ..Plugin::new("ptp", add::add, del::del, check::check)
+};

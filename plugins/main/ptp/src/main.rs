@@ -3,5 +3,5 @@
 //! everything, its own subnet included, via the gateway on the host end.
 
 fn main() {
-    ptp::main()
+    pkg::skel::run(&ptp::PLUGIN)
 }

@@ -2,12 +2,13 @@
 //! container; for traffic from it, an IFB device, an ingress qdisc on the
 //! host end whose filter redirects everything to the IFB, and a TBF on the
 //! IFB. The configuration and the host end are checked before the first
-//! change; every change is then recorded in `Undo`, so that a failure at
-//! any step leaves the host as it was.
+//! change; every change is then recorded in a `Rollback`, so that a
+//! failure at any step leaves the host as it was.
 
 use nix::errno::Errno;
 
 use pkg::netlink::{Link, LinkId, Netlink};
+use pkg::rollback::Rollback;
 use pkg::skel::CmdArgs;
 use pkg::sysctl::{self, Family};
 use pkg::types::{CniResult, Interface};
@@ -16,42 +17,6 @@ use pkg::{Error, Result};
 use crate::config::Limits;
 use crate::host;
 use crate::tc::{self, INGRESS_HANDLE, INGRESS_PARENT, ROOT, TBF_HANDLE, Tc};
-
-/// What this ADD created, removed in reverse on failure.
-#[derive(Default)]
-struct Undo {
-    /// Host veth index carrying our root TBF.
-    root_tbf: Option<u32>,
-    /// Our IFB device (its qdisc goes with it).
-    ifb: Option<String>,
-    /// Host veth index carrying our ingress qdisc (its filter goes with it).
-    ingress: Option<u32>,
-}
-
-impl Undo {
-    fn run(&self, host: &mut Netlink, tc: &mut Tc) {
-        let warn = |what: String, e: Error| {
-            if !e.is_not_found() {
-                eprintln!("warning: rolling back {what} after a failed ADD: {e}");
-            }
-        };
-        if let Some(index) = self.ingress
-            && let Err(e) = tc.qdisc_del(index, INGRESS_PARENT, INGRESS_HANDLE)
-        {
-            warn(format!("the ingress qdisc of link index {index}"), e);
-        }
-        if let Some(name) = &self.ifb
-            && let Err(e) = host.link_del(LinkId::Name(name))
-        {
-            warn(format!("ifb device {name}"), e);
-        }
-        if let Some(index) = self.root_tbf
-            && let Err(e) = tc.qdisc_del(index, ROOT, TBF_HANDLE)
-        {
-            warn(format!("the tbf qdisc of link index {index}"), e);
-        }
-    }
-}
 
 pub fn add(args: &CmdArgs) -> Result<CniResult> {
     let limits = Limits::load(args)?;
@@ -68,35 +33,29 @@ pub fn add(args: &CmdArgs) -> Result<CniResult> {
     let mut host = Netlink::new()?;
     let veth = host::host_interface(&mut host, ns, &args.ifname, &result)?;
     let mut tc = Tc::new()?;
-    let mut undo = Undo::default();
-    let mut sockets = Sockets {
-        host: &mut host,
-        tc: &mut tc,
-    };
-    match shape(args, &limits, &mut sockets, &veth, &mut result, &mut undo) {
-        Ok(()) => Ok(result),
-        Err(e) => {
-            undo.run(&mut host, &mut tc);
-            Err(e)
-        }
-    }
-}
-
-/// The host's link and traffic-control sockets.
-struct Sockets<'a> {
-    host: &'a mut Netlink,
-    tc: &'a mut Tc,
+    let mut undo = Rollback::new();
+    shape(
+        args,
+        &limits,
+        &mut host,
+        &mut tc,
+        &veth,
+        &mut result,
+        &mut undo,
+    )?;
+    undo.commit();
+    Ok(result)
 }
 
 fn shape(
     args: &CmdArgs,
     limits: &Limits,
-    sockets: &mut Sockets<'_>,
+    host: &mut Netlink,
+    tc: &mut Tc,
     veth: &Link,
     result: &mut CniResult,
-    undo: &mut Undo,
+    undo: &mut Rollback<'_>,
 ) -> Result<()> {
-    let Sockets { host, tc } = sockets;
     let tick = tc::tick_in_usec();
     let taken = |e: Error, what: &str| {
         if e.is_errno(Errno::EEXIST) {
@@ -111,11 +70,15 @@ fn shape(
     if let Some(ingress) = limits.ingress {
         tc.qdisc_add_tbf(veth.index, &ingress.tbf(tick))
             .map_err(|e| taken(e, "a root qdisc"))?;
-        undo.root_tbf = Some(veth.index);
+        let index = veth.index;
+        undo.push(format!("the tbf qdisc of link index {index}"), move || {
+            Tc::new()?.qdisc_del(index, ROOT, TBF_HANDLE)
+        });
     }
     if let Some(egress) = limits.egress {
         let name = host::ifb_name(&args.conf.name, &args.container_id);
-        host.link_add(tc::ifb_message(&name, veth.mtu), &format!("{name} (ifb)")).map_err(|e| {
+        let ifb_link = tc::ifb_message(&name, veth.mtu);
+        host.link_add(ifb_link, &format!("{name} (ifb)")).map_err(|e| {
             if e.is_errno(Errno::EEXIST) {
                 e.context(format!(
                     "ifb device {name} of container {} on network {} already exists (an earlier ADD was not deleted)",
@@ -125,7 +88,10 @@ fn shape(
                 e.context(format!("failed to create ifb device {name}"))
             }
         })?;
-        undo.ifb = Some(name.clone());
+        let ifb = name.clone();
+        undo.push(format!("ifb device {name}"), move || {
+            Netlink::new()?.link_del(LinkId::Name(&ifb))
+        });
         if let Some(alias) = host::ifb_alias(&args.conf.name, &args.container_id)
             && let Err(e) = host.link_set_alias(LinkId::Name(&name), &alias)
         {
@@ -143,7 +109,11 @@ fn shape(
             .map_err(|e| e.context(format!("failed to set ifb device {name} up")))?;
         tc.qdisc_add_ingress(veth.index)
             .map_err(|e| taken(e, "an ingress qdisc"))?;
-        undo.ingress = Some(veth.index);
+        let index = veth.index;
+        undo.push(
+            format!("the ingress qdisc of link index {index}"),
+            move || Tc::new()?.qdisc_del(index, INGRESS_PARENT, INGRESS_HANDLE),
+        );
         tc.filter_add_redirect(veth.index, ifb.index)
             .map_err(|e| e.context(format!("failed to redirect {} to {name}", veth.name)))?;
         tc.qdisc_add_tbf(ifb.index, &egress.tbf(tick))

@@ -11,16 +11,13 @@ mod gc;
 mod host;
 pub mod tc;
 
-use pkg::skel::{self, Commands, PluginInfo};
+use pkg::skel::Plugin;
 use pkg::types::Version;
 
-/// Runs the plugin on this process's environment and standard streams:
-/// the binary's `main`, and the multi-call binary's for this name.
-pub fn main() -> ! {
-    let plugin = Commands {
-        gc: gc::gc,
-        ..Commands::new(add::add, del::del, check::check)
-    };
-    // As Go: results before 0.3.0 cannot list the IFB interface.
-    skel::run(&plugin, &PluginInfo::since("bandwidth", Version::V0_3_0));
-}
+/// The plugin: its binary runs it with `pkg::skel::run`, and so does the
+/// multi-call binary for this name. As Go, it speaks 0.3.0 and later only:
+/// results before 0.3.0 cannot list the IFB interface.
+pub const PLUGIN: Plugin = Plugin {
+    gc: gc::gc,
+    ..Plugin::new("bandwidth", add::add, del::del, check::check).since(Version::V0_3_0)
+};

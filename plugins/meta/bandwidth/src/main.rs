@@ -4,5 +4,5 @@
 //! ingress to an IFB device `bwp<hash>` and shaped by a TBF there.
 
 fn main() {
-    bandwidth::main()
+    pkg::skel::run(&bandwidth::PLUGIN)
 }

@@ -2,6 +2,7 @@
 //! the ingress policy. A failure removes what this ADD added.
 
 use pkg::firewall::Attachment;
+use pkg::rollback::Rollback;
 use pkg::skel::CmdArgs;
 use pkg::types::CniResult;
 use pkg::{Error, Result};
@@ -25,38 +26,26 @@ pub fn add(args: &CmdArgs) -> Result<CniResult> {
         container_id: &args.container_id,
         ifname: &args.ifname,
     };
+    let mut undo = Rollback::new();
     match conf.backend()? {
         Backend::Iptables => {
-            if let Err(e) = iptables::setup(&att, &ips, &conf.admin_chain, ingress) {
-                if let Err(undo) = iptables::teardown(&att, &ips) {
-                    eprintln!("warning: rolling back firewall rules after a failed ADD: {undo}");
-                }
-                return Err(e);
-            }
+            undo.push("firewall rules", || iptables::teardown(&att, &ips));
+            iptables::setup(&att, &ips, &conf.admin_chain, ingress)?;
         }
         Backend::Firewalld => {
-            let mut added = Vec::new();
-            let done = ips.iter().try_for_each(|ip| {
+            for ip in &ips {
                 firewalld::add_source(&conf.zone, &source(ip))?;
-                added.push(source(ip));
-                Ok(())
-            });
+                let zone = &conf.zone;
+                undo.push("firewalld source", move || {
+                    firewalld::remove_source(zone, &source(ip))
+                });
+            }
             // The ingress policy is iptables even with firewalld, as in Go.
-            let done = done.and_then(|()| match ingress {
-                Some(i) => iptables::setup_isolation(&ips, i),
-                None => Ok(()),
-            });
-            if let Err(e) = done {
-                for s in added {
-                    if let Err(undo) = firewalld::remove_source(&conf.zone, &s) {
-                        eprintln!(
-                            "warning: rolling back firewalld source after a failed ADD: {undo}"
-                        );
-                    }
-                }
-                return Err(e);
+            if let Some(i) = ingress {
+                iptables::setup_isolation(&ips, i)?;
             }
         }
     }
+    undo.commit();
     Ok(prev)
 }

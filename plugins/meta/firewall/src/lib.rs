@@ -13,16 +13,13 @@ mod gc;
 mod iptables;
 mod layout;
 
-use pkg::skel::{self, Commands, PluginInfo};
+use pkg::skel::Plugin;
 use pkg::types::Version;
 
-/// Runs the plugin on this process's environment and standard streams:
-/// the binary's `main`, and the multi-call binary's for this name.
-pub fn main() -> ! {
-    let plugin = Commands {
-        gc: gc::gc,
-        ..Commands::new(add::add, del::del, check::check)
-    };
-    // As Go: 0.4.0 and later only (the plugin needs prevResult on DEL).
-    skel::run(&plugin, &PluginInfo::since("firewall", Version::V0_4_0));
-}
+/// The plugin: its binary runs it with `pkg::skel::run`, and so does the
+/// multi-call binary for this name. As Go, it speaks 0.4.0 and later only
+/// (it needs prevResult on DEL).
+pub const PLUGIN: Plugin = Plugin {
+    gc: gc::gc,
+    ..Plugin::new("firewall", add::add, del::del, check::check).since(Version::V0_4_0)
+};

@@ -5,5 +5,5 @@
 //! `iptables.rs`) and firewalld (zone sources over D-Bus, `firewalld.rs`).
 
 fn main() {
-    firewall::main()
+    pkg::skel::run(&firewall::PLUGIN)
 }

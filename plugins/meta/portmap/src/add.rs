@@ -8,6 +8,7 @@ use ipnet::IpNet;
 
 use crate::mappings::{self as portmap, Attachment};
 use pkg::netlink::{LinkId, Netlink};
+use pkg::rollback::Rollback;
 use pkg::skel::CmdArgs;
 use pkg::sysctl::{self, Family};
 use pkg::types::CniResult;
@@ -41,14 +42,11 @@ pub fn add(args: &CmdArgs) -> Result<CniResult> {
         container_id: &args.container_id,
         ifname: &args.ifname,
     };
-    let done = portmap::setup(backend, &att, &ips, &conf.mappings, &conf.opts)
-        .and_then(|()| localnet(&conf, &ips));
-    if let Err(e) = done {
-        if let Err(undo) = portmap::teardown(&att, &ips) {
-            eprintln!("warning: rolling back port mappings after a failed ADD: {undo}");
-        }
-        return Err(e);
-    }
+    let mut undo = Rollback::new();
+    undo.push("port mappings", || portmap::teardown(&att, &ips));
+    portmap::setup(backend, &att, &ips, &conf.mappings, &conf.opts)?;
+    localnet(&conf, &ips)?;
+    undo.commit();
     // After the rules exist, so new packets of a flushed flow take them.
     flush_udp(&conf.udp_ports(), ips.iter().map(|ip| ip.addr().is_ipv4()));
     Ok(prev)

@@ -2,18 +2,16 @@
 //! are there. Only families the container has are checked (Go 1.1.1 also
 //! demanded IPv6 rules of IPv4-only containers).
 
+use pkg::Result;
+
 use crate::mappings::{self as portmap, Attachment};
 use pkg::skel::CmdArgs;
-use pkg::{Error, Result};
 
 use crate::config::{PortmapConf, container_ips};
 
 pub fn check(args: &CmdArgs) -> Result<()> {
     let conf = PortmapConf::load(args)?;
-    let prev = args
-        .conf
-        .parse_prev_result()?
-        .ok_or_else(|| Error::invalid_config("required prevResult missing", ""))?;
+    let prev = args.prev_result()?;
     if conf.mappings.is_empty() {
         return Ok(());
     }

@@ -306,10 +306,7 @@ pub fn container_ips(result: &CniResult, ifname: &str) -> Vec<IpNet> {
         if (is_v4 && v4.is_some()) || (!is_v4 && v6.is_some()) {
             continue;
         }
-        if let Some(iface) = ip
-            .interface
-            .and_then(|i| usize::try_from(i).ok())
-            .and_then(|i| result.interfaces.get(i))
+        if let Some(iface) = result.interface_of(ip)
             && (iface.name != ifname || iface.sandbox.is_empty())
         {
             continue;

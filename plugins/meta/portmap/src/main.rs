@@ -4,5 +4,5 @@
 //! layout; see `pkg::firewall::portmap`.
 
 fn main() {
-    portmap::main()
+    pkg::skel::run(&portmap::PLUGIN)
 }

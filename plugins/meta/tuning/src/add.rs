@@ -12,8 +12,9 @@
 //!   with the ends disagreeing, large packets are dropped silently), and
 //!   recorded in the backup so that DEL restores it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+use pkg::attach::Attachment;
 use pkg::netlink::{Link, LinkId, Netlink, format_mac};
 use pkg::ns::Netns;
 use pkg::skel::CmdArgs;
@@ -23,117 +24,39 @@ use pkg::{Context, Error, Result, sysctl};
 use crate::backup::{self, Backup, HostPeer};
 use crate::config::{Sysctl, TuningConf, backup_path};
 
-/// What this ADD changed, put back on failure.
-#[derive(Default)]
-struct Undo {
-    /// The container interface's attributes before the change.
-    link: Option<Backup>,
-    /// The host end of the veth, with its MTU before.
-    peer: Option<HostPeer>,
-    /// The backup file as it was: `Some(None)` when there was none.
-    file: Option<Option<Vec<u8>>>,
-    /// Sysctls written, with the values they had.
-    sysctls: Vec<(PathBuf, String)>,
-}
-
-impl Undo {
-    fn run(self, ns: &Netns, ctr: &mut Netlink, host: &mut Netlink, ifname: &str, path: &Path) {
-        let warn = |what: &str, e: Error| {
-            eprintln!("warning: rolling back {what} after a failed ADD: {e}");
-        };
-        if !self.sysctls.is_empty() {
-            let sysctls = self.sysctls;
-            let restored = ns.run(move || {
-                Ok(sysctls
-                    .iter()
-                    .rev()
-                    .filter_map(|(p, v)| sysctl::write(p, v).err())
-                    .collect::<Vec<_>>())
-            });
-            match restored {
-                Ok(errors) => errors.into_iter().for_each(|e| warn("a sysctl", e)),
-                Err(e) => warn("the sysctls", e),
-            }
-        }
-        if let Some(before) = &self.link {
-            for e in before.restore(ctr, ifname) {
-                warn(&format!("interface {ifname}"), e);
-            }
-        }
-        if let Some(peer) = &self.peer
-            && let Err(e) = host.link_set_mtu(LinkId::Index(peer.index), peer.mtu)
-        {
-            warn(&format!("the MTU of host interface {}", peer.name), e);
-        }
-        let file = match self.file {
-            Some(Some(old)) => backup::write(path, &old),
-            Some(None) => backup::remove(path),
-            None => Ok(()),
-        };
-        if let Err(e) = file {
-            warn("the backup file", e);
-        }
-    }
-}
-
 pub fn add(args: &CmdArgs) -> Result<CniResult> {
     let conf = TuningConf::load(args, true)?;
-    let mut result = args
-        .conf
-        .parse_prev_result()?
-        .ok_or_else(|| Error::invalid_config("required prevResult missing", ""))?;
-    let ns = args.netns()?;
+    let mut result = args.prev_result()?;
+    args.netns()?;
     if conf.sysctls.is_empty() && !conf.changes_link() {
         return Ok(result);
     }
-    let mut ctr = Netlink::in_netns(ns)?;
-    let mut host = Netlink::new()?;
-    let path = backup_path(&conf.data_dir, &args.container_id, &args.ifname);
-    let mut undo = Undo::default();
-    let applied = (|| {
-        if conf.changes_link() {
-            tune_link(
-                args,
-                &conf,
-                ns,
-                &mut ctr,
-                &mut host,
-                &path,
-                &mut result,
-                &mut undo,
-            )?;
-        }
-        write_sysctls(ns, &conf.sysctls, &mut undo)
-    })();
-    match applied {
-        Ok(()) => Ok(result),
-        Err(e) => {
-            undo.run(ns, &mut ctr, &mut host, &args.ifname, &path);
-            Err(e)
-        }
+    let mut at = Attachment::open(args)?;
+    if conf.changes_link() {
+        let path = backup_path(&conf.data_dir, &args.container_id, &args.ifname);
+        tune_link(&mut at, &conf, path, &mut result)?;
     }
+    write_sysctls(&mut at, &conf.sysctls)?;
+    at.commit();
+    Ok(result)
 }
 
-#[allow(clippy::too_many_arguments)]
 fn tune_link(
-    args: &CmdArgs,
+    at: &mut Attachment<'_>,
     conf: &TuningConf,
-    ns: &Netns,
-    ctr: &mut Netlink,
-    host: &mut Netlink,
-    path: &Path,
+    path: PathBuf,
     result: &mut CniResult,
-    undo: &mut Undo,
 ) -> Result<()> {
+    let (args, ns) = (at.args, at.ns);
     let ifname = args.ifname.as_str();
-    let link = ctr.link_get(LinkId::Name(ifname)).map_err(|e| {
+    let link = at.ctr.link_get(LinkId::Name(ifname)).map_err(|e| {
         e.context(format!(
             "cannot find container link {ifname} in {}",
             args.netns_path
         ))
     })?;
     let peer = match conf.mtu {
-        Some(mtu) => host_peer(host, &link, ns, mtu)?,
+        Some(mtu) => host_peer(&mut at.host, &link, ns, mtu)?,
         None => None,
     };
     let mut before = Backup::of(&link, conf);
@@ -141,8 +64,8 @@ fn tune_link(
 
     // The record comes first: if the plugin dies half-way, DEL still
     // finds the original values.
-    let old = backup::read(path)?;
-    let record = match old.as_deref().map(|b| Backup::from_bytes(b, path)) {
+    let old = backup::read(&path)?;
+    let record = match old.as_deref().map(|b| Backup::from_bytes(b, &path)) {
         Some(Ok(older)) => before.clone().under(older),
         Some(Err(e)) => {
             eprintln!("warning: replacing unreadable tuning backup: {e}");
@@ -150,10 +73,17 @@ fn tune_link(
         }
         None => before.clone(),
     };
-    backup::write(path, &record.to_bytes()?)?;
-    undo.file = Some(old);
-    undo.link = Some(before);
+    backup::write(&path, &record.to_bytes()?)?;
+    at.undo.push("the backup file", move || match old {
+        Some(old) => backup::write(&path, &old),
+        None => backup::remove(&path),
+    });
+    at.undo.push(format!("interface {ifname}"), move || {
+        let mut ctr = Netlink::in_netns(ns)?;
+        Error::from_list(before.restore(&mut ctr, ifname))
+    });
 
+    let ctr = &mut at.ctr;
     let id = LinkId::Index(link.index);
     if let Some(mac) = &conf.mac {
         ctr.link_set_mac(id, mac)
@@ -176,8 +106,13 @@ fn tune_link(
             .with_context(|| format!("failed to set the transmit queue length of {ifname}"))?;
     }
     if let (Some(peer), Some(mtu)) = (&peer, conf.mtu) {
-        undo.peer = Some(peer.clone());
-        host.link_set_mtu(LinkId::Index(peer.index), mtu)
+        let before = peer.clone();
+        at.undo.push(
+            format!("the MTU of host interface {}", before.name),
+            move || Netlink::new()?.link_set_mtu(LinkId::Index(before.index), before.mtu),
+        );
+        at.host
+            .link_set_mtu(LinkId::Index(peer.index), mtu)
             .with_context(|| {
                 format!(
                     "failed to set the MTU of {}, the host end of {ifname}",
@@ -230,10 +165,11 @@ fn host_peer(host: &mut Netlink, link: &Link, ns: &Netns, mtu: u32) -> Result<Op
     }
 }
 
-fn write_sysctls(ns: &Netns, sysctls: &[Sysctl], undo: &mut Undo) -> Result<()> {
+fn write_sysctls(at: &mut Attachment<'_>, sysctls: &[Sysctl]) -> Result<()> {
     if sysctls.is_empty() {
         return Ok(());
     }
+    let ns = at.ns;
     let list = sysctls.to_vec();
     // /proc/sys/net is the calling thread's namespace: write from inside.
     let (written, failed) = ns.run(move || {
@@ -250,7 +186,18 @@ fn write_sysctls(ns: &Netns, sysctls: &[Sysctl], undo: &mut Undo) -> Result<()> 
         }
         Ok((written, None))
     })?;
-    undo.sysctls = written;
+    if !written.is_empty() {
+        at.undo.push("the sysctls", move || {
+            let failed = ns.run(move || {
+                Ok(written
+                    .iter()
+                    .rev()
+                    .filter_map(|(p, v)| sysctl::write(p, v).err())
+                    .collect::<Vec<_>>())
+            })?;
+            Error::from_list(failed)
+        });
+    }
     match failed {
         Some((key, e)) => Err(e.context(format!("failed to set sysctl {key}"))),
         None => Ok(()),

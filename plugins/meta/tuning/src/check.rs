@@ -12,9 +12,7 @@ use crate::config::TuningConf;
 
 pub fn check(args: &CmdArgs) -> Result<()> {
     let conf = TuningConf::load(args, false)?;
-    args.conf
-        .parse_prev_result()?
-        .ok_or_else(|| Error::invalid_config("required prevResult missing", ""))?;
+    args.prev_result()?;
     let ns = args.netns()?;
 
     let ifname = args.ifname.as_str();

@@ -9,11 +9,8 @@ mod check;
 mod config;
 mod del;
 
-use pkg::skel::{self, Commands, PluginInfo};
+use pkg::skel::Plugin;
 
-/// Runs the plugin on this process's environment and standard streams:
-/// the binary's `main`, and the multi-call binary's for this name.
-pub fn main() -> ! {
-    let plugin = Commands::new(add::add, del::del, check::check);
-    skel::run(&plugin, &PluginInfo::all_versions("tuning"));
-}
+/// The plugin: its binary runs it with `pkg::skel::run`, and so does the
+/// multi-call binary for this name.
+pub const PLUGIN: Plugin = Plugin::new("tuning", add::add, del::del, check::check);

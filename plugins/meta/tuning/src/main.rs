@@ -4,5 +4,5 @@
 //! restores the link attributes on DEL.
 
 fn main() {
-    tuning::main()
+    pkg::skel::run(&tuning::PLUGIN)
 }

@@ -1,0 +1,276 @@
+//! One attachment of a container to a network, for the plugins that make
+//! or change the container's interface (bridge, ptp, macvlan, tuning).
+//! [`Attachment`] is what an ADD passes around: the request, the open
+//! container netns, a netlink socket in it and one in the host netns, and
+//! the [`Rollback`] of the changes made so far. The functions below are
+//! the steps their DEL, CHECK and GC share.
+
+#[cfg(feature = "firewall")]
+use ipnet::IpNet;
+use nix::errno::Errno;
+
+use crate::error::{Error, Result};
+#[cfg(feature = "firewall")]
+use crate::firewall::{Backend, masq};
+use crate::netlink::{Link, LinkId, Netlink, VethSpec};
+use crate::ns::Netns;
+use crate::rollback::Rollback;
+use crate::skel::CmdArgs;
+use crate::sysctl::{self, Family};
+use crate::types::{CniResult, Interface};
+#[cfg(feature = "firewall")]
+use crate::{iface, ipam, types::GcAttachment};
+
+/// One attachment being added.
+pub struct Attachment<'a> {
+    pub args: &'a CmdArgs,
+    /// `CNI_NETNS`, opened by skel.
+    pub ns: &'a Netns,
+    /// A socket in the container netns.
+    pub ctr: Netlink,
+    /// A socket in the plugin's (the host's) netns.
+    pub host: Netlink,
+    /// What this ADD changed; undone when the attachment is dropped
+    /// without [`commit`](Attachment::commit).
+    pub undo: Rollback<'a>,
+}
+
+impl<'a> Attachment<'a> {
+    /// The start of an ADD that has validated its config: the netns and
+    /// the two sockets, nothing changed yet.
+    pub fn open(args: &'a CmdArgs) -> Result<Attachment<'a>> {
+        let ns = args.netns()?;
+        Ok(Attachment {
+            args,
+            ns,
+            ctr: Netlink::in_netns(ns)?,
+            host: Netlink::new()?,
+            undo: Rollback::new(),
+        })
+    }
+
+    /// Refuses a `CNI_IFNAME` that already exists in the container, with
+    /// EEXIST, before anything is created.
+    pub fn refuse_existing(&mut self) -> Result<()> {
+        if self
+            .ctr
+            .link_find(LinkId::Name(&self.args.ifname))?
+            .is_some()
+        {
+            return Err(Error::kernel(
+                format!(
+                    "interface {} already exists in container netns {}",
+                    self.args.ifname, self.args.netns_path
+                ),
+                Errno::EEXIST,
+            ));
+        }
+        Ok(())
+    }
+
+    /// A veth pair, up on the host side: `CNI_IFNAME` in the container,
+    /// the host end under a fresh random name, recorded for rollback. The
+    /// host end accepts no router advertisement from the container
+    /// (CVE-2020-10749). `mtu` 0 is the kernel's default; `master` is the
+    /// bridge to enslave the host end to.
+    pub fn add_veth(
+        &mut self,
+        mtu: u32,
+        peer_mac: Option<[u8; 6]>,
+        master: Option<u32>,
+    ) -> Result<Link> {
+        let spec = VethSpec {
+            host_name: "",
+            peer_name: &self.args.ifname,
+            peer_ns: self.ns,
+            mtu,
+            peer_mac,
+            master,
+            host_up: true,
+        };
+        let veth = self.host.veth_add_random(&spec)?;
+        let name = veth.name.clone();
+        self.undo.push(format!("veth {name}"), move || {
+            Netlink::new()?.link_del(LinkId::Name(&name))
+        });
+        if let Ok(p) = sysctl::conf_path(Family::V6, &veth.name, "accept_ra") {
+            let _ = sysctl::ensure(&p, "0");
+        }
+        Ok(veth)
+    }
+
+    /// Masquerades traffic from the result's addresses, recorded for
+    /// rollback before the rules are made (a half-made set is removed too).
+    #[cfg(feature = "firewall")]
+    pub fn masquerade(&mut self, backend: Backend, result: &CniResult) -> Result<()> {
+        let args = self.args;
+        let nets: Vec<IpNet> = result.ips.iter().map(|ip| ip.address).collect();
+        self.undo.push("masquerade rules", move || {
+            masq::teardown(&args.conf.name, &args.ifname, &args.container_id)
+        });
+        masq::setup(
+            backend,
+            &args.conf.name,
+            &args.ifname,
+            &args.container_id,
+            &nets,
+        )
+    }
+
+    /// The IPAM ADD's result, which must hold an address.
+    pub fn finish_ipam(&mut self) -> Result<CniResult> {
+        let result = self.undo.finish_ipam()?;
+        if result.ips.is_empty() {
+            return Err(Error::internal("IPAM plugin returned missing IP config"));
+        }
+        Ok(result)
+    }
+
+    /// The result's entry for `link`, the container's interface.
+    pub fn container_iface(&self, link: &Link) -> Interface {
+        Interface {
+            sandbox: self.args.netns_path.clone(),
+            ..host_iface(link)
+        }
+    }
+
+    /// The ADD succeeded: keep every change.
+    pub fn commit(mut self) {
+        self.undo.commit();
+    }
+}
+
+/// The result's entry for `link`, an interface of the host.
+pub fn host_iface(link: &Link) -> Interface {
+    Interface {
+        name: link.name.clone(),
+        mac: link.mac_string(),
+        ..Default::default()
+    }
+}
+
+/// DEL of an attachment whose host-side state is keyed by container ID and
+/// interface name, so that it works with the netns gone or `CNI_NETNS`
+/// empty: best effort, every step attempted, errors reported together.
+/// Deleting a link waits in the kernel for RCU grace periods, and so does
+/// closing the netfilter socket after deleting rules: IPAM DEL (`ipam`)
+/// and the masquerade teardown (`masq`) are started first, then the
+/// container's link goes, then `rules` (the plugin's other host rules)
+/// run; the waits overlap instead of adding up.
+#[cfg(feature = "firewall")]
+pub fn del(
+    args: &CmdArgs,
+    ipam: bool,
+    masq: bool,
+    rules: impl FnOnce() -> Result<()>,
+) -> Result<()> {
+    let ipam = ipam.then(|| ipam::start_del(args));
+    let masq =
+        masq.then(|| masq::teardown_deferred(&args.conf.name, &args.ifname, &args.container_id));
+    let mut errors = Vec::new();
+    if let Err(e) = iface::del_container_link(args) {
+        errors.push(e);
+    }
+    if let Some(Err(e)) = ipam.map(|started| started.and_then(|p| p.finish())) {
+        errors.push(e);
+    }
+    if let Err(e) = rules() {
+        errors.push(e);
+    }
+    // Dropping the teardown's socket waits for the rules to be freed.
+    if let Some(Err(e)) = masq {
+        errors.push(e);
+    }
+    Error::from_list(errors)
+}
+
+/// GC (spec 1.1.0) of the masquerade rules (`masq`), the plugin's other
+/// rules (`rules`) and IPAM (`ipam`) of attachments the runtime no longer
+/// lists; every step attempted, errors reported together.
+#[cfg(feature = "firewall")]
+pub fn gc(
+    args: &CmdArgs,
+    masq: bool,
+    ipam: bool,
+    rules: impl FnOnce(&[GcAttachment]) -> Result<()>,
+) -> Result<()> {
+    // No list at all: no attachment is valid (spec-notes §1.8).
+    let valid = args.conf.gc_valid_attachments().unwrap_or_default();
+    let mut errors = Vec::new();
+    if masq && let Err(e) = masq::gc(&args.conf.name, valid) {
+        errors.push(e);
+    }
+    if let Err(e) = rules(valid) {
+        errors.push(e);
+    }
+    if ipam && let Err(e) = ipam::gc(args) {
+        errors.push(e);
+    }
+    Error::from_list(errors)
+}
+
+/// CHECK: the entry of `CNI_IFNAME` in `CNI_NETNS` among the result's
+/// interfaces.
+pub fn container_entry<'r>(args: &CmdArgs, result: &'r CniResult) -> Result<&'r Interface> {
+    result
+        .interfaces
+        .iter()
+        .find(|i| i.name == args.ifname && i.sandbox == args.netns_path)
+        .ok_or_else(|| {
+            Error::internal(format!(
+                "container interface {} with sandbox {} missing from prevResult",
+                args.ifname, args.netns_path
+            ))
+        })
+}
+
+/// CHECK: `CNI_IFNAME` in the container, a link of `kind`.
+pub fn container_link(ctr: &mut Netlink, args: &CmdArgs, kind: &str) -> Result<Link> {
+    let link = ctr.link_find(LinkId::Name(&args.ifname))?.ok_or_else(|| {
+        Error::internal(format!(
+            "container interface {} from prevResult not found in {}",
+            args.ifname, args.netns_path
+        ))
+    })?;
+    if link.kind.as_deref() != Some(kind) {
+        return Err(Error::internal(format!(
+            "container interface {} is not a {kind}",
+            args.ifname
+        )));
+    }
+    Ok(link)
+}
+
+/// CHECK: the link has the MAC its result entry records, if any; `what`
+/// names the entry in the error ("interface", "bridge", ..).
+pub fn check_mac(what: &str, entry: &Interface, link: &Link) -> Result<()> {
+    if !entry.mac.is_empty() && entry.mac != link.mac_string() {
+        return Err(Error::internal(format!(
+            "{what} {} MAC {} doesn't match: {} found",
+            entry.name,
+            entry.mac,
+            link.mac_string()
+        )));
+    }
+    Ok(())
+}
+
+/// CHECK: every address the result gives `ifname` is on `link`.
+pub fn check_addresses(
+    nl: &mut Netlink,
+    ifname: &str,
+    link: &Link,
+    result: &CniResult,
+) -> Result<()> {
+    let have = nl.addr_list(Some(link.index), None)?;
+    for ip in &result.ips {
+        let ours = result.interface_of(ip).is_some_and(|i| i.name == ifname);
+        if ours && !have.iter().any(|a| a.address == ip.address) {
+            return Err(Error::internal(format!(
+                "address {} not found on {ifname}",
+                ip.address
+            )));
+        }
+    }
+    Ok(())
+}
