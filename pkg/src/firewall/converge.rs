@@ -4,9 +4,9 @@
 //! listing, up to three tries.
 //!
 //! Which backend a table gets: nft tables and iptables-nft tables go over
-//! netlink ([`Session`]); iptables-legacy tables, and a plan whose rules
+//! netlink (`nft::Session`); iptables-legacy tables, and a plan whose rules
 //! carry conditions in the tool's own syntax, go through the tools
-//! ([`Tools`], `nftext`). iptables makes its own tables and built-in
+//! (`ipt::Tools`, `nftext`). iptables makes its own tables and built-in
 //! chains the way its version does: a plan that needs one that does not
 //! exist yet is planned again for the tools.
 
@@ -59,7 +59,7 @@ pub struct NftScript(fn(&[&Op]) -> std::result::Result<(), ExecError>);
 /// `nft -f -` with the plan written out (`nftext`).
 pub const NFT_SCRIPT: NftScript = NftScript(nftext::apply);
 
-/// What a change leaves to wait for: see [`Session`] (closing the socket
+/// What a change leaves to wait for: the netfilter socket (closing it
 /// waits for the kernel to free deleted rules). Drop it when convenient.
 pub struct Applied(#[allow(dead_code)] Option<Session>);
 

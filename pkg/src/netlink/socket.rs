@@ -30,7 +30,7 @@ const RECV_BUF: usize = 64 * 1024;
 const NLMSGERR_ATTR_MSG: u16 = 1;
 
 /// A netlink socket speaking messages of type `M`: the typed face of
-/// [`Core`], which does the work once for every message family.
+/// `Core`, which does the work once for every message family.
 pub struct Socket<M> {
     core: Core,
     _messages: PhantomData<fn(M) -> M>,
