@@ -3,7 +3,9 @@
 
 mod add;
 mod check;
-mod config;
+/// The configuration and its validation; public for the fuzz targets
+/// (fuzz/fuzz_targets/plugin_configs.rs).
+pub mod config;
 mod del;
 mod gc;
 #[cfg(test)]

@@ -4,7 +4,9 @@
 
 mod add;
 mod check;
-mod config;
+/// The configuration and its validation; public for the fuzz targets
+/// (fuzz/fuzz_targets/plugin_configs.rs).
+pub mod config;
 mod del;
 mod gc;
 
