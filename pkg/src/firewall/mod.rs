@@ -19,7 +19,7 @@ mod ipt;
 pub mod masq;
 pub mod model;
 pub mod names;
-mod nft;
+pub(crate) mod nft;
 mod nftext;
 pub mod plan;
 #[cfg(any(test, feature = "testkit"))]

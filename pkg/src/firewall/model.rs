@@ -10,6 +10,8 @@ use std::net::{IpAddr, SocketAddr};
 
 use ipnet::IpNet;
 
+use super::nft::dialect::{Codec, IPTABLES, NFT};
+
 /// An nf_tables family, which is also how iptables-nft files its tables
 /// (`ip nat` is `iptables -t nat`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -64,11 +66,29 @@ pub enum Dialect {
     Nft,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy)]
 pub struct Table {
     pub family: Family,
     pub name: &'static str,
     pub dialect: Dialect,
+    /// How its rules become nf_tables expressions and back. Reached only
+    /// through the tables a plugin names, so that a plugin with iptables
+    /// tables alone does not link nft's encoding, and the reverse.
+    pub(crate) codec: &'static Codec,
+}
+
+impl PartialEq for Table {
+    fn eq(&self, other: &Table) -> bool {
+        (self.family, self.name, self.dialect) == (other.family, other.name, other.dialect)
+    }
+}
+
+impl Eq for Table {}
+
+impl std::fmt::Debug for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.family.name(), self.name)
+    }
 }
 
 impl Table {
@@ -78,6 +98,7 @@ impl Table {
             family,
             name,
             dialect: Dialect::Iptables,
+            codec: &IPTABLES,
         }
     }
 
@@ -86,6 +107,7 @@ impl Table {
             family,
             name,
             dialect: Dialect::Nft,
+            codec: &NFT,
         }
     }
 

@@ -20,31 +20,47 @@ const IFNAMSIZ: usize = 16;
 /// `RTN_LOCAL`, what `fib daddr type` loads for a local address.
 const RTN_LOCAL: u32 = 2;
 
+/// A dialect's way between rules and expressions (see `Table::codec`).
+pub struct Codec {
+    /// The expressions and user data of a rule; None when it holds what
+    /// only the tool can write (raw conditions, a comment too long).
+    encode: fn(Family, &Rule) -> Option<(Vec<Expr>, Option<Vec<u8>>)>,
+    /// The rule these expressions and user data make.
+    decode: fn(Family, &[Expr], Option<&[u8]>) -> Rule,
+}
+
+/// iptables-nft's: the comment is an xtables match.
+pub static IPTABLES: Codec = Codec {
+    encode: |family, rule| Some((iptables(family, rule)?, None)),
+    decode: |family, exprs, _| from_iptables(family, exprs),
+};
+
+/// nft's: the comment is user data.
+pub static NFT: Codec = Codec {
+    encode: |family, rule| {
+        let udata = match &rule.comment {
+            Some(c) => Some(comment_udata(c)?),
+            None => None,
+        };
+        Some((nft(family, rule)?, udata))
+    },
+    decode: |family, exprs, udata| {
+        let mut rule = from_nft(family, exprs);
+        rule.comment = udata.and_then(udata_comment);
+        rule
+    },
+};
+
 /// The expressions and user data of `rule` in `table`; None when it holds
 /// what only the tool can write (raw conditions, a comment too long).
 pub fn encode(table: Table, rule: &Rule) -> Option<(Vec<Expr>, Option<Vec<u8>>)> {
-    match table.dialect {
-        Dialect::Iptables => Some((iptables(table.family, rule)?, None)),
-        Dialect::Nft => {
-            let udata = match &rule.comment {
-                Some(c) => Some(comment_udata(c)?),
-                None => None,
-            };
-            Some((nft(table.family, rule)?, udata))
-        }
-    }
+    (table.codec.encode)(table.family, rule)
 }
 
 /// The rule of `chain` these expressions and user data make in `table`.
 pub fn decode(table: Table, chain: &str, exprs: &[Expr], udata: Option<&[u8]>) -> Rule {
-    let mut rule = match table.dialect {
-        Dialect::Iptables => from_iptables(table.family, exprs),
-        Dialect::Nft => from_nft(table.family, exprs),
-    };
+    let mut rule = (table.codec.decode)(table.family, exprs, udata);
     rule.chain = chain.to_string();
-    if table.dialect == Dialect::Nft {
-        rule.comment = udata.and_then(udata_comment);
-    }
     rule
 }
 

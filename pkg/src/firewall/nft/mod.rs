@@ -12,7 +12,7 @@
 //! VM). Callers that have other slow work keep the [`Session`] alive
 //! across it so the two waits overlap.
 
-pub(super) mod dialect;
+pub(crate) mod dialect;
 pub(super) mod expr;
 pub(super) mod xt;
 
