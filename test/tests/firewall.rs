@@ -118,7 +118,7 @@ fn has_any_accept_rule(env: &Env, ip: &str) -> bool {
         .any(|r| rules.lines().any(|l| l == r))
 }
 
-// checklist 20, 22, 25: result passed on, DEL twice, silent CHECK
+// Documentation/conformance.md items 20, 22, 25: result passed on, DEL twice, silent CHECK
 #[test]
 fn conformance_20_add_check_del_every_version() {
     require_iptables!();
@@ -171,7 +171,7 @@ fn conformance_20_add_check_del_every_version() {
     assert!(env.filter().contains("-N CNI-FORWARD"));
 }
 
-// checklist 11: versions below 0.4.0 are refused, as Go's firewall does
+// Documentation/conformance.md item 11: versions below 0.4.0 are refused, as Go's firewall does
 #[test]
 fn conformance_11_versions_before_0_4_0_are_refused() {
     require_root!();
@@ -357,7 +357,7 @@ fn ingress_policies_same_bridge_and_isolated() {
     }
 }
 
-// checklist 23: DEL without prevResult, and with the netns gone
+// Documentation/conformance.md item 23: DEL without prevResult, and with the netns gone
 #[test]
 fn conformance_23_del_without_prev_result_or_netns() {
     require_iptables!();
@@ -386,7 +386,7 @@ fn conformance_23_del_without_prev_result_or_netns() {
         .expect_success();
 }
 
-// checklist 25: CHECK fails when a rule it made is gone
+// Documentation/conformance.md item 25: CHECK fails when a rule it made is gone
 #[test]
 fn conformance_25_check_fails_after_tampering() {
     require_iptables!();
@@ -450,7 +450,7 @@ fn conformance_25_check_fails_after_tampering() {
     br.del();
 }
 
-// checklist 30: GC removes rules of attachments not in the valid list
+// Documentation/conformance.md item 30: GC removes rules of attachments not in the valid list
 #[test]
 fn conformance_30_gc_removes_stale_attachments() {
     require_iptables!();

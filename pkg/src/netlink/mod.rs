@@ -24,8 +24,6 @@ mod bridge;
 #[cfg(feature = "netlink")]
 mod link;
 #[cfg(feature = "netlink")]
-pub mod macvlan;
-#[cfg(feature = "netlink")]
 mod route;
 #[cfg(feature = "netlink")]
 pub mod rt;

@@ -7,14 +7,14 @@
 //! leave a window in which a kill strands a `veth…` link in the container).
 //! From then on, the attachment's rollback removes the link and the IPAM
 //! reservation if a later step fails (Go's deferred delete misses some
-//! paths, plugins.md §2.3).
+//! paths, Documentation/macvlan.md).
 
 use std::time::Duration;
 
 use nix::errno::Errno;
 
 use pkg::attach::Attachment;
-use pkg::netlink::macvlan::{MacvlanSpec, Mode};
+use crate::link::{self, MacvlanSpec, Mode};
 use pkg::netlink::{LinkId, Netlink};
 use pkg::skel::CmdArgs;
 use pkg::sysctl::{self, Family};
@@ -64,7 +64,7 @@ pub fn add(args: &CmdArgs) -> Result<CniResult> {
     } else {
         &mut at.host
     };
-    creator.macvlan_add(&args.ifname, &spec).map_err(|e| {
+    link::add(creator, &args.ifname, &spec).map_err(|e| {
         // The kernel gives no reason for this one; it is the usual cause.
         let hint = if conf.mode == Mode::Passthru && e.is_errno(Errno::EINVAL) {
             " (passthru mode takes the master for itself: it fails while any other macvlan uses it)"

@@ -4,7 +4,7 @@
 
 use pkg::attach;
 use pkg::netlink::Netlink;
-use pkg::netlink::macvlan::{self, Mode};
+use crate::link::{self as macvlan, Mode};
 use pkg::skel::CmdArgs;
 use pkg::{Error, Result, iface, ipam};
 

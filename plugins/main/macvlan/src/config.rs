@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use pkg::netlink::macvlan::Mode;
+use crate::link::Mode;
 use pkg::netlink::{Link, LinkId, Netlink};
 use pkg::skel::CmdArgs;
 use pkg::types::{CniArgs, Dns, decode};

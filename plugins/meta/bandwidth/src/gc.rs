@@ -17,7 +17,7 @@ use crate::tc::{INGRESS_HANDLE, INGRESS_PARENT, ROOT, Tc};
 
 pub fn gc(args: &CmdArgs) -> Result<()> {
     let network = args.conf.name.as_str();
-    // No list at all: no attachment is valid (spec-notes §1.8).
+    // No list at all: no attachment is valid (Documentation/spec-notes.md §1.8).
     let keep: HashSet<String> = args
         .conf
         .gc_valid_attachments()

@@ -1,4 +1,4 @@
-//! portmap's configuration (plugins.md §4.1), validated before anything is
+//! portmap's configuration (Documentation/portmap.md), validated before anything is
 //! touched: the options, the backend and `runtimeConfig.portMappings`.
 
 use std::net::IpAddr;
