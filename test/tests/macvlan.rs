@@ -6,8 +6,8 @@
 use std::net::SocketAddr;
 
 use integration::*;
-use pkg::netlink::Link;
 use macvlan::link::{self as mv, Mode};
+use pkg::netlink::Link;
 use serde_json::{Value, json};
 
 const MASTER: &str = "mvm0";

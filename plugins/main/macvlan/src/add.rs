@@ -14,7 +14,6 @@ use std::time::Duration;
 use nix::errno::Errno;
 
 use pkg::attach::Attachment;
-use crate::link::{self, MacvlanSpec, Mode};
 use pkg::netlink::{LinkId, Netlink};
 use pkg::skel::CmdArgs;
 use pkg::sysctl::{self, Family};
@@ -23,6 +22,7 @@ use pkg::types::version::Family as ResultShape;
 use pkg::{Context, Error, Result, iface, ipam};
 
 use crate::config::MacvlanConf;
+use crate::link::{self, MacvlanSpec, Mode};
 
 /// The longest we wait for IPv6 DAD. DAD stays on: unlike a veth, a
 /// macvlan shares its segment with other hosts, whose addresses IPAM does

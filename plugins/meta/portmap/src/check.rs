@@ -4,10 +4,10 @@
 
 use pkg::Result;
 
-use crate::mappings::{self as portmap, Attachment};
 use pkg::skel::CmdArgs;
 
 use crate::config::{PortmapConf, container_ips};
+use crate::mappings::{self as portmap, Attachment};
 
 pub fn check(args: &CmdArgs) -> Result<()> {
     let conf = PortmapConf::load(args)?;
