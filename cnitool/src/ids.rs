@@ -40,7 +40,7 @@ pub fn absolute(p: &Path) -> Result<PathBuf> {
 mod tests {
     use super::*;
 
-    // checklist 68 (ID part): the derivation of upstream cnitool
+    // Documentation/conformance.md item 68 (ID part): the derivation of upstream cnitool
     #[test]
     fn conformance_68_container_id_from_netns() {
         // `printf %s <path> | sha512sum | cut -c1-20`

@@ -1,5 +1,5 @@
 //! `cnitool`: run a CNI network against a network namespace by hand, as
-//! Go's cnitool does (spec-notes §8), on top of `libcni`. Extras: `list`,
+//! Go's cnitool does (Documentation/spec-notes.md §8), on top of `libcni`. Extras: `list`,
 //! `version`, `validate`, `--cache-dir`, `--timeout`, `--container-id`,
 //! and errors that show the plugin's code and details.
 

@@ -1,33 +1,24 @@
 //! The configuration parsers of every plugin that is not host-local (which
 //! has its own target): static, bridge, ptp, macvlan, tuning, portmap,
-//! bandwidth and firewall. The plugins are binaries, so their `config.rs`
-//! is compiled in here as it is. Only parsing and validation run; nothing
+//! bandwidth and firewall, through each plugin crate's `config` module.
+//! Only parsing and validation run; nothing
 //! touches the kernel. Any panic is a bug; loading must end in a value or
 //! a spec error with a CNI code.
 #![no_main]
-#![allow(dead_code)]
 
 use libfuzzer_sys::fuzz_target;
 use pkg::skel::{CmdArgs, Command, NetnsArg};
 use pkg::types::{NetConf, Version};
 use serde_json::Value;
 
-#[path = "../../plugins/meta/bandwidth/src/config.rs"]
-mod bandwidth_config;
-#[path = "../../plugins/main/bridge/src/config.rs"]
-mod bridge_config;
-#[path = "../../plugins/meta/firewall/src/config.rs"]
-mod firewall_config;
-#[path = "../../plugins/main/macvlan/src/config.rs"]
-mod macvlan_config;
-#[path = "../../plugins/meta/portmap/src/config.rs"]
-mod portmap_config;
-#[path = "../../plugins/main/ptp/src/config.rs"]
-mod ptp_config;
-#[path = "../../plugins/ipam/static/src/config.rs"]
-mod static_config;
-#[path = "../../plugins/meta/tuning/src/config.rs"]
-mod tuning_config;
+use bandwidth::config as bandwidth_config;
+use bridge::config as bridge_config;
+use firewall::config as firewall_config;
+use macvlan::config as macvlan_config;
+use portmap::config as portmap_config;
+use ptp::config as ptp_config;
+use static_ipam::config as static_config;
+use tuning::config as tuning_config;
 
 const COMMANDS: [Command; 3] = [Command::Add, Command::Del, Command::Check];
 

@@ -1,4 +1,4 @@
-//! Running networks (spec-notes §7.3, §7.4, §7.8): ADD, CHECK, DEL, GC
+//! Running networks (Documentation/spec-notes.md §7.3, §7.4, §7.8): ADD, CHECK, DEL, GC
 //! and STATUS of a plugin chain, the single-plugin variants, the cached
 //! result and config of an attachment, and validation against the
 //! plugins' VERSION answers. [`CniConfig`] is the Go `CNIConfig`.

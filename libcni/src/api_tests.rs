@@ -156,7 +156,7 @@ fn rt() -> RuntimeConf {
     RuntimeConf::new("c0ffee", "/run/netns/c1", "eth0")
 }
 
-// checklist 47: the first plugin gets no prevResult, plugin n+1 gets
+// Documentation/conformance.md item 47: the first plugin gets no prevResult, plugin n+1 gets
 // plugin n's result
 #[test]
 fn conformance_47_add_threads_prev_result() {
@@ -191,7 +191,7 @@ fn conformance_47_add_threads_prev_result() {
     }
 }
 
-// checklist 48: ADD stops at the first failure, keeps its code, runs no DEL
+// Documentation/conformance.md item 48: ADD stops at the first failure, keeps its code, runs no DEL
 // and caches nothing
 #[test]
 fn conformance_48_add_stops_at_first_failure() {
@@ -223,7 +223,7 @@ fn conformance_48_add_stops_at_first_failure() {
     );
 }
 
-// checklist 49: invalid container ID, network name or interface name are
+// Documentation/conformance.md item 49: invalid container ID, network name or interface name are
 // refused before any plugin runs
 #[test]
 fn conformance_49_add_validates_identifiers() {
@@ -283,7 +283,7 @@ fn add_then_del(version: &str, cached_version_change: Option<&str>) -> Vec<Call>
     calls
 }
 
-// checklist 52: DEL runs in reverse, every plugin with the cached final
+// Documentation/conformance.md item 52: DEL runs in reverse, every plugin with the cached final
 // result converted to the list version (lists >= 0.4.0)
 #[test]
 fn conformance_52_del_reverse_with_cached_result() {
@@ -316,7 +316,7 @@ fn conformance_52_del_reverse_with_cached_result() {
     }
 }
 
-// checklist 53: no cache entry → no prevResult; a corrupt one is removed
+// Documentation/conformance.md item 53: no cache entry → no prevResult; a corrupt one is removed
 // and DEL goes on without prevResult
 #[test]
 fn conformance_53_del_without_usable_cache() {
@@ -345,7 +345,7 @@ fn conformance_53_del_without_usable_cache() {
     }
 }
 
-// checklist 54: a successful DEL removes the cache file, a failed one keeps
+// Documentation/conformance.md item 54: a successful DEL removes the cache file, a failed one keeps
 // it; every plugin still runs and every failure is reported (deliberately
 // unlike Go, which stops at the first failing DEL)
 #[test]
@@ -402,7 +402,7 @@ fn conformance_54_del_failure_keeps_cache_and_runs_every_plugin() {
     assert_eq!(e3.fake.take(), vec!["c:DEL", "b:DEL", "a:DEL"]);
 }
 
-// checklist 55: CHECK below 0.4.0 is an error even with disableCheck;
+// Documentation/conformance.md item 55: CHECK below 0.4.0 is an error even with disableCheck;
 // disableCheck runs nothing; otherwise forward order with the cached result
 #[test]
 fn conformance_55_check() {
@@ -478,7 +478,7 @@ fn cached(e: &Env, l: &NetworkConfigList, cid: &str, ifname: &str) {
     e.cni.add_network_list(l, &rt).unwrap();
 }
 
-// checklist 56: GC with disableGC does nothing; otherwise DEL of every stale
+// Documentation/conformance.md item 56: GC with disableGC does nothing; otherwise DEL of every stale
 // cached attachment of this network, then GC to each plugin (>= 1.1.0)
 // with the valid set; keeps going past errors and returns them all
 #[test]
@@ -595,7 +595,7 @@ fn conformance_56_gc() {
     assert_eq!(e3.fake.take(), vec!["a:DEL"]);
 }
 
-// checklist 57: GC and STATUS carry CNI_COMMAND and CNI_PATH only, and no
+// Documentation/conformance.md item 57: GC and STATUS carry CNI_COMMAND and CNI_PATH only, and no
 // runtimeConfig or prevResult
 #[test]
 fn conformance_57_gc_status_parameters() {
@@ -629,7 +629,7 @@ fn conformance_57_gc_status_parameters() {
     }
 }
 
-// checklist 58: STATUS below 1.1.0 runs nothing; otherwise the first
+// Documentation/conformance.md item 58: STATUS below 1.1.0 runs nothing; otherwise the first
 // failure comes back with its code
 #[test]
 fn conformance_58_status() {
@@ -658,7 +658,7 @@ fn conformance_58_status() {
     assert_eq!(e.fake.take(), vec!["a:STATUS", "b:STATUS"]);
 }
 
-// checklist 65: validation needs every plugin to exist and list the exact
+// Documentation/conformance.md item 65: validation needs every plugin to exist and list the exact
 // version (empty = 0.1.0); returns the enabled capabilities
 #[test]
 fn conformance_65_validate_network_list() {
@@ -755,7 +755,7 @@ fn real(dirs: Vec<PathBuf>, cache: &Path) -> CniConfig {
         }))
 }
 
-// checklist 61: lookup walks CNI_PATH in order, takes the first regular
+// Documentation/conformance.md item 61: lookup walks CNI_PATH in order, takes the first regular
 // file, rejects path separators and an empty path list
 #[test]
 fn conformance_61_plugin_lookup() {
@@ -793,7 +793,7 @@ fn conformance_61_plugin_lookup() {
     assert!(err.msg().ends_with("no paths provided"), "{err}");
 }
 
-// checklist 63: a failing plugin's JSON error keeps code/msg/details; only
+// Documentation/conformance.md item 63: a failing plugin's JSON error keeps code/msg/details; only
 // stderr → stderr in the message; neither → "no error message". Also:
 // crash, garbage, a hang (timeout) and invalid JSON results.
 #[test]
@@ -861,7 +861,7 @@ fn conformance_63_plugin_failures() {
     }
 }
 
-// checklist 64: VERSION probing: stdin, dummy parameters, the pre-0.2.0
+// Documentation/conformance.md item 64: VERSION probing: stdin, dummy parameters, the pre-0.2.0
 // answer, and the 0.2.0 answer without supportedVersions
 #[test]
 fn conformance_64_version_probe() {
@@ -1007,7 +1007,7 @@ fn replays_podman_calls() {
                     assert_eq!(call.stdin, json!({"cniVersion": "1.1.0"}));
                 } else {
                     // Go always writes `"dns": {}` into 1.x results; an empty
-                    // dns is omitted in ours (checklist 67): the same result.
+                    // dns is omitted in ours (Documentation/conformance.md item 67): the same result.
                     let mut want_stdin = want.stdin.clone();
                     if let Some(p) = want_stdin
                         .get_mut("prevResult")
@@ -1087,7 +1087,7 @@ fn has_null(v: &Value) -> bool {
     }
 }
 
-// checklist 66 (runtime side): a cached 1.1.0 result given to a 0.4.0 list
+// Documentation/conformance.md item 66 (runtime side): a cached 1.1.0 result given to a 0.4.0 list
 // gains `ips[].version` and loses the interface extras; to 0.2.0 only the
 // first address of each family survives
 #[test]
@@ -1137,7 +1137,7 @@ fn conformance_66_cached_result_converted_to_list_version() {
     );
 }
 
-// checklist 67 (runtime side): what the library passes on (prevResult, the
+// Documentation/conformance.md item 67 (runtime side): what the library passes on (prevResult, the
 // cache, its return value) has no nulls, and 1.x results no empty dns
 #[test]
 fn conformance_67_no_nulls_passed_on() {

@@ -1,4 +1,4 @@
-//! The result cache (spec-notes §7.5), in Go libcni's format so that a node
+//! The result cache (Documentation/spec-notes.md §7.5), in Go libcni's format so that a node
 //! can mix runtimes: `<root>/results/<network>-<containerID>-<ifname>`,
 //! directory mode 0700, file mode 0600, one `cniCacheV1` JSON object per
 //! attachment holding the network config bytes (base64), the runtime

@@ -158,7 +158,7 @@ fn our_writes_match_go_files() {
     }
 }
 
-// checklist 51: file name, modes 0700/0600, and every field
+// Documentation/conformance.md item 51: file name, modes 0700/0600, and every field
 #[test]
 fn conformance_51_cache_file_layout() {
     let root = tempfile::tempdir().unwrap();
@@ -223,7 +223,7 @@ fn conformance_51_cache_file_layout() {
     );
 }
 
-// checklist 59: the reader accepts cniCacheV1 files and legacy bare results,
+// Documentation/conformance.md item 59: the reader accepts cniCacheV1 files and legacy bare results,
 // and converts to the requested version
 #[test]
 fn conformance_59_cached_result_formats() {
@@ -326,7 +326,7 @@ fn cached_config_replaces_args() {
     assert!(cache.config("net", &asker).is_err());
 }
 
-// checklist 60: enumeration skips what is not a complete cniCacheV1 entry
+// Documentation/conformance.md item 60: enumeration skips what is not a complete cniCacheV1 entry
 // and can filter by container ID
 #[test]
 fn conformance_60_cached_attachments() {

@@ -1,6 +1,6 @@
 //! Network configurations: parsing a conflist or a plugin object from
 //! bytes, loading them from a directory exactly as Go's libcni does
-//! (spec-notes §7.1: `.conflist` files first in byte order, then the legacy
+//! (Documentation/spec-notes.md §7.1: `.conflist` files first in byte order, then the legacy
 //! `.conf`/`.json`, plus the sibling `<dir>/<network>/*.conf` plugins),
 //! version selection with `cniVersions` (§2.6), and the legacy single
 //! plugin → list conversion (§2.3).

@@ -44,7 +44,7 @@ fn lookup(dir: &Path, name: &str) -> std::result::Result<(String, Vec<String>), 
         .map_err(|e| e.to_string())
 }
 
-// checklist 38: conflists in sorted order, the first with the name wins,
+// Documentation/conformance.md item 38: conflists in sorted order, the first with the name wins,
 // a .conf/.json of the same name only when no conflist matches
 #[test]
 fn conformance_38_lookup_order_and_precedence() {
@@ -112,7 +112,7 @@ fn lookup_errors() {
     assert!(is_not_found(&e) && !is_no_configs_found(&e), "{e}");
 }
 
-// checklist 39: a malformed conflist sorted before the match aborts the
+// Documentation/conformance.md item 39: a malformed conflist sorted before the match aborts the
 // lookup, and the error names the file
 #[test]
 fn conformance_39_malformed_file_aborts_lookup() {
@@ -170,7 +170,7 @@ fn conformance_39_malformed_file_aborts_lookup() {
     );
 }
 
-// checklist 40: a legacy .conf/.json is a one-plugin list with its name
+// Documentation/conformance.md item 40: a legacy .conf/.json is a one-plugin list with its name
 // and version; one without `type` is an error
 #[test]
 fn conformance_40_legacy_single_plugin_files() {
@@ -210,7 +210,7 @@ fn conf_to_list_bytes_match_go() {
     assert_eq!(list.cni_version, "0.3.1");
 }
 
-// checklist 41: sibling-directory plugins come after the inline ones unless
+// Documentation/conformance.md item 41: sibling-directory plugins come after the inline ones unless
 // loadOnlyInlinedPlugins; that flag without plugins, or no plugins at all,
 // is an error
 #[test]
@@ -288,7 +288,7 @@ fn conformance_41_sibling_directory_plugins() {
     }
 }
 
-// checklist 42: the three booleans take JSON booleans and "true"/"false"
+// Documentation/conformance.md item 42: the three booleans take JSON booleans and "true"/"false"
 // strings in any case, nothing else
 #[test]
 fn conformance_42_boolean_flags() {
@@ -329,7 +329,7 @@ fn conformance_42_boolean_flags() {
     }
 }
 
-// checklist 43: version selection with cniVersions
+// Documentation/conformance.md item 43: version selection with cniVersions
 #[test]
 fn conformance_43_version_selection() {
     let cases: Vec<(Value, std::result::Result<&str, ()>)> = vec![
@@ -385,7 +385,7 @@ fn conformance_43_version_selection() {
     }
 }
 
-// checklist 44: an empty plugins array is an error, every plugin needs a
+// Documentation/conformance.md item 44: an empty plugins array is an error, every plugin needs a
 // non-empty type
 #[test]
 fn conformance_44_plugins_need_a_type() {

@@ -1,4 +1,4 @@
-//! Running one plugin command (spec-notes §7.6): the environment a plugin
+//! Running one plugin command (Documentation/spec-notes.md §7.6): the environment a plugin
 //! gets, the [`Exec`] seam runtimes can replace (logging, sandboxes, test
 //! fakes), and decoding what an ADD prints (§7.3 step 5). Processes are
 //! spawned only through `pkg::invoke`.
@@ -18,7 +18,7 @@ use pkg::{Error, Result};
 pub trait Exec: Send + Sync {
     /// Run `plugin` with exactly `env` and `stdin`; on exit 0 return its
     /// stdout, otherwise its error decoded as Go's `pkg/invoke` does
-    /// (spec-notes §4.3).
+    /// (Documentation/spec-notes.md §4.3).
     fn exec_plugin(
         &self,
         plugin: &Path,
@@ -26,7 +26,7 @@ pub trait Exec: Send + Sync {
         env: &[(OsString, OsString)],
     ) -> Result<Vec<u8>>;
 
-    /// The executable for plugin type `name` in `dirs` (spec-notes §7.7).
+    /// The executable for plugin type `name` in `dirs` (Documentation/spec-notes.md §7.7).
     fn find_in_path(&self, name: &str, dirs: &[PathBuf]) -> Result<PathBuf> {
         invoke::find_in_path(name, dirs)
     }
@@ -137,7 +137,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    // checklist 62: the six CNI_* variables are always set, ours win over
+    // Documentation/conformance.md item 62: the six CNI_* variables are always set, ours win over
     // inherited ones, CNI_ARGS is k=v;k=v
     #[test]
     fn conformance_62_plugin_environment() {
@@ -167,7 +167,7 @@ mod tests {
         assert_eq!(get("CNI_PATH"), "/a:/b");
     }
 
-    // checklist 50: a result without cniVersion is read in the request's
+    // Documentation/conformance.md item 50: a result without cniVersion is read in the request's
     // version; empty output is an error
     #[test]
     fn conformance_50_result_version_and_empty_output() {

@@ -10,7 +10,7 @@
 //! - floats in Go's shortest form (`1e+21`, `1e-7`, `1000`).
 //!
 //! Integers stay exact: Go would round integers above 2^53 through
-//! float64 (documented deviation, spec-notes §2.4).
+//! float64 (documented deviation, Documentation/spec-notes.md §2.4).
 
 use std::io::{self, Write};
 

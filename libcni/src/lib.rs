@@ -1,4 +1,4 @@
-//! The runtime side of CNI, compatible with Go's `libcni` (spec-notes §7):
+//! The runtime side of CNI, compatible with Go's `libcni` (Documentation/spec-notes.md §7):
 //! load network configurations, find and run plugin chains, keep the
 //! result cache that podman, containerd and CRI-O read and write on the
 //! same node, and probe plugin versions. `cnitool` is built on it.

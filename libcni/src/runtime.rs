@@ -1,5 +1,5 @@
 //! The runtime's parameters for one attachment (Go `RuntimeConf`,
-//! spec-notes §7.2) and the request each plugin of a chain receives
+//! Documentation/spec-notes.md §7.2) and the request each plugin of a chain receives
 //! (§2.4): the plugin object with `name`, `cniVersion`, `prevResult` and
 //! `runtimeConfig` inserted or replaced, nothing else touched.
 
@@ -59,7 +59,7 @@ impl RuntimeConf {
     }
 }
 
-/// Parse `K=V;K=V` as cnitool does (spec-notes §8): every pair needs a
+/// Parse `K=V;K=V` as cnitool does (Documentation/spec-notes.md §8): every pair needs a
 /// non-empty key, a non-empty value and exactly one `=`. An empty string
 /// has no pairs.
 pub fn parse_cni_args(s: &str) -> Result<Vec<(String, String)>> {
@@ -166,7 +166,7 @@ mod tests {
         assert_eq!(rt.args_string(), "A=1;B=x/y");
     }
 
-    // checklist 45: name and cniVersion overwritten, every other key kept
+    // Documentation/conformance.md item 45: name and cniVersion overwritten, every other key kept
     // with its value (and exact integers)
     #[test]
     fn conformance_45_request_keeps_plugin_keys() {
@@ -193,7 +193,7 @@ mod tests {
         );
     }
 
-    // checklist 46: runtimeConfig holds exactly the enabled capabilities the
+    // Documentation/conformance.md item 46: runtimeConfig holds exactly the enabled capabilities the
     // runtime has values for; none at all means no key
     #[test]
     fn conformance_46_runtime_config_intersection() {

@@ -1,4 +1,4 @@
-//! VERSION probing of plugins (spec-notes §7.9) and decoding of the
+//! VERSION probing of plugins (Documentation/spec-notes.md §7.9) and decoding of the
 //! answer with Go's legacy rules.
 
 use std::path::Path;
@@ -89,7 +89,7 @@ pub fn probe(exec: &dyn Exec, plugin: &Path) -> Result<PluginVersionInfo> {
 mod tests {
     use super::*;
 
-    // checklist 64 (decoding part): missing cniVersion is an error, a bare
+    // Documentation/conformance.md item 64 (decoding part): missing cniVersion is an error, a bare
     // 0.2.0 answer means 0.1.0 and 0.2.0
     #[test]
     fn conformance_64_version_info_decoding() {

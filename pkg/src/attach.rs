@@ -194,7 +194,7 @@ pub fn gc(
     ipam: bool,
     rules: impl FnOnce(&[GcAttachment]) -> Result<()>,
 ) -> Result<()> {
-    // No list at all: no attachment is valid (spec-notes §1.8).
+    // No list at all: no attachment is valid (Documentation/spec-notes.md §1.8).
     let valid = args.conf.gc_valid_attachments().unwrap_or_default();
     let mut errors = Vec::new();
     if masq && let Err(e) = masq::gc(&args.conf.name, valid) {

@@ -21,7 +21,7 @@ pub fn split_path(list: &str) -> Vec<PathBuf> {
         .collect()
 }
 
-/// The first regular file named exactly `plugin` in `dirs` (spec-notes §7.7).
+/// The first regular file named exactly `plugin` in `dirs` (Documentation/spec-notes.md §7.7).
 pub fn find_in_path(plugin: &str, dirs: &[PathBuf]) -> Result<PathBuf> {
     if plugin.is_empty() {
         return Err(Error::invalid_config("no plugin name provided", ""));
@@ -90,7 +90,7 @@ impl Default for ErrorObject {
 }
 
 /// Run the plugin; on exit 0 return its stdout, else its error, decoded as
-/// the Go runtime does (spec-notes §4.3).
+/// the Go runtime does (Documentation/spec-notes.md §4.3).
 pub fn exec(e: &Exec<'_, '_>) -> Result<Vec<u8>> {
     start(e)?.finish()
 }

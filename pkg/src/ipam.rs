@@ -1,4 +1,4 @@
-//! IPAM delegation (spec-notes §6): run `ipam.type` from `CNI_PATH` with the
+//! IPAM delegation (Documentation/spec-notes.md §6): run `ipam.type` from `CNI_PATH` with the
 //! caller's exact stdin and environment, only `CNI_COMMAND` changed.
 
 use std::ffi::OsStr;
@@ -243,7 +243,7 @@ mod tests {
             .collect()
     }
 
-    // checklist 26: same stdin and environment, only CNI_COMMAND changed
+    // Documentation/conformance.md item 26: same stdin and environment, only CNI_COMMAND changed
     #[test]
     fn conformance_26_delegate_gets_same_stdin_and_env() {
         let d = tempfile::tempdir().unwrap();
@@ -256,7 +256,7 @@ mod tests {
         assert_eq!(lines[1].as_bytes(), a.stdin.as_slice());
     }
 
-    // checklist 27: a failure after IPAM ADD releases the address
+    // Documentation/conformance.md item 27: a failure after IPAM ADD releases the address
     #[test]
     fn conformance_27_rollback_releases_unless_committed() {
         let d = tempfile::tempdir().unwrap();
@@ -369,7 +369,7 @@ mod tests {
         }
     }
 
-    // checklist 28: DEL/CHECK/GC/STATUS are forwarded, errors propagate with their code
+    // Documentation/conformance.md item 28: DEL/CHECK/GC/STATUS are forwarded, errors propagate with their code
     #[test]
     fn conformance_28_forwarding_and_errors() {
         let d = tempfile::tempdir().unwrap();

@@ -7,7 +7,7 @@
 //! | [`error`] | the error type, which carries the CNI error code | |
 //! | [`validate`] | container ID, network name and interface name rules | |
 //! | [`ns`] | network namespaces; the only module that calls `setns` | |
-//! | [`netlink`] | a synchronous rtnetlink client: links, addresses, routes, traffic control | `netlink` |
+//! | [`netlink`] | the netlink transport (one socket type, every message family: `netlink-transport`) and the rtnetlink verbs: links, addresses, routes | `netlink` |
 //! | [`sysctl`] | `/proc/sys/net` paths and writes | |
 //! | [`invoke`] | finding and executing plugins | |
 //! | [`child`] | a child process with piped stdio driven by poll(2), no helper threads | |
@@ -17,8 +17,7 @@
 //! | [`iface`] | applying a result's addresses and routes to an interface | `netlink` |
 //! | [`files`] | bounded reads of regular files named by configuration | |
 //! | [`store`] | the host-local on-disk reservation store (Go-compatible) | `store` |
-//! | [`firewall`] | masquerade, spoof-check, port-mapping and forwarding rules; iptables, nftables and firewalld backends | `firewall` |
-//! | [`conntrack`] | netfilter conntrack over netlink: list entries, delete by destination port | `firewall` |
+//! | [`firewall`] | the netfilter model every firewall layout is written in, applied over nf_tables netlink or the iptables and nft tools; masquerade rules | `firewall` |
 //! | `skip` | whether a test that cannot run here skips or fails (`CNI_TESTS_REQUIRE_PRIV`) | tests, `testkit` |
 //! | [`testkit`] | throwaway namespaces and plugin runs for tests | `testkit` (implies `netlink`) |
 //!
@@ -56,8 +55,6 @@ mod alloc;
 #[cfg(feature = "netlink")]
 pub mod attach;
 pub mod child;
-#[cfg(feature = "firewall")]
-pub mod conntrack;
 pub mod error;
 pub mod files;
 #[cfg(feature = "firewall")]
@@ -66,7 +63,7 @@ pub mod firewall;
 pub mod iface;
 pub mod invoke;
 pub mod ipam;
-#[cfg(feature = "netlink")]
+#[cfg(feature = "netlink-transport")]
 pub mod netlink;
 pub mod ns;
 pub mod rollback;

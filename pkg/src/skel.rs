@@ -1,5 +1,5 @@
 //! The plugin skeleton: reads `CNI_*` and stdin, validates them exactly as
-//! Go's `pkg/skel` does (spec-notes §1.9), gates commands by version, calls
+//! Go's `pkg/skel` does (Documentation/spec-notes.md §1.9), gates commands by version, calls
 //! the plugin and prints the result or the spec error. The only place that
 //! writes to stdout or chooses the exit code.
 //!
@@ -459,7 +459,7 @@ struct EnvVars {
 impl EnvVars {
     /// The command first (an unknown one is refused before anything else),
     /// then every variable is valid UTF-8, then the required ones are
-    /// present and valid (spec-notes §1.9 step 1).
+    /// present and valid (Documentation/spec-notes.md §1.9 step 1).
     fn read(env: &[(OsString, OsString)]) -> Result<EnvVars> {
         let command_str = getenv(env, "CNI_COMMAND");
         let command = if command_str.is_empty() {

@@ -1,5 +1,5 @@
 //! In-process tests of the skeleton: fake environment, stdin and stdout.
-//! Test names cite the conformance checklist of spec-notes §10.
+//! Test names cite the conformance checklist of Documentation/conformance.md.
 
 use std::cell::RefCell;
 use std::ffi::OsString;
@@ -479,7 +479,7 @@ fn conformance_15_16_errors_are_json_with_nonzero_exit() {
     assert!(o.err_msg().contains("kaboom"));
 }
 
-// checklist 17, 18: ADD prints exactly the request version's shape
+// Documentation/conformance.md items 17, 18: ADD prints exactly the request version's shape
 #[test]
 fn conformance_17_18_add_output_shape() {
     for v in Version::ALL {
@@ -544,7 +544,7 @@ fn check_needs_netns_and_passes() {
     assert_eq!(calls, vec!["check"]);
 }
 
-// checklist 35: capabilities and unknown keys are tolerated
+// Documentation/conformance.md item 35: capabilities and unknown keys are tolerated
 #[test]
 fn conformance_35_unknown_keys_tolerated() {
     let stdin = json!({"cniVersion": "1.0.0", "name": "n", "type": "fake",

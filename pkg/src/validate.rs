@@ -1,4 +1,4 @@
-//! Identifier rules (spec-notes §2.5). They also keep these values safe to
+//! Identifier rules (Documentation/spec-notes.md §2.5). They also keep these values safe to
 //! use in file names: host-local builds `<dataDir>/<network>`. And the rule
 //! for the directories configs name (`dataDir`).
 
@@ -142,7 +142,7 @@ mod tests {
         }
     }
 
-    // checklist 9: interface name rules
+    // Documentation/conformance.md item 9: interface name rules
     #[test]
     fn conformance_09_interface_names() {
         let cases = [

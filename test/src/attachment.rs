@@ -36,7 +36,7 @@ impl Attachment {
             .run(&with_prev(&self.conf, &self.result))
     }
 
-    /// CHECK must succeed, printing nothing (checklist 25).
+    /// CHECK must succeed, printing nothing (Documentation/conformance.md item 25).
     pub fn check_ok(&self) {
         let out = self.check();
         out.expect_success();

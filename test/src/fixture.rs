@@ -146,7 +146,7 @@ impl Fixture {
         Attachment::add(self.call_of(plugin, "ADD", ctr, cid), conf)
     }
 
-    /// checklist 17, 18 and 22, for every spec version: ADD in a new
+    /// Documentation/conformance.md items 17, 18 and 22, for every spec version: ADD in a new
     /// container answers in the request's version, `check` looks at what
     /// it made, CHECK passes silently (from 0.4.0), DEL twice succeeds and
     /// leaves the container with `lo` only and nothing behind.
@@ -346,7 +346,7 @@ impl Fixture {
         ctr
     }
 
-    /// checklist 19: ADD into a container that already has the interface
+    /// Documentation/conformance.md item 19: ADD into a container that already has the interface
     /// fails (999), and so does ADD into a netns that does not exist (8);
     /// returns the container with its own `eth0`.
     pub fn assert_add_refused_for_taken_ifname_and_missing_netns(&self, conf: &Value) -> TestNs {
@@ -386,7 +386,7 @@ impl Fixture {
     }
 }
 
-/// checklist 1, 2 and 13: `plugin`'s VERSION lists every spec version; GC
+/// Documentation/conformance.md items 1, 2 and 13: `plugin`'s VERSION lists every spec version; GC
 /// and STATUS are refused below 1.1.0.
 pub fn assert_every_version_and_gc_status_gates(plugin: &str) {
     let out = Call::new(plugin_path(plugin), "VERSION").run_raw(b"");

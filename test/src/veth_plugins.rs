@@ -58,7 +58,7 @@ pub fn assert_concurrent_adds_and_dels(fx: &Fixture, n: usize, host_routes: bool
 /// attachment with `conf(fixture, backend)` reaches an outside network
 /// (`prefixes`, see [`outside`]) masqueraded, on ports
 /// `port` and `port + 1`; `check` looks at its result; and DEL after the
-/// netns is gone removes everything (checklist 23).
+/// netns is gone removes everything (Documentation/conformance.md item 23).
 pub fn assert_masquerade_on_both_backends(
     fx: impl Fn() -> Fixture,
     conf: impl Fn(&Fixture, &str) -> Value,
@@ -105,7 +105,7 @@ pub fn assert_masqueraded(
     );
 }
 
-/// checklist 23: DEL with an empty `CNI_NETNS` (the runtime lost it) still
+/// Documentation/conformance.md item 23: DEL with an empty `CNI_NETNS` (the runtime lost it) still
 /// releases the address and removes the masquerade rules of an attachment
 /// made with `extra` (which asks for iptables masquerade); the veth goes
 /// with the namespace.

@@ -6,9 +6,9 @@
 
 use std::path::PathBuf;
 
+use bandwidth::tc::{INGRESS_HANDLE, ROOT, Tbf, Tc, tick_in_usec};
 use integration::*;
 use pkg::netlink::Link;
-use pkg::netlink::tc::{INGRESS_HANDLE, ROOT, Tbf, tick_in_usec};
 use serde_json::{Value, json};
 
 const NET: &str = "bwnet";
@@ -74,9 +74,7 @@ impl<'f> Env<'f> {
     /// device's default.
     fn qdiscs(&self, dev: &str) -> Vec<(u32, u32, String, Option<Tbf>)> {
         let index = self.host_link(dev).unwrap().index;
-        self.fx
-            .host
-            .netlink()
+        tc_socket(&self.fx.host)
             .qdisc_list(Some(index))
             .unwrap()
             .into_iter()
@@ -102,7 +100,7 @@ impl<'f> Env<'f> {
 
     fn redirects(&self, dev: &str) -> Vec<u32> {
         let index = self.host_link(dev).unwrap().index;
-        self.fx.host.netlink().ingress_redirects(index).unwrap()
+        tc_socket(&self.fx.host).ingress_redirects(index).unwrap()
     }
 
     /// No qdisc of ours on the veth, no IFB.
@@ -123,6 +121,11 @@ fn ifb_name(network: &str, cid: &str) -> String {
 fn limits() -> Value {
     json!({"ingressRate": 1_000_000, "ingressBurst": 80_000,
         "egressRate": 2_000_000, "egressBurst": 160_000})
+}
+
+/// A traffic-control socket in `ns`.
+fn tc_socket(ns: &TestNs) -> Tc {
+    ns.open().run(Tc::new).unwrap()
 }
 
 fn tbf(rate: u64, burst: u64) -> Tbf {
@@ -152,7 +155,7 @@ fn shapes_both_directions_every_version() {
         let name = ifb_name(NET, "bw1");
         let ifb = env.host_link(&name).expect("ifb exists");
 
-        // checklist 20: prevResult plus the IFB, {name, mac}
+        // Documentation/conformance.md item 20: prevResult plus the IFB, {name, mac}
         let mut want = env.prev(v);
         want["interfaces"]
             .as_array_mut()
@@ -212,7 +215,7 @@ fn shapes_both_directions_every_version() {
                 Value::Null
             );
         }
-        // checklist 22: DEL twice
+        // Documentation/conformance.md item 22: DEL twice
         env.call("DEL", "bw1").run(&c).expect_success();
         // with prevResult, the veth's qdiscs go too: no redirect to a
         // deleted device
@@ -250,7 +253,7 @@ fn one_direction_only() {
     assert!(env.ifbs().is_empty());
 }
 
-// checklist 34: the capability with Go-default capitalised keys; the
+// Documentation/conformance.md item 34: the capability with Go-default capitalised keys; the
 // top-level keys win when any is present
 #[test]
 fn conformance_34_capability_and_precedence() {
@@ -290,7 +293,7 @@ fn conformance_34_capability_and_precedence() {
     env.call("DEL", "cap2").run(&c).expect_success();
 }
 
-// checklist 20: nothing to shape, prevResult through unchanged
+// Documentation/conformance.md item 20: nothing to shape, prevResult through unchanged
 #[test]
 fn conformance_20_no_limits_passes_prev_result_through() {
     require_root!();
@@ -323,7 +326,7 @@ fn conformance_20_no_limits_passes_prev_result_through() {
     assert_eq!(code, 1);
 }
 
-// checklist 25: CHECK compares the qdisc parameters and finds what is gone
+// Documentation/conformance.md item 25: CHECK compares the qdisc parameters and finds what is gone
 #[test]
 fn conformance_25_check_fails_after_tampering() {
     require_root!();
@@ -358,9 +361,7 @@ fn conformance_25_check_fails_after_tampering() {
     assert_eq!(msg, "failed to find the tbf qdisc of hveth0");
     // put it back as Go would compute it, and CHECK passes again
     let want = tbf(1_000_000, 80_000);
-    env.fx
-        .host
-        .netlink()
+    tc_socket(&env.fx.host)
         .qdisc_add_tbf(env.host_link("hveth0").unwrap().index, &want)
         .unwrap();
     env.call("CHECK", "chk").run(&cc).expect_success();
@@ -387,7 +388,7 @@ fn conformance_25_check_fails_after_tampering() {
     env.call("DEL", "chk").run(&c).expect_success();
 }
 
-// checklist 23: DEL needs neither the netns nor prevResult
+// Documentation/conformance.md item 23: DEL needs neither the netns nor prevResult
 #[test]
 fn conformance_23_del_without_netns_or_prev_result() {
     require_root!();
@@ -520,7 +521,7 @@ fn bad_input_changes_nothing() {
     assert_eq!(q.len(), 1, "{q:?}");
     assert_eq!(q[0].2, "ingress");
     assert!(env.ifbs().is_empty());
-    // checklist 24: DEL after the failed ADD
+    // Documentation/conformance.md item 24: DEL after the failed ADD
     env.call("DEL", "half")
         .run(&env.conf(v, limits()))
         .expect_success();

@@ -165,7 +165,7 @@ fn dual_stack_and_default_gateway() {
     net.assert_no_leftovers("dual stack");
 }
 
-// checklist 25: CHECK fails when a resource from prevResult is gone
+// Documentation/conformance.md item 25: CHECK fails when a resource from prevResult is gone
 #[test]
 fn conformance_25_check_fails_after_manual_removal() {
     require_root!();
@@ -486,7 +486,7 @@ fn vlan_filtering_is_applied_or_refused_clearly() {
     net.assert_no_leftovers("vlan");
 }
 
-// checklist 30-ish for bridge: GC removes masquerade state and reservations of stale attachments
+// Documentation/conformance.md item 30-ish for bridge: GC removes masquerade state and reservations of stale attachments
 #[test]
 fn gc_removes_stale_attachments() {
     require_root!();

@@ -226,7 +226,7 @@ fn chain(name: &str, version: &str, types: &[&str]) -> Value {
            "plugins": types.iter().map(|t| json!({"type": t})).collect::<Vec<_>>()})
 }
 
-// checklist 68: container ID from SHA-512 of the absolute netns path,
+// Documentation/conformance.md item 68: container ID from SHA-512 of the absolute netns path,
 // ifname default eth0, NETCONFPATH, CNI_PATH, CNI_ARGS, CAP_ARGS,
 // CNI_IFNAME, the ADD result on stdout, exit 1 and a message on failure
 #[test]

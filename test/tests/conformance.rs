@@ -1,4 +1,4 @@
-//! The plugin-side conformance checklist (spec-notes §10), exercised against
+//! The plugin-side conformance checklist (Documentation/conformance.md), exercised against
 //! every built plugin binary (loopback, host-local, static) the way a
 //! runtime runs it: in a scratch "host" namespace, with `CNI_*` variables
 //! and the request configuration on stdin. Test names cite the item.
@@ -23,7 +23,7 @@ const ALL_VERSIONS: [&str; 7] = [
 const NET: &str = "conf-net";
 /// How long a plugin may take for a run that must not block.
 const PROMPT: Duration = Duration::from_secs(10);
-/// Well-known codes (spec-notes §4.2, plus Go's 8).
+/// Well-known codes (Documentation/spec-notes.md §4.2, plus Go's 8).
 const WELL_KNOWN: [u64; 12] = [1, 2, 3, 4, 5, 6, 7, 8, 11, 50, 51, 999];
 
 fn version_line() -> String {

@@ -49,7 +49,7 @@ fn add_check_del_every_version() {
         let cid = format!("ctr-{}", v.as_str().replace('.', "-"));
         let r = e.call("ADD", &cid).run(&c).expect_success();
         assert_eq!(r["cniVersion"], v.as_str());
-        // checklist 29: IPAM results carry no interfaces
+        // Documentation/conformance.md item 29: IPAM results carry no interfaces
         assert!(r.get("interfaces").is_none(), "{r}");
         let addr = addresses(&r)[0].clone();
         let ip = addr.split('/').next().unwrap();
@@ -74,7 +74,7 @@ fn add_check_del_every_version() {
         if v.has_check() {
             e.call("CHECK", &cid).run(&c).expect_success();
         }
-        // checklist 22, 23: DEL twice, and without a netns
+        // Documentation/conformance.md items 22, 23: DEL twice, and without a netns
         e.call("DEL", &cid).netns_path("").run(&c).expect_success();
         e.call("DEL", &cid).run(&c).expect_success();
         assert!(!e.fx.netdir().join(ip).exists());
@@ -156,7 +156,7 @@ fn round_robin_and_legacy_keys_and_ranges() {
     );
 }
 
-// checklist 34: capability payloads with Go-default capitalised keys
+// Documentation/conformance.md item 34: capability payloads with Go-default capitalised keys
 #[test]
 fn conformance_34_requested_addresses_and_capitalised_capabilities() {
     require_root!();
@@ -338,7 +338,7 @@ fn resolv_conf_becomes_dns() {
     );
 }
 
-// checklist 37: 50 concurrent ADDs, 50 distinct addresses
+// Documentation/conformance.md item 37: 50 concurrent ADDs, 50 distinct addresses
 #[test]
 fn conformance_37_concurrent_adds_get_distinct_addresses() {
     require_root!();
@@ -367,7 +367,7 @@ fn conformance_37_concurrent_adds_get_distinct_addresses() {
     assert!(e.fx.reservations().is_empty());
 }
 
-// checklist 30: GC removes only attachments missing from the valid list
+// Documentation/conformance.md item 30: GC removes only attachments missing from the valid list
 #[test]
 fn conformance_30_gc() {
     require_root!();
@@ -414,7 +414,7 @@ fn conformance_30_gc() {
     assert_eq!(code, 1);
 }
 
-// checklist 31: STATUS is 0 when ready, 50 when the pool is exhausted or the store unusable
+// Documentation/conformance.md item 31: STATUS is 0 when ready, 50 when the pool is exhausted or the store unusable
 #[test]
 fn conformance_31_status() {
     require_root!();
@@ -550,7 +550,7 @@ fn duplicate_add_is_refused_like_go() {
     e.call("ADD", "dup").ifname("net1").run(&c).expect_success();
 }
 
-// checklist 24: DEL after a failed ADD succeeds and leaves nothing
+// Documentation/conformance.md item 24: DEL after a failed ADD succeeds and leaves nothing
 #[test]
 fn conformance_24_del_after_failed_add() {
     require_root!();

@@ -44,7 +44,7 @@ fn add_check_del_every_version() {
         if v.has_check() {
             call("CHECK").run(&with_prev(&conf(v), &r)).expect_success();
         }
-        // checklist 22: DEL twice
+        // Documentation/conformance.md item 22: DEL twice
         call("DEL").run(&conf(v)).expect_success();
         assert!(!is_up(&ctr, "lo"), "{v}: lo is down after DEL");
         call("DEL").run(&conf(v)).expect_success();
@@ -57,7 +57,7 @@ fn add_check_del_every_version() {
     }
 }
 
-// checklist 20: a chained loopback prints prevResult unchanged
+// Documentation/conformance.md item 20: a chained loopback prints prevResult unchanged
 #[test]
 fn conformance_20_passes_prev_result_through() {
     require_root!();
@@ -77,7 +77,7 @@ fn conformance_20_passes_prev_result_through() {
         c["prevResult"] = prev.clone();
         let r = fx.call("ADD", &ctr, CID).run(&c).expect_success();
         assert_eq!(r, prev, "{v}");
-        // checklist 21: a prevResult without cniVersion is read as the request's
+        // Documentation/conformance.md item 21: a prevResult without cniVersion is read as the request's
         prev.as_object_mut().unwrap().remove("cniVersion");
         c["prevResult"] = prev;
         let r = fx.call("ADD", &ctr, CID).run(&c).expect_success();
@@ -86,7 +86,7 @@ fn conformance_20_passes_prev_result_through() {
     }
 }
 
-// checklist 23: DEL of a vanished or empty netns succeeds
+// Documentation/conformance.md item 23: DEL of a vanished or empty netns succeeds
 #[test]
 fn conformance_23_del_without_netns() {
     require_root!();
@@ -108,7 +108,7 @@ fn conformance_23_del_without_netns() {
     assert!(msg.contains("does not exist"), "{msg}");
 }
 
-// checklist 36: never touch the plugin's own namespace (the loopback incident)
+// Documentation/conformance.md item 36: never touch the plugin's own namespace (the loopback incident)
 #[test]
 fn conformance_36_refuses_own_netns() {
     require_root!();
@@ -126,7 +126,7 @@ fn conformance_36_refuses_own_netns() {
     }
 }
 
-// checklist 32: no GC/STATUS logic, so both succeed after the version gate
+// Documentation/conformance.md item 32: no GC/STATUS logic, so both succeed after the version gate
 #[test]
 fn conformance_32_gc_status_succeed() {
     require_root!();

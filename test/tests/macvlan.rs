@@ -6,8 +6,8 @@
 use std::net::SocketAddr;
 
 use integration::*;
+use macvlan::link::{self as mv, Mode};
 use pkg::netlink::Link;
-use pkg::netlink::macvlan::{self, Mode};
 use serde_json::{Value, json};
 
 const MASTER: &str = "mvm0";
@@ -55,7 +55,7 @@ fn assert_clean(net: &Fixture, what: &str, ctrs: &[&TestNs]) {
     assert!(res.is_empty(), "{what}: reservations left: {res:?}");
 }
 
-// checklist 17, 18 and 22: the result in each version's shape, the macvlan
+// Documentation/conformance.md items 17, 18 and 22: the result in each version's shape, the macvlan
 // in the kernel, CHECK passes, DEL twice. The host has an `eth0` of its
 // own, which the temporary name keeps out of the way.
 #[test]
@@ -70,7 +70,7 @@ fn conformance_18_add_check_del_every_version() {
         let r = &a.result;
         let link = eth0(ctr);
         assert_eq!(link.kind.as_deref(), Some("macvlan"));
-        assert_eq!(macvlan::mode_of(&link), Some(Mode::Bridge));
+        assert_eq!(mv::mode_of(&link), Some(Mode::Bridge));
         assert_eq!(link.parent, Some(master(&net).index));
         assert!(link.is_up());
         assert_eq!(link.mtu, master(&net).mtu);
@@ -148,7 +148,7 @@ fn private_and_vepa_modes_isolate_containers() {
         let c = net.conf(Version::V1_0_0, json!({"mode": mode.as_str()}));
         let ra = net.add(&a, "ca", &c);
         let rb = net.add(&b, "cb", &c);
-        assert_eq!(macvlan::mode_of(&eth0(&a)), Some(mode));
+        assert_eq!(mv::mode_of(&eth0(&a)), Some(mode));
         let ipb = rb.ip(0);
         let probe = tcp_probe(
             &b,
@@ -323,10 +323,10 @@ fn each_config_key() {
     run(json!({"mtu": 1400}), &|l, _| assert_eq!(l.mtu, 1400));
     run(json!({"mtu": 1500}), &|l, _| assert_eq!(l.mtu, 1500));
     run(json!({"mode": "passthru"}), &|l, _| {
-        assert_eq!(macvlan::mode_of(l), Some(Mode::Passthru))
+        assert_eq!(mv::mode_of(l), Some(Mode::Passthru))
     });
     run(json!({"bcqueuelen": 123}), &|l, _| {
-        assert_eq!(macvlan::bc_queue_len_of(l), Some(123))
+        assert_eq!(mv::bc_queue_len_of(l), Some(123))
     });
     run(
         json!({"dns": {"nameservers": ["10.78.0.53"], "domain": "example"}}),
@@ -356,7 +356,7 @@ fn each_config_key() {
     assert_clean(&net, "keys", &[&ctr]);
 }
 
-// checklist 19: the ifname already exists; and other bad input, with nothing
+// Documentation/conformance.md item 19: the ifname already exists; and other bad input, with nothing
 // left behind
 #[test]
 fn conformance_19_bad_input_leaves_nothing_behind() {
@@ -419,7 +419,7 @@ fn conformance_19_bad_input_leaves_nothing_behind() {
     assert_eq!(link_names(&net.host), host_before);
 }
 
-// checklist 27 and 24: failures after the link exists remove it and give
+// Documentation/conformance.md items 27 and 24: failures after the link exists remove it and give
 // the address back; DEL after a failed ADD succeeds
 #[test]
 fn conformance_27_rollback_after_the_link_exists() {
@@ -472,7 +472,7 @@ fn conformance_27_rollback_after_the_link_exists() {
     assert_clean(&net, "rollback", &[&ctr, &holder_ns, &other]);
 }
 
-// checklist 23: DEL releases IPAM with the netns empty or gone, and never
+// Documentation/conformance.md item 23: DEL releases IPAM with the netns empty or gone, and never
 // needs the master
 #[test]
 fn conformance_23_del_without_netns_or_master() {
@@ -506,7 +506,7 @@ fn conformance_23_del_without_netns_or_master() {
     assert_clean(&net, "netns-less DEL", &[&ctr]);
 }
 
-// checklist 25: CHECK fails when what ADD made has changed
+// Documentation/conformance.md item 25: CHECK fails when what ADD made has changed
 #[test]
 fn conformance_25_check_fails_after_changes() {
     require_root!();
@@ -552,7 +552,7 @@ fn conformance_25_check_fails_after_changes() {
     }
 }
 
-// checklist 28: GC and STATUS go to the IPAM plugin
+// Documentation/conformance.md item 28: GC and STATUS go to the IPAM plugin
 #[test]
 fn conformance_28_gc_and_status_delegate_to_ipam() {
     require_root!();
@@ -598,7 +598,7 @@ fn interop_with_go_macvlan() {
     );
 }
 
-// checklist 1, 2 and 13: VERSION lists every version; GC and STATUS are
+// Documentation/conformance.md items 1, 2 and 13: VERSION lists every version; GC and STATUS are
 // refused below 1.1.0
 #[test]
 fn conformance_02_versions_and_gates() {

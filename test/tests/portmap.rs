@@ -137,7 +137,7 @@ fn udp_probe(
     Ok(peer)
 }
 
-// checklist 20: the chained result is prevResult; 22: DEL twice
+// Documentation/conformance.md item 20: the chained result is prevResult; 22: DEL twice
 #[test]
 fn conformance_20_add_check_del_every_version_both_backends() {
     require_root!();
@@ -154,7 +154,7 @@ fn conformance_20_add_check_del_every_version_both_backends() {
             assert_eq!(&out, prev, "{backend} {v}: portmap passes prevResult on");
             assert!(env.has_rules(&cid), "{backend} {v}: rules after ADD");
             if v.has_check() {
-                // checklist 25: CHECK is silent on success (IPv4-only container)
+                // Documentation/conformance.md item 25: CHECK is silent on success (IPv4-only container)
                 let out = env.call("CHECK", &ctr, &cid).run(&conf);
                 assert_eq!(out.expect_success(), Value::Null, "{backend} {v}");
             }
@@ -379,7 +379,7 @@ fn each_config_key_on_both_backends() {
     }
 }
 
-// checklist 23: DEL without prevResult, and with the netns gone
+// Documentation/conformance.md item 23: DEL without prevResult, and with the netns gone
 #[test]
 fn conformance_23_del_without_prev_result_or_netns() {
     require_root!();
@@ -411,7 +411,7 @@ fn conformance_23_del_without_prev_result_or_netns() {
     }
 }
 
-// checklist 25: CHECK fails when a rule it made is missing
+// Documentation/conformance.md item 25: CHECK fails when a rule it made is missing
 #[test]
 fn conformance_25_check_fails_after_tampering() {
     require_root!();
@@ -464,7 +464,7 @@ fn conformance_25_check_fails_after_tampering() {
     }
 }
 
-// checklist 30: GC removes rules of attachments not in the valid list
+// Documentation/conformance.md item 30: GC removes rules of attachments not in the valid list
 #[test]
 fn conformance_30_gc_removes_stale_attachments() {
     require_root!();
@@ -754,19 +754,29 @@ fn exec_counts_per_add_and_del() {
                 add_auto.len()
             );
             let families = if dual { 2 } else { 1 };
-            match backend {
-                // a listing and a restore per family
-                "iptables" => assert_eq!(add.len(), 2 * families, "{add:?}"),
-                // a listing per family and one transaction
-                _ => assert_eq!(add.len(), families + 1, "{add:?}"),
+            if log.iptables_nft() {
+                // Over netlink, but iptables makes the built-in chains of
+                // its nat table that do not exist yet (PREROUTING and
+                // OUTPUT: the bridge's masquerade made POSTROUTING), one
+                // restore per family; nftables needs no tool at all.
+                let want = if backend == "iptables" { families } else { 0 };
+                assert_eq!(add.len(), want, "{add:?}");
+                assert_eq!(del.len(), 0, "{del:?}");
+            } else {
+                match backend {
+                    // a listing and a restore per family
+                    "iptables" => assert_eq!(add.len(), 2 * families, "{add:?}"),
+                    _ => assert_eq!(add.len(), 0, "{add:?}"),
+                }
+                // DEL looks at both backends and families: an iptables
+                // listing per family, plus a restore per family that holds
+                // rules
+                assert_eq!(
+                    del.len(),
+                    2 + if backend == "iptables" { families } else { 0 },
+                    "{del:?}"
+                );
             }
-            // DEL looks at both backends and families: 4 listings, plus
-            // one batch for the backend that holds rules
-            assert_eq!(
-                del.len(),
-                4 + if backend == "iptables" { families } else { 1 },
-                "{del:?}"
-            );
             if backend == "iptables"
                 && let Some(go) = go_plugin("portmap")
             {
@@ -787,7 +797,7 @@ fn exec_counts_per_add_and_del() {
     }
 }
 
-// checklist 37: concurrent ADDs for different containers are safe
+// Documentation/conformance.md item 37: concurrent ADDs for different containers are safe
 #[test]
 fn conformance_37_concurrent_adds_and_dels() {
     require_root!();

@@ -96,7 +96,7 @@ fn host_end(net: &Fixture, r: &Value) -> Link {
         .unwrap()
 }
 
-// checklist 17, 18 and 22: the result in each version's shape, real kernel
+// Documentation/conformance.md items 17, 18 and 22: the result in each version's shape, real kernel
 // state behind it, CHECK passes, DEL twice
 #[test]
 fn conformance_18_add_check_del_every_version() {
@@ -299,7 +299,7 @@ fn mtu_and_dns_keys() {
     net.assert_no_leftovers("keys");
 }
 
-// checklist 25: CHECK fails when a resource from prevResult is gone
+// Documentation/conformance.md item 25: CHECK fails when a resource from prevResult is gone
 #[test]
 fn conformance_25_check_fails_after_manual_removal() {
     require_root!();
@@ -353,7 +353,7 @@ fn conformance_25_check_fails_after_manual_removal() {
     net.assert_no_leftovers("check");
 }
 
-// checklist 23: DEL with an empty CNI_NETNS still releases IPAM and rules
+// Documentation/conformance.md item 23: DEL with an empty CNI_NETNS still releases IPAM and rules
 #[test]
 fn conformance_23_del_without_netns_releases_everything() {
     require_root!();
@@ -363,7 +363,7 @@ fn conformance_23_del_without_netns_releases_everything() {
     );
 }
 
-// checklist 19: the ifname already exists; and other bad input, with
+// Documentation/conformance.md item 19: the ifname already exists; and other bad input, with
 // nothing left behind
 #[test]
 fn conformance_19_bad_input_leaves_nothing_behind() {
@@ -405,7 +405,7 @@ fn conformance_19_bad_input_leaves_nothing_behind() {
     net.assert_no_leftovers("bad input");
 }
 
-// checklist 27 and 24: a failure after IPAM ADD releases the address, and
+// Documentation/conformance.md items 27 and 24: a failure after IPAM ADD releases the address, and
 // every later step rolls back what it made; DEL after a failed ADD succeeds
 #[test]
 fn conformance_27_rollback_on_failure_at_each_step() {
@@ -501,7 +501,7 @@ fn concurrent_adds_and_dels() {
     assert_concurrent_adds_and_dels(&net(), 12, true);
 }
 
-// checklist 28 and 30: GC removes masquerade state and reservations of stale
+// Documentation/conformance.md items 28 and 30: GC removes masquerade state and reservations of stale
 // attachments; STATUS is the IPAM plugin's
 #[test]
 fn conformance_30_gc_removes_stale_attachments() {
@@ -558,7 +558,7 @@ fn interop_with_go_ptp() {
     );
 }
 
-// checklist 1, 2 and 13: VERSION lists every version; GC and STATUS are
+// Documentation/conformance.md items 1, 2 and 13: VERSION lists every version; GC and STATUS are
 // refused below 1.1.0
 #[test]
 fn conformance_02_versions_and_gates() {

@@ -27,7 +27,7 @@ fn chained_after_bridge_every_version() {
         let ctr = TestNs::new("ctr");
         let br = net.add_of("bridge", &ctr, "s1", &bridge(&net, v));
         let a = net.add(&ctr, "s1", &with_prev(&net.conf(v, json!({})), &br.result));
-        // checklist 20: the result is prevResult, with our change only
+        // Documentation/conformance.md item 20: the result is prevResult, with our change only
         let mut want = br.result.clone();
         want["dns"] = json!({"search": ["svc.example"]});
         assert_eq!(a.result, want, "{v}");

@@ -1,5 +1,5 @@
 //! static IPAM, executed as a runtime would, for every spec version
-//! (plugins.md §3.2). static needs no real netns, but skel requires
+//! (Documentation/static.md). static needs no real netns, but skel requires
 //! `CNI_NETNS` for ADD/CHECK, so each test passes a scratch container
 //! namespace and runs the plugin inside a scratch "host" namespace.
 
@@ -78,7 +78,7 @@ fn pairs(list: &[(&str, Option<&str>)]) -> Vec<(String, Option<String>)> {
         .collect()
 }
 
-// checklist 17/18/29: the configured addresses, gateways, routes and dns
+// Documentation/conformance.md items 17/18/29: the configured addresses, gateways, routes and dns
 // in exactly the request version's shape, without `interfaces` and
 // without `ips[].interface`.
 #[test]
@@ -117,7 +117,7 @@ fn add_returns_config_in_every_version_shape() {
             })
         };
         assert_eq!(r, want, "{v}");
-        // checklist 29, spelled out
+        // Documentation/conformance.md item 29, spelled out
         assert!(
             r.get("interfaces").is_none(),
             "{v}: IPAM result has interfaces: {r}"
@@ -218,7 +218,7 @@ fn cni_args_ip_appended_and_gateway_attached() {
             vec![("10.20.0.5/24", Some("10.20.0.1"))],
         ),
         (
-            "IgnoreUnknown lets a runtime's extra keys through (checklist 33)",
+            "IgnoreUnknown lets a runtime's extra keys through (Documentation/conformance.md item 33)",
             "IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=pod;IP=10.20.0.5/24",
             ipam.clone(),
             vec![configured, ("10.20.0.5/24", None)],
@@ -294,7 +294,7 @@ fn args_then_runtime_config_replace_addresses() {
     }
 }
 
-// checklist 34/35: Go decodes keys case-insensitively, so capitalised keys
+// Documentation/conformance.md items 34/35: Go decodes keys case-insensitively, so capitalised keys
 // (as Go-default struct field names) work.
 #[test]
 fn conformance_34_capitalised_keys() {
@@ -583,7 +583,7 @@ fn check_against_prev_result() {
             .run(&c)
             .expect_success();
 
-        // checklist 21: a prevResult without cniVersion is read as the
+        // Documentation/conformance.md item 21: a prevResult without cniVersion is read as the
         // request's version, and still checked
         let mut bare = prev.clone();
         bare.as_object_mut().unwrap().remove("cniVersion");
@@ -623,7 +623,7 @@ fn check_against_prev_result() {
     }
 }
 
-// checklist 22/23: DEL has nothing to undo and always succeeds, twice in a
+// Documentation/conformance.md items 22/23: DEL has nothing to undo and always succeeds, twice in a
 // row, with no netns or a vanished one, with or without prevResult.
 #[test]
 fn conformance_22_23_del_twice_without_netns() {
@@ -662,7 +662,7 @@ fn conformance_22_23_del_twice_without_netns() {
     }
 }
 
-// checklist 32: no GC/STATUS logic, so both succeed at 1.1.0 with no
+// Documentation/conformance.md item 32: no GC/STATUS logic, so both succeed at 1.1.0 with no
 // attachment parameters.
 #[test]
 fn conformance_32_gc_status_succeed() {

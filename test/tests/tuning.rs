@@ -123,7 +123,7 @@ fn every_key_every_version() {
         let r = env.call("ADD").run(&c).expect_success();
         assert_eq!(r["cniVersion"], v.as_str());
 
-        // checklist 20: prevResult out, with the new MAC
+        // Documentation/conformance.md item 20: prevResult out, with the new MAC
         let mut want = env.prev(v);
         if v >= Version::V0_3_0 {
             want["interfaces"][1]["mac"] = json!("0e:00:00:00:00:22");
@@ -171,7 +171,7 @@ fn every_key_every_version() {
                 "{v}: CHECK prints nothing"
             );
         }
-        // checklist 22: DEL twice
+        // Documentation/conformance.md item 22: DEL twice
         env.call("DEL").run(&c).expect_success();
         env.assert_pristine(&format!("{v} after DEL"));
         env.call("DEL").run(&c).expect_success();
@@ -180,7 +180,7 @@ fn every_key_every_version() {
     }
 }
 
-// checklist 20: a chained plugin with nothing to do returns prevResult
+// Documentation/conformance.md item 20: a chained plugin with nothing to do returns prevResult
 #[test]
 fn conformance_20_nothing_configured_passes_prev_result_through() {
     require_root!();
@@ -251,7 +251,7 @@ fn args_cni_runtime_config_and_cni_args() {
     env.assert_pristine("after refused CNI_ARGS");
 }
 
-// checklist 25: CHECK fails once the kernel state differs from the config
+// Documentation/conformance.md item 25: CHECK fails once the kernel state differs from the config
 #[test]
 fn conformance_25_check_fails_after_tampering() {
     require_root!();
@@ -330,7 +330,7 @@ fn conformance_25_check_fails_after_tampering() {
     assert!(!env.backup().exists());
 }
 
-// checklist 23: DEL without netns or prevResult still succeeds and cleans up
+// Documentation/conformance.md item 23: DEL without netns or prevResult still succeeds and cleans up
 #[test]
 fn conformance_23_del_without_netns_or_prev_result() {
     require_root!();
@@ -454,7 +454,7 @@ fn bad_input_changes_nothing() {
             "4096",
             "{extra}"
         );
-        // and DEL after the failed ADD succeeds (checklist 24)
+        // and DEL after the failed ADD succeeds (Documentation/conformance.md item 24)
         env.call("DEL").run(&c).expect_success();
     }
 }

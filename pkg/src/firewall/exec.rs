@@ -44,8 +44,6 @@ pub(super) enum ExecError {
         status: String,
         stderr: String,
     },
-    /// It succeeded but printed something we cannot read.
-    BadOutput { tool: String, detail: String },
 }
 
 impl ExecError {
@@ -94,9 +92,6 @@ impl ExecError {
                 "{what}: {tool} failed ({status}): {}",
                 stderr.trim()
             )),
-            ExecError::BadOutput { tool, detail } => {
-                Error::internal(format!("{what}: unexpected output from {tool}: {detail}"))
-            }
         }
     }
 }
@@ -127,9 +122,13 @@ pub(super) fn run(tool: &str, args: &[&str], stdin: Option<&str>) -> Result<Stri
     Ok(String::from_utf8_lossy(&done.stdout).into_owned())
 }
 
-#[cfg(test)]
+#[cfg(any(test, feature = "testkit"))]
 thread_local! {
     static EXECS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+#[cfg(test)]
+thread_local! {
     static HIDDEN: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
@@ -153,12 +152,12 @@ impl Drop for HiddenTools {
 }
 
 fn count_exec() {
-    #[cfg(test)]
+    #[cfg(any(test, feature = "testkit"))]
     EXECS.with(|c| c.set(c.get() + 1));
 }
 
 /// Tool runs started by this thread so far.
-#[cfg(test)]
+#[cfg(any(test, feature = "testkit"))]
 pub(super) fn exec_count() -> usize {
     EXECS.with(|c| c.get())
 }

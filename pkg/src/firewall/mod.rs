@@ -1,33 +1,36 @@
-//! Firewall state the plugins own: masquerade (bridge, ptp), MAC
-//! spoof-check (bridge), host port mappings (portmap) and the forwarding
-//! rules of the firewall plugin (`filter`, `firewalld`). The only module
-//! that runs `iptables` or `nft`.
+//! Firewall state the plugins own, and the only module that runs
+//! `iptables` or `nft` or speaks nf_tables.
 //!
-//! Every operation reads the current state once and applies its change in
-//! one batch per tool (`iptables-restore --noflush`, `nft -f -`): each exec
-//! of iptables takes the global xtables lock, and a dozen per ADD is what
-//! stalls pod churn on busy hosts. The layouts are Go's, byte for byte, so
-//! that either implementation cleans up after the other.
+//! One model ([`model`]): a layout (masquerade here; port mappings, the
+//! firewall plugin's forwarding rules and the MAC spoof check in their
+//! plugins) describes the tables, chains and rules it wants, each rule
+//! keyed by chain, comment and target; it plans a change ([`plan::Op`]s)
+//! from the current state ([`plan::State`]), and [`converge::converge`]
+//! has a backend apply it in one transaction: nf_tables over netlink for
+//! nft's tables and iptables-nft's (`nft`), the iptables tools for
+//! iptables-legacy and for rules in the tool's own syntax (`ipt`,
+//! `nftext`). The layouts are Go's, byte for byte in the kernel, so that
+//! either implementation cleans up after the other. See
+//! Documentation/firewall-rules.md.
 
+pub mod converge;
 mod exec;
-pub mod filter;
-pub mod firewalld;
-#[cfg(test)]
-mod interop_tests;
-mod iptables;
+mod ipt;
 pub mod masq;
+pub mod model;
 pub mod names;
-mod nfexpr;
-mod nfnl;
-mod nftables;
-pub mod portmap;
-pub mod spoofcheck;
-#[cfg(test)]
-mod testutil;
-#[cfg(test)]
-pub(crate) use testutil::{fresh_netns as test_fresh_netns, run as test_run};
+pub(crate) mod nft;
+mod nftext;
+pub mod plan;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testing;
 
 use crate::error::{Error, Result};
+
+/// `rule` in iptables' words (what follows `-A <chain>`), for messages.
+pub fn iptables_words(rule: &model::Rule) -> String {
+    ipt::words(rule)
+}
 
 /// Which attachment rules belong to: what the runtime passes as the
 /// network name, `CNI_CONTAINERID` and `CNI_IFNAME`.
@@ -59,7 +62,7 @@ pub fn select_backend(configured: Option<&str>) -> Result<Backend> {
             exec::find_tool("iptables").is_some(),
             exec::find_tool("nft").is_some(),
             iptables_works,
-            nftables::works,
+            nft_works,
         )),
     }
 }
@@ -79,6 +82,16 @@ fn detect(
         (true, true) if !iptables_works() && nft_works() => Backend::Nftables,
         _ => Backend::Iptables,
     }
+}
+
+/// Whether nft can change rules here, as `knftables` checks it.
+fn nft_works() -> bool {
+    exec::run(
+        "nft",
+        &["--check", "add", "table", "inet", "cni_plugins_masquerade"],
+        None,
+    )
+    .is_ok()
 }
 
 /// Whether iptables can read the nat table, which is what masquerade needs
@@ -146,7 +159,7 @@ mod tests {
 
     #[test]
     fn detects_on_this_host() {
-        if !testutil::fresh_netns(&[]) {
+        if !testing::fresh_netns(&[]) {
             return;
         }
         let want = if exec::find_tool("iptables").is_some() || exec::find_tool("nft").is_none() {

@@ -1,7 +1,10 @@
 //! Go's naming helpers (`pkg/utils`), byte for byte: chains and comments made
-//! by the Go plugins must be found by ours and the reverse.
+//! by the Go plugins must be found by ours and the reverse. Also what
+//! iptables accepts as a chain name an operator chooses.
 
 use sha2::{Digest, Sha512};
+
+use crate::error::{Error, Result};
 
 /// iptables allows 28 usable characters in a chain name.
 const MAX_CHAIN_LEN: usize = 28;
@@ -34,6 +37,26 @@ pub fn format_chain_name_with_prefix(name: &str, id: &str, prefix: &str) -> Stri
     chain
 }
 
+/// A user-chosen iptables chain name (portmap's `externalSetMarkChain`,
+/// the firewall plugin's `iptablesAdminChainName`) that iptables accepts
+/// and that cannot break out of a rule.
+pub fn validate_chain_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= MAX_CHAIN_LEN
+        && !name.starts_with(['-', '!'])
+        && name
+            .chars()
+            .all(|c| c.is_ascii_graphic() && c != '"' && c != '\'');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid_config(
+            format!("invalid iptables chain name {name:?}"),
+            "chain names have 1 to 28 printable characters, no quotes, and do not start with '-' or '!'",
+        ))
+    }
+}
+
 /// `name: "<name>" id: "<id>"`, quoted like Go's `%q`.
 pub fn format_comment(name: &str, id: &str) -> String {
     format!("name: {} id: {}", go_quote(name), go_quote(id))
@@ -61,7 +84,7 @@ fn hex(bytes: &[u8]) -> String {
 /// Go's `strconv.Quote`. Exact for ASCII (all valid CNI names and IDs);
 /// for other text Go's `unicode.IsPrint` is approximated by "not a control,
 /// not a non-space separator, not a common format character".
-pub(crate) fn go_quote(s: &str) -> String {
+pub fn go_quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -99,7 +122,7 @@ fn go_printable(c: char) -> bool {
 
 /// Reads one Go double-quoted string from the start of `s`; returns it and
 /// the text after the closing quote.
-pub(crate) fn go_unquote_prefix(s: &str) -> Option<(String, &str)> {
+pub fn go_unquote_prefix(s: &str) -> Option<(String, &str)> {
     let mut chars = s.strip_prefix('"')?.char_indices();
     let body = &s[1..];
     let mut out = String::new();
@@ -225,6 +248,15 @@ mod tests {
                 parse_comment(&got),
                 Some((name.to_string(), id.to_string()))
             );
+        }
+    }
+
+    #[test]
+    fn chain_names_iptables_accepts() {
+        validate_chain_name("CNI-ADMIN").unwrap();
+        validate_chain_name(&"A".repeat(28)).unwrap();
+        for bad in ["", "-j", "!x", "a b", "a\"b", "a'b", &"A".repeat(29)] {
+            assert_eq!(validate_chain_name(bad).unwrap_err().code(), 7, "{bad:?}");
         }
     }
 

@@ -3,12 +3,13 @@
 //! the host end of a container's veth across namespaces (tuning and
 //! bandwidth both act on it).
 
-use netlink_packet_core::DefaultNla;
+use netlink_packet_core::{DefaultNla, NLA_F_NESTED};
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::link::{LinkAttribute, LinkFlags};
 use netlink_packet_route::nsid::{NsidAttribute, NsidMessage};
 use rtnetlink::LinkUnspec;
 
+use super::nla::Attrs;
 use super::{Link, LinkId, Netlink};
 use crate::error::Result;
 use crate::ns::Netns;
@@ -45,17 +46,6 @@ fn by_id(id: LinkId<'_>) -> netlink_packet_route::link::LinkMessage {
 /// IPv4 settings (`/proc/sys/net/ipv4/conf/<link>/arp_notify`).
 pub const IPV4_DEVCONF_ARP_NOTIFY: u16 = 22;
 
-/// One netlink attribute: length, type, value, padding.
-fn nla(kind: u16, value: &[u8]) -> Vec<u8> {
-    let len = 4 + value.len();
-    let mut v = Vec::with_capacity((len + 3) & !3);
-    v.extend_from_slice(&(len as u16).to_ne_bytes());
-    v.extend_from_slice(&kind.to_ne_bytes());
-    v.extend_from_slice(value);
-    v.resize((len + 3) & !3, 0);
-    v
-}
-
 impl Netlink {
     /// Set IPv4 per-link settings (the `net.ipv4.conf.<link>.*` sysctls)
     /// by their IPV4_DEVCONF index, over netlink (IFLA_AF_SPEC / AF_INET /
@@ -63,19 +53,20 @@ impl Netlink {
     /// namespace among many (every namespace has a `conf/eth0`, and the
     /// lookup compares them all).
     pub fn link_set_ipv4_conf(&mut self, index: u32, values: &[(u16, u32)]) -> Result<()> {
-        const NLA_F_NESTED: u16 = 0x8000;
         const IFLA_AF_SPEC: u16 = 26;
         const IFLA_INET_CONF: u16 = 1;
-        let conf: Vec<u8> = values
-            .iter()
-            .flat_map(|(id, v)| nla(*id, &v.to_ne_bytes()))
-            .collect();
-        let inet = nla(IFLA_INET_CONF | NLA_F_NESTED, &conf);
-        let af = nla(libc::AF_INET as u16 | NLA_F_NESTED, &inet);
+        let mut af = Attrs::new();
+        af.nest(libc::AF_INET as u16, |inet| {
+            inet.nest(IFLA_INET_CONF, |conf| {
+                for (id, v) in values {
+                    conf.put(*id, &v.to_ne_bytes());
+                }
+            });
+        });
         let mut msg = LinkUnspec::new_with_index(index).build();
         msg.attributes.push(LinkAttribute::Other(DefaultNla::new(
             IFLA_AF_SPEC | NLA_F_NESTED,
-            af,
+            af.into_bytes(),
         )));
         self.link_set(msg, || format!("set ipv4 settings of link index {index}"))
     }

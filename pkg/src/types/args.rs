@@ -1,5 +1,5 @@
 //! `CNI_ARGS` (`K1=V1;K2=V2`), parsed with Go's `types.LoadArgs` rules
-//! (spec-notes §5.3): every piece needs exactly one `=`, keys are
+//! (Documentation/spec-notes.md §5.3): every piece needs exactly one `=`, keys are
 //! case-sensitive, unknown keys fail unless `IgnoreUnknown` is true, later
 //! duplicates win.
 
@@ -109,7 +109,7 @@ fn bad_args(msg: String) -> Error {
 mod tests {
     use super::*;
 
-    // checklist 33: unknown keys fail unless IgnoreUnknown, `=` exactly once, IP/MAC recognised
+    // Documentation/conformance.md item 33: unknown keys fail unless IgnoreUnknown, `=` exactly once, IP/MAC recognised
     #[test]
     fn conformance_33_cni_args() {
         struct Case {

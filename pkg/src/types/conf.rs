@@ -1,4 +1,4 @@
-//! The request configuration a plugin reads on stdin (spec-notes §2.2, §2.4):
+//! The request configuration a plugin reads on stdin (Documentation/spec-notes.md §2.2, §2.4):
 //! the keys every plugin shares. Plugin-specific keys are decoded by each
 //! plugin from the same JSON value with `types::decode`.
 

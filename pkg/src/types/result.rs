@@ -1,5 +1,5 @@
 //! The canonical result (the 1.1.0 shape) and its conversion to and from
-//! every spec version (spec-notes §3).
+//! every spec version (Documentation/spec-notes.md §3).
 
 use std::net::IpAddr;
 
@@ -243,7 +243,7 @@ impl CniResult {
     }
 
     /// Parse a result in whatever version it declares; `default_version`
-    /// applies when it declares none (spec-notes §3.7, §7.3 step 5).
+    /// applies when it declares none (Documentation/spec-notes.md §3.7, §7.3 step 5).
     pub fn from_value(value: &Value, default_version: &str) -> Result<CniResult> {
         let obj = value.as_object().ok_or_else(|| {
             Error::decode("failed to parse result", "result is not a JSON object")

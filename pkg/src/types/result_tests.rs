@@ -69,7 +69,7 @@ fn round_trip_in_own_version() {
     }
 }
 
-// checklist 66: 1.1.0 → 0.4.0 adds version and drops interface extras
+// Documentation/conformance.md item 66: 1.1.0 → 0.4.0 adds version and drops interface extras
 #[test]
 fn conformance_66_down_to_040() {
     let got = parse(&full_v110()).to_value(Version::V0_4_0).unwrap();
@@ -91,7 +91,7 @@ fn conformance_66_down_to_040() {
     assert_eq!(got, want);
 }
 
-// checklist 66: the worked example of spec-notes §3.6 (1.1.0 → 0.2.0)
+// Documentation/conformance.md item 66: the worked example of Documentation/spec-notes.md §3.6 (1.1.0 → 0.2.0)
 #[test]
 fn conformance_66_down_to_020() {
     let got = parse(&full_v110()).to_value(Version::V0_2_0).unwrap();
@@ -105,7 +105,7 @@ fn conformance_66_down_to_020() {
     assert_eq!(got, want);
 }
 
-// checklist 66: 0.4.0 → 0.2.0 keeps the first address of each family and
+// Documentation/conformance.md item 66: 0.4.0 → 0.2.0 keeps the first address of each family and
 // family-matching routes; no address at all is an error
 #[test]
 fn conformance_66_040_to_020_and_failure() {
@@ -127,7 +127,7 @@ fn conformance_66_040_to_020_and_failure() {
     assert!(err.msg().contains("no valid IP addresses"), "{err}");
 }
 
-// checklist 66: 0.2.0 → 1.1.0 gives ips and top-level routes, no interfaces
+// Documentation/conformance.md item 66: 0.2.0 → 1.1.0 gives ips and top-level routes, no interfaces
 #[test]
 fn conformance_66_up_from_020() {
     let v = json!({"cniVersion": "0.2.0",
@@ -142,7 +142,7 @@ fn conformance_66_up_from_020() {
     );
 }
 
-// checklist 18, 66: every version pair converts, in the target's shape
+// Documentation/conformance.md items 18, 66: every version pair converts, in the target's shape
 #[test]
 fn every_version_pair() {
     for from in Version::ALL {
@@ -219,7 +219,7 @@ fn parsing_rules() {
     }
 }
 
-// checklist 67: 1.x never emits null and omits empty optional fields
+// Documentation/conformance.md item 67: 1.x never emits null and omits empty optional fields
 #[test]
 fn conformance_67_no_nulls() {
     let r = parse(

@@ -7,275 +7,169 @@ use std::collections::{BTreeSet, HashSet};
 
 use ipnet::IpNet;
 
-use crate::error::{Error, Result};
-use crate::firewall::exec;
-use crate::firewall::iptables::{self, Family, NatTable, Rule};
+use crate::error::Result;
+use crate::firewall::model::{Action, Family, Match, Rule, Table, host, multicast};
 use crate::firewall::names::{format_chain_name, format_comment, parse_comment};
-use crate::firewall::nfexpr::{Expr, Verdict, addr_match, encode_list};
-use crate::firewall::nfnl::{IPV4, IPV6, Nft, Op};
+use crate::firewall::plan::{Op, State};
 
 const POSTROUTING: &str = "POSTROUTING";
-const NAT: &str = "nat";
 
-pub(super) fn setup(network: &str, container_id: &str, ips: &[IpNet]) -> Result<()> {
+pub(super) fn table(family: Family) -> Table {
+    Table::iptables(family, "nat")
+}
+
+fn accept(chain: &str, net: IpNet, comment: &str) -> Rule {
+    Rule::new(
+        chain,
+        vec![Match::Dst {
+            negate: false,
+            net: net.trunc(),
+        }],
+        Action::Accept,
+    )
+    .with_comment(comment)
+}
+
+fn masquerade(family: Family, chain: &str, comment: &str) -> Rule {
+    Rule::new(
+        chain,
+        vec![Match::Dst {
+            negate: true,
+            net: multicast(family),
+        }],
+        Action::Masquerade,
+    )
+    .with_comment(comment)
+}
+
+fn jump(chain: &str, ip: IpNet, comment: &str) -> Rule {
+    Rule::new(
+        POSTROUTING,
+        vec![Match::Src {
+            negate: false,
+            net: host(ip.addr()),
+        }],
+        Action::Jump(chain.to_string()),
+    )
+    .with_comment(comment)
+}
+
+/// What is missing of Go's three rules per CIDR. ACCEPT rules go before
+/// MASQUERADE even when a second CIDR joins an existing chain, which Go's
+/// AppendUnique gets wrong. A new chain has no rules and no jumps yet (the
+/// kernel refuses a jump to a missing chain), so then nothing else is
+/// listed: POSTROUTING grows with every container on the node.
+pub(super) fn plan_setup(
+    state: &mut dyn State,
+    family: Family,
+    network: &str,
+    container_id: &str,
+    nets: &[IpNet],
+) -> Result<Vec<Op>> {
+    let t = table(family);
     let chain = format_chain_name(network, container_id);
     let comment = format_comment(network, container_id);
-    for family in Family::ALL {
-        let nets: Vec<IpNet> = ips
-            .iter()
-            .filter(|n| Family::of(n) == family)
-            .copied()
-            .collect();
-        if nets.is_empty() {
-            continue;
-        }
-        let what = format!(
-            "setting up masquerade chain {chain} in {} table nat",
-            family.tool()
-        );
-        let plan = |t: &NatTable| plan_setup(t, family, &chain, &comment, &nets);
-        // A new chain has no rules and no jumps yet, and nothing needs to be
-        // listed (a listing costs a process and grows with every container
-        // on the node): the whole layout goes in over netlink, encoded as
-        // iptables-nft encodes it, or else in one restore.
-        if let Some(mut nl) = new_chain(family, &chain) {
-            if nl
-                .chain_exists(nfproto(family), NAT, POSTROUTING)
-                .is_ok_and(|e| e)
-                && let Some(ops) = setup_ops(family, &chain, &comment, &nets)
-                && nl.commit(&ops).is_ok()
-            {
-                continue;
-            }
-            if iptables::restore_nat(family, &plan(&NatTable::default())).is_ok() {
-                continue;
-            }
-        }
-        iptables::converge_unlocked(family, NAT, &what, false, plan)?;
-    }
-    Ok(())
-}
-
-/// A netfilter socket when the chain is known to be absent without
-/// running a tool: iptables keeps its rules in nf_tables and the kernel
-/// says it has no such chain in `nat`. None when unknown (legacy iptables,
-/// no netlink) or present.
-fn new_chain(family: Family, chain: &str) -> Option<Nft> {
-    if exec::find_tool(family.tool()).is_none() || !uses_nftables(family) {
-        return None;
-    }
-    let mut nl = Nft::new().ok()?;
-    let absent = nl
-        .chain_exists(nfproto(family), NAT, chain)
-        .is_ok_and(|e| !e);
-    absent.then_some(nl)
-}
-
-/// `plan_setup`'s lines for a new chain as netlink operations, each rule
-/// encoded as iptables-nft encodes it (matches, a counter, the verdict or
-/// target), so that `iptables -S` prints it and `iptables -D` finds it.
-/// None when something does not fit (a comment too long for iptables, a
-/// /0 network): the restore handles it.
-fn setup_ops(family: Family, chain: &str, comment: &str, nets: &[IpNet]) -> Option<Vec<Op>> {
-    let fam = nfproto(family);
-    let v6 = family == Family::V6;
-    let xt_comment = Expr::xt_comment(comment)?;
-    let rule = |in_chain: &str, mut exprs: Vec<Expr>, last: Expr| {
-        exprs.extend([xt_comment.clone(), Expr::Counter, last]);
-        Op::NewRule {
-            family: fam,
-            table: NAT.into(),
-            chain: in_chain.into(),
-            exprs: encode_list(&exprs),
-            udata: None,
-        }
+    let exists = state.chain_exists(t, &chain)?;
+    let (have, jumps) = if exists {
+        (state.rules(t, &chain)?, state.rules(t, POSTROUTING)?)
+    } else {
+        (Vec::new(), Vec::new())
     };
-    let mut ops = vec![Op::NewChain {
-        family: fam,
-        table: NAT.into(),
-        chain: chain.into(),
-    }];
-    let mut accepts: Vec<IpNet> = Vec::new();
-    for net in nets.iter().map(IpNet::trunc) {
-        if !accepts.contains(&net) {
-            accepts.push(net);
-            let m = addr_match(false, net, false)?;
-            ops.push(rule(chain, m, Expr::Immediate(Verdict::Accept)));
+    let present = |r: &Rule, queued: &[Rule]| {
+        have.iter()
+            .chain(&jumps)
+            .chain(queued)
+            .any(|h| h.same_as(r))
+    };
+    let mut ops = Vec::new();
+    if !exists {
+        ops.push(Op::NewChain {
+            table: t,
+            chain: chain.clone(),
+        });
+    }
+    let masq = masquerade(family, &chain, &comment);
+    let masq_present = present(&masq, &[]);
+    let mut queued: Vec<Rule> = Vec::new();
+    for net in nets {
+        let rule = accept(&chain, *net, &comment);
+        if !present(&rule, &queued) {
+            queued.push(rule.clone());
+            ops.push(if masq_present {
+                Op::Insert { table: t, rule }
+            } else {
+                Op::Append { table: t, rule }
+            });
         }
     }
-    let m = addr_match(false, family.multicast(), true)?;
-    ops.push(rule(chain, m, Expr::xt_masquerade(v6)));
-    let mut hosts: Vec<IpNet> = Vec::new();
-    for host in nets.iter().map(|n| IpNet::from(n.addr())) {
-        if !hosts.contains(&host) {
-            hosts.push(host);
-            let m = addr_match(true, host, false)?;
-            ops.push(rule(
-                POSTROUTING,
-                m,
-                Expr::Immediate(Verdict::Jump(chain.into())),
-            ));
+    if !masq_present {
+        ops.push(Op::Append {
+            table: t,
+            rule: masq,
+        });
+    }
+    for net in nets {
+        let rule = jump(&chain, *net, &comment);
+        if !present(&rule, &queued) {
+            queued.push(rule.clone());
+            ops.push(Op::Append { table: t, rule });
         }
     }
-    Some(ops)
+    Ok(ops)
 }
 
-/// Whether the family's iptables is iptables-nft (its rules are nf_tables
-/// objects that netlink can read and delete), judged by where the binary
-/// links to: `xtables-nft-multi` or `iptables-nft`. A missing tool counts
-/// too, since then only nf_tables can hold anything.
-pub(super) fn uses_nftables(family: Family) -> bool {
-    match exec::find_tool(family.tool()) {
-        None => true,
-        Some(path) => std::fs::canonicalize(&path)
-            .ok()
-            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().contains("nft")))
-            .unwrap_or(false),
-    }
-}
-
-fn nfproto(family: Family) -> u8 {
-    match family {
-        Family::V4 => IPV4,
-        Family::V6 => IPV6,
-    }
-}
-
-/// Teardown through the tools: list the table, delete in one restore.
-pub(super) fn teardown(network: &str, container_id: &str, family: Family) -> Result<()> {
-    let chain = format_chain_name(network, container_id);
-    let what = format!(
-        "removing masquerade chain {chain} from {} table nat",
-        family.tool()
-    );
-    iptables::converge_unlocked(family, NAT, &what, true, |t| plan_teardown(t, &chain))
-}
-
-/// The same teardown as netlink deletions, for iptables-nft: every
-/// POSTROUTING rule jumping to the chain, then the chain. Nothing when the
-/// chain does not exist (no jump can name a missing chain).
-pub(super) fn teardown_ops(
-    nl: &mut Nft,
+/// Every POSTROUTING jump to the chain, whatever its source or comment (so
+/// Go's legacy `-s ip/mask` form goes too), then the chain itself. Nothing
+/// when the chain does not exist: no jump can name a missing chain.
+pub(super) fn plan_teardown(
+    state: &mut dyn State,
     family: Family,
     network: &str,
     container_id: &str,
 ) -> Result<Vec<Op>> {
     let chain = format_chain_name(network, container_id);
-    let fam = nfproto(family);
-    if !nl.chain_exists(fam, NAT, &chain)? {
+    if !state.chain_exists(table(family), &chain)? {
         return Ok(Vec::new());
     }
-    let mut ops: Vec<Op> = nl
-        .rules(fam, NAT, POSTROUTING)?
-        .into_iter()
-        .filter(|r| r.jump.as_deref() == Some(chain.as_str()))
-        .map(|r| Op::DelRule {
-            family: fam,
-            table: NAT.into(),
-            chain: POSTROUTING.into(),
-            handle: r.handle,
+    let jumps = state.rules(table(family), POSTROUTING)?;
+    Ok(teardown_ops(family, &jumps, &chain))
+}
+
+fn teardown_ops(family: Family, postrouting: &[Rule], chain: &str) -> Vec<Op> {
+    let t = table(family);
+    let mut ops: Vec<Op> = postrouting
+        .iter()
+        .filter(|r| r.target_chain() == Some(chain))
+        .map(|r| Op::Delete {
+            table: t,
+            rule: r.clone(),
         })
         .collect();
-    ops.push(Op::Flush {
-        family: fam,
-        table: NAT.into(),
-        chain: chain.clone(),
+    ops.push(Op::FlushChain {
+        table: t,
+        chain: chain.to_string(),
     });
     ops.push(Op::DelChain {
-        family: fam,
-        table: NAT.into(),
-        chain,
+        table: t,
+        chain: chain.to_string(),
     });
-    Ok(ops)
-}
-
-pub(super) fn gc(network: &str, valid_ids: &HashSet<&str>) -> Result<()> {
-    let errors = Family::ALL
-        .into_iter()
-        .filter_map(|family| {
-            let what = format!(
-                "removing stale masquerade chains of network {network:?} from {} table nat",
-                family.tool()
-            );
-            iptables::converge_unlocked(family, NAT, &what, true, |t| {
-                plan_gc(t, network, valid_ids)
-            })
-            .err()
-        })
-        .collect();
-    Error::from_list(errors)
-}
-
-/// What is missing of Go's three rules per CIDR. ACCEPT rules go before
-/// MASQUERADE even when a second CIDR joins an existing chain, which Go's
-/// AppendUnique gets wrong.
-pub(super) fn plan_setup(
-    table: &NatTable,
-    family: Family,
-    chain: &str,
-    comment: &str,
-    nets: &[IpNet],
-) -> Vec<String> {
-    let mut lines = Vec::new();
-    let exists = table.has_chain(chain);
-    if !exists {
-        lines.push(format!(":{chain} - [0:0]"));
-    }
-    let masq = Rule::new(
-        chain,
-        None,
-        Some((true, family.multicast())),
-        comment,
-        "MASQUERADE",
-    );
-    let masq_present = exists && table.contains(&masq);
-    let mut queued: Vec<Rule> = Vec::new();
-    for net in nets {
-        let accept = Rule::new(chain, None, Some((false, *net)), comment, "ACCEPT");
-        if !table.contains(&accept) && !queued.iter().any(|q| q.same_as(&accept)) {
-            lines.push(if masq_present {
-                accept.insert_line()
-            } else {
-                accept.append_line()
-            });
-            queued.push(accept);
-        }
-    }
-    if !masq_present {
-        lines.push(masq.append_line());
-    }
-    for net in nets {
-        let host = IpNet::from(net.addr());
-        let jump = Rule::new(POSTROUTING, Some((false, host)), None, comment, chain);
-        if !table.contains(&jump) && !queued.iter().any(|q| q.same_as(&jump)) {
-            lines.push(jump.append_line());
-            queued.push(jump);
-        }
-    }
-    lines
-}
-
-/// Every POSTROUTING jump to `chain`, whatever its source or comment (so
-/// Go's legacy `-s ip/mask` form goes too), then the chain itself.
-pub(super) fn plan_teardown(table: &NatTable, chain: &str) -> Vec<String> {
-    let mut lines: Vec<String> = table
-        .rules_in(POSTROUTING)
-        .filter(|r| r.target.as_deref() == Some(chain))
-        .map(Rule::delete_line)
-        .collect();
-    if table.has_chain(chain) {
-        lines.push(format!("-F {chain}"));
-        lines.push(format!("-X {chain}"));
-    }
-    lines
+    ops
 }
 
 /// Chains of `network` whose comment names a container not in `valid_ids`.
 /// A chain counts only if its name is the hash of that network and id, so
 /// other users of the same comment (portmap's `CNI-DN-` chains) are safe.
-pub(super) fn plan_gc(table: &NatTable, network: &str, valid_ids: &HashSet<&str>) -> Vec<String> {
+pub(super) fn plan_gc(
+    state: &mut dyn State,
+    family: Family,
+    network: &str,
+    valid_ids: &HashSet<&str>,
+) -> Result<Vec<Op>> {
+    let t = table(family);
+    let rules = state.all_rules(t)?;
+    let chains = state.chains(t)?;
     let mut stale = BTreeSet::new();
-    for rule in &table.rules {
+    for rule in &rules {
         let Some((net, id)) = rule.comment.as_deref().and_then(parse_comment) else {
             continue;
         };
@@ -283,11 +177,25 @@ pub(super) fn plan_gc(table: &NatTable, network: &str, valid_ids: &HashSet<&str>
             continue;
         }
         let chain = format_chain_name(network, &id);
-        if rule.chain == chain || rule.target.as_deref() == Some(chain.as_str()) {
+        if rule.chain == chain || rule.target_chain() == Some(chain.as_str()) {
             stale.insert(chain);
         }
     }
-    stale.iter().flat_map(|c| plan_teardown(table, c)).collect()
+    let postrouting: Vec<Rule> = rules
+        .iter()
+        .filter(|r| r.chain == POSTROUTING)
+        .cloned()
+        .collect();
+    Ok(stale
+        .iter()
+        .flat_map(|chain| {
+            let mut ops = teardown_ops(family, &postrouting, chain);
+            if !chains.contains(chain) {
+                ops.retain(|o| matches!(o, Op::Delete { .. }));
+            }
+            ops
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! Golden restore batches for the iptables masquerade plans.
 
 use super::*;
+use crate::firewall::ipt::quote;
+use crate::firewall::testing::{FakeState, plan_lines};
 
 const CHAIN: &str = "CNI-70a29d9dc18bc4d652ea5d59";
 const COMMENT: &str = r#"name: "mynet" id: "abc123""#;
@@ -31,6 +33,10 @@ fn chain_and_comment_names() {
 /// (name, `-S` listing, family, container CIDRs, expected batch lines)
 type SetupCase<'a> = (&'a str, &'a str, Family, Vec<IpNet>, Vec<String>);
 
+fn state(family: Family, listing: &str) -> FakeState {
+    FakeState::iptables(table(family), listing)
+}
+
 #[test]
 fn setup_plans() {
     let go_made = with_q(
@@ -47,11 +53,11 @@ fn setup_plans() {
         (
             "fresh v4",
             "",
-            Family::V4,
+            Family::Ip,
             vec![net("10.88.0.5/16")],
             with_q(
                 r#"
-                :$C - [0:0]
+                -N $C
                 -A $C -d 10.88.0.0/16 -m comment --comment $Q -j ACCEPT
                 -A $C ! -d 224.0.0.0/4 -m comment --comment $Q -j MASQUERADE
                 -A POSTROUTING -s 10.88.0.5/32 -m comment --comment $Q -j $C
@@ -61,11 +67,11 @@ fn setup_plans() {
         (
             "fresh v6",
             "",
-            Family::V6,
+            Family::Ip6,
             vec![net("fd00:88::5/64")],
             with_q(
                 r#"
-                :$C - [0:0]
+                -N $C
                 -A $C -d fd00:88::/64 -m comment --comment $Q -j ACCEPT
                 -A $C ! -d ff00::/8 -m comment --comment $Q -j MASQUERADE
                 -A POSTROUTING -s fd00:88::5/128 -m comment --comment $Q -j $C
@@ -75,14 +81,14 @@ fn setup_plans() {
         (
             "already there (Go-made)",
             &go_made,
-            Family::V4,
+            Family::Ip,
             vec![net("10.88.0.5/16")],
             vec![],
         ),
         (
             "second cidr joins",
             &go_made,
-            Family::V4,
+            Family::Ip,
             vec![net("10.88.0.5/16"), net("10.99.0.7/24")],
             with_q(
                 r#"
@@ -94,7 +100,7 @@ fn setup_plans() {
         (
             "chain left empty",
             &empty_chain,
-            Family::V4,
+            Family::Ip,
             vec![net("10.88.0.5/16"), net("10.88.0.6/16")],
             with_q(
                 r#"
@@ -107,12 +113,15 @@ fn setup_plans() {
         ),
     ];
     for (name, listing, family, nets, want) in cases {
-        let table = NatTable::parse(listing);
-        assert_eq!(
-            plan_setup(&table, family, CHAIN, COMMENT, &nets),
-            want,
-            "{name}"
-        );
+        let ops = plan_setup(
+            &mut state(family, listing),
+            family,
+            "mynet",
+            "abc123",
+            &nets,
+        )
+        .unwrap();
+        assert_eq!(plan_lines(&ops), want, "{name}");
     }
 }
 
@@ -129,9 +138,15 @@ fn teardown_plans() {
     "#,
     )
     .join("\n");
-    let table = NatTable::parse(&listing);
+    let ops = plan_teardown(
+        &mut state(Family::Ip, &listing),
+        Family::Ip,
+        "mynet",
+        "abc123",
+    )
+    .unwrap();
     assert_eq!(
-        plan_teardown(&table, CHAIN),
+        plan_lines(&ops),
         with_q(
             r#"
             -D POSTROUTING -s 10.88.0.5/32 -m comment --comment $Q -j $C
@@ -141,7 +156,8 @@ fn teardown_plans() {
         "#
         )
     );
-    assert!(plan_teardown(&NatTable::parse(""), CHAIN).is_empty());
+    let none = plan_teardown(&mut state(Family::Ip, ""), Family::Ip, "mynet", "abc123").unwrap();
+    assert!(none.is_empty());
 }
 
 #[test]
@@ -157,40 +173,42 @@ fn gc_plans() {
         format!("-N {dn}"),
         format!(
             "-A POSTROUTING -s 10.0.0.1/32 -m comment --comment {} -j {a}",
-            iptables::quote(&format_comment("mynet", "a"))
+            quote(&format_comment("mynet", "a"))
         ),
         format!(
             "-A POSTROUTING -s 10.0.0.2/32 -m comment --comment {} -j {b}",
-            iptables::quote(&format_comment("mynet", "b"))
+            quote(&format_comment("mynet", "b"))
         ),
         format!(
             "-A {b} -d 10.0.0.0/8 -m comment --comment {} -j ACCEPT",
-            iptables::quote(&format_comment("mynet", "b"))
+            quote(&format_comment("mynet", "b"))
         ),
         format!(
             "-A {other} -d 10.0.0.0/8 -m comment --comment {} -j ACCEPT",
-            iptables::quote(&format_comment("othernet", "a"))
+            quote(&format_comment("othernet", "a"))
         ),
         format!(
             "-A {dn} -p tcp -m comment --comment {} -j DNAT",
-            iptables::quote(&format_comment("mynet", "b"))
+            quote(&format_comment("mynet", "b"))
         ),
     ]
     .join("\n");
-    let table = NatTable::parse(&listing);
-    let plan = plan_gc(&table, "mynet", &HashSet::from(["a"]));
+    let gc = |keep: &[&str]| {
+        let keep: HashSet<&str> = keep.iter().copied().collect();
+        plan_lines(&plan_gc(&mut state(Family::Ip, &listing), Family::Ip, "mynet", &keep).unwrap())
+    };
     assert_eq!(
-        plan,
+        gc(&["a"]),
         [
             format!(
                 "-D POSTROUTING -s 10.0.0.2/32 -m comment --comment {} -j {b}",
-                iptables::quote(&format_comment("mynet", "b"))
+                quote(&format_comment("mynet", "b"))
             ),
             format!("-F {b}"),
             format!("-X {b}"),
         ]
     );
-    let everything = plan_gc(&table, "mynet", &HashSet::new());
+    let everything = gc(&[]);
     assert_eq!(everything.iter().filter(|l| l.starts_with("-X")).count(), 2);
-    assert!(plan_gc(&table, "mynet", &HashSet::from(["a", "b"])).is_empty());
+    assert!(gc(&["a", "b"]).is_empty());
 }

@@ -1,6 +1,7 @@
 //! Golden nft scripts and comments for the nftables masquerade backend.
 
 use super::*;
+use crate::firewall::testing::{FakeState, plan_lines};
 
 #[test]
 fn comments_match_go() {
@@ -33,45 +34,84 @@ fn comments_match_go() {
     assert_eq!(hash_for_network("mynet"), "d23676b4f2d9fe04");
 }
 
+fn masq_rule(handle: u64, comment: &str) -> Rule {
+    let mut r = Rule::new(CHAIN, Vec::new(), Action::Masquerade).with_comment(comment);
+    r.handle = crate::firewall::model::Handle::Nft(handle);
+    r
+}
+
 #[test]
-fn setup_script_is_gos_transaction() {
+fn setup_is_gos_transaction() {
     let ips: Vec<IpNet> = vec![
         "10.88.0.5/16".parse().unwrap(),
         "fd00:88::5/64".parse().unwrap(),
     ];
-    let got = setup_script(&[7, 9], &ips, "H, net: n, if: eth0, id: c", true);
-    let want = r#"add table inet cni_plugins_masquerade { comment "Masquerading for plugins from github.com/containernetworking/plugins" ; }
-add chain inet cni_plugins_masquerade masq_checks { comment "Masquerade traffic from certain IPs to any (non-multicast) IP outside their subnet" ; }
-add chain inet cni_plugins_masquerade postrouting { type nat hook postrouting priority srcnat ; }
+    let prefix = hash_for_instance("n", "eth0", "c");
+    let comment = comment_for_instance("n", "eth0", "c");
+    let mut state = FakeState::default();
+    state.nft.push((
+        TABLE,
+        vec![
+            masq_rule(7, &comment),
+            masq_rule(8, "other, net: x"),
+            masq_rule(9, &format!("{prefix}, older")),
+        ],
+    ));
+    let got = plan_lines(&plan_setup(&mut state, "n", "eth0", "c", &ips).unwrap()).join("\n");
+    let want = format!(
+        r#"add table inet cni_plugins_masquerade {{ comment "Masquerading for plugins from github.com/containernetworking/plugins" ; }}
+add chain inet cni_plugins_masquerade masq_checks {{ comment "Masquerade traffic from certain IPs to any (non-multicast) IP outside their subnet" ; }}
+add chain inet cni_plugins_masquerade postrouting {{ type nat hook postrouting priority 100 ; }}
 flush chain inet cni_plugins_masquerade postrouting
 add rule inet cni_plugins_masquerade postrouting ip daddr 224.0.0.0/4 return
 add rule inet cni_plugins_masquerade postrouting ip6 daddr ff00::/8 return
 add rule inet cni_plugins_masquerade postrouting goto masq_checks
 delete rule inet cni_plugins_masquerade masq_checks handle 7
 delete rule inet cni_plugins_masquerade masq_checks handle 9
-add rule inet cni_plugins_masquerade masq_checks ip saddr 10.88.0.5 ip daddr != 10.88.0.0/16 masquerade comment "H, net: n, if: eth0, id: c"
-add rule inet cni_plugins_masquerade masq_checks ip6 saddr fd00:88::5 ip6 daddr != fd00:88::/64 masquerade comment "H, net: n, if: eth0, id: c"
-"#;
+add rule inet cni_plugins_masquerade masq_checks ip saddr 10.88.0.5 ip daddr != 10.88.0.0/16 masquerade comment "{comment}"
+add rule inet cni_plugins_masquerade masq_checks ip6 saddr fd00:88::5 ip6 daddr != fd00:88::/64 masquerade comment "{comment}""#
+    );
     assert_eq!(got, want);
-    assert_eq!(delete_script(&[]), "");
     // With the base in place, only this attachment's rules.
-    let got = setup_script(&[3], &ips[..1], "H", false);
-    let want = r#"delete rule inet cni_plugins_masquerade masq_checks handle 3
-add rule inet cni_plugins_masquerade masq_checks ip saddr 10.88.0.5 ip daddr != 10.88.0.0/16 masquerade comment "H"
-"#;
-    assert_eq!(got, want);
+    state.nft.push((
+        TABLE,
+        vec![Rule::new(
+            POSTROUTING,
+            Vec::new(),
+            Action::Goto(CHAIN.into()),
+        )],
+    ));
+    let got = plan_lines(&plan_setup(&mut state, "n", "eth0", "c", &ips[..1]).unwrap());
+    assert_eq!(
+        got,
+        [
+            "delete rule inet cni_plugins_masquerade masq_checks handle 7".to_string(),
+            "delete rule inet cni_plugins_masquerade masq_checks handle 9".to_string(),
+            format!(
+                "add rule inet cni_plugins_masquerade masq_checks ip saddr 10.88.0.5 ip daddr != 10.88.0.0/16 masquerade comment \"{comment}\""
+            ),
+        ]
+    );
 }
 
 #[test]
 fn picks_rules_by_comment_prefix() {
-    let json = r#"{"nftables": [
-      {"chain": {"family": "inet", "table": "cni_plugins_masquerade", "name": "masq_checks"}},
-      {"rule": {"chain": "masq_checks", "handle": 3, "comment": "aaaa-1111, net: x"}},
-      {"rule": {"chain": "masq_checks", "handle": 4, "comment": "aaaa-2222, net: x"}},
-      {"rule": {"chain": "masq_checks", "handle": 5, "comment": "bbbb-1111, net: y"}},
-      {"rule": {"chain": "masq_checks", "handle": 6}}]}"#;
-    let listing = Listing::parse(json).unwrap();
-    assert_eq!(handles(Some(&listing), |c| c.starts_with("aaaa-")), [3, 4]);
-    assert_eq!(handles(Some(&listing), |c| c.starts_with("aaaa-2222")), [4]);
-    assert!(handles(None, |_| true).is_empty());
+    let mut state = FakeState::default();
+    state.nft.push((
+        TABLE,
+        vec![
+            masq_rule(3, "aaaa-1111, net: x"),
+            masq_rule(4, "aaaa-2222, net: x"),
+            masq_rule(5, "bbbb-1111, net: y"),
+            Rule::new(CHAIN, Vec::new(), Action::Masquerade),
+        ],
+    ));
+    let mut handles = |pick: &dyn Fn(&str) -> bool| -> Vec<String> {
+        plan_lines(&own_rules(&mut state, pick).unwrap())
+    };
+    assert_eq!(handles(&|c| c.starts_with("aaaa-")).len(), 2);
+    assert_eq!(
+        handles(&|c| c.starts_with("aaaa-2222")),
+        ["delete rule inet cni_plugins_masquerade masq_checks handle 4"]
+    );
 }

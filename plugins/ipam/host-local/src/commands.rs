@@ -78,7 +78,7 @@ pub fn check(args: &CmdArgs) -> Result<()> {
 
 pub fn gc(args: &CmdArgs) -> Result<()> {
     let data_dir = config::load_store_location(args)?;
-    // No list at all means no attachment is valid (spec-notes §1.8).
+    // No list at all means no attachment is valid (Documentation/spec-notes.md §1.8).
     let valid: Vec<(String, String)> = args
         .conf
         .gc_valid_attachments()

@@ -1,7 +1,9 @@
 //! static IPAM: hands out exactly the addresses it is given.
 
 mod commands;
-mod config;
+/// The configuration and its validation; public for the fuzz targets
+/// (fuzz/fuzz_targets/plugin_configs.rs).
+pub mod config;
 
 use pkg::skel::Plugin;
 

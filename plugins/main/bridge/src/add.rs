@@ -12,7 +12,6 @@ use ipnet::IpNet;
 use nix::errno::Errno;
 
 use pkg::attach::{self, Attachment};
-use pkg::firewall::spoofcheck;
 use pkg::netlink::{
     AddrFlags, IPV4_DEVCONF_ARP_NOTIFY, Link, LinkId, Netlink, OperState as State, VethSpec,
 };
@@ -23,6 +22,7 @@ use pkg::types::{CniResult, Interface, Route};
 use pkg::{Context, Error, Result, iface, ipam};
 
 use crate::config::BridgeConf;
+use crate::spoofcheck;
 
 /// The longest we wait for the host end of the veth to come up.
 const PORT_UP_LIMIT: Duration = Duration::from_millis(2500);

@@ -5,10 +5,10 @@
 
 use pkg::Result;
 use pkg::attach;
-use pkg::firewall::spoofcheck;
 use pkg::skel::CmdArgs;
 
 use crate::config::BridgeConf;
+use crate::spoofcheck;
 
 pub fn del(args: &CmdArgs) -> Result<()> {
     let conf = BridgeConf::load_lenient(args)?;

@@ -3,9 +3,14 @@
 
 mod add;
 mod check;
-mod config;
+/// The configuration and its validation; public for the fuzz targets
+/// (fuzz/fuzz_targets/plugin_configs.rs).
+pub mod config;
 mod del;
 mod gc;
+#[cfg(test)]
+mod interop_tests;
+mod spoofcheck;
 
 use pkg::ipam;
 use pkg::skel::Plugin;

@@ -7,14 +7,13 @@
 //! leave a window in which a kill strands a `veth…` link in the container).
 //! From then on, the attachment's rollback removes the link and the IPAM
 //! reservation if a later step fails (Go's deferred delete misses some
-//! paths, plugins.md §2.3).
+//! paths, Documentation/macvlan.md).
 
 use std::time::Duration;
 
 use nix::errno::Errno;
 
 use pkg::attach::Attachment;
-use pkg::netlink::macvlan::{MacvlanSpec, Mode};
 use pkg::netlink::{LinkId, Netlink};
 use pkg::skel::CmdArgs;
 use pkg::sysctl::{self, Family};
@@ -23,6 +22,7 @@ use pkg::types::version::Family as ResultShape;
 use pkg::{Context, Error, Result, iface, ipam};
 
 use crate::config::MacvlanConf;
+use crate::link::{self, MacvlanSpec, Mode};
 
 /// The longest we wait for IPv6 DAD. DAD stays on: unlike a veth, a
 /// macvlan shares its segment with other hosts, whose addresses IPAM does
@@ -64,7 +64,7 @@ pub fn add(args: &CmdArgs) -> Result<CniResult> {
     } else {
         &mut at.host
     };
-    creator.macvlan_add(&args.ifname, &spec).map_err(|e| {
+    link::add(creator, &args.ifname, &spec).map_err(|e| {
         // The kernel gives no reason for this one; it is the usual cause.
         let hint = if conf.mode == Mode::Passthru && e.is_errno(Errno::EINVAL) {
             " (passthru mode takes the master for itself: it fails while any other macvlan uses it)"

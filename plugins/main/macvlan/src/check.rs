@@ -4,11 +4,11 @@
 
 use pkg::attach;
 use pkg::netlink::Netlink;
-use pkg::netlink::macvlan::{self, Mode};
 use pkg::skel::CmdArgs;
 use pkg::{Error, Result, iface, ipam};
 
 use crate::config::MacvlanConf;
+use crate::link::{self as macvlan, Mode};
 
 pub fn check(args: &CmdArgs) -> Result<()> {
     let mut conf = MacvlanConf::load(args)?;

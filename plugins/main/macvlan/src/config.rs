@@ -4,11 +4,12 @@
 
 use serde::Deserialize;
 
-use pkg::netlink::macvlan::Mode;
 use pkg::netlink::{Link, LinkId, Netlink};
 use pkg::skel::CmdArgs;
 use pkg::types::{CniArgs, Dns, decode};
 use pkg::{Error, Result};
+
+use crate::link::Mode;
 
 const RT_TABLE_MAIN: u32 = 254;
 

@@ -1,11 +1,14 @@
 //! macvlan: a macvlan link on a host (or container) interface, created
 //! directly inside the container under its final name, with addresses
-//! from IPAM or none (L2 mode). plugins.md §2.3.
+//! from IPAM or none (L2 mode). Documentation/macvlan.md.
 
 mod add;
 mod check;
-mod config;
+/// The configuration and its validation; public for the fuzz targets
+/// (fuzz/fuzz_targets/plugin_configs.rs).
+pub mod config;
 mod del;
+pub mod link;
 
 use pkg::ipam;
 use pkg::skel::Plugin;

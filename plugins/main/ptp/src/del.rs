@@ -2,7 +2,7 @@
 //! Works when the netns is gone or `CNI_NETNS` is empty: the IPAM
 //! reservation and the masquerade rules are keyed by container ID and
 //! interface name, not by anything read from the container (Go skips the
-//! masquerade teardown then, plugins.md §2.2).
+//! masquerade teardown then, Documentation/ptp.md).
 
 use pkg::Result;
 use pkg::attach;

@@ -1,10 +1,12 @@
 //! ptp: a veth pair per container with point-to-point routing through the
-//! host (plugins.md §2.2): the container keeps its IPAM prefix but reaches
+//! host (Documentation/ptp.md): the container keeps its IPAM prefix but reaches
 //! everything, its own subnet included, via the gateway on the host end.
 
 mod add;
 mod check;
-mod config;
+/// The configuration and its validation; public for the fuzz targets
+/// (fuzz/fuzz_targets/plugin_configs.rs).
+pub mod config;
 mod del;
 mod gc;
 

@@ -7,7 +7,6 @@
 
 use nix::errno::Errno;
 
-use pkg::netlink::tc::{self, INGRESS_HANDLE, INGRESS_PARENT, ROOT, TBF_HANDLE};
 use pkg::netlink::{Link, LinkId, Netlink};
 use pkg::rollback::Rollback;
 use pkg::skel::CmdArgs;
@@ -17,6 +16,7 @@ use pkg::{Error, Result};
 
 use crate::config::Limits;
 use crate::host;
+use crate::tc::{self, INGRESS_HANDLE, INGRESS_PARENT, ROOT, TBF_HANDLE, Tc};
 
 pub fn add(args: &CmdArgs) -> Result<CniResult> {
     let limits = Limits::load(args)?;
@@ -32,8 +32,17 @@ pub fn add(args: &CmdArgs) -> Result<CniResult> {
     let ns = args.netns()?;
     let mut host = Netlink::new()?;
     let veth = host::host_interface(&mut host, ns, &args.ifname, &result)?;
+    let mut tc = Tc::new()?;
     let mut undo = Rollback::new();
-    shape(args, &limits, &mut host, &veth, &mut result, &mut undo)?;
+    shape(
+        args,
+        &limits,
+        &mut host,
+        &mut tc,
+        &veth,
+        &mut result,
+        &mut undo,
+    )?;
     undo.commit();
     Ok(result)
 }
@@ -42,6 +51,7 @@ fn shape(
     args: &CmdArgs,
     limits: &Limits,
     host: &mut Netlink,
+    tc: &mut Tc,
     veth: &Link,
     result: &mut CniResult,
     undo: &mut Rollback<'_>,
@@ -58,16 +68,17 @@ fn shape(
         }
     };
     if let Some(ingress) = limits.ingress {
-        host.qdisc_add_tbf(veth.index, &ingress.tbf(tick))
+        tc.qdisc_add_tbf(veth.index, &ingress.tbf(tick))
             .map_err(|e| taken(e, "a root qdisc"))?;
         let index = veth.index;
         undo.push(format!("the tbf qdisc of link index {index}"), move || {
-            Netlink::new()?.qdisc_del(index, ROOT, TBF_HANDLE)
+            Tc::new()?.qdisc_del(index, ROOT, TBF_HANDLE)
         });
     }
     if let Some(egress) = limits.egress {
         let name = host::ifb_name(&args.conf.name, &args.container_id);
-        host.ifb_add(&name, veth.mtu).map_err(|e| {
+        let ifb_link = tc::ifb_message(&name, veth.mtu);
+        host.link_add(ifb_link, &format!("{name} (ifb)")).map_err(|e| {
             if e.is_errno(Errno::EEXIST) {
                 e.context(format!(
                     "ifb device {name} of container {} on network {} already exists (an earlier ADD was not deleted)",
@@ -96,16 +107,16 @@ fn shape(
         }
         host.link_set_up(LinkId::Index(ifb.index))
             .map_err(|e| e.context(format!("failed to set ifb device {name} up")))?;
-        host.qdisc_add_ingress(veth.index)
+        tc.qdisc_add_ingress(veth.index)
             .map_err(|e| taken(e, "an ingress qdisc"))?;
         let index = veth.index;
         undo.push(
             format!("the ingress qdisc of link index {index}"),
-            move || Netlink::new()?.qdisc_del(index, INGRESS_PARENT, INGRESS_HANDLE),
+            move || Tc::new()?.qdisc_del(index, INGRESS_PARENT, INGRESS_HANDLE),
         );
-        host.filter_add_redirect(veth.index, ifb.index)
+        tc.filter_add_redirect(veth.index, ifb.index)
             .map_err(|e| e.context(format!("failed to redirect {} to {name}", veth.name)))?;
-        host.qdisc_add_tbf(ifb.index, &egress.tbf(tick))
+        tc.qdisc_add_tbf(ifb.index, &egress.tbf(tick))
             .map_err(|e| e.context(format!("failed to shape traffic on {name}")))?;
         result.interfaces.push(Interface {
             name,

@@ -2,8 +2,9 @@
 //! parameters (compared as Go compares them: rate, limit and buffer of the
 //! root TBF), and, beyond Go, the host end still redirects to the IFB.
 
-use pkg::netlink::tc::{self, ROOT, Tbf};
 use pkg::netlink::{LinkId, Netlink};
+
+use crate::tc::{self, ROOT, Tbf, Tc};
 use pkg::skel::CmdArgs;
 use pkg::{Error, Result};
 
@@ -21,17 +22,18 @@ pub fn check(args: &CmdArgs) -> Result<()> {
     let ns = args.netns()?;
     let mut host = Netlink::new()?;
     let veth = host::host_interface(&mut host, ns, &args.ifname, &result)?;
+    let mut tc = Tc::new()?;
     let tick = tc::tick_in_usec();
     if let Some(ingress) = limits.ingress {
-        check_tbf(&mut host, veth.index, &veth.name, &ingress.tbf(tick))?;
+        check_tbf(&mut tc, veth.index, &veth.name, &ingress.tbf(tick))?;
     }
     if let Some(egress) = limits.egress {
         let name = host::ifb_name(&args.conf.name, &args.container_id);
         let ifb = host
             .link_find(LinkId::Name(&name))?
             .ok_or_else(|| Error::internal(format!("ifb device {name} not found")))?;
-        check_tbf(&mut host, ifb.index, &name, &egress.tbf(tick))?;
-        if !host.ingress_redirects(veth.index)?.contains(&ifb.index) {
+        check_tbf(&mut tc, ifb.index, &name, &egress.tbf(tick))?;
+        if !tc.ingress_redirects(veth.index)?.contains(&ifb.index) {
             return Err(Error::internal(format!(
                 "traffic from the container is not redirected: no ingress filter of {} redirects to {name}",
                 veth.name
@@ -41,8 +43,8 @@ pub fn check(args: &CmdArgs) -> Result<()> {
     Ok(())
 }
 
-fn check_tbf(host: &mut Netlink, index: u32, name: &str, want: &Tbf) -> Result<()> {
-    let got = host
+fn check_tbf(tc: &mut Tc, index: u32, name: &str, want: &Tbf) -> Result<()> {
+    let got = tc
         .qdisc_list(Some(index))?
         .into_iter()
         .find(|q| q.parent == ROOT)

@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use pkg::netlink::tc::Tbf;
+use crate::tc::Tbf;
 use pkg::skel::CmdArgs;
 use pkg::types::decode;
 use pkg::{Error, Result};

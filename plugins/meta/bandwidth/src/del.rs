@@ -7,13 +7,13 @@
 //! stays shaped: only a host veth's ingress qdisc that redirects to this
 //! IFB, and a root TBF with exactly the configured parameters.
 
-use pkg::netlink::tc::{self, INGRESS_HANDLE, INGRESS_PARENT, ROOT, TBF_HANDLE};
 use pkg::netlink::{Link, LinkId, Netlink};
 use pkg::skel::CmdArgs;
 use pkg::{Error, Result};
 
 use crate::config::Limits;
 use crate::host;
+use crate::tc::{self, INGRESS_HANDLE, INGRESS_PARENT, ROOT, TBF_HANDLE, Tc};
 
 pub fn del(args: &CmdArgs) -> Result<()> {
     let name = host::ifb_name(&args.conf.name, &args.container_id);
@@ -30,7 +30,10 @@ pub fn del(args: &CmdArgs) -> Result<()> {
         None => None,
     };
     let mut errors = Vec::new();
-    unshape_host_veths(args, &mut nl, ifb.as_ref(), &mut errors);
+    match Tc::new() {
+        Ok(mut tc) => unshape_host_veths(args, &mut nl, &mut tc, ifb.as_ref(), &mut errors),
+        Err(e) => errors.push(e),
+    }
     if let Some(ifb) = ifb
         && let Err(e) = nl.link_del(LinkId::Index(ifb.index))
         && !e.is_not_found()
@@ -45,6 +48,7 @@ pub fn del(args: &CmdArgs) -> Result<()> {
 fn unshape_host_veths(
     args: &CmdArgs,
     nl: &mut Netlink,
+    tc: &mut Tc,
     ifb: Option<&Link>,
     errors: &mut Vec<Error>,
 ) {
@@ -63,16 +67,16 @@ fn unshape_host_veths(
             continue;
         }
         let redirected = ifb.is_some_and(|i| {
-            nl.ingress_redirects(veth.index)
+            tc.ingress_redirects(veth.index)
                 .is_ok_and(|t| t.contains(&i.index))
         });
-        let shaped = ingress.is_some_and(|want| root_tbf(nl, veth.index) == Some(want));
+        let shaped = ingress.is_some_and(|want| root_tbf(tc, veth.index) == Some(want));
         let remove = [
             (redirected, INGRESS_PARENT, INGRESS_HANDLE, "ingress qdisc"),
             (shaped, ROOT, TBF_HANDLE, "tbf qdisc"),
         ];
         for (_, parent, handle, what) in remove.into_iter().filter(|r| r.0) {
-            if let Err(e) = nl.qdisc_del(veth.index, parent, handle)
+            if let Err(e) = tc.qdisc_del(veth.index, parent, handle)
                 && !e.is_not_found()
             {
                 errors.push(e.context(format!("failed to remove the {what} of {}", veth.name)));
@@ -81,8 +85,8 @@ fn unshape_host_veths(
     }
 }
 
-fn root_tbf(nl: &mut Netlink, index: u32) -> Option<tc::Tbf> {
-    nl.qdisc_list(Some(index))
+fn root_tbf(tc: &mut Tc, index: u32) -> Option<tc::Tbf> {
+    tc.qdisc_list(Some(index))
         .ok()?
         .into_iter()
         .find(|q| q.parent == ROOT && q.handle == TBF_HANDLE)

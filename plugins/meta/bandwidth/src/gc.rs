@@ -8,16 +8,16 @@
 
 use std::collections::{HashMap, HashSet};
 
-use pkg::netlink::tc::{INGRESS_HANDLE, INGRESS_PARENT, ROOT};
 use pkg::netlink::{LinkId, Netlink};
 use pkg::skel::CmdArgs;
 use pkg::{Error, Result};
 
 use crate::host;
+use crate::tc::{INGRESS_HANDLE, INGRESS_PARENT, ROOT, Tc};
 
 pub fn gc(args: &CmdArgs) -> Result<()> {
     let network = args.conf.name.as_str();
-    // No list at all: no attachment is valid (spec-notes §1.8).
+    // No list at all: no attachment is valid (Documentation/spec-notes.md §1.8).
     let keep: HashSet<String> = args
         .conf
         .gc_valid_attachments()
@@ -30,12 +30,13 @@ pub fn gc(args: &CmdArgs) -> Result<()> {
     if !links.iter().any(host::is_bandwidth_ifb) {
         return Ok(());
     }
-    let qdiscs = nl.qdisc_list(None)?;
+    let mut tc = Tc::new()?;
+    let qdiscs = tc.qdisc_list(None)?;
     let mut errors = Vec::new();
     // IFB index -> the links whose ingress filters redirect to it.
     let mut fed_by: HashMap<u32, Vec<u32>> = HashMap::new();
     for q in qdiscs.iter().filter(|q| q.kind == "ingress") {
-        match nl.ingress_redirects(q.index) {
+        match tc.ingress_redirects(q.index) {
             Ok(targets) => {
                 for t in targets {
                     fed_by.entry(t).or_default().push(q.index);
@@ -70,7 +71,7 @@ pub fn gc(args: &CmdArgs) -> Result<()> {
         // A veth that outlives its attachment would otherwise send the
         // container's traffic to a device that no longer exists.
         for &from in feeders {
-            if let Err(e) = nl.qdisc_del(from, INGRESS_PARENT, INGRESS_HANDLE)
+            if let Err(e) = tc.qdisc_del(from, INGRESS_PARENT, INGRESS_HANDLE)
                 && !e.is_not_found()
             {
                 errors.push(e.context(format!(

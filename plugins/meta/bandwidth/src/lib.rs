@@ -5,10 +5,13 @@
 
 mod add;
 mod check;
-mod config;
+/// The configuration and its validation; public for the fuzz targets
+/// (fuzz/fuzz_targets/plugin_configs.rs).
+pub mod config;
 mod del;
 mod gc;
 mod host;
+pub mod tc;
 
 use pkg::skel::Plugin;
 use pkg::types::Version;

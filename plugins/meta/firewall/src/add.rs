@@ -1,13 +1,14 @@
 //! firewall ADD: open forwarding for the container's addresses and apply
 //! the ingress policy. A failure removes what this ADD added.
 
-use pkg::firewall::{Attachment, filter, firewalld};
+use pkg::firewall::Attachment;
 use pkg::rollback::Rollback;
 use pkg::skel::CmdArgs;
 use pkg::types::CniResult;
 use pkg::{Error, Result};
 
 use crate::config::{Backend, FirewallConf, result_ips, source};
+use crate::{firewalld, iptables};
 
 pub fn add(args: &CmdArgs) -> Result<CniResult> {
     let conf = FirewallConf::load(args)?;
@@ -28,8 +29,8 @@ pub fn add(args: &CmdArgs) -> Result<CniResult> {
     let mut undo = Rollback::new();
     match conf.backend()? {
         Backend::Iptables => {
-            undo.push("firewall rules", || filter::teardown(&att, &ips));
-            filter::setup(&att, &ips, &conf.admin_chain, ingress)?;
+            undo.push("firewall rules", || iptables::teardown(&att, &ips));
+            iptables::setup(&att, &ips, &conf.admin_chain, ingress)?;
         }
         Backend::Firewalld => {
             for ip in &ips {
@@ -41,7 +42,7 @@ pub fn add(args: &CmdArgs) -> Result<CniResult> {
             }
             // The ingress policy is iptables even with firewalld, as in Go.
             if let Some(i) = ingress {
-                filter::setup_isolation(&ips, i)?;
+                iptables::setup_isolation(&ips, i)?;
             }
         }
     }

@@ -2,11 +2,11 @@
 //! sources) of `prevResult`'s addresses, and the isolation rules, are there.
 //! Unlike Go, CHECK never creates a missing chain.
 
-use pkg::firewall::{filter, firewalld};
 use pkg::skel::CmdArgs;
 use pkg::{Error, Result};
 
 use crate::config::{Backend, FirewallConf, result_ips, source};
+use crate::{firewalld, iptables};
 
 pub fn check(args: &CmdArgs) -> Result<()> {
     let conf = FirewallConf::load(args)?;
@@ -17,7 +17,7 @@ pub fn check(args: &CmdArgs) -> Result<()> {
     let ingress = conf.ingress(&prev)?;
     let ips = result_ips(&prev);
     match conf.backend()? {
-        Backend::Iptables => filter::check(&ips, &conf.admin_chain, ingress),
+        Backend::Iptables => iptables::check(&ips, &conf.admin_chain, ingress),
         Backend::Firewalld => {
             for ip in &ips {
                 if !firewalld::query_source(&conf.zone, &source(ip))? {
@@ -29,7 +29,7 @@ pub fn check(args: &CmdArgs) -> Result<()> {
                 }
             }
             match ingress {
-                Some(i) => filter::check_isolation(&ips, i),
+                Some(i) => iptables::check_isolation(&ips, i),
                 None => Ok(()),
             }
         }

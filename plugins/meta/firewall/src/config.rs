@@ -1,14 +1,15 @@
-//! firewall's configuration (plugins.md §4.3), validated before anything
-//! is touched.
+//! firewall's configuration (Documentation/firewall.md), validated before
+//! anything is touched.
 
 use ipnet::IpNet;
 use serde::Deserialize;
 
-use pkg::firewall::filter::{DEFAULT_ADMIN_CHAIN, Ingress, IngressPolicy, validate_admin_chain};
-use pkg::firewall::firewalld;
 use pkg::skel::CmdArgs;
 use pkg::types::{CniResult, decode};
 use pkg::{Error, Result};
+
+use crate::firewalld;
+use crate::layout::{DEFAULT_ADMIN_CHAIN, Ingress, IngressPolicy, validate_admin_chain};
 
 const DEFAULT_ZONE: &str = "trusted";
 

@@ -3,11 +3,12 @@
 //! marker rules (Go leaks them then). Isolation rules are per bridge and
 //! stay, as in Go.
 
-use pkg::firewall::{Attachment, filter, firewalld};
+use pkg::firewall::Attachment;
 use pkg::skel::CmdArgs;
 use pkg::{Error, Result};
 
 use crate::config::{Backend, FirewallConf, result_ips, source};
+use crate::{firewalld, iptables};
 
 pub fn del(args: &CmdArgs) -> Result<()> {
     let conf = FirewallConf::load_lenient(args)?;
@@ -33,9 +34,9 @@ pub fn del(args: &CmdArgs) -> Result<()> {
             }
         }
     }
-    // Markers exist only for the iptables backend; looking costs one
-    // listing per family.
-    if let Err(e) = filter::teardown(&att, &ips) {
+    // Markers exist only for the iptables backend; looking costs a listing
+    // of the marker chain per family (over netlink with iptables-nft).
+    if let Err(e) = iptables::teardown(&att, &ips) {
         errors.push(e);
     }
     Error::from_list(errors)

@@ -3,11 +3,12 @@
 //! firewalld records no owner for a zone source, so GC leaves it alone.
 
 use pkg::Result;
-use pkg::firewall::filter;
 use pkg::skel::CmdArgs;
 
+use crate::iptables;
+
 pub fn gc(args: &CmdArgs) -> Result<()> {
-    // No list at all: no attachment is valid (spec-notes §1.8).
+    // No list at all: no attachment is valid (Documentation/spec-notes.md §1.8).
     let valid = args.conf.gc_valid_attachments().unwrap_or_default();
-    filter::gc(&args.conf.name, valid)
+    iptables::gc(&args.conf.name, valid)
 }

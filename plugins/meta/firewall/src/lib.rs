@@ -1,14 +1,19 @@
 //! firewall: accepts forwarded traffic of a container's addresses and
-//! applies an ingress policy (plugins.md §4.3). A chained plugin that passes
-//! `prevResult` on unchanged. Backends: iptables (Go's `CNI-FORWARD`
-//! layout, see `pkg::firewall::filter`) and firewalld (zone sources over
-//! D-Bus, see `pkg::firewall::firewalld`).
+//! applies an ingress policy (Documentation/firewall.md). A chained plugin
+//! that passes `prevResult` on unchanged. Backends: iptables (Go's
+//! `CNI-FORWARD` layout, `layout.rs`, planned and applied by
+//! `iptables.rs`) and firewalld (zone sources over D-Bus, `firewalld.rs`).
 
 mod add;
 mod check;
-mod config;
+/// The configuration and its validation; public for the fuzz targets
+/// (fuzz/fuzz_targets/plugin_configs.rs).
+pub mod config;
 mod del;
+mod firewalld;
 mod gc;
+mod iptables;
+mod layout;
 
 use pkg::skel::Plugin;
 use pkg::types::Version;

@@ -6,8 +6,7 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use pkg::conntrack::{self, IPPROTO_UDP};
-use pkg::firewall::portmap::{self, Attachment};
+use crate::mappings::{self as portmap, Attachment};
 use pkg::netlink::{LinkId, Netlink};
 use pkg::rollback::Rollback;
 use pkg::skel::CmdArgs;
@@ -16,6 +15,7 @@ use pkg::types::CniResult;
 use pkg::{Error, Result};
 
 use crate::config::{PortmapConf, container_ips};
+use crate::conntrack::{self, IPPROTO_UDP};
 
 pub fn add(args: &CmdArgs) -> Result<CniResult> {
     let conf = PortmapConf::load(args)?;

@@ -3,10 +3,11 @@
 //! demanded IPv6 rules of IPv4-only containers).
 
 use pkg::Result;
-use pkg::firewall::portmap::{self, Attachment};
+
 use pkg::skel::CmdArgs;
 
 use crate::config::{PortmapConf, container_ips};
+use crate::mappings::{self as portmap, Attachment};
 
 pub fn check(args: &CmdArgs) -> Result<()> {
     let conf = PortmapConf::load(args)?;

@@ -1,4 +1,4 @@
-//! portmap's configuration (plugins.md §4.1), validated before anything is
+//! portmap's configuration (Documentation/portmap.md), validated before anything is
 //! touched: the options, the backend and `runtimeConfig.portMappings`.
 
 use std::net::IpAddr;
@@ -6,8 +6,8 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde::Deserialize;
 
-use pkg::firewall::filter::validate_chain_name;
-use pkg::firewall::portmap::{DEFAULT_MARK_BIT, Options, PortMapping, Protocol};
+use crate::mappings::{DEFAULT_MARK_BIT, Options, PortMapping, Protocol};
+use pkg::firewall::names::validate_chain_name;
 use pkg::firewall::{self, Backend};
 use pkg::skel::CmdArgs;
 use pkg::types::{CniResult, decode};

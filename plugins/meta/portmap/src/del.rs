@@ -3,7 +3,7 @@
 //! attachment's marker (nftables), on both backends, since the backend may
 //! have changed since ADD.
 
-use pkg::firewall::portmap::{self, Attachment};
+use crate::mappings::{self as portmap, Attachment};
 use pkg::skel::CmdArgs;
 use pkg::{Error, Result};
 

@@ -1,13 +1,20 @@
-//! portmap: forwards host ports to a container (plugins.md §4.1). A chained
+//! portmap: forwards host ports to a container (Documentation/portmap.md). A chained
 //! plugin: it reads the container's addresses from `prevResult` and passes
 //! that result on unchanged. Rules live in iptables or nftables, in Go's
-//! layout; see `pkg::firewall::portmap`.
+//! layouts (`iptables.rs`, `nftables.rs`, behind `mappings.rs`); UDP flows
+//! that predate a mapping are flushed from conntrack (`conntrack.rs`).
 
 mod add;
 mod check;
-mod config;
+/// The configuration and its validation; public for the fuzz targets
+/// (fuzz/fuzz_targets/plugin_configs.rs).
+pub mod config;
+mod conntrack;
 mod del;
 mod gc;
+mod iptables;
+mod mappings;
+mod nftables;
 
 use pkg::skel::Plugin;
 

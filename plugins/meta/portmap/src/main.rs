@@ -1,4 +1,4 @@
-//! portmap: forwards host ports to a container (plugins.md §4.1). A chained
+//! portmap: forwards host ports to a container (Documentation/portmap.md). A chained
 //! plugin: it reads the container's addresses from `prevResult` and passes
 //! that result on unchanged. Rules live in iptables or nftables, in Go's
 //! layout; see `pkg::firewall::portmap`.

@@ -6,7 +6,9 @@
 mod add;
 mod backup;
 mod check;
-mod config;
+/// The configuration and its validation; public for the fuzz targets
+/// (fuzz/fuzz_targets/plugin_configs.rs).
+pub mod config;
 mod del;
 
 use pkg::skel::Plugin;

@@ -1,16 +1,17 @@
 //! macvlan links: the `ip link add ... link <master> type macvlan` verb and
-//! reading a macvlan's settings back. A macvlan is created straight into
-//! its target namespace, where alone its name has to be free, so it needs
-//! no temporary name (Go uses one and renames, plugins.md §2.3).
+//! reading a macvlan's settings back, as messages for pkg's rtnetlink
+//! client. A macvlan is created straight into its target namespace, where
+//! alone its name has to be free, so it needs no temporary name (Go uses
+//! one and renames; Documentation/macvlan.md).
 
 use std::os::fd::AsRawFd;
 
 use netlink_packet_route::link::{InfoData, InfoMacVlan, LinkAttribute, LinkInfo, MacVlanMode};
 use rtnetlink::LinkMacVlan;
 
-use super::{Link, Netlink};
-use crate::error::Result;
-use crate::ns::Netns;
+use pkg::Result;
+use pkg::netlink::{Link, Netlink};
+use pkg::ns::Netns;
 
 /// The macvlan modes a CNI config can ask for, plus `source` for reading
 /// back links made by something else.
@@ -83,32 +84,30 @@ pub struct MacvlanSpec<'a> {
     pub netns: Option<&'a Netns>,
 }
 
-impl Netlink {
-    /// `ip link add <name> link <master> [mtu] [address] [netns] type
-    /// macvlan mode <mode> [bcqueuelen]`. The link is created down.
-    pub fn macvlan_add(&mut self, name: &str, spec: &MacvlanSpec<'_>) -> Result<()> {
-        let mut b = LinkMacVlan::new(name, spec.master, spec.mode.to_kernel());
-        if let Some(len) = spec.bc_queue_len {
-            b = b.append_info_data(InfoMacVlan::BcQueueLen(len));
-        }
-        if spec.mtu != 0 {
-            b = b.mtu(spec.mtu);
-        }
-        if let Some(mac) = spec.mac {
-            b = b.address(mac.to_vec());
-        }
-        if let Some(ns) = spec.netns {
-            b = b.setns_by_fd(ns.as_raw_fd());
-        }
-        self.link_add(
-            b.build(),
-            &format!(
-                "{name} (macvlan, mode {}, master index {})",
-                spec.mode.as_str(),
-                spec.master
-            ),
-        )
+/// `ip link add <name> link <master> [mtu] [address] [netns] type macvlan
+/// mode <mode> [bcqueuelen]`, through `nl`. The link is created down.
+pub fn add(nl: &mut Netlink, name: &str, spec: &MacvlanSpec<'_>) -> Result<()> {
+    let mut b = LinkMacVlan::new(name, spec.master, spec.mode.to_kernel());
+    if let Some(len) = spec.bc_queue_len {
+        b = b.append_info_data(InfoMacVlan::BcQueueLen(len));
     }
+    if spec.mtu != 0 {
+        b = b.mtu(spec.mtu);
+    }
+    if let Some(mac) = spec.mac {
+        b = b.address(mac.to_vec());
+    }
+    if let Some(ns) = spec.netns {
+        b = b.setns_by_fd(ns.as_raw_fd());
+    }
+    nl.link_add(
+        b.build(),
+        &format!(
+            "{name} (macvlan, mode {}, master index {})",
+            spec.mode.as_str(),
+            spec.master
+        ),
+    )
 }
 
 fn macvlan_info(link: &Link) -> impl Iterator<Item = &InfoMacVlan> {

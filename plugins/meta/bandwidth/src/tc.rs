@@ -3,12 +3,17 @@
 //! (plugins/meta/bandwidth), so that both implementations ask the kernel
 //! for the same parameters and each can CHECK qdiscs the other made.
 //!
+//! Messages go over the suite's netlink transport (`pkg::netlink::Socket`)
+//! with a codec of their own ([`TcMsg`]: netlink-packet-route's `TcMessage`
+//! for qdiscs and filters), so that only this plugin links the tc parsers.
 //! netlink-packet-route has no TBF types: its options are encoded and
 //! decoded here (`struct tc_tbf_qopt`, `linux/pkt_sched.h`).
 
-use netlink_packet_core::{DefaultNla, NLM_F_CREATE, NLM_F_EXCL, Nla, NlaBuffer, NlasIterator};
-use netlink_packet_route::RouteNetlinkMessage;
-use netlink_packet_route::link::InfoKind;
+use netlink_packet_core::{
+    DecodeError, DefaultNla, Emitable, NLM_F_CREATE, NLM_F_EXCL, NetlinkDeserializable,
+    NetlinkHeader, NetlinkSerializable, Nla, NlaBuffer, NlasIterator, Parseable,
+};
+use netlink_packet_route::link::{InfoKind, LinkMessage};
 use netlink_packet_route::tc::{
     TcAction, TcActionAttribute, TcActionMirror, TcActionMirrorOption, TcActionOption,
     TcActionType, TcAttribute, TcFilterU32, TcFilterU32Option, TcHandle, TcHeader, TcMessage,
@@ -16,8 +21,45 @@ use netlink_packet_route::tc::{
 };
 use rtnetlink::{LinkMessageBuilder, LinkUnspec};
 
-use super::Netlink;
-use crate::error::Result;
+use pkg::Result;
+use pkg::netlink::Socket;
+
+const RTM_NEWQDISC: u16 = 36;
+const RTM_DELQDISC: u16 = 37;
+const RTM_GETQDISC: u16 = 38;
+const RTM_NEWTFILTER: u16 = 44;
+const RTM_GETTFILTER: u16 = 46;
+
+/// A qdisc or filter message, by its rtnetlink type.
+#[derive(Debug, Clone)]
+pub struct TcMsg(u16, TcMessage);
+
+impl NetlinkSerializable for TcMsg {
+    fn message_type(&self) -> u16 {
+        self.0
+    }
+    fn buffer_len(&self) -> usize {
+        self.1.buffer_len()
+    }
+    fn serialize(&self, buffer: &mut [u8]) {
+        self.1.emit(buffer)
+    }
+}
+
+impl NetlinkDeserializable for TcMsg {
+    type Error = DecodeError;
+    fn deserialize(
+        header: &NetlinkHeader,
+        payload: &[u8],
+    ) -> std::result::Result<Self, Self::Error> {
+        Ok(TcMsg(header.message_type, TcMessage::parse(payload)?))
+    }
+}
+
+/// A traffic-control socket in the namespace it was created in.
+pub struct Tc {
+    socket: Socket<TcMsg>,
+}
 
 /// TC_H_ROOT: the root of a device's egress qdisc tree.
 pub const ROOT: u32 = 0xFFFF_FFFF;
@@ -192,12 +234,33 @@ fn header(index: u32, parent: u32, handle_: u32) -> TcHeader {
     }
 }
 
-impl Netlink {
+/// The IFB device `ip link add <name> mtu <mtu> txqueuelen 0 type ifb`
+/// makes, down: the caller sets it up once it is configured (its
+/// `accept_ra`, above all). The queue length is 0 as Go's plugin leaves it
+/// (plugins PR #1097): the TBF on the device sets its own limit.
+pub fn ifb_message(name: &str, mtu: u32) -> LinkMessage {
+    let mut b = LinkMessageBuilder::<LinkUnspec>::new_with_info_kind(InfoKind::Ifb)
+        .name(name)
+        .txqueuelen(0);
+    if mtu != 0 {
+        b = b.mtu(mtu);
+    }
+    b.build()
+}
+
+impl Tc {
+    /// A socket in the calling thread's network namespace.
+    pub fn new() -> Result<Tc> {
+        Ok(Tc {
+            socket: Socket::open(pkg::netlink::NETLINK_ROUTE)?,
+        })
+    }
+
     /// `tc qdisc show [dev <index>]`.
     pub fn qdisc_list(&mut self, index: Option<u32>) -> Result<Vec<Qdisc>> {
         let msg = TcMessage::with_index(index.map_or(0, |i| i as i32));
-        let replies = self.dump(
-            RouteNetlinkMessage::GetQueueDiscipline(msg),
+        let replies = self.socket.dump(
+            || TcMsg(RTM_GETQDISC, msg.clone()),
             || match index {
                 Some(i) => format!("list qdiscs of link index {i}"),
                 None => "list qdiscs".into(),
@@ -205,10 +268,7 @@ impl Netlink {
         )?;
         Ok(replies
             .into_iter()
-            .filter_map(|m| match m {
-                RouteNetlinkMessage::NewQueueDiscipline(q) => Some(q),
-                _ => None,
-            })
+            .filter_map(|m| (m.0 == RTM_NEWQDISC).then_some(m.1))
             .map(|q| {
                 let mut kind = String::new();
                 let mut tbf = None;
@@ -251,17 +311,14 @@ impl Netlink {
                 TcAttribute::Options(tbf.encode()),
             ],
         );
-        self.request(
-            RouteNetlinkMessage::NewQueueDiscipline(msg),
-            NLM_F_CREATE | NLM_F_EXCL,
-            || {
+        self.socket
+            .request(TcMsg(RTM_NEWQDISC, msg), NLM_F_CREATE | NLM_F_EXCL, || {
                 format!(
                     "add tbf qdisc (rate {} bytes/s, limit {}, buffer {}) to link index {index}",
                     tbf.rate, tbf.limit, tbf.buffer
                 )
-            },
-        )
-        .map(drop)
+            })
+            .map(drop)
     }
 
     /// `tc qdisc add dev <index> handle ffff: ingress`.
@@ -270,26 +327,26 @@ impl Netlink {
             header(index, INGRESS_PARENT, INGRESS_HANDLE),
             vec![TcAttribute::Kind(INGRESS_KIND.into())],
         );
-        self.request(
-            RouteNetlinkMessage::NewQueueDiscipline(msg),
-            NLM_F_CREATE | NLM_F_EXCL,
-            || format!("add ingress qdisc to link index {index}"),
-        )
-        .map(drop)
+        self.socket
+            .request(TcMsg(RTM_NEWQDISC, msg), NLM_F_CREATE | NLM_F_EXCL, || {
+                format!("add ingress qdisc to link index {index}")
+            })
+            .map(drop)
     }
 
     /// `tc qdisc del dev <index> parent <parent> handle <handle>`; the
     /// device falls back to its default qdisc.
     pub fn qdisc_del(&mut self, index: u32, parent: u32, handle_: u32) -> Result<()> {
         let msg = TcMessage::from_parts(header(index, parent, handle_), vec![]);
-        self.request(RouteNetlinkMessage::DelQueueDiscipline(msg), 0, || {
-            format!(
-                "delete qdisc {} (parent {}) of link index {index}",
-                handle(handle_),
-                handle(parent)
-            )
-        })
-        .map(drop)
+        self.socket
+            .request(TcMsg(RTM_DELQDISC, msg), 0, || {
+                format!(
+                    "delete qdisc {} (parent {}) of link index {index}",
+                    handle(handle_),
+                    handle(parent)
+                )
+            })
+            .map(drop)
     }
 
     /// `tc filter add dev <index> parent ffff: protocol all prio 1 u32
@@ -325,12 +382,13 @@ impl Netlink {
                 ]),
             ],
         );
-        self.request(
-            RouteNetlinkMessage::NewTrafficFilter(msg),
-            NLM_F_CREATE | NLM_F_EXCL,
-            || format!("add redirect filter from link index {index} to link index {target}"),
-        )
-        .map(drop)
+        self.socket
+            .request(
+                TcMsg(RTM_NEWTFILTER, msg),
+                NLM_F_CREATE | NLM_F_EXCL,
+                || format!("add redirect filter from link index {index} to link index {target}"),
+            )
+            .map(drop)
     }
 
     /// The devices that ingress filters of `index` redirect to (mirred
@@ -338,12 +396,13 @@ impl Netlink {
     /// Empty when the device has no ingress qdisc.
     pub fn ingress_redirects(&mut self, index: u32) -> Result<Vec<u32>> {
         let msg = TcMessage::from_parts(header(index, INGRESS_HANDLE, 0), vec![]);
-        let replies = self.dump(RouteNetlinkMessage::GetTrafficFilter(msg), || {
-            format!("list ingress filters of link index {index}")
-        })?;
+        let replies = self.socket.dump(
+            || TcMsg(RTM_GETTFILTER, msg.clone()),
+            || format!("list ingress filters of link index {index}"),
+        )?;
         let mut targets = Vec::new();
         for reply in replies {
-            let RouteNetlinkMessage::NewTrafficFilter(f) = reply else {
+            let TcMsg(RTM_NEWTFILTER, f) = reply else {
                 continue;
             };
             for attr in f.attributes {
@@ -373,21 +432,6 @@ impl Netlink {
             }
         }
         Ok(targets)
-    }
-
-    /// `ip link add <name> mtu <mtu> txqueuelen 0 up type ifb`. The queue
-    /// length is 0 as Go's plugin leaves it (plugins PR #1097): the TBF on
-    /// the device sets its own limit.
-    /// Create an IFB device, down: the caller sets it up once it is
-    /// configured (its `accept_ra`, above all).
-    pub fn ifb_add(&mut self, name: &str, mtu: u32) -> Result<()> {
-        let mut b = LinkMessageBuilder::<LinkUnspec>::new_with_info_kind(InfoKind::Ifb)
-            .name(name)
-            .txqueuelen(0);
-        if mtu != 0 {
-            b = b.mtu(mtu);
-        }
-        self.link_add(b.build(), &format!("{name} (ifb)"))
     }
 }
 

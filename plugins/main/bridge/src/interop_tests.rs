@@ -8,8 +8,10 @@ use std::process::{Command, Stdio};
 
 use ipnet::IpNet;
 
-use super::testutil::{fresh_netns, nat_rules, ruleset, run};
-use super::{Backend, masq, spoofcheck};
+use pkg::firewall::testing::{fresh_netns, nat_rules, ruleset, run};
+use pkg::firewall::{Backend, masq};
+
+use crate::spoofcheck;
 
 const GO_BRIDGE: &str = "/usr/lib/cni/bridge";
 
@@ -81,7 +83,7 @@ fn result_of(stdout: &str) -> (Vec<IpNet>, String) {
 #[test]
 fn go_bridge_1_1_1_round_trip() {
     if !Path::new(GO_BRIDGE).exists() {
-        return crate::skip::because(format!("{GO_BRIDGE} is not installed"));
+        return pkg::skip::because(format!("{GO_BRIDGE} is not installed"));
     }
     if !fresh_netns(&["ip", "nft", "iptables", "ip6tables", "iptables-restore"]) {
         return;

@@ -1,5 +1,5 @@
-//! firewalld for the firewall plugin's `firewalld` backend (plugins.md
-//! §4.3): whether firewalld owns its name on the D-Bus system bus, and its
+//! firewalld for the plugin's `firewalld` backend (Documentation/firewall.md):
+//! whether firewalld owns its name on the D-Bus system bus, and its
 //! `zone.addSource` / `removeSource` / `querySource` methods.
 //!
 //! A minimal D-Bus client, enough for these four method calls with string
@@ -13,7 +13,7 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::error::{Error, Result};
+use pkg::{Error, Result};
 
 const DEFAULT_SYSTEM_BUS: &str = "/run/dbus/system_bus_socket";
 const DBUS_NAME: &str = "org.freedesktop.DBus";

@@ -1,55 +1,29 @@
-//! Host port mappings for the portmap plugin (plugins.md §4.1), in Go's two
-//! layouts so that either implementation tears down what the other made:
-//! iptables `nat` chains (`CNI-HOSTPORT-*`, a `CNI-DN-<hash>` chain per
-//! network and container) or the nftables tables `ip`/`ip6 cni_hostport`.
+//! Host port mappings, in Go's two layouts so that either implementation
+//! tears down what the other made: iptables `nat` chains (`CNI-HOSTPORT-*`,
+//! a `CNI-DN-<hash>` chain per network and container; `iptables.rs`) or the
+//! nftables tables `ip`/`ip6 cni_hostport` (`nftables.rs`). See
+//! Documentation/portmap.md.
 //!
-//! Each call reads the state once per family and applies its change in one
-//! batch: one `iptables-restore --noflush` per family, or one `nft -f -`
-//! transaction for both families. Teardown works from names alone (network,
-//! container ID, interface), so DEL needs neither `prevResult` nor netns.
-
-mod ipt;
-mod nft;
+//! Each call plans from the current state and applies its change in one
+//! transaction (see `pkg::firewall::converge`). Teardown works from names
+//! alone (network, container ID, interface), so DEL needs neither
+//! `prevResult` nor netns.
 
 use std::collections::HashSet;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-pub use super::Attachment;
-use super::Backend;
-use crate::error::{Error, Result};
-use crate::types::GcAttachment;
+pub use pkg::firewall::Attachment;
+use pkg::firewall::Backend;
+pub use pkg::firewall::model::Protocol;
+use pkg::types::GcAttachment;
+use pkg::{Error, Result};
+
+use crate::{iptables, nftables};
 
 /// The default `markMasqBit`: Kubernetes uses 14 and 15, Calico 20 to 31.
 pub const DEFAULT_MARK_BIT: u8 = 13;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Protocol {
-    Sctp,
-    Tcp,
-    Udp,
-}
-
-impl Protocol {
-    /// `tcp`, `udp` or `sctp` in any case.
-    pub fn parse(s: &str) -> Option<Protocol> {
-        match s.to_ascii_lowercase().as_str() {
-            "tcp" => Some(Protocol::Tcp),
-            "udp" => Some(Protocol::Udp),
-            "sctp" => Some(Protocol::Sctp),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Protocol::Tcp => "tcp",
-            Protocol::Udp => "udp",
-            Protocol::Sctp => "sctp",
-        }
-    }
-}
 
 /// One validated entry of `runtimeConfig.portMappings`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,7 +39,7 @@ impl PortMapping {
     /// For a container address of family `v4`: None when the mapping does
     /// not apply (its hostIP is of the other family), else the destination
     /// to match (None: any local address, as for `0.0.0.0` and `::`).
-    pub(crate) fn destination(&self, v4: bool) -> Option<Option<IpAddr>> {
+    pub fn destination(&self, v4: bool) -> Option<Option<IpAddr>> {
         match self.host_ip {
             None => Some(None),
             Some(ip) if ip.is_ipv4() != v4 => None,
@@ -105,7 +79,7 @@ impl Default for Options {
 }
 
 impl Options {
-    fn conditions(&self, v4: bool) -> &[String] {
+    pub fn conditions(&self, v4: bool) -> &[String] {
         if v4 {
             &self.conditions_v4
         } else {
@@ -132,8 +106,8 @@ pub fn setup(
     match backend {
         Backend::Iptables => ips
             .iter()
-            .try_for_each(|ip| ipt::setup(att, *ip, mappings, opts)),
-        Backend::Nftables => nft::setup(att, ips, mappings, opts),
+            .try_for_each(|ip| iptables::setup(att, *ip, mappings, opts)),
+        Backend::Nftables => nftables::setup(att, ips, mappings, opts),
     }
 }
 
@@ -151,10 +125,10 @@ pub fn check(
     match backend {
         Backend::Iptables => ips
             .iter()
-            .try_for_each(|ip| ipt::check(att, *ip, mappings, opts)),
+            .try_for_each(|ip| iptables::check(att, *ip, mappings, opts)),
         Backend::Nftables => ips
             .iter()
-            .try_for_each(|ip| nft::check(att, *ip, mappings, opts)),
+            .try_for_each(|ip| nftables::check(att, *ip, mappings, opts)),
     }
 }
 
@@ -164,7 +138,7 @@ pub fn check(
 /// this attachment's. Anything already gone, tools included, counts as
 /// removed.
 pub fn teardown(att: &Attachment<'_>, known_ips: &[IpNet]) -> Result<()> {
-    let errors = [ipt::teardown(att), nft::teardown(att, known_ips)];
+    let errors = [iptables::teardown(att), nftables::teardown(att, known_ips)];
     Error::from_list(errors.into_iter().filter_map(Result::err).collect())
 }
 
@@ -174,13 +148,13 @@ pub fn teardown(att: &Attachment<'_>, known_ips: &[IpNet]) -> Result<()> {
 /// so rules made by Go's nftables backend are left to DEL.
 pub fn gc(network: &str, valid: &[GcAttachment]) -> Result<()> {
     let ids: HashSet<&str> = valid.iter().map(|a| a.container_id.as_str()).collect();
-    let errors = [ipt::gc(network, &ids), nft::gc(network, valid)];
+    let errors = [iptables::gc(network, &ids), nftables::gc(network, valid)];
     Error::from_list(errors.into_iter().filter_map(Result::err).collect())
 }
 
-/// Names end up inside rule text and nft comments; skel's rules already
-/// exclude anything that could break out of them, this keeps it so for
-/// callers other than skel.
+/// Names end up inside rule comments; skel's rules already exclude
+/// anything that could break out of them, this keeps it so for callers
+/// other than skel.
 fn check_names(att: &Attachment<'_>) -> Result<()> {
     let ok = |s: &str| {
         !s.is_empty()
@@ -200,14 +174,6 @@ fn check_names(att: &Attachment<'_>) -> Result<()> {
     }
 }
 
-/// `ip:port`, with brackets for IPv6.
-fn ip_port(ip: IpAddr, port: u16) -> String {
-    match ip {
-        IpAddr::V4(v4) => format!("{v4}:{port}"),
-        IpAddr::V6(v6) => format!("[{v6}]:{port}"),
-    }
-}
-
 #[cfg(test)]
-#[path = "portmap/tests.rs"]
+#[path = "mappings_tests.rs"]
 mod tests;
