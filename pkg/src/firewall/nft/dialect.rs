@@ -20,11 +20,14 @@ const IFNAMSIZ: usize = 16;
 /// `RTN_LOCAL`, what `fib daddr type` loads for a local address.
 const RTN_LOCAL: u32 = 2;
 
+/// A rule as the kernel holds it: its expressions and its user data.
+pub type Encoded = (Vec<Expr>, Option<Vec<u8>>);
+
 /// A dialect's way between rules and expressions (see `Table::codec`).
 pub struct Codec {
     /// The expressions and user data of a rule; None when it holds what
     /// only the tool can write (raw conditions, a comment too long).
-    encode: fn(Family, &Rule) -> Option<(Vec<Expr>, Option<Vec<u8>>)>,
+    encode: fn(Family, &Rule) -> Option<Encoded>,
     /// The rule these expressions and user data make.
     decode: fn(Family, &[Expr], Option<&[u8]>) -> Rule,
 }
@@ -53,7 +56,7 @@ pub static NFT: Codec = Codec {
 
 /// The expressions and user data of `rule` in `table`; None when it holds
 /// what only the tool can write (raw conditions, a comment too long).
-pub fn encode(table: Table, rule: &Rule) -> Option<(Vec<Expr>, Option<Vec<u8>>)> {
+pub fn encode(table: Table, rule: &Rule) -> Option<Encoded> {
     (table.codec.encode)(table.family, rule)
 }
 
