@@ -63,6 +63,16 @@ impl NetConf {
         }
     }
 
+    /// `prevResult` for a cleanup (DEL), where it may only narrow what is
+    /// removed: one that does not parse is reported on stderr and treated
+    /// as absent, so that it cannot block the cleanup.
+    pub fn prev_result_for_cleanup(&self) -> Option<CniResult> {
+        self.parse_prev_result().unwrap_or_else(|e| {
+            eprintln!("warning: ignoring prevResult on DEL: {e}");
+            None
+        })
+    }
+
     /// The GC set: `cni.dev/valid-attachments`, else the legacy key. `None`
     /// when the runtime sent neither (then every attachment is stale).
     pub fn gc_valid_attachments(&self) -> Option<&[GcAttachment]> {

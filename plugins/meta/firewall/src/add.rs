@@ -5,17 +5,14 @@ use pkg::firewall::Attachment;
 use pkg::rollback::Rollback;
 use pkg::skel::CmdArgs;
 use pkg::types::CniResult;
-use pkg::{Error, Result};
+use pkg::Result;
 
-use crate::config::{Backend, FirewallConf, result_ips, source};
+use crate::config::{Backend, FirewallConf, prev_result, result_ips, source};
 use crate::{firewalld, iptables};
 
 pub fn add(args: &CmdArgs) -> Result<CniResult> {
     let conf = FirewallConf::load(args)?;
-    let prev = args
-        .conf
-        .parse_prev_result()?
-        .ok_or_else(|| Error::invalid_config("missing prevResult from earlier plugin", ""))?;
+    let prev = prev_result(args)?;
     let ingress = conf.ingress(&prev)?;
     let ips = result_ips(&prev);
     if ips.is_empty() {

@@ -5,15 +5,12 @@
 use pkg::skel::CmdArgs;
 use pkg::{Error, Result};
 
-use crate::config::{Backend, FirewallConf, result_ips, source};
+use crate::config::{Backend, FirewallConf, prev_result, result_ips, source};
 use crate::{firewalld, iptables};
 
 pub fn check(args: &CmdArgs) -> Result<()> {
     let conf = FirewallConf::load(args)?;
-    let prev = args
-        .conf
-        .parse_prev_result()?
-        .ok_or_else(|| Error::invalid_config("missing prevResult from earlier plugin", ""))?;
+    let prev = prev_result(args)?;
     let ingress = conf.ingress(&prev)?;
     let ips = result_ips(&prev);
     match conf.backend()? {

@@ -160,6 +160,13 @@ impl FirewallConf {
     }
 }
 
+/// `prevResult`, which ADD and CHECK require (Go's message, code 7).
+pub fn prev_result(args: &CmdArgs) -> Result<CniResult> {
+    args.conf
+        .parse_prev_result()?
+        .ok_or_else(|| Error::invalid_config("missing prevResult from earlier plugin", ""))
+}
+
 /// Every address of `prevResult`, whatever its interface (Go's choice).
 pub fn result_ips(prev: &CniResult) -> Vec<IpNet> {
     prev.ips.iter().map(|ip| ip.address).collect()

@@ -12,14 +12,11 @@ use crate::{firewalld, iptables};
 
 pub fn del(args: &CmdArgs) -> Result<()> {
     let conf = FirewallConf::load_lenient(args)?;
-    let ips = match args.conf.parse_prev_result() {
-        Ok(Some(prev)) => result_ips(&prev),
-        Ok(None) => Vec::new(),
-        Err(e) => {
-            eprintln!("warning: ignoring prevResult on DEL: {e}");
-            Vec::new()
-        }
-    };
+    let ips = args
+        .conf
+        .prev_result_for_cleanup()
+        .map(|prev| result_ips(&prev))
+        .unwrap_or_default();
     let att = Attachment {
         network: &args.conf.name,
         container_id: &args.container_id,

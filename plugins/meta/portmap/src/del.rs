@@ -18,15 +18,12 @@ pub fn del(args: &CmdArgs) -> Result<()> {
         return Ok(());
     }
     // prevResult only narrows the nftables rules to this attachment's
-    // addresses; one that does not parse must not block cleanup.
-    let known = match args.conf.parse_prev_result() {
-        Ok(Some(prev)) => container_ips(&prev, &args.ifname),
-        Ok(None) => Vec::new(),
-        Err(e) => {
-            eprintln!("warning: ignoring prevResult on DEL: {e}");
-            Vec::new()
-        }
-    };
+    // addresses.
+    let known = args
+        .conf
+        .prev_result_for_cleanup()
+        .map(|prev| container_ips(&prev, &args.ifname))
+        .unwrap_or_default();
     let att = Attachment {
         network: &args.conf.name,
         container_id: &args.container_id,
