@@ -1,8 +1,8 @@
 //! nfnetlink messages (`NETLINK_NETFILTER`: nf_tables, ctnetlink) for the
 //! transport in `super::socket`: the subsystem and message type, the
 //! `nfgenmsg` (family, resource id) and the attributes, kept encoded. The
-//! codecs on top (nf_tables in `crate::firewall`, ctnetlink in
-//! `crate::conntrack`) build and read the attributes with [`Attrs`] and
+//! codecs on top (nf_tables in `crate::firewall`, ctnetlink in the
+//! portmap plugin) build and read the attributes with [`Attrs`] and
 //! [`attrs`] (`super::nla`).
 //!
 //! netlink-packet-netfilter encodes these families too, but it decodes
