@@ -1,11 +1,11 @@
 //! firewall ADD: open forwarding for the container's addresses and apply
 //! the ingress policy. A failure removes what this ADD added.
 
+use pkg::Result;
 use pkg::firewall::Attachment;
 use pkg::rollback::Rollback;
 use pkg::skel::CmdArgs;
 use pkg::types::CniResult;
-use pkg::Result;
 
 use crate::config::{Backend, FirewallConf, prev_result, result_ips, source};
 use crate::{firewalld, iptables};
