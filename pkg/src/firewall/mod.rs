@@ -41,6 +41,17 @@ pub struct Attachment<'a> {
     pub ifname: &'a str,
 }
 
+impl<'a> Attachment<'a> {
+    /// The attachment a request is about.
+    pub fn of(args: &'a crate::skel::CmdArgs) -> Self {
+        Attachment {
+            network: &args.conf.name,
+            container_id: &args.container_id,
+            ifname: &args.ifname,
+        }
+    }
+}
+
 /// Where masquerade rules live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

@@ -18,11 +18,7 @@ pub fn add(args: &CmdArgs) -> Result<CniResult> {
     if ips.is_empty() {
         return Ok(prev);
     }
-    let att = Attachment {
-        network: &args.conf.name,
-        container_id: &args.container_id,
-        ifname: &args.ifname,
-    };
+    let att = Attachment::of(args);
     let mut undo = Rollback::new();
     match conf.backend()? {
         Backend::Iptables => {

@@ -17,11 +17,7 @@ pub fn del(args: &CmdArgs) -> Result<()> {
         .prev_result_for_cleanup()
         .map(|prev| result_ips(&prev))
         .unwrap_or_default();
-    let att = Attachment {
-        network: &args.conf.name,
-        container_id: &args.container_id,
-        ifname: &args.ifname,
-    };
+    let att = Attachment::of(args);
     let mut errors = Vec::new();
     if conf.backend_for_cleanup() == Backend::Firewalld {
         // Go ignores these errors: the source may be gone already.

@@ -37,11 +37,7 @@ pub fn add(args: &CmdArgs) -> Result<CniResult> {
         return Ok(prev);
     }
     let backend = conf.backend()?;
-    let att = Attachment {
-        network: &args.conf.name,
-        container_id: &args.container_id,
-        ifname: &args.ifname,
-    };
+    let att = Attachment::of(args);
     let mut undo = Rollback::new();
     undo.push("port mappings", || portmap::teardown(&att, &ips));
     portmap::setup(backend, &att, &ips, &conf.mappings, &conf.opts)?;

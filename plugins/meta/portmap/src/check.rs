@@ -19,10 +19,6 @@ pub fn check(args: &CmdArgs) -> Result<()> {
     if ips.is_empty() {
         return Ok(());
     }
-    let att = Attachment {
-        network: &args.conf.name,
-        container_id: &args.container_id,
-        ifname: &args.ifname,
-    };
+    let att = Attachment::of(args);
     portmap::check(conf.backend()?, &att, &ips, &conf.mappings, &conf.opts)
 }

@@ -24,11 +24,7 @@ pub fn del(args: &CmdArgs) -> Result<()> {
         .prev_result_for_cleanup()
         .map(|prev| container_ips(&prev, &args.ifname))
         .unwrap_or_default();
-    let att = Attachment {
-        network: &args.conf.name,
-        container_id: &args.container_id,
-        ifname: &args.ifname,
-    };
+    let att = Attachment::of(args);
     let mut errors = Vec::new();
     if let Err(e) = portmap::teardown(&att, &known) {
         errors.push(e);
