@@ -34,6 +34,27 @@ pub fn because(reason: impl Display) {
     eprintln!("skipped: {reason}");
 }
 
+/// The environment variable naming the kernel features (as in
+/// `testkit::KERNEL_FEATURES`, comma-separated) whose tests the VM stage
+/// of `test_linux.sh` runs on a kernel that has them.
+pub const IN_VM_VAR: &str = "CNI_TESTS_IN_VM";
+
+/// A test that needs a kernel `feature` this kernel lacks (`reason`):
+/// skipped when [`IN_VM_VAR`] names the feature, because the VM stage runs
+/// it, even where skips are otherwise forbidden; else as [`because`].
+#[track_caller]
+pub fn kernel(feature: &str, reason: impl Display) {
+    if covered_by(std::env::var(IN_VM_VAR).ok().as_deref(), feature) {
+        eprintln!("skipped: {reason} (the VM stage runs this test)");
+        return;
+    }
+    because(reason);
+}
+
+fn covered_by(list: Option<&str>, feature: &str) -> bool {
+    list.is_some_and(|l| l.split(',').any(|f| f.trim() == feature))
+}
+
 /// [`because`] once per process for `key`: for checks repeated many times
 /// in one test binary (a snapshot that leaves a tool's section out).
 #[track_caller]
@@ -55,6 +76,20 @@ pub fn once(key: &'static str, reason: impl Display) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_vm_stage_covers_the_features_it_names() {
+        let cases: [(Option<&str>, &str, bool); 5] = [
+            (None, "vlan", false),
+            (Some(""), "vlan", false),
+            (Some("vlan"), "vlan", true),
+            (Some("dummy, vlan,vrf"), "vlan", true),
+            (Some("vlanx,ipvlan"), "vlan", false),
+        ];
+        for (list, feature, want) in cases {
+            assert_eq!(covered_by(list, feature), want, "{list:?} {feature}");
+        }
+    }
 
     #[test]
     fn only_a_value_other_than_empty_or_0_forbids_skipping() {
