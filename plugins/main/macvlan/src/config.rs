@@ -101,6 +101,7 @@ impl MacvlanConf {
         } else {
             Some(parse_mac(&mac)?)
         };
+        raw.dns.check("dns")?;
         Ok(MacvlanConf {
             master: raw.master,
             mode,
@@ -147,6 +148,17 @@ impl MacvlanConf {
                     self.mtu, master.mtu
                 ),
                 format!("master {}", master.name),
+            ));
+        }
+        // ether_setup's minimum (ETH_MIN_MTU), refused by the kernel only
+        // once the link is being made.
+        if (1..68).contains(&self.mtu) {
+            return Err(Error::invalid_config(
+                format!("invalid MTU {}, must be 0 or at least 68", self.mtu),
+                format!(
+                    "a macvlan takes 68 to its master's MTU ({} for {})",
+                    master.mtu, master.name
+                ),
             ));
         }
         Ok(master)
