@@ -512,6 +512,85 @@ fn bad_input_changes_nothing() {
     }
 }
 
+/// The sysctls of the container's links (per-link `conf` and `neigh`),
+/// readable and writable, with their current values: writing them back
+/// changes nothing.
+fn link_sysctls(ctr: &TestNs) -> Vec<(String, String)> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<(String, String)>) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut entries: Vec<_> = rd.flatten().map(|e| e.path()).collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                walk(&p, out);
+                continue;
+            }
+            use std::os::unix::fs::PermissionsExt;
+            let writable =
+                std::fs::metadata(&p).is_ok_and(|m| m.permissions().mode() & 0o600 == 0o600);
+            if let (true, Ok(v)) = (writable, std::fs::read_to_string(&p)) {
+                let key = p.strip_prefix("/proc/sys/").unwrap().display().to_string();
+                out.push((key, v.trim_end_matches('\n').to_string()));
+            }
+        }
+    }
+    ctr.open()
+        .run(|| {
+            let mut out = Vec::new();
+            for dir in ["ipv4/conf", "ipv6/conf", "ipv4/neigh", "ipv6/neigh"] {
+                walk(&std::path::Path::new("/proc/sys/net").join(dir), &mut out);
+            }
+            Ok(out)
+        })
+        .unwrap()
+}
+
+#[test]
+fn many_sysctls_cost_linear_time() {
+    require_root!();
+    let env = Env::new();
+    // about 250 sysctls per veth pair
+    for i in 0..42 {
+        env.ctr.ip(&[
+            "link",
+            "add",
+            &format!("ma{i}"),
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &format!("mb{i}"),
+        ]);
+    }
+    let all = link_sysctls(&env.ctr);
+    assert!(all.len() >= 10_000, "only {} sysctls", all.len());
+    let time = |n: usize| {
+        let map: serde_json::Map<String, Value> = all[..n]
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect();
+        let c = env.conf(Version::V1_0_0, json!({ "sysctl": map }));
+        // the fastest of three: other tests share the machine
+        (0..3)
+            .map(|_| {
+                let start = std::time::Instant::now();
+                env.call("ADD").run(&c).expect_success();
+                start.elapsed()
+            })
+            .min()
+            .unwrap()
+    };
+    let small = time(1_000);
+    let large = time(10_000);
+    eprintln!("tuning ADD: 1,000 sysctls {small:?}, 10,000 sysctls {large:?}");
+    assert!(
+        large < small * 10,
+        "1,000 sysctls: {small:?}, 10,000 sysctls: {large:?}"
+    );
+}
+
 #[test]
 fn a_second_add_keeps_the_original_backup() {
     require_root!();

@@ -39,13 +39,13 @@ pub fn add(args: &CmdArgs) -> Result<CniResult> {
         true => Some(Target::read(&mut at, &conf)?),
         false => None,
     };
-    sysctls::probe(ns, &conf.sysctls)?;
+    let files = sysctls::probe(ns, &conf.sysctls)?;
     let host_end = target.as_ref().and_then(|t| t.host_end.clone());
     if let Some(target) = target {
         let path = backup_path(&conf.data_dir, &args.container_id, &args.ifname);
         tune_link(&mut at, &conf, target, path)?;
     }
-    sysctls::write(&mut at, &conf.sysctls)?;
+    sysctls::write(&mut at, &conf.sysctls, files)?;
     report(&mut at, &conf, host_end, &mut result)?;
     at.commit();
     Ok(result)

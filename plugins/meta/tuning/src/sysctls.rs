@@ -1,17 +1,21 @@
 //! The sysctls of ADD, inside the container's namespace. Every file is
-//! looked at before anything is changed (`probe`): it exists, it can be
-//! written, and a numeric one is given as many numbers as it holds,
-//! written as the kernel prints them. Later (`write`, after the link
-//! attributes) each is read and written through one open, in one
-//! write(2) whose count must be the whole value, and the previous values
-//! go to the rollback.
+//! opened and looked at before anything is changed (`probe`): it exists,
+//! it can be written, and a numeric one is given as many numbers as it
+//! holds, written as the kernel prints them. The files stay open for
+//! `write` (after the link attributes), which reads each one's value for
+//! the rollback and writes the new one in one write(2) whose count must be
+//! the whole value.
 //!
-//! One open per key and pass, and no lookup that grows with the number of
-//! keys: a map of 10,000 sysctls costs ten times one of 1,000.
+//! One path lookup per key, and nothing that grows with the number of
+//! keys: a map of 10,000 sysctls costs ten times one of 1,000, the
+//! kernel's own work (resolving the path, formatting and parsing values)
+//! being most of it.
 
 use std::fs::{File, OpenOptions};
-use std::io::{ErrorKind, Read};
-use std::os::unix::fs::PermissionsExt;
+use std::io::ErrorKind;
+use std::os::unix::fs::{FileExt, PermissionsExt};
+
+use nix::sys::resource::{Resource, getrlimit, setrlimit};
 
 use pkg::attach::Attachment;
 use pkg::ns::Netns;
@@ -19,29 +23,57 @@ use pkg::{Error, Result, sysctl};
 
 use crate::config::{Sysctl, shown};
 
+/// The sysctls' files, opened by [`probe`] and held for [`write`] as far as
+/// the process may hold them; one not held is opened again.
+pub struct Opened(Vec<Option<File>>);
+
 /// Refuse (code 7) a key that names no sysctl or a read-only one, and a
 /// value the sysctl would not store as given; nothing is written.
-pub fn probe(ns: &Netns, sysctls: &[Sysctl]) -> Result<()> {
+pub fn probe(ns: &Netns, sysctls: &[Sysctl]) -> Result<Opened> {
     if sysctls.is_empty() {
-        return Ok(());
+        return Ok(Opened(Vec::new()));
     }
+    let keep = file_budget(sysctls.len());
     let list = sysctls.to_vec();
     // /proc/sys/net is the calling thread's namespace: look from inside.
-    ns.run(move || list.iter().try_for_each(probe_one))
+    ns.run(move || {
+        let mut files = Vec::with_capacity(list.len());
+        for (i, s) in list.iter().enumerate() {
+            let file = probe_one(s)?;
+            files.push((i < keep).then_some(file));
+        }
+        Ok(Opened(files))
+    })
+}
+
+/// How many files the probe may keep: the soft limit on open files,
+/// raised towards the hard one when needed, less room for the rest of the
+/// process (netlink sockets, the backup file, stdio).
+fn file_budget(n: usize) -> usize {
+    const ROOM: u64 = 128;
+    let Ok((mut soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return 0;
+    };
+    let want = u64::try_from(n).unwrap_or(u64::MAX).saturating_add(ROOM);
+    if soft < want && setrlimit(Resource::RLIMIT_NOFILE, want.min(hard), hard).is_ok() {
+        soft = want.min(hard);
+    }
+    usize::try_from(soft.saturating_sub(ROOM)).map_or(n, |k| k.min(n))
 }
 
 /// Write the sysctls in order; on a failure, the ones written are put
 /// back (through `at`'s rollback).
-pub fn write(at: &mut Attachment<'_>, sysctls: &[Sysctl]) -> Result<()> {
+pub fn write(at: &mut Attachment<'_>, sysctls: &[Sysctl], opened: Opened) -> Result<()> {
     if sysctls.is_empty() {
         return Ok(());
     }
     let ns = at.ns;
     let list = sysctls.to_vec();
     let (written, failed) = ns.run(move || {
+        let mut files = opened.0.into_iter();
         let mut written = Vec::with_capacity(list.len());
         for s in &list {
-            match replace(s) {
+            match replace(s, files.next().flatten()) {
                 Ok(Some(before)) => written.push((s.path.clone(), before)),
                 Ok(None) => {}
                 Err(e) => return Ok((written, Some((s.key.clone(), s.value.clone(), e)))),
@@ -69,30 +101,33 @@ pub fn write(at: &mut Attachment<'_>, sysctls: &[Sysctl]) -> Result<()> {
     }
 }
 
-/// Write `s`, returning what the file held before. None for a sysctl
-/// that cannot be read (write-only, such as `net.ipv4.route.flush`, or
-/// one with nothing to show yet, such as an unset `stable_secret`): it is
-/// written anyway and cannot be put back.
-fn replace(s: &Sysctl) -> Result<Option<String>> {
-    let open = |read: bool| {
-        OpenOptions::new()
-            .read(read)
-            .write(true)
-            .open(&s.path)
-            .map_err(|e| Error::io(format!("open sysctl {}", s.path.display()), e))
+/// Write `s` through `file` (opened again if the probe could not keep
+/// it), returning what the file held just before. None for a sysctl that
+/// cannot be read (write-only, such as `net.ipv4.route.flush`, or one with
+/// nothing to show yet, such as an unset `stable_secret`): it is written
+/// anyway and cannot be put back.
+fn replace(s: &Sysctl, file: Option<File>) -> Result<Option<String>> {
+    let file = match file {
+        Some(f) => f,
+        None => open(s).map_err(|e| Error::io(format!("open sysctl {}", s.path.display()), e))?,
     };
-    let (file, before) = match open(true) {
-        Ok(mut f) => {
-            let before = read_all(&mut f).ok();
-            (f, before)
-        }
-        Err(_) => (open(false)?, None),
-    };
+    let before = read_all(&file).ok();
     sysctl::write_file(&file, &s.path, &s.value)?;
     Ok(before)
 }
 
-fn probe_one(s: &Sysctl) -> Result<()> {
+/// The file for reading and writing, or for writing only when that is
+/// all it allows.
+fn open(s: &Sysctl) -> std::io::Result<File> {
+    match OpenOptions::new().read(true).write(true).open(&s.path) {
+        Err(e) if e.kind() == ErrorKind::PermissionDenied => {
+            OpenOptions::new().write(true).open(&s.path).map_err(|_| e)
+        }
+        other => other,
+    }
+}
+
+fn probe_one(s: &Sysctl) -> Result<File> {
     let path = s.path.display();
     let bad_key = |why: String| {
         Err(Error::invalid_config(
@@ -100,7 +135,7 @@ fn probe_one(s: &Sysctl) -> Result<()> {
             why,
         ))
     };
-    let mut file = match OpenOptions::new().read(true).write(true).open(&s.path) {
+    let file = match open(s) {
         Ok(f) => f,
         Err(e) => {
             return match e.kind() {
@@ -108,21 +143,19 @@ fn probe_one(s: &Sysctl) -> Result<()> {
                     bad_key(format!("there is no sysctl {path}"))
                 }
                 ErrorKind::IsADirectory => bad_key(format!("{path} is a directory of sysctls")),
-                ErrorKind::PermissionDenied => match std::fs::metadata(&s.path) {
-                    Ok(m) if m.permissions().mode() & 0o222 == 0 => {
-                        bad_key(format!("{path} is read-only"))
-                    }
-                    // Not readable, writable: a write-only sysctl.
-                    Ok(_) if OpenOptions::new().write(true).open(&s.path).is_ok() => Ok(()),
-                    _ => Err(Error::io(format!("open sysctl {path}"), e)),
-                },
+                ErrorKind::PermissionDenied
+                    if std::fs::metadata(&s.path)
+                        .is_ok_and(|m| m.permissions().mode() & 0o222 == 0) =>
+                {
+                    bad_key(format!("{path} is read-only"))
+                }
                 _ => Err(Error::io(format!("open sysctl {path}"), e)),
             };
         }
     };
-    // A read error (EIO): a sysctl with nothing to show yet.
-    let Ok(current) = read_all(&mut file) else {
-        return Ok(());
+    // Write-only, or a read error (EIO): a sysctl with nothing to show.
+    let Ok(current) = read_all(&file) else {
+        return Ok(file);
     };
     let leaf = s.path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     if !OWN_SYNTAX.contains(&leaf)
@@ -133,16 +166,25 @@ fn probe_one(s: &Sysctl) -> Result<()> {
             format!("{path} {why}"),
         ));
     }
-    Ok(())
+    Ok(file)
 }
 
-fn read_all(f: &mut File) -> std::io::Result<String> {
-    let mut text = String::new();
-    f.read_to_string(&mut text)?;
-    if text.ends_with('\n') {
-        text.pop();
+/// The whole value, from offset 0 whatever was read before, without the
+/// trailing newline.
+fn read_all(f: &File) -> std::io::Result<String> {
+    let mut bytes = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = f.read_at(&mut buf, bytes.len() as u64)?;
+        if n == 0 {
+            break;
+        }
+        bytes.extend_from_slice(&buf[..n]);
     }
-    Ok(text)
+    if bytes.last() == Some(&b'\n') {
+        bytes.pop();
+    }
+    String::from_utf8(bytes).map_err(|e| std::io::Error::new(ErrorKind::InvalidData, e))
 }
 
 /// Numeric sysctls that may print as plain decimals but take another
