@@ -115,7 +115,7 @@ pub fn write(path: &Path, value: &str) -> Result<()> {
     write_file(&f, path, value)
 }
 
-/// [`write`] through a file already open for writing (at offset 0, so a
+/// [`write()`] through a file already open for writing (at offset 0, so a
 /// file just read from works too).
 pub fn write_file(f: &fs::File, path: &Path, value: &str) -> Result<()> {
     use std::os::unix::fs::FileExt;
