@@ -1,9 +1,12 @@
 //! tuning ADD: change the container interface's MAC, promiscuous and
 //! all-multicast modes, MTU and transmit queue length, then write the
 //! sysctls, all inside the container namespace. The configuration is
-//! validated in full before the first change; the previous attribute
-//! values go to the backup file before any is changed (Go's order), and a
-//! failure at any step puts back everything this ADD changed.
+//! validated in full before the first change, against the kernel too (the
+//! link's address length and MTU bounds, every sysctl file), so that
+//! nothing is taken other than as given; the previous attribute values go
+//! to the backup file before any is changed (Go's order), a failure at any
+//! step puts back everything this ADD changed, and the result reports the
+//! MAC and MTUs read back from the kernel.
 //!
 //! Two things Go does not do:
 //! - the link attributes are set before the sysctls, because a new MTU
@@ -35,9 +38,10 @@ pub fn add(args: &CmdArgs) -> Result<CniResult> {
     let mut at = Attachment::open(args)?;
     // Everything the kernel would not take as given is refused here,
     // before the first change.
-    let target = match conf.changes_link() {
-        true => Some(Target::read(&mut at, &conf)?),
-        false => None,
+    let target = if conf.changes_link() {
+        Some(Target::read(&mut at, &conf)?)
+    } else {
+        None
     };
     let files = sysctls::probe(ns, &conf.sysctls)?;
     let host_end = target.as_ref().and_then(|t| t.host_end.clone());
