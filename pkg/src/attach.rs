@@ -1,25 +1,30 @@
 //! One attachment of a container to a network, for the plugins that make
-//! or change the container's interface (bridge, ptp, macvlan, tuning).
+//! or change the container's interface (bridge, ptp, macvlan, ipvlan,
+//! vlan, dummy, tuning).
 //! [`Attachment`] is what an ADD passes around: the request, the open
 //! container netns, a netlink socket in it and one in the host netns, and
 //! the [`Rollback`] of the changes made so far. The functions below are
 //! the steps their DEL, CHECK and GC share.
 
+use std::os::fd::AsRawFd;
+
 #[cfg(feature = "firewall")]
 use ipnet::IpNet;
+use netlink_packet_route::link::{LinkAttribute, LinkMessage};
 use nix::errno::Errno;
 
 use crate::error::{Error, Result};
 #[cfg(feature = "firewall")]
 use crate::firewall::{Backend, masq};
-use crate::netlink::{Link, LinkId, Netlink, VethSpec};
+use crate::netlink::{Link, LinkId, Netlink, VethSpec, kind_of};
 use crate::ns::Netns;
 use crate::rollback::Rollback;
 use crate::skel::CmdArgs;
 use crate::sysctl::{self, Family};
-use crate::types::{CniResult, Interface};
 #[cfg(feature = "firewall")]
-use crate::{iface, ipam, types::GcAttachment};
+use crate::types::GcAttachment;
+use crate::types::{CniResult, Interface};
+use crate::{iface, ipam};
 
 /// One attachment being added.
 pub struct Attachment<'a> {
@@ -97,6 +102,39 @@ impl<'a> Attachment<'a> {
             let _ = sysctl::ensure(&p, "0");
         }
         Ok(veth)
+    }
+
+    /// Creates `CNI_IFNAME` in the container from `msg`, a link message
+    /// built (with rtnetlink's builders) under that name, in one request:
+    /// over the container's socket when `in_container` (a dummy, or a link
+    /// whose master lives there), else over the host's with the container
+    /// netns as the target (IFLA_NET_NS_FD). Either way the kernel
+    /// registers the link in the container, where alone its name has to
+    /// be free, so it needs no temporary name and rename (Go's way, which
+    /// leaves a window in which a killed plugin strands a `veth…` link
+    /// that DEL never finds). `what` describes it for errors. The link's
+    /// removal is recorded for rollback; it is returned as the container
+    /// sees it.
+    pub fn add_link(
+        &mut self,
+        mut msg: LinkMessage,
+        in_container: bool,
+        what: &str,
+    ) -> Result<Link> {
+        let nl = if in_container {
+            &mut self.ctr
+        } else {
+            msg.attributes
+                .push(LinkAttribute::NetNsFd(self.ns.as_raw_fd()));
+            &mut self.host
+        };
+        let kind = kind_of(&msg).unwrap_or_else(|| "link".into());
+        nl.link_add(msg, what)?;
+        let (ns, ifname) = (self.ns, &self.args.ifname);
+        self.undo.push(format!("the {kind} {ifname}"), move || {
+            Netlink::in_netns(ns)?.link_del(LinkId::Name(ifname))
+        });
+        self.ctr.link_get(LinkId::Name(ifname))
     }
 
     /// Masquerades traffic from the result's addresses, recorded for
@@ -180,6 +218,30 @@ pub fn del(
     // Dropping the teardown's socket waits for the rules to be freed.
     if let Some(Err(e)) = masq {
         errors.push(e);
+    }
+    Error::from_list(errors)
+}
+
+/// DEL of an attachment whose only state outside the container is the
+/// IPAM reservation (macvlan, ipvlan, vlan, dummy): IPAM DEL when the
+/// config names an IPAM plugin, and `CNI_IFNAME` removed from the netns
+/// if both are still there. Nothing is looked up (no master, no default
+/// route), so nothing that is gone can keep the address from being
+/// released. Both steps are attempted; IPAM runs while the kernel deletes
+/// the link (which waits for RCU grace periods); the IPAM error comes
+/// first.
+pub fn del_link_and_ipam(args: &CmdArgs) -> Result<()> {
+    let ipam = args
+        .conf
+        .ipam_type()
+        .is_some()
+        .then(|| ipam::start_del(args));
+    let mut errors = Vec::new();
+    if let Err(e) = iface::del_container_link(args) {
+        errors.push(e);
+    }
+    if let Some(Err(e)) = ipam.map(|started| started.and_then(|p| p.finish())) {
+        errors.insert(0, e);
     }
     Error::from_list(errors)
 }

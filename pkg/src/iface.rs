@@ -88,6 +88,24 @@ pub fn configure_index(
     Ok(())
 }
 
+/// Makes the kernel announce the addresses of `ifname` (in `ns`) when the
+/// link comes up: gratuitous ARP (`arp_notify`) and unsolicited neighbour
+/// advertisements (`ndisc_notify`), so that the segment's caches learn at
+/// once where the addresses now are (macvlan and ipvlan share a segment
+/// with other hosts). A failed write only loses the announcement and is
+/// ignored, as in Go.
+pub fn announce_on_up(ns: &Netns, ifname: &str) -> Result<()> {
+    let ifname = ifname.to_string();
+    ns.run(move || {
+        for (family, leaf) in [(Family::V4, "arp_notify"), (Family::V6, "ndisc_notify")] {
+            if let Ok(p) = sysctl::conf_path(family, &ifname, leaf) {
+                let _ = sysctl::write(&p, "1");
+            }
+        }
+        Ok(())
+    })
+}
+
 /// IPv6 must be on for `lo` and the interface before an IPv6 address can
 /// be added; only write when it is off (the files may be read-only).
 fn enable_ipv6(ifname: &str) -> Result<()> {
