@@ -137,6 +137,26 @@ impl<'a> Attachment<'a> {
         self.ctr.link_get(LinkId::Name(ifname))
     }
 
+    /// `result` (from IPAM, or a previous plugin) for an attachment whose
+    /// only interface is `link`, the container's `CNI_IFNAME`: it becomes
+    /// the result's one interface, every address is put on it, the link
+    /// comes up and the routes are added (`iface::configure`, waiting up
+    /// to `settle` for IPv6 DAD).
+    pub fn configure_sole(
+        &mut self,
+        link: &Link,
+        mut result: CniResult,
+        settle: Option<std::time::Duration>,
+    ) -> Result<CniResult> {
+        result.interfaces = vec![self.container_iface(link)];
+        for ip in &mut result.ips {
+            ip.interface = Some(0);
+        }
+        let ifname = &self.args.ifname;
+        iface::configure_index(&mut self.ctr, self.ns, ifname, link.index, &result, settle)?;
+        Ok(result)
+    }
+
     /// Masquerades traffic from the result's addresses, recorded for
     /// rollback before the rules are made (a half-made set is removed too).
     #[cfg(feature = "firewall")]
@@ -295,8 +315,13 @@ pub fn container_link(ctr: &mut Netlink, args: &CmdArgs, kind: &str) -> Result<L
         ))
     })?;
     if link.kind.as_deref() != Some(kind) {
+        let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        };
         return Err(Error::internal(format!(
-            "container interface {} is not a {kind}",
+            "container interface {} is not {article} {kind}",
             args.ifname
         )));
     }

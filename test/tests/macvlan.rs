@@ -26,33 +26,12 @@ fn ipam(net: &Fixture, subnet: &str) -> Value {
     json!({"ipam": net.host_local(json!([[{"subnet": subnet}]]))})
 }
 
-fn add_master(ns: &TestNs, name: &str) {
-    let peer = format!("{name}p");
-    ns.ip(&["link", "add", name, "type", "veth", "peer", "name", &peer]);
-    ns.ip(&["link", "set", name, "up"]);
-    ns.ip(&["link", "set", &peer, "up"]);
-}
-
 fn master(net: &Fixture) -> Link {
     net.host_link(MASTER).expect("the master")
 }
 
 fn eth0(ctr: &TestNs) -> Link {
     link_in(ctr, "eth0").expect("eth0 in the container")
-}
-
-/// Only `lo` is left in each container, and no reservation.
-fn assert_clean(net: &Fixture, what: &str, ctrs: &[&TestNs]) {
-    for ctr in ctrs {
-        assert_eq!(
-            link_names(ctr),
-            vec!["lo".to_string()],
-            "{what}: links left in {}",
-            ctr.name
-        );
-    }
-    let res = net.reservations();
-    assert!(res.is_empty(), "{what}: reservations left: {res:?}");
 }
 
 // Documentation/conformance.md items 17, 18 and 22: the result in each version's shape, the macvlan

@@ -5,7 +5,7 @@ use std::os::fd::AsRawFd;
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::link::{
-    InfoKind, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, State,
+    InfoData, InfoKind, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, State,
 };
 use nix::errno::Errno;
 use rtnetlink::LinkUnspec;
@@ -93,6 +93,23 @@ impl Link {
 
     pub fn is_promisc(&self) -> bool {
         self.flags.contains(LinkFlags::Promisc)
+    }
+
+    /// The kind-specific settings (IFLA_INFO_DATA: a macvlan's mode, a
+    /// vlan's id, ...), for the plugin of that kind to read.
+    pub fn info_data(&self) -> Option<&InfoData> {
+        self.message
+            .attributes
+            .iter()
+            .filter_map(|a| match a {
+                LinkAttribute::LinkInfo(infos) => Some(infos),
+                _ => None,
+            })
+            .flatten()
+            .find_map(|i| match i {
+                LinkInfo::Data(data) => Some(data),
+                _ => None,
+            })
     }
 
     /// The MAC as `aa:bb:cc:dd:ee:ff` (empty for links without one).

@@ -72,27 +72,21 @@ pub fn add(args: &CmdArgs) -> Result<CniResult> {
 
 fn build(at: &mut Attachment<'_>, conf: &MacvlanConf, link: &Link) -> Result<CniResult> {
     let args = at.args;
-    let index = link.index;
-    let mut result = CniResult {
-        interfaces: vec![at.container_iface(link)],
-        ..Default::default()
-    };
-    if conf.layer3 {
+    let mut result = if conf.layer3 {
         at.undo.start_ipam(args)?;
         let ipam_result = at.finish_ipam()?;
-        result.ips = ipam_result.ips;
-        result.routes = ipam_result.routes;
-        for ip in &mut result.ips {
-            ip.interface = Some(0);
-        }
         // The segment's caches learn the new MAC at once.
         iface::announce_on_up(at.ns, &args.ifname)?;
-        iface::configure(&mut at.ctr, at.ns, &args.ifname, &result, Some(DAD_LIMIT))?;
+        at.configure_sole(link, ipam_result, Some(DAD_LIMIT))?
     } else {
         at.ctr
-            .link_set_up(LinkId::Index(index))
+            .link_set_up(LinkId::Index(link.index))
             .with_context(|| format!("failed to set {} up", args.ifname))?;
-    }
+        CniResult {
+            interfaces: vec![at.container_iface(link)],
+            ..Default::default()
+        }
+    };
     // Go copies the config's dns as is; IPAM's is not used.
     result.dns = conf.dns.clone();
     Ok(result)

@@ -2,9 +2,7 @@
 //! macvlan` (which `pkg::attach::Attachment::add_link` sends straight into
 //! the container netns) and reading a macvlan's settings back.
 
-use netlink_packet_route::link::{
-    InfoData, InfoMacVlan, LinkAttribute, LinkInfo, LinkMessage, MacVlanMode,
-};
+use netlink_packet_route::link::{InfoData, InfoMacVlan, LinkMessage, MacVlanMode};
 use rtnetlink::LinkMacVlan;
 
 use pkg::netlink::Link;
@@ -100,19 +98,11 @@ pub fn message(name: &str, spec: &MacvlanSpec) -> (LinkMessage, String) {
 }
 
 fn macvlan_info(link: &Link) -> impl Iterator<Item = &InfoMacVlan> {
-    link.message
-        .attributes
-        .iter()
-        .filter_map(|a| match a {
-            LinkAttribute::LinkInfo(infos) => Some(infos),
-            _ => None,
-        })
-        .flatten()
-        .filter_map(|i| match i {
-            LinkInfo::Data(InfoData::MacVlan(data)) => Some(data),
-            _ => None,
-        })
-        .flatten()
+    match link.info_data() {
+        Some(InfoData::MacVlan(data)) => data.as_slice(),
+        _ => &[],
+    }
+    .iter()
 }
 
 /// The mode of a macvlan link (`None` for other kinds or unknown modes).
