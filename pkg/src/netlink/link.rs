@@ -317,3 +317,25 @@ impl Netlink {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rtnetlink::{LinkDummy, LinkVlan};
+
+    #[test]
+    fn kinds_and_their_modules() {
+        let cases = [
+            (LinkDummy::new("d0").build(), Some("dummy"), "dummy"),
+            (LinkVlan::new("v0", 2, 100).build(), Some("vlan"), "8021q"),
+            (LinkUnspec::new_with_name("x").build(), None, ""),
+        ];
+        for (msg, kind, module) in cases {
+            assert_eq!(kind_of(&msg).as_deref(), kind);
+            if let Some(k) = kind {
+                assert_eq!(module_of(k), module);
+            }
+        }
+        assert_eq!(module_of("ipvlan"), "ipvlan");
+    }
+}
