@@ -190,17 +190,30 @@ pub fn check_routes(nl: &mut Netlink, routes: &[crate::types::Route]) -> Result<
 /// removed the link with its namespace, or an earlier DEL did. Run from
 /// the plugin's own namespace; it opens a netlink socket in the container.
 pub fn del_container_link(args: &CmdArgs) -> Result<()> {
+    del_container_links(args, &[&args.ifname])
+}
+
+/// [`del_container_link`] for each of `names` in `CNI_NETNS`, every one
+/// attempted.
+pub fn del_container_links(args: &CmdArgs, names: &[&str]) -> Result<()> {
     let Some(ns) = args.netns_if_exists()? else {
         return Ok(());
     };
-    let removed = Netlink::in_netns(ns).and_then(|mut nl| nl.link_del(LinkId::Name(&args.ifname)));
-    match removed {
-        Err(e) if e.is_not_found() => Ok(()),
-        other => other.map_err(|e| {
-            e.context(format!(
-                "failed to delete {} in {}",
-                args.ifname, args.netns_path
-            ))
-        }),
+    let mut nl = Netlink::in_netns(ns).map_err(|e| {
+        e.context(format!(
+            "failed to delete {} in {}",
+            args.ifname, args.netns_path
+        ))
+    })?;
+    let mut errors = Vec::new();
+    for name in names {
+        match nl.link_del(LinkId::Name(name)) {
+            Err(e) if e.is_not_found() => {}
+            Err(e) => {
+                errors.push(e.context(format!("failed to delete {name} in {}", args.netns_path)))
+            }
+            Ok(()) => {}
+        }
     }
+    Error::from_list(errors)
 }

@@ -71,6 +71,19 @@ pub fn assert_add_refused_without_kernel_feature(
     true
 }
 
+/// A plugin killed between creating its link under the temporary name
+/// (`pkg::attach::temp_name`, used where the host has a link named
+/// `CNI_IFNAME` on older kernels) and renaming it left that link in the
+/// container: DEL of `conf` removes it. The link here is a veth (any kind
+/// will do), so the test runs on any kernel.
+pub fn assert_del_removes_a_link_left_under_the_temporary_name(net: &Fixture, conf: &Value) {
+    let ctr = TestNs::new("tmpname");
+    let tmp = pkg::attach::temp_name("killed", "eth0");
+    ctr.ip(&["link", "add", &tmp, "type", "veth", "peer", "name", "tmpp"]);
+    net.call("DEL", &ctr, "killed").run(conf).expect_success();
+    assert_clean(net, "DEL after a kill before the rename", &[&ctr]);
+}
+
 /// The `ipam` key of a fixture over one subnet, with `routes`.
 pub fn ipam_with_routes(net: &Fixture, subnet: &str, routes: Value) -> Value {
     let mut ipam = net.host_local(json!([[{ "subnet": subnet }]]));
