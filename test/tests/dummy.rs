@@ -203,17 +203,6 @@ fn conformance_23_del_without_netns() {
     assert!(net.held().is_empty());
 }
 
-/// DEL also removes a link a killed ADD left under the temporary name.
-#[test]
-fn del_removes_a_link_left_under_the_temporary_name() {
-    require_root!();
-    let net = net();
-    assert_del_removes_a_link_left_under_the_temporary_name(
-        &net,
-        &net.conf(Version::V1_0_0, json!({})),
-    );
-}
-
 // Documentation/conformance.md item 25: CHECK fails when what ADD made has
 // changed
 #[test]
