@@ -100,7 +100,7 @@ fn chained_master(prev: &CniResult) -> Result<String> {
         found => Err(Error::invalid_config(
             "chained master failure. PrevResult lacks a single named interface",
             format!(
-                "\"master\" is not set and prevResult has {} interfaces; it must have exactly one, with a name",
+                "\"master\" is not set: prevResult must then list exactly one interface, with a name (it lists {})",
                 found.len()
             ),
         )),
