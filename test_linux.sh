@@ -98,7 +98,7 @@ echo "== the plugin suites on bin-multicall/"
 CNI_BIN_DIR="$(pwd)/bin-multicall" cargo test --locked -p integration \
     --test multicall --test conformance_all --test conformance --test loopback --test bridge --test ptp \
     --test macvlan --test host_local --test static_ipam --test portmap --test firewall \
-    --test tuning --test bandwidth -- "$@"
+    --test tuning --test bandwidth --test tap --test sbr -- "$@"
 
 # The plugin template: a new plugin made from plugins/sample as its README
 # says builds, passes its tests and runs in a chain through cnitool.

@@ -1,6 +1,6 @@
 //! The configuration parsers of every plugin that is not host-local (which
 //! has its own target): static, bridge, ptp, macvlan, tuning, portmap,
-//! bandwidth, firewall, dummy, vlan and ipvlan, through each plugin
+//! bandwidth, firewall, dummy, vlan, ipvlan, tap and sbr, through each plugin
 //! crate's `config` module.
 //! Only parsing and validation run; nothing
 //! touches the kernel. Any panic is a bug; loading must end in a value or
@@ -20,7 +20,9 @@ use ipvlan::config as ipvlan_config;
 use macvlan::config as macvlan_config;
 use portmap::config as portmap_config;
 use ptp::config as ptp_config;
+use sbr::config as sbr_config;
 use static_ipam::config as static_config;
+use tap::config as tap_config;
 use tuning::config as tuning_config;
 use vlan::config as vlan_config;
 
@@ -73,7 +75,7 @@ fuzz_target!(|data: &[u8]| {
         version,
         env: Vec::new(),
     };
-    match (sel & 0x0f) % 11 {
+    match (sel & 0x0f) % 13 {
         0 => check(static_config::load(&args)),
         1 => {
             check(bridge_config::BridgeConf::load(&args));
@@ -99,6 +101,11 @@ fuzz_target!(|data: &[u8]| {
         }
         8 => check(dummy_config::load(&args)),
         9 => check(vlan_config::VlanConf::load(&args)),
+        10 => check(tap_config::TapConf::load(&args)),
+        11 => {
+            check(sbr_config::SbrConf::from_value(&args.config));
+            let _ = sbr_config::SbrConf::table_for_del(&args.config);
+        }
         _ => {
             check(ipvlan_config::IpvlanConf::load(&args));
             check(ipvlan_config::IpvlanConf::load_keys(&args));

@@ -25,7 +25,9 @@ const PLUGINS: &[&Plugin] = &[
     &macvlan::PLUGIN,
     &portmap::PLUGIN,
     &ptp::PLUGIN,
+    &sbr::PLUGIN,
     &static_ipam::PLUGIN,
+    &tap::PLUGIN,
     &tuning::PLUGIN,
     &vlan::PLUGIN,
 ];

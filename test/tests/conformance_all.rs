@@ -8,13 +8,14 @@
 use integration::*;
 use serde_json::{Value, json};
 
-const PLUGINS: [&str; 14] = [
+const PLUGINS: [&str; 16] = [
     "bridge",
     "ptp",
     "macvlan",
     "ipvlan",
     "vlan",
     "dummy",
+    "tap",
     "loopback",
     "host-local",
     "static",
@@ -22,6 +23,7 @@ const PLUGINS: [&str; 14] = [
     "firewall",
     "tuning",
     "bandwidth",
+    "sbr",
     "sample",
 ];
 const ALL_VERSIONS: [&str; 7] = [

@@ -13,7 +13,7 @@ use std::process::{Command, Output, Stdio};
 use integration::*;
 use serde_json::Value;
 
-const PLUGINS: [&str; 13] = [
+const PLUGINS: [&str; 15] = [
     "bandwidth",
     "bridge",
     "dummy",
@@ -24,7 +24,9 @@ const PLUGINS: [&str; 13] = [
     "macvlan",
     "portmap",
     "ptp",
+    "sbr",
     "static",
+    "tap",
     "tuning",
     "vlan",
 ];
