@@ -327,10 +327,11 @@ pub fn settle(ns: &TestNs) {
 }
 
 /// The plugins of the suite, main, IPAM and meta.
-pub const PLUGINS: [&str; 10] = [
+pub const PLUGINS: [&str; 12] = [
     "bridge",
     "ptp",
     "macvlan",
+    "tap",
     "host-local",
     "static",
     "tuning",
@@ -338,6 +339,7 @@ pub const PLUGINS: [&str; 10] = [
     "bandwidth",
     "firewall",
     "loopback",
+    "sbr",
 ];
 
 /// A fake host and container, and a temporary directory holding every
@@ -420,6 +422,7 @@ impl Lab {
             "bridge" => json!({"bridge": "hbr0", "ipam": self.host_local_ipam()}),
             "ptp" => json!({"ipam": self.host_local_ipam()}),
             "macvlan" => json!({"master": MASTER, "ipam": self.host_local_ipam()}),
+            "tap" => json!({"ipam": self.host_local_ipam()}),
             "host-local" => json!({"ipam": self.host_local_ipam()}),
             "static" => {
                 json!({"ipam": {"type": "static", "addresses": [{"address": "10.99.1.5/24"}]}})
@@ -440,6 +443,7 @@ impl Lab {
                 "prevResult": self.prev_result()
             }),
             "firewall" => json!({"backend": "iptables", "prevResult": self.prev_result()}),
+            "sbr" => json!({"prevResult": self.prev_result()}),
             _ => json!({}),
         };
         for (k, v) in extra.as_object().cloned().unwrap_or_default() {
@@ -453,7 +457,7 @@ impl Lab {
     /// chained ones work on `eth0`, which exists.
     pub fn call(&self, plugin: &str, command: &str) -> Call {
         let bin = crate::plugin_path(plugin);
-        let ifname = if ["bridge", "ptp", "macvlan"].contains(&plugin) {
+        let ifname = if ["bridge", "ptp", "macvlan", "tap"].contains(&plugin) {
             "net1"
         } else {
             "eth0"

@@ -50,7 +50,9 @@ mod loopback;
 mod macvlan;
 mod portmap;
 mod ptp;
+mod sbr;
 mod static_ipam;
+mod tap;
 mod tuning;
 
 /// One malformed input and the spec error it must give.
@@ -342,7 +344,7 @@ fn route_rows(key: &'static str) -> Vec<Row> {
 type Table = fn() -> Vec<Row>;
 
 /// Every plugin's table; `hostile::PLUGINS` must all be here.
-const TABLES: [(&str, Table); 10] = [
+const TABLES: [(&str, Table); 12] = [
     ("bridge", bridge::rows),
     ("ptp", ptp::rows),
     ("macvlan", macvlan::rows),
@@ -353,6 +355,8 @@ const TABLES: [(&str, Table); 10] = [
     ("firewall", firewall::rows),
     ("bandwidth", bandwidth::rows),
     ("tuning", tuning::rows),
+    ("tap", tap::rows),
+    ("sbr", sbr::rows),
 ];
 
 fn table_of(plugin: &str) {
@@ -389,6 +393,18 @@ fn ptp_keys() {
 fn macvlan_keys() {
     require_root!();
     table_of("macvlan");
+}
+
+#[test]
+fn tap_keys() {
+    require_root!();
+    table_of("tap");
+}
+
+#[test]
+fn sbr_keys() {
+    require_root!();
+    table_of("sbr");
 }
 
 #[test]
