@@ -1,15 +1,15 @@
 //! sbr ADD, inside the container's namespace and under its lock: for each
-//! address of `CNI_IFNAME` in prevResult, a rule `from <address> lookup
-//! <table>`. With `table` set that is all. Otherwise each address gets
-//! its own table, the first one from 100 that no rule and no route in any
-//! table uses (Go looks at the main table only, and adds beside another
-//! owner's routes), with a default route via the gateway and the
-//! interface's routes of that address; then the interface's routes leave
-//! the main table (with `addSourceHints`, only those that are not subnet
-//! routes, the subnet routes getting the address as source hint). Every
-//! change is recorded, and a failure undoes them all: the rules, the
-//! routes added and the main table's routes as they were. The result is
-//! prevResult.
+//! address of `CNI_IFNAME` in prevResult, a rule
+//! `from <address> lookup <table>`. With `table` set that is all.
+//! Otherwise each address gets its own table, the first one from 100 that
+//! no rule and no route in any table uses (Go looks at the main table
+//! only, and adds beside another owner's routes), with a default route via
+//! the gateway and the interface's routes of that address; then the
+//! interface's routes leave the main table (with `addSourceHints`, only
+//! those that are not subnet routes, the subnet routes getting the address
+//! as source hint). Every change is recorded, and a failure undoes them
+//! all: the rules, the routes added and the main table's routes as they
+//! were. The result is prevResult.
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 

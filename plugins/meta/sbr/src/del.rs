@@ -1,9 +1,9 @@
 //! sbr DEL, inside the container's namespace and under its lock; nothing
 //! comes from prevResult. Nothing there is success: no namespace (the
 //! rules and tables went with it; the path is never opened, Go creates a
-//! file there), no rule. The rules are sbr's shape (`from <address>
-//! lookup <table>`, nothing else), of the configured table or, without
-//! one, of a table from 100:
+//! file there), no rule. The rules are sbr's shape
+//! (`from <address> lookup <table>`, nothing else), of the configured
+//! table or, without one, of a table from 100:
 //! - while `CNI_IFNAME` exists, those from its addresses go, and so do
 //!   its routes in their tables (Go leaves the routes to the interface's
 //!   deletion);

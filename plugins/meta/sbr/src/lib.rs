@@ -1,8 +1,8 @@
 //! sbr: a chained plugin that gives each address of the container
 //! interface source-based routing: replies leave by the interface whose
-//! address they come from. Each address gets a rule `from <address>
-//! lookup <table>` and (unless `table` is configured) a table of its own
-//! holding the interface's routes. Documentation/sbr.md.
+//! address they come from. Each address gets a rule
+//! `from <address> lookup <table>` and (unless `table` is configured) a
+//! table of its own holding the interface's routes. Documentation/sbr.md.
 
 mod add;
 mod check;
