@@ -236,16 +236,23 @@ fn dual_stack_gets_a_table_per_address() {
     assert_eq!(table(&ctr, "100") + &table(&ctr, "101"), "");
 }
 
-/// `gateways` replaces the result's gateway of its family;
-/// `addSourceHints` keeps the subnet route in the main table, with the
-/// address as its source.
+/// `gateways` replaces the result's gateway of its family (IPv4 here,
+/// IPv6 keeps the result's); `addSourceHints` keeps the subnet routes in
+/// the main table, with the address as their source.
 #[test]
 fn static_gateway_and_source_hints() {
     require_root!();
     let net = net();
     let ctr = TestNs::new("hints");
-    iface(&net, &ctr, "eth0", &["10.84.3.2/24"]);
-    let p = prev(&ctr, "eth0", &[("10.84.3.2/24", "10.84.3.1")]);
+    iface(&net, &ctr, "eth0", &["10.84.3.2/24", "fd00:84:3::2/64"]);
+    let p = prev(
+        &ctr,
+        "eth0",
+        &[
+            ("10.84.3.2/24", "10.84.3.1"),
+            ("fd00:84:3::2/64", "fd00:84:3::1"),
+        ],
+    );
     let c = sbr(
         &net,
         &p,
@@ -260,6 +267,13 @@ fn static_gateway_and_source_hints() {
         "{main}"
     );
     assert!(!main.contains("default"), "{main}");
+    let main6 = output_in(&ctr, "ip", &["-6", "route", "show", "dev", "eth0"]);
+    assert!(
+        main6.contains("fd00:84:3::/64 src fd00:84:3::2 metric 1024"),
+        "{main6}"
+    );
+    assert!(!main6.contains("default"), "{main6}");
+    assert!(table(&ctr, "101").contains("default via fd00:84:3::1 dev eth0"));
     a.check_ok();
     a.del();
     assert!(rules(&ctr).is_empty());

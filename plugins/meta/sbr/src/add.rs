@@ -24,6 +24,9 @@ use crate::config::SbrConf;
 use crate::routing::{self, FIRST_TABLE, MAIN_TABLE, SCOPE_LINK};
 use crate::rule::Rules;
 
+/// The metric the kernel gives an IPv6 route added without one.
+const IP6_RT_PRIO_USER: u32 = 1024;
+
 pub fn add(args: &CmdArgs) -> Result<CniResult> {
     let conf = SbrConf::from_value(&args.config)?;
     let result = routing::prev_result(args)?;
@@ -181,13 +184,20 @@ impl<'a> Ctx<'a> {
                         subnet.describe()
                     )
                 })?;
+                // An IPv4 route of the same destination and metric is
+                // replaced; an IPv6 one gets the kernel's metric for routes
+                // given none and stands beside the kernel's own.
+                let mut ours = subnet.clone();
+                if !ip.address.addr().is_ipv4() {
+                    ours.priority = IP6_RT_PRIO_USER;
+                }
                 let ns = self.ns;
                 self.undo
                     .push(format!("main route {}", subnet.describe()), move || {
                         let mut nl = Netlink::in_netns(ns)?;
                         match was {
-                            Some(r) => nl.route_replace(&r),
-                            None => nl.route_del(&subnet),
+                            Some(r) if r.dst.addr().is_ipv4() => nl.route_replace(&r),
+                            _ => nl.route_del(&ours),
                         }
                     });
             }
