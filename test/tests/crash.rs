@@ -1,5 +1,6 @@
 //! Crash consistency: the plugins that change the host (bridge, ptp,
-//! macvlan, host-local, portmap, firewall, bandwidth) are SIGKILLed at
+//! macvlan, host-local, portmap, firewall, bandwidth; and tap and sbr,
+//! which change only the container) are SIGKILLed at
 //! random moments of their ADD (a runtime's deadline does exactly that), then
 //! sent the DEL a runtime would send. After each kill the host-local store
 //! must hold no empty or half-written file; after the DEL the fake host and
@@ -402,4 +403,71 @@ fn bandwidth_killed_during_add() {
         }),
         after_kill: Box::new(no_op),
     });
+}
+
+#[test]
+fn tap_killed_during_add() {
+    require_root!();
+    let (fx, ctr) = setup("crtp", "tap", "crtap");
+    ctr.ip(&["link", "add", "crbr0", "type", "bridge"]);
+    let conf = fx.conf(
+        Version::V1_1_0,
+        json!({"owner": 0, "multiQueue": true, "bridge": "crbr0",
+               "ipam": fx.host_local(json!([[{"subnet": "10.97.0.0/24"}]]))}),
+    );
+    sweep_simple("tap".into(), &fx, &ctr, &conf);
+}
+
+/// The rules of `ctr` that are not the kernel's defaults.
+fn extra_rules(ctr: &TestNs) -> Vec<String> {
+    ["-4", "-6"]
+        .iter()
+        .flat_map(|fam| {
+            output_in(ctr, "ip", &[fam, "rule"])
+                .lines()
+                .filter(|l| !l.contains("from all lookup"))
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// sbr after a bridge ADD that completed: the kill hits sbr, then the
+/// chain is deleted in reverse (sbr without prevResult, then bridge). sbr
+/// changes only the container's rules and routes, which go with the
+/// interface but for the rules: none may be left before the next ADD.
+#[test]
+fn sbr_killed_during_add() {
+    require_root!();
+    let (fx, ctr) = setup("crsb", "sbr", "crsbr");
+    let mut ipam =
+        fx.host_local(json!([[{"subnet": "10.98.0.0/24"}], [{"subnet": "fd00:98::/64"}]]));
+    ipam["routes"] = json!([{"dst": "0.0.0.0/0"}, {"dst": "::/0"}]);
+    let bridge = fx.conf_of(
+        "bridge",
+        Version::V1_1_0,
+        json!({"bridge": "cnicrsb0", "isGateway": true, "ipam": ipam}),
+    );
+    let sbr = fx.conf(Version::V1_1_0, json!({}));
+    sweep(&Case {
+        name: "sbr".into(),
+        fx: &fx,
+        ctr: &ctr,
+        allocates: true,
+        step: Box::new(|cid| {
+            let left = extra_rules(&ctr);
+            assert!(left.is_empty(), "before {cid}: rules left: {left:?}");
+            let br = fx.add_of("bridge", &ctr, cid, &bridge);
+            Step {
+                add: (fx.call("ADD", &ctr, cid), with_prev(&sbr, &br.result)),
+                dels: vec![
+                    (fx.call("DEL", &ctr, cid), sbr.clone()),
+                    (fx.call_of("bridge", "DEL", &ctr, cid), bridge.clone()),
+                ],
+            }
+        }),
+        after_kill: Box::new(no_op),
+    });
+    let left = extra_rules(&ctr);
+    assert!(left.is_empty(), "rules left: {left:?}");
 }
