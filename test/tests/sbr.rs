@@ -352,6 +352,45 @@ fn del_after_the_interface_is_gone_keeps_the_others() {
     assert!(rules(&ctr).is_empty());
 }
 
+/// The lock is an flock on the namespace file itself, which Go's sbr
+/// takes too (it opens the path): while another holds it, ADD waits, and
+/// it creates nothing at the path.
+#[test]
+fn add_waits_for_the_lock_on_the_netns_file() {
+    require_root!();
+    use std::os::fd::AsRawFd;
+    let net = net();
+    let ctr = TestNs::new("lock");
+    iface(&net, &ctr, "eth0", &["10.84.12.2/24"]);
+    let c = sbr(
+        &net,
+        &prev(&ctr, "eth0", &[("10.84.12.2/24", "10.84.12.1")]),
+        json!({}),
+    );
+    let held = std::fs::File::open(&ctr.path).unwrap();
+    // SAFETY: flock on a descriptor this test owns.
+    assert_eq!(unsafe { libc::flock(held.as_raw_fd(), libc::LOCK_EX) }, 0);
+    let mut child = net
+        .call("ADD", &ctr, "lock")
+        .spawn(c.to_string().as_bytes());
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "ADD ran under another's lock"
+    );
+    assert!(rules(&ctr).is_empty());
+    drop(held);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(rules(&ctr), ["from 10.84.12.2 lookup 100"]);
+    net.call("DEL", &ctr, "lock").run(&c).expect_success();
+    assert!(rules(&ctr).is_empty());
+}
+
 // Documentation/conformance.md items 19 and 27: refusals change nothing;
 // a failure after the first rule undoes everything
 #[test]
