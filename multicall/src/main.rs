@@ -25,6 +25,7 @@ const PLUGINS: &[&Plugin] = &[
     &ptp::PLUGIN,
     &static_ipam::PLUGIN,
     &tuning::PLUGIN,
+    &vrf::PLUGIN,
 ];
 
 fn lookup(name: &OsStr) -> Option<&'static Plugin> {

@@ -6,7 +6,9 @@ use integration::*;
 #[test]
 fn kernel_features_are_probed_in_a_throwaway_namespace() {
     require_root!();
-    let before = std::fs::read_dir("/run/netns").map(|d| d.count()).unwrap_or(0);
+    let before = std::fs::read_dir("/run/netns")
+        .map(|d| d.count())
+        .unwrap_or(0);
     for (feature, _) in KERNEL_FEATURES {
         let answer = missing_kernel_feature(feature);
         eprintln!("{feature}: {}", answer.as_deref().unwrap_or("present"));
@@ -15,6 +17,8 @@ fn kernel_features_are_probed_in_a_throwaway_namespace() {
         }
         assert_eq!(missing_kernel_feature(feature), answer, "asked twice");
     }
-    let after = std::fs::read_dir("/run/netns").map(|d| d.count()).unwrap_or(0);
+    let after = std::fs::read_dir("/run/netns")
+        .map(|d| d.count())
+        .unwrap_or(0);
     assert!(after <= before, "a probe namespace was left in /run/netns");
 }

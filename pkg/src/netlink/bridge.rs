@@ -5,12 +5,22 @@ use netlink_packet_route::AddressFamily;
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::link::{
     AfSpecBridge, BridgeVlanInfo, BridgeVlanInfoFlags, InfoBridgePort, InfoPortData, InfoPortKind,
-    LinkAttribute,
+    LinkAttribute, LinkExtentMask, LinkMessage,
 };
 use rtnetlink::{LinkBridge, LinkUnspec};
 
 use super::Netlink;
 use crate::error::Result;
+
+/// One VLAN of a bridge port, or of the bridge itself (`bridge vlan show`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BridgeVlan {
+    pub vid: u16,
+    /// Untagged frames coming in are put in this VLAN.
+    pub pvid: bool,
+    /// Frames of this VLAN leave untagged.
+    pub untagged: bool,
+}
 
 impl Netlink {
     /// `ip link add <name> [mtu] type bridge [vlan_filtering 1]`.
@@ -76,6 +86,42 @@ impl Netlink {
             format!("add vlan {vid} to bridge port index {index}")
         })
         .map(drop)
+    }
+
+    /// `bridge vlan show dev <index>`: the VLANs of a bridge port, or of
+    /// the bridge itself; empty for a link with none.
+    pub fn bridge_vlan_list(&mut self, index: u32) -> Result<Vec<BridgeVlan>> {
+        let mut req = LinkMessage::default();
+        req.header.interface_family = AddressFamily::Bridge;
+        req.attributes
+            .push(LinkAttribute::ExtMask(vec![LinkExtentMask::Brvlan]));
+        let replies = self.dump(RouteNetlinkMessage::GetLink(req), || {
+            format!("list vlans of link index {index}")
+        })?;
+        let mut vlans = Vec::new();
+        for reply in replies {
+            let RouteNetlinkMessage::NewLink(m) = reply else {
+                continue;
+            };
+            if m.header.index != index {
+                continue;
+            }
+            for attr in m.attributes {
+                let LinkAttribute::AfSpecBridge(spec) = attr else {
+                    continue;
+                };
+                for entry in spec {
+                    if let AfSpecBridge::VlanInfo(info) = entry {
+                        vlans.push(BridgeVlan {
+                            vid: info.vid,
+                            pvid: info.flags.contains(BridgeVlanInfoFlags::Pvid),
+                            untagged: info.flags.contains(BridgeVlanInfoFlags::Untagged),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(vlans)
     }
 
     /// `bridge vlan del dev <port> vid <vid>`.
