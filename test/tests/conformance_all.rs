@@ -8,7 +8,7 @@
 use integration::*;
 use serde_json::{Value, json};
 
-const PLUGINS: [&str; 11] = [
+const PLUGINS: [&str; 12] = [
     "bridge",
     "ptp",
     "macvlan",
@@ -19,6 +19,7 @@ const PLUGINS: [&str; 11] = [
     "firewall",
     "tuning",
     "bandwidth",
+    "vrf",
     "sample",
 ];
 const ALL_VERSIONS: [&str; 7] = [
