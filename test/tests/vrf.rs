@@ -563,11 +563,16 @@ fn bad_input_is_refused_before_any_change() {
     assert_eq!(env.master_of("net2").as_deref(), Some("br0"));
     assert!(vrf_links(&env.ctr).is_empty());
     // DEL of a config that could never have been added: nothing to do
-    for extra in [json!({"vrfname": ""}), json!({"vrfname": "x/y"})] {
+    for extra in [
+        json!({"vrfname": ""}),
+        json!({"vrfname": "x/y"}),
+        json!({"vrfname": "notvrf"}),
+    ] {
         env.call("DEL", "eth0")
             .run(&env.fx.conf(v, extra))
             .expect_success();
     }
+    assert!(link_in(&env.ctr, "notvrf").is_some());
 }
 
 #[test]

@@ -10,7 +10,7 @@ use pkg::netlink::{LinkId, Netlink};
 use pkg::skel::CmdArgs;
 
 use crate::config::VrfConf;
-use crate::vrf;
+use crate::vrf::{self, Vrf};
 
 pub fn del(args: &CmdArgs) -> Result<()> {
     let Some(name) = VrfConf::name_for_del(args)? else {
@@ -20,7 +20,12 @@ pub fn del(args: &CmdArgs) -> Result<()> {
         return Ok(());
     };
     let mut ctr = Netlink::in_netns(ns)?;
-    let Some(vrf) = vrf::find(&mut ctr, &name)? else {
+    // A link of that name that is not a VRF is not ours either.
+    let Some(vrf) = ctr
+        .link_find(LinkId::Name(&name))?
+        .as_ref()
+        .and_then(Vrf::of)
+    else {
         return Ok(());
     };
     let ifname = args.ifname.as_str();

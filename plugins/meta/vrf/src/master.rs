@@ -133,8 +133,11 @@ pub fn set_master(nl: &mut Netlink, link: &Link, saved: &Addressing, to: Target<
         })?;
     restore_addresses(nl, link, saved, to)?;
     for r in link_routes(nl, link)? {
+        // Subnet routes only: a host route is an address's local or
+        // broadcast route, which the address needs.
         let remade = r.is_kernel_made()
-            && (r.table == Some(to.table) || r.table == Some(to.local_table))
+            && r.table == Some(to.table)
+            && r.dst.prefix_len() < r.dst.max_prefix_len()
             && !saved.kernel_made.contains(&r.dst);
         if !remade {
             continue;
