@@ -17,7 +17,8 @@ const HOST_VETH: &str = "hv0";
 /// routed as a main plugin (or an operator) leaves it: IPv4 with a
 /// default route, a link-scope route and a route via it (ptp's pattern),
 /// and IPv6 (no `keep_addr_on_down`: the kernel drops the address on
-/// enslave) with a default route and a route with a metric.
+/// enslave) with a default route and a route with a metric; and a route
+/// per family with the address as its source.
 struct Env {
     fx: Fixture,
     ctr: TestNs,
@@ -29,45 +30,21 @@ impl Env {
             Fixture::in_host(TestNs::new("vhost"), "vrf", "vrfnet").keys(json!({"vrfname": "red"}));
         let ctr = TestNs::new("vctr");
         veth_into(&fx.host, HOST_VETH, &ctr, "eth0");
-        for args in [
-            &["addr", "add", "10.77.0.2/24", "dev", "eth0"][..],
-            &["-6", "addr", "add", "fd77::2/64", "dev", "eth0", "nodad"],
-            &["route", "add", "default", "via", "10.77.0.1", "dev", "eth0"],
-            &[
-                "route",
-                "add",
-                "10.9.9.9/32",
-                "dev",
-                "eth0",
-                "scope",
-                "link",
-            ],
-            &[
-                "route",
-                "add",
-                "10.8.0.0/16",
-                "via",
-                "10.9.9.9",
-                "dev",
-                "eth0",
-            ],
-            &[
-                "-6", "route", "add", "default", "via", "fd77::1", "dev", "eth0",
-            ],
-            &[
-                "-6",
-                "route",
-                "add",
-                "fd78::/64",
-                "via",
-                "fd77::1",
-                "dev",
-                "eth0",
-                "metric",
-                "50",
-            ],
-        ] {
-            ctr.ip(args);
+        let steps = [
+            "addr add 10.77.0.2/24 dev eth0",
+            "-6 addr add fd77::2/64 dev eth0 nodad",
+            "route add default via 10.77.0.1 dev eth0",
+            "route add 10.9.9.9/32 dev eth0 scope link",
+            "route add 10.8.0.0/16 via 10.9.9.9 dev eth0",
+            "-6 route add default via fd77::1 dev eth0",
+            "-6 route add fd78::/64 via fd77::1 dev eth0 metric 50",
+            // the addresses as sources (Go's test): the IPv6 one is valid
+            // only once the address is back
+            "route add 10.10.10.0/24 via 10.77.0.1 dev eth0 src 10.77.0.2",
+            "-6 route add 1111:dddd::/80 via fd77::1 dev eth0 src fd77::2",
+        ];
+        for step in steps {
+            ctr.ip(&step.split(' ').collect::<Vec<_>>());
         }
         Env { fx, ctr }
     }
@@ -206,6 +183,8 @@ const EXPECTED_ROUTES: &[(&str, Option<&str>)] = &[
     ("10.8.0.0/16", Some("10.9.9.9")),
     ("::/0", Some("fd77::1")),
     ("fd78::/64", Some("fd77::1")),
+    ("10.10.10.0/24", Some("10.77.0.1")),
+    ("1111:dddd::/80", Some("fd77::1")),
 ];
 
 /// The routes the kernel makes for eth0's addresses.
@@ -290,6 +269,17 @@ fn two_interfaces_share_the_vrf_until_the_last_leaves() {
     assert_eq!(vrf_links(&env.ctr), ["red"], "net2 is still in it");
     assert_eq!(env.master_of("net2").as_deref(), Some("red"));
     env.call("DEL", "net2").run(&c2).expect_success();
+    assert!(vrf_links(&env.ctr).is_empty());
+    // eth0's very address on another interface, in another VRF
+    env.call("ADD", "eth0").run(&c0).expect_success();
+    env.second("net3", "hv3", "10.77.0.2/24");
+    let c3 = env.conf(v, "net3", json!({"vrfname": "blue"}));
+    env.call("ADD", "net3").run(&c3).expect_success();
+    assert_eq!(env.vrf_table("blue"), Some(2));
+    assert!(env.has_route("net3", 2, "10.77.0.0/24", None));
+    env.assert_eth0_in("red", 1, "same address in another vrf");
+    env.call("DEL", "net3").run(&c3).expect_success();
+    env.call("DEL", "eth0").run(&c0).expect_success();
     assert!(vrf_links(&env.ctr).is_empty());
 }
 
