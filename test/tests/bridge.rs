@@ -528,7 +528,12 @@ fn vlan_filtering_is_applied_or_refused_clearly() {
         .map(|s| s.success())
         .unwrap_or(false);
     let ctr = TestNs::new("vlan");
-    let c = net.conf(Version::V1_0_0, json!({"bridge": "brvlan", "vlan": 100}));
+    // No gateway: its `brvlan.100` veth would stay, shared (bridge_vlan.rs
+    // tests it).
+    let c = net.conf(
+        Version::V1_0_0,
+        json!({"bridge": "brvlan", "vlan": 100, "isGateway": false}),
+    );
     let out = net.call("ADD", &ctr, "vlan").run(&c);
     if supported {
         out.expect_success();
