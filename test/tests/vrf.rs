@@ -265,21 +265,19 @@ fn two_interfaces_share_the_vrf_until_the_last_leaves() {
     assert_eq!(env.master_of("net2").as_deref(), Some("red"));
     assert!(env.has_route("net2", 1, "10.79.0.0/24", None));
     env.assert_eth0_in("red", 1, "two interfaces");
-    env.call("DEL", "eth0").run(&c0).expect_success();
-    assert_eq!(vrf_links(&env.ctr), ["red"], "net2 is still in it");
-    assert_eq!(env.master_of("net2").as_deref(), Some("red"));
-    env.call("DEL", "net2").run(&c2).expect_success();
-    assert!(vrf_links(&env.ctr).is_empty());
     // eth0's very address on another interface, in another VRF
-    env.call("ADD", "eth0").run(&c0).expect_success();
     env.second("net3", "hv3", "10.77.0.2/24");
     let c3 = env.conf(v, "net3", json!({"vrfname": "blue"}));
     env.call("ADD", "net3").run(&c3).expect_success();
     assert_eq!(env.vrf_table("blue"), Some(2));
     assert!(env.has_route("net3", 2, "10.77.0.0/24", None));
-    env.assert_eth0_in("red", 1, "same address in another vrf");
+    env.assert_eth0_in("red", 1, "the same address in another vrf");
     env.call("DEL", "net3").run(&c3).expect_success();
+    assert_eq!(vrf_links(&env.ctr), ["red"], "blue goes with net3");
     env.call("DEL", "eth0").run(&c0).expect_success();
+    assert_eq!(vrf_links(&env.ctr), ["red"], "net2 is still in it");
+    assert_eq!(env.master_of("net2").as_deref(), Some("red"));
+    env.call("DEL", "net2").run(&c2).expect_success();
     assert!(vrf_links(&env.ctr).is_empty());
 }
 
