@@ -3,15 +3,14 @@
 //! again: the kernel flushes its routes, re-makes the routes of its
 //! addresses in the new master's table, and drops its IPv6 addresses
 //! unless `keep_addr_on_down` is set. So the IPv6 addresses and the routes
-//! are saved before, the dropped addresses added again after (waiting, as
-//! Go does, until each one's local route is in the table), and the saved
-//! routes put into the new table. A route the kernel makes again that the
+//! are saved before, the dropped addresses added again after (waiting
+//! until each one is usable in the new table), and the saved routes put
+//! into the new table. A route the kernel makes again that the
 //! main plugin had removed (ptp removes the connected subnet route, so
 //! that the whole subnet goes through the host) is removed again: Go
 //! leaves it, which changes how the container reaches its neighbours.
 
-use std::net::IpAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
 
@@ -34,9 +33,10 @@ const SETTABLE_FLAGS: AddrFlags = AddrFlags::Nodad
     .union(AddrFlags::Noprefixroute)
     .union(AddrFlags::Mcautojoin);
 
-/// Go waits 10 ms, doubling, 8 times (2.55 s in all) for a local route.
-const LOCAL_ROUTE_FIRST_WAIT: Duration = Duration::from_millis(10);
-const LOCAL_ROUTE_WAITS: u32 = 8;
+/// The wait for the IPv6 addresses: as long as bridge's and ptp's for DAD.
+const USABLE_LIMIT: Duration = Duration::from_secs(5);
+const FIRST_PAUSE: Duration = Duration::from_millis(10);
+const MAX_PAUSE: Duration = Duration::from_millis(200);
 
 /// What a master change may take from an interface.
 #[derive(Debug, Clone)]
@@ -205,31 +205,50 @@ fn restore_addresses(
             }
             _ => {}
         }
-        wait_local_route(nl, name, a.address.addr(), to.local_table)?;
     }
-    Ok(())
+    wait_usable(nl, link, saved, to.local_table)
 }
 
-/// Until the kernel has made the local route of a re-added address (after
-/// DAD, unless the address has `nodad`), bounded as Go's.
-fn wait_local_route(nl: &mut Netlink, name: &str, ip: IpAddr, table: u32) -> Result<()> {
-    let host = IpNet::from(ip);
-    let mut pause = LOCAL_ROUTE_FIRST_WAIT;
-    for attempt in 0..=LOCAL_ROUTE_WAITS {
-        let routes = nl.route_list(ip.is_ipv4(), None)?;
-        if routes
-            .iter()
-            .any(|r| r.dst == host && r.table == Some(table))
-        {
+/// Until every saved IPv6 address is usable again: no longer tentative
+/// (an address the kernel kept goes through DAD again when the link comes
+/// back up, one added again goes through it unless `nodad`) and with its
+/// local route in `table`. A route with the address as its source is
+/// refused until then. Bounded; Go waits 2.55 s, for the local routes of
+/// the addresses it added again only.
+fn wait_usable(nl: &mut Netlink, link: &Link, saved: &Addressing, table: u32) -> Result<()> {
+    let start = Instant::now();
+    let mut pause = FIRST_PAUSE;
+    loop {
+        let addrs = nl.addr_list(Some(link.index), Some(false))?;
+        let routes = nl.route_list(false, None)?;
+        let mut waiting = None;
+        for a in &saved.v6 {
+            let ip = a.address.addr();
+            let now = addrs.iter().find(|n| n.address.addr() == ip);
+            if now.is_some_and(Addr::dad_failed) {
+                return Err(Error::internal(format!(
+                    "duplicate address detection failed for {ip} on {}",
+                    link.name
+                )));
+            }
+            let local = routes
+                .iter()
+                .any(|r| r.dst == IpNet::from(ip) && r.table == Some(table));
+            if now.is_none_or(Addr::is_tentative) || !local {
+                waiting = Some(ip);
+            }
+        }
+        let Some(ip) = waiting else {
             return Ok(());
+        };
+        if start.elapsed() >= USABLE_LIMIT {
+            return Err(Error::internal(format!(
+                "{ip} on {} is not usable after {} s (still tentative, or its local route is not in table {table})",
+                link.name,
+                USABLE_LIMIT.as_secs()
+            )));
         }
-        if attempt < LOCAL_ROUTE_WAITS {
-            std::thread::sleep(pause);
-            pause *= 2;
-        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(MAX_PAUSE);
     }
-    Err(Error::internal(format!(
-        "the local route of {ip} on {name} did not appear in table {table} within {} ms",
-        (LOCAL_ROUTE_FIRST_WAIT * ((1 << LOCAL_ROUTE_WAITS) - 1)).as_millis()
-    )))
 }
