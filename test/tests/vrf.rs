@@ -584,3 +584,35 @@ fn without_vrf_support_add_fails_naming_it() {
     assert_eq!(env.ctr.ip(&["-d", "link"]), before, "links changed");
     env.assert_eth0_outside("no vrf support");
 }
+
+#[test]
+fn interop_with_go_vrf() {
+    require_root!();
+    require_kernel!("vrf");
+    let Some(go) = require_go("vrf", &[]) else {
+        return;
+    };
+    let v = Version::V1_0_0;
+    // Go's ADD, then our CHECK and DEL
+    let env = Env::new();
+    let go_call = |env: &Env, cmd: &str| runtime_call(&go, cmd, "vrf1", &env.ctr, &env.fx.host);
+    let c = env.conf(v, "eth0", json!({}));
+    let r = go_call(&env, "ADD").run(&c).expect_success();
+    assert_eq!(env.master_of("eth0").as_deref(), Some("red"));
+    env.call("CHECK", "eth0")
+        .run(&with_prev(&c, &r))
+        .expect_success();
+    env.call("DEL", "eth0").run(&c).expect_success();
+    assert_eq!(env.master_of("eth0"), None);
+    assert!(vrf_links(&env.ctr).is_empty());
+    // our ADD, then Go's CHECK and DEL
+    let env = Env::new();
+    let c = env.conf(v, "eth0", json!({"table": 42}));
+    let r = env.call("ADD", "eth0").run(&c).expect_success();
+    go_call(&env, "CHECK")
+        .run(&with_prev(&c, &r))
+        .expect_success();
+    go_call(&env, "DEL").run(&c).expect_success();
+    assert_eq!(env.master_of("eth0"), None);
+    assert!(vrf_links(&env.ctr).is_empty());
+}
