@@ -410,8 +410,9 @@ fn chained_after_ptp_every_version() {
     }
 }
 
+// Documentation/conformance.md item 23: DEL with nothing to go on
 #[test]
-fn del_succeeds_with_the_interface_the_vrf_or_the_netns_gone() {
+fn conformance_23_del_with_the_interface_the_vrf_or_the_netns_gone() {
     require_root!();
     require_kernel!("vrf");
     let env = Env::new();
