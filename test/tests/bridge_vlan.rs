@@ -270,3 +270,45 @@ fn a_trunk_port_carries_tagged_traffic() {
     t.del();
     net.assert_no_leftovers("trunk traffic");
 }
+
+#[test]
+fn every_default_vlan_of_the_port_goes_unless_preserved() {
+    require_root!();
+    require_kernel!("bridge-vlan");
+    require_tools!("bridge");
+    // A bridge made by the operator, whose new ports get VID 10, not 1.
+    let net = net("brv5").keys(json!({"ipam": {}, "vlan": 100}));
+    net.host.ip(&[
+        "link",
+        "add",
+        "brv5",
+        "type",
+        "bridge",
+        "vlan_filtering",
+        "1",
+        "vlan_default_pvid",
+        "10",
+    ]);
+    let v = Version::V1_0_0;
+    for (preserve, want) in [
+        (false, vec![access(100)]),
+        (
+            true,
+            vec![
+                Vid {
+                    vid: 10,
+                    pvid: false,
+                    untagged: true,
+                },
+                access(100),
+            ],
+        ),
+    ] {
+        let ctr = TestNs::new("pvid");
+        let c = net.conf(v, json!({"preserveDefaultVlan": preserve}));
+        let a = net.add(&ctr, "pvid", &c);
+        assert_eq!(vlans_of(&net.host, &port(&a)), want, "{preserve}");
+        a.del();
+    }
+    net.assert_no_leftovers("default pvid");
+}
