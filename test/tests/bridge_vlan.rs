@@ -290,6 +290,15 @@ fn every_default_vlan_of_the_port_goes_unless_preserved() {
         "10",
     ]);
     let v = Version::V1_0_0;
+    // A neighbour trunking every VLAN, which the plugin's VLAN listing
+    // (ranges, for every port) reads too.
+    let wide = TestNs::new("wide");
+    let everything = json!({"vlan": 0, "vlanTrunk": [{"minID": 2, "maxID": 4094}]});
+    let all = net.add(&wide, "wide", &net.conf(v, everything));
+    let vids = vlans_of(&net.host, &port(&all));
+    assert_eq!(vids.len(), 4094);
+    assert_eq!(vids[0], access(1));
+    assert_eq!(vids[4093], tagged(4094));
     for (preserve, want) in [
         (false, vec![access(100)]),
         (
@@ -310,5 +319,6 @@ fn every_default_vlan_of_the_port_goes_unless_preserved() {
         assert_eq!(vlans_of(&net.host, &port(&a)), want, "{preserve}");
         a.del();
     }
+    all.del();
     net.assert_no_leftovers("default pvid");
 }
