@@ -21,7 +21,7 @@ pub use attachment::*;
 pub use fixture::*;
 pub use needs::*;
 pub use pkg::testkit::*;
-pub use pkg::{require_root, require_tools};
+pub use pkg::{require_kernel, require_root, require_tools};
 pub use results::*;
 pub use topology::*;
 pub use veth_plugins::*;
