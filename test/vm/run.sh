@@ -25,7 +25,10 @@
 # binaries for musl, assembles the initramfs and boots it. The VM has no
 # network device. Exit status: 0 when every test binary ran and passed.
 set -euo pipefail
-
+# One compound command, read whole before it runs: other checkouts run this
+# file from here, and an edit during their run must not change it.
+{
+began=$(date +%s)
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 list=""
@@ -277,7 +280,7 @@ for name in "${unique[@]}"; do test_args+=(--test "$name"); done
 # messages still name file and line.
 executables=$(cd "$repo" && cargo test --no-run --locked -q --target $musl -p integration "${test_args[@]}" \
     --config 'profile.vm.inherits="dev"' --config 'profile.vm.debug=false' \
-    --config 'profile.vm.strip="debuginfo"' --config 'profile.vm.incremental=false' --config "profile.vm.opt-level=${CNI_VM_OPT:-0}" --profile vm \
+    --config 'profile.vm.strip="debuginfo"' --config 'profile.vm.incremental=false' --profile vm \
     --message-format=json-render-diagnostics |
     jq -r 'select(.reason == "compiler-artifact" and .executable != null and .target.kind == ["test"])
         | "\(.target.name) \(.executable)"')
@@ -305,8 +308,8 @@ to_cpio "$payload" "$run_dir/payload.cpio"
 cat "$base" "$run_dir/payload.cpio" >"$run_dir/initramfs.cpio"
 
 log=$run_dir/console.log
-append="console=ttyS0 quiet panic=-1 cni.threads=$threads"
-qemu=(qemu-system-x86_64 -accel tcg -cpu max -smp "${CNI_VM_CPUS:-1}" -m "$memory" -nographic -no-reboot -nic none
+append="console=ttyS0 quiet panic=-1 cni.threads=$threads ${CNI_VM_APPEND:-}"
+qemu=(qemu-system-x86_64 -accel tcg -cpu max -smp 1 -m "$memory" -nographic -no-reboot -nic none
     -kernel "$kernel/vmlinuz" -initrd "$run_dir/initramfs.cpio")
 say "booting $kver: ${#plan[@]} test binaries; console log: $log"
 start=$(date +%s)
@@ -324,14 +327,14 @@ elapsed=$(($(date +%s) - start))
 # The summary, from the lines /init printed.
 failed=0
 echo
-echo "== VM summary: $kver, ${elapsed}s"
+echo "== VM summary: $kver, ${elapsed}s in the VM, $(($(date +%s) - began))s in all"
 # /init runs the plan in order: the i-th result line is the i-th entry's.
 mapfile -t results < <(grep -a '^cni-vm: result ' "$log" || true)
 for i in "${!plan[@]}"; do
     line=${plan[$i]}
     result=${results[$i]:-}
     if [[ "$result" != "cni-vm: result ${line%% *} "* ]]; then
-        printf '%-24s %s\n' "$line" "no result"
+        printf '%-16s %s\n' "${line%% *}" "no result"
         failed=1
         continue
     fi
@@ -346,7 +349,8 @@ for i in "${!plan[@]}"; do
     else
         counts="${field[passed]} passed, ${field[failed]} failed, ${field[ignored]} ignored, ${field[seconds]}s"
     fi
-    printf '%-24s %-7s %s\n' "$line" "$verdict" "$counts"
+    args=${line#"${line%% *}"}
+    printf '%-16s %-7s %s%s\n' "${line%% *}" "$verdict" "$counts" "${args:+ (${args# })}"
 done
 if [ "$status" = 124 ] || [ "$status" = 137 ]; then
     echo "the VM hung: killed after ${timeout}s (console log: $log)"
@@ -358,3 +362,4 @@ if ! grep -aq "^cni-vm: done ${#plan[@]}$" "$log"; then
 fi
 [ "$failed" = 0 ] || echo "console log: $log"
 exit "$failed"
+}
