@@ -1,6 +1,7 @@
 //! The configuration parsers of every plugin that is not host-local (which
 //! has its own target): static, bridge, ptp, macvlan, tuning, portmap,
-//! bandwidth and firewall, through each plugin crate's `config` module.
+//! bandwidth, firewall, dummy, vlan and ipvlan, through each plugin
+//! crate's `config` module.
 //! Only parsing and validation run; nothing
 //! touches the kernel. Any panic is a bug; loading must end in a value or
 //! a spec error with a CNI code.
@@ -13,12 +14,15 @@ use serde_json::Value;
 
 use bandwidth::config as bandwidth_config;
 use bridge::config as bridge_config;
+use dummy::config as dummy_config;
 use firewall::config as firewall_config;
+use ipvlan::config as ipvlan_config;
 use macvlan::config as macvlan_config;
 use portmap::config as portmap_config;
 use ptp::config as ptp_config;
 use static_ipam::config as static_config;
 use tuning::config as tuning_config;
+use vlan::config as vlan_config;
 
 const COMMANDS: [Command; 3] = [Command::Add, Command::Del, Command::Check];
 
@@ -32,7 +36,8 @@ fn check<T>(r: pkg::Result<T>) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    // Byte 0: plugin and command; line 1: CNI_ARGS; the rest: the config.
+    // Byte 0: plugin (low four bits) and command (high four bits); line 1:
+    // CNI_ARGS; the rest: the config.
     let Some((&sel, rest)) = data.split_first() else {
         return;
     };
@@ -68,7 +73,7 @@ fuzz_target!(|data: &[u8]| {
         version,
         env: Vec::new(),
     };
-    match sel % 8 {
+    match (sel & 0x0f) % 11 {
         0 => check(static_config::load(&args)),
         1 => {
             check(bridge_config::BridgeConf::load(&args));
@@ -88,9 +93,15 @@ fuzz_target!(|data: &[u8]| {
             check(portmap_config::PortmapConf::load_lenient(&args));
         }
         6 => check(bandwidth_config::Limits::load(&args)),
-        _ => {
+        7 => {
             check(firewall_config::FirewallConf::load(&args));
             check(firewall_config::FirewallConf::load_lenient(&args));
+        }
+        8 => check(dummy_config::load(&args)),
+        9 => check(vlan_config::VlanConf::load(&args)),
+        _ => {
+            check(ipvlan_config::IpvlanConf::load(&args));
+            check(ipvlan_config::IpvlanConf::load_keys(&args));
         }
     }
 });
