@@ -1,6 +1,7 @@
 //! The configuration parsers of every plugin that is not host-local (which
 //! has its own target): static, bridge, ptp, macvlan, tuning, portmap,
-//! bandwidth, firewall and vrf, through each plugin crate's `config` module.
+//! bandwidth, firewall, dummy, vlan, ipvlan and vrf, through each plugin
+//! crate's `config` module.
 //! Only parsing and validation run; nothing
 //! touches the kernel. Any panic is a bug; loading must end in a value or
 //! a spec error with a CNI code.
@@ -13,12 +14,15 @@ use serde_json::Value;
 
 use bandwidth::config as bandwidth_config;
 use bridge::config as bridge_config;
+use dummy::config as dummy_config;
 use firewall::config as firewall_config;
+use ipvlan::config as ipvlan_config;
 use macvlan::config as macvlan_config;
 use portmap::config as portmap_config;
 use ptp::config as ptp_config;
 use static_ipam::config as static_config;
 use tuning::config as tuning_config;
+use vlan::config as vlan_config;
 use vrf::config as vrf_config;
 
 const COMMANDS: [Command; 3] = [Command::Add, Command::Del, Command::Check];
@@ -33,7 +37,8 @@ fn check<T>(r: pkg::Result<T>) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    // Byte 0: plugin and command; line 1: CNI_ARGS; the rest: the config.
+    // Byte 0: plugin (low four bits) and command (high four bits); line 1:
+    // CNI_ARGS; the rest: the config.
     let Some((&sel, rest)) = data.split_first() else {
         return;
     };
@@ -93,7 +98,13 @@ fuzz_target!(|data: &[u8]| {
             check(firewall_config::FirewallConf::load(&args));
             check(firewall_config::FirewallConf::load_lenient(&args));
         }
-        8 => {
+        8 => check(dummy_config::load(&args)),
+        9 => check(vlan_config::VlanConf::load(&args)),
+        10 => {
+            check(ipvlan_config::IpvlanConf::load(&args));
+            check(ipvlan_config::IpvlanConf::load_keys(&args));
+        }
+        11 => {
             check(vrf_config::VrfConf::load(&args));
             check(vrf_config::VrfConf::name_for_del(&args));
         }

@@ -17,14 +17,17 @@ const SELF: &str = "cni-plugins";
 const PLUGINS: &[&Plugin] = &[
     &bandwidth::PLUGIN,
     &bridge::PLUGIN,
+    &dummy::PLUGIN,
     &firewall::PLUGIN,
     &host_local::PLUGIN,
+    &ipvlan::PLUGIN,
     &loopback::PLUGIN,
     &macvlan::PLUGIN,
     &portmap::PLUGIN,
     &ptp::PLUGIN,
     &static_ipam::PLUGIN,
     &tuning::PLUGIN,
+    &vlan::PLUGIN,
     &vrf::PLUGIN,
 ];
 

@@ -1,25 +1,30 @@
 //! One attachment of a container to a network, for the plugins that make
-//! or change the container's interface (bridge, ptp, macvlan, tuning).
+//! or change the container's interface (bridge, ptp, macvlan, ipvlan,
+//! vlan, dummy, tuning).
 //! [`Attachment`] is what an ADD passes around: the request, the open
 //! container netns, a netlink socket in it and one in the host netns, and
 //! the [`Rollback`] of the changes made so far. The functions below are
 //! the steps their DEL, CHECK and GC share.
 
+use std::os::fd::AsRawFd;
+
 #[cfg(feature = "firewall")]
 use ipnet::IpNet;
+use netlink_packet_route::link::{LinkAttribute, LinkMessage};
 use nix::errno::Errno;
 
 use crate::error::{Error, Result};
 #[cfg(feature = "firewall")]
 use crate::firewall::{Backend, masq};
-use crate::netlink::{Link, LinkId, Netlink, VethSpec};
+use crate::netlink::{Link, LinkId, Netlink, VethSpec, kind_of};
 use crate::ns::Netns;
 use crate::rollback::Rollback;
 use crate::skel::CmdArgs;
 use crate::sysctl::{self, Family};
-use crate::types::{CniResult, Interface};
 #[cfg(feature = "firewall")]
-use crate::{iface, ipam, types::GcAttachment};
+use crate::types::GcAttachment;
+use crate::types::{CniResult, Interface};
+use crate::{iface, ipam};
 
 /// One attachment being added.
 pub struct Attachment<'a> {
@@ -99,6 +104,93 @@ impl<'a> Attachment<'a> {
         Ok(veth)
     }
 
+    /// Creates `CNI_IFNAME` in the container from `msg`, a link message
+    /// built (with rtnetlink's builders) under that name, in one request:
+    /// over the container's socket when `in_container` (a dummy, or a link
+    /// whose master lives there), else over the host's with the container
+    /// netns as the target (IFLA_NET_NS_FD). The kernel registers the link
+    /// in the container, so a plugin killed at any point leaves nothing or
+    /// a link DEL finds by `CNI_IFNAME` (Go creates every link under a
+    /// random temporary name and renames it, and a kill in between strands
+    /// a link DEL never finds). But older kernels (Debian bookworm's 6.1
+    /// among them) also look the new name up in the sending socket's
+    /// namespace and refuse with EEXIST when the host has a link of that
+    /// name: then the link is created under [`temp_name`] and renamed in
+    /// the container, and DEL removes a link a kill left under that name.
+    /// `what` describes the link for errors. Its removal is recorded for
+    /// rollback; it is returned as the container sees it.
+    pub fn add_link(
+        &mut self,
+        mut msg: LinkMessage,
+        in_container: bool,
+        what: &str,
+    ) -> Result<Link> {
+        let kind = kind_of(&msg).unwrap_or_else(|| "link".into());
+        let (ns, ifname) = (self.ns, &self.args.ifname);
+        if in_container {
+            self.ctr.link_add(msg, what)?;
+        } else {
+            msg.attributes
+                .push(LinkAttribute::NetNsFd(self.ns.as_raw_fd()));
+            match self.host.link_add(msg.clone(), what) {
+                Err(e)
+                    if e.is_errno(Errno::EEXIST)
+                        && self.host.link_find(LinkId::Name(ifname))?.is_some() =>
+                {
+                    return self.add_link_renamed(msg, &kind, what);
+                }
+                other => other?,
+            }
+        }
+        self.undo.push(format!("the {kind} {ifname}"), move || {
+            Netlink::in_netns(ns)?.link_del(LinkId::Name(ifname))
+        });
+        self.ctr.link_get(LinkId::Name(ifname))
+    }
+
+    /// [`add_link`](Attachment::add_link) from the host when the host has a
+    /// link named `CNI_IFNAME`: created as [`temp_name`], then renamed in
+    /// the container (links are created down, so the rename is allowed).
+    fn add_link_renamed(&mut self, mut msg: LinkMessage, kind: &str, what: &str) -> Result<Link> {
+        let (ns, ifname) = (self.ns, &self.args.ifname);
+        let tmp = temp_name(&self.args.container_id, ifname);
+        msg.attributes
+            .retain(|a| !matches!(a, LinkAttribute::IfName(_)));
+        msg.attributes.push(LinkAttribute::IfName(tmp.clone()));
+        self.host
+            .link_add(msg, &format!("{what}, as {tmp} (the host has a {ifname})"))?;
+        let gone = tmp.clone();
+        self.undo.push(format!("the {kind} {tmp}"), move || {
+            Netlink::in_netns(ns)?.link_del(LinkId::Name(&gone))
+        });
+        let index = self.ctr.link_get(LinkId::Name(&tmp))?.index;
+        self.ctr.link_set_name(index, ifname)?;
+        self.undo.push(format!("the {kind} {ifname}"), move || {
+            Netlink::in_netns(ns)?.link_del(LinkId::Index(index))
+        });
+        self.ctr.link_get(LinkId::Index(index))
+    }
+
+    /// `result` (from IPAM, or a previous plugin) for an attachment whose
+    /// only interface is `link`, the container's `CNI_IFNAME`: it becomes
+    /// the result's one interface, every address is put on it, the link
+    /// comes up and the routes are added (`iface::configure`, waiting up
+    /// to `settle` for IPv6 DAD).
+    pub fn configure_sole(
+        &mut self,
+        link: &Link,
+        mut result: CniResult,
+        settle: Option<std::time::Duration>,
+    ) -> Result<CniResult> {
+        result.interfaces = vec![self.container_iface(link)];
+        for ip in &mut result.ips {
+            ip.interface = Some(0);
+        }
+        let ifname = &self.args.ifname;
+        iface::configure_index(&mut self.ctr, self.ns, ifname, link.index, &result, settle)?;
+        Ok(result)
+    }
+
     /// Masquerades traffic from the result's addresses, recorded for
     /// rollback before the rules are made (a half-made set is removed too).
     #[cfg(feature = "firewall")]
@@ -138,6 +230,20 @@ impl<'a> Attachment<'a> {
     pub fn commit(mut self) {
         self.undo.commit();
     }
+}
+
+/// The name [`Attachment::add_link`] gives a link it cannot create under
+/// `ifname` (the container's `CNI_IFNAME`): `cni` and 12 hex digits of a
+/// hash of the container ID and `ifname`, so that DEL, which has both,
+/// finds a link a killed ADD left under it. FNV-1a, which no version or
+/// build of the plugin can compute differently.
+pub fn temp_name(container_id: &str, ifname: &str) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in container_id.bytes().chain([0]).chain(ifname.bytes()) {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("cni{:012x}", hash & 0xffff_ffff_ffff)
 }
 
 /// The result's entry for `link`, an interface of the host.
@@ -180,6 +286,32 @@ pub fn del(
     // Dropping the teardown's socket waits for the rules to be freed.
     if let Some(Err(e)) = masq {
         errors.push(e);
+    }
+    Error::from_list(errors)
+}
+
+/// DEL of an attachment whose only state outside the container is the
+/// IPAM reservation (macvlan, ipvlan, vlan, dummy): IPAM DEL when the
+/// config names an IPAM plugin, and `CNI_IFNAME` (and a link a killed ADD
+/// left under [`temp_name`]) removed from the netns if both are still
+/// there. Nothing is looked up (no master, no default
+/// route), so nothing that is gone can keep the address from being
+/// released. Both steps are attempted; IPAM runs while the kernel deletes
+/// the link (which waits for RCU grace periods); the IPAM error comes
+/// first.
+pub fn del_link_and_ipam(args: &CmdArgs) -> Result<()> {
+    let ipam = args
+        .conf
+        .ipam_type()
+        .is_some()
+        .then(|| ipam::start_del(args));
+    let mut errors = Vec::new();
+    let tmp = temp_name(&args.container_id, &args.ifname);
+    if let Err(e) = iface::del_container_links(args, &[&args.ifname, &tmp]) {
+        errors.push(e);
+    }
+    if let Some(Err(e)) = ipam.map(|started| started.and_then(|p| p.finish())) {
+        errors.insert(0, e);
     }
     Error::from_list(errors)
 }
@@ -233,8 +365,13 @@ pub fn container_link(ctr: &mut Netlink, args: &CmdArgs, kind: &str) -> Result<L
         ))
     })?;
     if link.kind.as_deref() != Some(kind) {
+        let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        };
         return Err(Error::internal(format!(
-            "container interface {} is not a {kind}",
+            "container interface {} is not {article} {kind}",
             args.ifname
         )));
     }
@@ -273,4 +410,23 @@ pub fn check_addresses(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temp_names_are_stable_valid_and_distinct() {
+        let a = temp_name("c1", "eth0");
+        assert_eq!(a, temp_name("c1", "eth0"));
+        assert_eq!(a.len(), 15);
+        assert!(a.starts_with("cni"));
+        crate::validate::interface_name(&a).unwrap();
+        for (id, ifname) in [("c2", "eth0"), ("c1", "eth1"), ("c1e", "th0"), ("", "")] {
+            assert_ne!(a, temp_name(id, ifname), "{id} {ifname}");
+        }
+        // fixed for good: a DEL of another build must find what ADD left
+        assert_eq!(a, "cni02b3bfe94942");
+    }
 }

@@ -56,6 +56,16 @@ pub enum Error {
         source: Box<Error>,
     },
 
+    /// A failure explained in our words: `msg` says what it means (the
+    /// kernel lacks a link type, ...); the original error is the `details`
+    /// and keeps its code and errno.
+    #[error("{msg} ({source})")]
+    Explained {
+        msg: String,
+        #[source]
+        source: Box<Error>,
+    },
+
     /// Several independent failures, e.g. the best-effort steps of DEL or GC.
     #[error("{}", join(.0))]
     List(Vec<Error>),
@@ -134,7 +144,7 @@ impl Error {
     pub fn code(&self) -> u32 {
         match self {
             Error::Cni { code, .. } => *code,
-            Error::Context { source, .. } => source.code(),
+            Error::Context { source, .. } | Error::Explained { source, .. } => source.code(),
             Error::List(errs) => match errs.as_slice() {
                 [one] => one.code(),
                 _ => code::INTERNAL,
@@ -148,6 +158,7 @@ impl Error {
         match self {
             Error::Cni { msg, .. } => msg.clone(),
             Error::Context { context, source } => format!("{context}: {}", source.msg()),
+            Error::Explained { msg, .. } => msg.clone(),
             Error::List(errs) if errs.len() == 1 => errs[0].msg(),
             other => other.to_string(),
         }
@@ -158,6 +169,7 @@ impl Error {
         match self {
             Error::Cni { details, .. } => details.clone(),
             Error::Context { source, .. } => source.details(),
+            Error::Explained { source, .. } => source.to_string(),
             Error::List(errs) if errs.len() == 1 => errs[0].details(),
             _ => String::new(),
         }
@@ -168,7 +180,7 @@ impl Error {
         match self {
             Error::Kernel { errno, .. } => Some(*errno),
             Error::Io { source, .. } => source.raw_os_error().map(Errno::from_raw),
-            Error::Context { source, .. } => source.errno(),
+            Error::Context { source, .. } | Error::Explained { source, .. } => source.errno(),
             _ => None,
         }
     }
@@ -192,6 +204,15 @@ impl Error {
     pub fn context(self, context: impl Into<String>) -> Self {
         Error::Context {
             context: context.into(),
+            source: Box::new(self),
+        }
+    }
+
+    /// Replace the message with what the failure means (`msg`), keeping
+    /// this error as the details, its code and its errno.
+    pub fn explained(self, msg: impl Into<String>) -> Self {
+        Error::Explained {
+            msg: msg.into(),
             source: Box::new(self),
         }
     }
@@ -293,6 +314,29 @@ mod tests {
         assert!(e.is_not_found());
         let e: Error = io::Error::from_raw_os_error(libc::EEXIST).into();
         assert!(e.is_errno(Errno::EEXIST));
+    }
+
+    #[test]
+    fn explained_keeps_code_errno_and_the_original_as_details() {
+        let e = Error::kernel("add link eth0", Errno::EOPNOTSUPP)
+            .explained("the kernel has no dummy support (module dummy)")
+            .context("failed to create dummy eth0");
+        assert_eq!(e.code(), 999);
+        assert!(e.is_errno(Errno::EOPNOTSUPP));
+        assert_eq!(
+            e.msg(),
+            "failed to create dummy eth0: the kernel has no dummy support (module dummy)"
+        );
+        assert!(
+            e.details().starts_with("add link eth0: "),
+            "{}",
+            e.details()
+        );
+        let e = Error::invalid_config("bad", "why").explained("worse");
+        assert_eq!(
+            (e.code(), e.msg(), e.details()),
+            (7, "worse".into(), "bad; why".into())
+        );
     }
 
     #[test]

@@ -88,6 +88,24 @@ pub fn configure_index(
     Ok(())
 }
 
+/// Makes the kernel announce the addresses of `ifname` (in `ns`) when the
+/// link comes up: gratuitous ARP (`arp_notify`) and unsolicited neighbour
+/// advertisements (`ndisc_notify`), so that the segment's caches learn at
+/// once where the addresses now are (macvlan and ipvlan share a segment
+/// with other hosts). A failed write only loses the announcement and is
+/// ignored, as in Go.
+pub fn announce_on_up(ns: &Netns, ifname: &str) -> Result<()> {
+    let ifname = ifname.to_string();
+    ns.run(move || {
+        for (family, leaf) in [(Family::V4, "arp_notify"), (Family::V6, "ndisc_notify")] {
+            if let Ok(p) = sysctl::conf_path(family, &ifname, leaf) {
+                let _ = sysctl::write(&p, "1");
+            }
+        }
+        Ok(())
+    })
+}
+
 /// IPv6 must be on for `lo` and the interface before an IPv6 address can
 /// be added; only write when it is off (the files may be read-only).
 fn enable_ipv6(ifname: &str) -> Result<()> {
@@ -172,17 +190,30 @@ pub fn check_routes(nl: &mut Netlink, routes: &[crate::types::Route]) -> Result<
 /// removed the link with its namespace, or an earlier DEL did. Run from
 /// the plugin's own namespace; it opens a netlink socket in the container.
 pub fn del_container_link(args: &CmdArgs) -> Result<()> {
+    del_container_links(args, &[&args.ifname])
+}
+
+/// [`del_container_link`] for each of `names` in `CNI_NETNS`, every one
+/// attempted.
+pub fn del_container_links(args: &CmdArgs, names: &[&str]) -> Result<()> {
     let Some(ns) = args.netns_if_exists()? else {
         return Ok(());
     };
-    let removed = Netlink::in_netns(ns).and_then(|mut nl| nl.link_del(LinkId::Name(&args.ifname)));
-    match removed {
-        Err(e) if e.is_not_found() => Ok(()),
-        other => other.map_err(|e| {
-            e.context(format!(
-                "failed to delete {} in {}",
-                args.ifname, args.netns_path
-            ))
-        }),
+    let mut nl = Netlink::in_netns(ns).map_err(|e| {
+        e.context(format!(
+            "failed to delete {} in {}",
+            args.ifname, args.netns_path
+        ))
+    })?;
+    let mut errors = Vec::new();
+    for name in names {
+        match nl.link_del(LinkId::Name(name)) {
+            Err(e) if e.is_not_found() => {}
+            Err(e) => {
+                errors.push(e.context(format!("failed to delete {name} in {}", args.netns_path)))
+            }
+            Ok(()) => {}
+        }
     }
+    Error::from_list(errors)
 }

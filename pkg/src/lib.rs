@@ -14,6 +14,7 @@
 //! | [`ipam`] | IPAM delegation | |
 //! | [`rollback`] | undoing a failed ADD's changes in reverse, IPAM included | |
 //! | [`attach`] | one attachment being added, checked or deleted: the shared preambles of the interface-creating plugins (its DEL and GC also need `firewall`) | `netlink` |
+//! | [`master`] | the master of a link made on another interface (macvlan, ipvlan, vlan): `master`, `mtu`, `linkInContainer` | `netlink` |
 //! | [`iface`] | applying a result's addresses and routes to an interface | `netlink` |
 //! | [`files`] | bounded reads of regular files named by configuration | |
 //! | [`store`] | the host-local on-disk reservation store (Go-compatible) | `store` |
@@ -63,6 +64,8 @@ pub mod firewall;
 pub mod iface;
 pub mod invoke;
 pub mod ipam;
+#[cfg(feature = "netlink")]
+pub mod master;
 #[cfg(feature = "netlink-transport")]
 pub mod netlink;
 pub mod ns;

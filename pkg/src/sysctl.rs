@@ -103,10 +103,36 @@ pub fn read(path: &Path) -> Result<String> {
         .map_err(|e| Error::io(format!("read sysctl {}", path.display()), e))
 }
 
-/// Write a sysctl.
+/// Write a sysctl in one write(2). The kernel may take less than it was
+/// given (a numeric sysctl stops after the numbers it holds) and say so
+/// only in the count: that is an error, not a retry, because a second
+/// write at an offset is ignored (`kernel.sysctl_writes_strict`).
 pub fn write(path: &Path, value: &str) -> Result<()> {
-    fs::write(path, value)
-        .map_err(|e| Error::io(format!("write {value:?} to sysctl {}", path.display()), e))
+    let f = fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::io(format!("write {value:?} to sysctl {}", path.display()), e))?;
+    write_file(&f, path, value)
+}
+
+/// [`write()`] through a file already open for writing (at offset 0, so a
+/// file just read from works too).
+pub fn write_file(f: &fs::File, path: &Path, value: &str) -> Result<()> {
+    use std::os::unix::fs::FileExt;
+    let op = || format!("write {value:?} to sysctl {}", path.display());
+    let n = f
+        .write_at(value.as_bytes(), 0)
+        .map_err(|e| Error::io(op(), e))?;
+    if n < value.len() {
+        return Err(Error::invalid_config(
+            op(),
+            format!(
+                "the kernel took {n} of its {} bytes and would drop the rest",
+                value.len()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Write only if the value differs: saves a write (and a kernel-side

@@ -64,31 +64,68 @@ pub fn interface_name(name: &str) -> Result<()> {
             "",
         ));
     }
-    Ok(())
-}
-
-/// A state directory named by a config (`dataDir`): absolute, so that it
-/// does not depend on the runtime's working directory, and without `.` or
-/// `..`, so that it is where it reads (Go accepts both). A symlink on the
-/// way is followed: that is the host's own layout.
-pub fn data_dir(key: &str, dir: &str) -> Result<()> {
-    use std::path::{Component, Path};
-    let path = Path::new(dir);
-    let bad = !path.is_absolute()
-        || dir.contains('\0')
-        || dir.split('/').any(|c| c == "." || c == "..")
-        || path
-            .components()
-            .any(|c| matches!(c, Component::ParentDir | Component::CurDir));
-    if bad {
-        return Err(Error::invalid_config(
-            format!(
-                "invalid {key} {dir:?}: it must be an absolute path without . or .. components"
-            ),
+    // The kernel would end the name at a NUL (the link made or looked up
+    // is another one); other control characters it keeps, and they turn
+    // every listing of links into a terminal's escape sequence.
+    if name.chars().any(char::is_control) {
+        return Err(Error::invalid_env(
+            "interface name contains control characters",
             "",
         ));
     }
     Ok(())
+}
+
+/// Longest path the kernel takes (PATH_MAX, with its terminating NUL).
+const PATH_MAX: usize = 4096;
+/// Longest file name the kernel takes (NAME_MAX).
+const NAME_MAX: usize = 255;
+
+/// A state directory named by a config (`dataDir`): absolute, so that it
+/// does not depend on the runtime's working directory, and without `.` or
+/// `..`, so that it is where it reads (Go accepts both). A symlink on the
+/// way is followed: that is the host's own layout. No control characters
+/// (a NUL would end the path the kernel sees) and no name or path longer
+/// than the kernel takes, so that a bad one is refused before anything is
+/// created rather than half-way.
+pub fn data_dir(key: &str, dir: &str) -> Result<()> {
+    use std::path::{Component, Path};
+    let path = Path::new(dir);
+    let bad = !path.is_absolute()
+        || dir.split('/').any(|c| c == "." || c == "..")
+        || path
+            .components()
+            .any(|c| matches!(c, Component::ParentDir | Component::CurDir));
+    let why = if bad {
+        "it must be an absolute path without . or .. components".to_string()
+    } else if dir.chars().any(char::is_control) {
+        "it contains control characters".to_string()
+    } else if dir.len() >= PATH_MAX {
+        format!(
+            "it is {} bytes long, and a path has at most {}",
+            dir.len(),
+            PATH_MAX - 1
+        )
+    } else if let Some(name) = dir.split('/').find(|c| c.len() > NAME_MAX) {
+        format!(
+            "a component is {} bytes long, and a file name has at most {NAME_MAX}",
+            name.len()
+        )
+    } else {
+        return Ok(());
+    };
+    Err(Error::invalid_config(
+        format!("invalid {key} {}: {why}", shown_path(dir)),
+        "",
+    ))
+}
+
+/// A path for a message: quoted, and cut after 64 characters.
+fn shown_path(dir: &str) -> String {
+    match dir.char_indices().nth(64) {
+        Some((at, _)) => format!("{:?}... ({} bytes)", &dir[..at], dir.len()),
+        None => format!("{dir:?}"),
+    }
 }
 
 #[cfg(test)]
@@ -134,11 +171,32 @@ mod tests {
             assert!(data_dir("dataDir", ok).is_ok(), "{ok}");
         }
         for bad in [
-            "", "rel", "./x", "/a/../b", "/a/./b", "/a/..", "a/b", "/a\0b",
+            "",
+            "rel",
+            "./x",
+            "/a/../b",
+            "/a/./b",
+            "/a/..",
+            "a/b",
+            "/a\0b",
+            "/a\nb",
+            "/a\u{1b}b",
         ] {
             let e = data_dir("dataDir", bad).unwrap_err();
             assert_eq!(e.code(), 7, "{bad}");
             assert!(e.msg().contains(&format!("{bad:?}")), "{}", e.msg());
+        }
+        let long_name = format!("/var/{}", "x".repeat(256));
+        let long_path = "/x".repeat(2048);
+        assert!(data_dir("dataDir", &format!("/var/{}", "x".repeat(255))).is_ok());
+        for (bad, why) in [
+            (long_name, "a component is 256 bytes long"),
+            (long_path, "it is 4096 bytes long"),
+        ] {
+            let e = data_dir("dataDir", &bad).unwrap_err();
+            assert_eq!(e.code(), 7);
+            assert!(e.msg().contains(why), "{}", e.msg());
+            assert!(e.msg().len() < 200, "{}", e.msg());
         }
     }
 
@@ -173,6 +231,15 @@ mod tests {
                 Some("interface name contains / or : or whitespace characters"),
             ),
             ("ééééééééé", Some("interface name is too long")), // 18 bytes
+            ("a\0b", Some("interface name contains control characters")),
+            (
+                "\u{1b}[0m",
+                Some("interface name contains control characters"),
+            ),
+            (
+                "a\u{85}b",
+                Some("interface name contains / or : or whitespace characters"),
+            ),
         ];
         for (name, want) in cases {
             match (interface_name(name), want) {

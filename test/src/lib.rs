@@ -10,6 +10,7 @@ pub mod attachment;
 pub mod fixture;
 pub mod hostile;
 pub mod kill;
+pub mod link_plugins;
 pub mod needs;
 pub mod results;
 pub mod state;
@@ -19,6 +20,7 @@ pub mod wrappers;
 
 pub use attachment::*;
 pub use fixture::*;
+pub use link_plugins::*;
 pub use needs::*;
 pub use pkg::testkit::*;
 pub use pkg::{require_kernel, require_root, require_tools};

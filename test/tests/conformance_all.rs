@@ -8,10 +8,13 @@
 use integration::*;
 use serde_json::{Value, json};
 
-const PLUGINS: [&str; 12] = [
+const PLUGINS: [&str; 15] = [
     "bridge",
     "ptp",
     "macvlan",
+    "ipvlan",
+    "vlan",
+    "dummy",
     "loopback",
     "host-local",
     "static",

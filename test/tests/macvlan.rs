@@ -26,33 +26,12 @@ fn ipam(net: &Fixture, subnet: &str) -> Value {
     json!({"ipam": net.host_local(json!([[{"subnet": subnet}]]))})
 }
 
-fn add_master(ns: &TestNs, name: &str) {
-    let peer = format!("{name}p");
-    ns.ip(&["link", "add", name, "type", "veth", "peer", "name", &peer]);
-    ns.ip(&["link", "set", name, "up"]);
-    ns.ip(&["link", "set", &peer, "up"]);
-}
-
 fn master(net: &Fixture) -> Link {
     net.host_link(MASTER).expect("the master")
 }
 
 fn eth0(ctr: &TestNs) -> Link {
     link_in(ctr, "eth0").expect("eth0 in the container")
-}
-
-/// Only `lo` is left in each container, and no reservation.
-fn assert_clean(net: &Fixture, what: &str, ctrs: &[&TestNs]) {
-    for ctr in ctrs {
-        assert_eq!(
-            link_names(ctr),
-            vec!["lo".to_string()],
-            "{what}: links left in {}",
-            ctr.name
-        );
-    }
-    let res = net.reservations();
-    assert!(res.is_empty(), "{what}: reservations left: {res:?}");
 }
 
 // Documentation/conformance.md items 17, 18 and 22: the result in each version's shape, the macvlan
@@ -504,6 +483,17 @@ fn conformance_23_del_without_netns_or_master() {
     no_master["master"] = json!("");
     net.call("DEL", &ctr, "c").run(&no_master).expect_success();
     assert_clean(&net, "netns-less DEL", &[&ctr]);
+}
+
+/// DEL also removes a link a killed ADD left under the temporary name.
+#[test]
+fn del_removes_a_link_left_under_the_temporary_name() {
+    require_root!();
+    let net = net();
+    assert_del_removes_a_link_left_under_the_temporary_name(
+        &net,
+        &net.conf(Version::V1_0_0, json!({})),
+    );
 }
 
 // Documentation/conformance.md item 25: CHECK fails when what ADD made has changed

@@ -13,17 +13,20 @@ use std::process::{Command, Output, Stdio};
 use integration::*;
 use serde_json::Value;
 
-const PLUGINS: [&str; 10] = [
+const PLUGINS: [&str; 13] = [
     "bandwidth",
     "bridge",
+    "dummy",
     "firewall",
     "host-local",
+    "ipvlan",
     "loopback",
     "macvlan",
     "portmap",
     "ptp",
     "static",
     "tuning",
+    "vlan",
 ];
 
 /// The directory of the multi-call install and its `cni-plugins`.

@@ -412,6 +412,51 @@ fn bad_input_changes_nothing() {
         ),
         (with(json!({"mtu": -1})), 7, "invalid mtu -1"),
         (with(json!({"txQLen": -1})), 7, "invalid txQLen -1"),
+        // what the kernel would change silently (Go accepts them all)
+        (
+            with(json!({"sysctl": {"net.core.somaxconn": "1\nwhatever"}})),
+            7,
+            "invalid value \"1\\nwhatever\" for sysctl net.core.somaxconn",
+        ),
+        (
+            with(json!({"mac": "0e:00:00:00:00:22:00:00:00:00:00:00:00:00:00:00:00:00:00:01"})),
+            7,
+            "invalid MAC address \"0e:00:00:00:00:22:00:00:00:00:00:00:00:00:00:00:00:00:00:01\" for eth0",
+        ),
+        (
+            with(json!({"mac": "01:00:5e:00:00:01"})),
+            7,
+            "invalid MAC address \"01:00:5e:00:00:01\" for eth0",
+        ),
+        (with(json!({"mtu": 70000})), 7, "invalid mtu 70000"),
+        (with(json!({"mtu": 67})), 7, "invalid mtu 67"),
+        (
+            with(json!({"sysctl": {"net.core.somaxconn": "77 78"}})),
+            7,
+            "invalid value \"77 78\" for sysctl net.core.somaxconn",
+        ),
+        (
+            with(json!({"sysctl": {"net.core.somaxconn": "010"}})),
+            7,
+            "invalid value \"010\" for sysctl net.core.somaxconn",
+        ),
+        (
+            with(json!({"sysctl": {"net.ipv4.tcp_rmem": "4096"}})),
+            7,
+            "invalid value \"4096\" for sysctl net.ipv4.tcp_rmem",
+        ),
+        (
+            with(
+                json!({"sysctl": {"net.core.somaxconn": "77", "net.ipv4.conf.IFNAME.no_such_knob": "1"}}),
+            ),
+            7,
+            "invalid sysctl key \"net.ipv4.conf.IFNAME.no_such_knob\"",
+        ),
+        (
+            with(json!({"sysctl": {"net.ipv4.tcp_available_congestion_control": "reno"}})),
+            7,
+            "invalid sysctl key \"net.ipv4.tcp_available_congestion_control\"",
+        ),
         (
             with(json!({"promisc": "yes"})),
             6,
@@ -439,24 +484,111 @@ fn bad_input_changes_nothing() {
 
     // failures half-way: everything changed so far is put back
     let half_way = [
-        // the last sysctl does not exist: the first is written back
-        json!({"sysctl": {"net.core.somaxconn": "77", "net.ipv4.conf.IFNAME.no_such_knob": "1"}}),
-        // the kernel refuses the MTU after the MAC was changed
-        json!({"mtu": 70000}),
+        // the kernel refuses the last sysctl (somaxconn is at least 0)
+        // after the link attributes and the first sysctl were changed
+        json!({"sysctl": {"net.ipv4.conf.IFNAME.arp_notify": "1", "net.core.somaxconn": "-1"}}),
     ];
     for extra in half_way {
         let c = with(extra.clone());
         let (code, msg) = env.call("ADD").run(&c).expect_spec_error();
         assert_eq!(code, 999, "{msg}");
+        assert!(
+            msg.contains("failed to set sysctl net.core.somaxconn to \"-1\""),
+            "{msg}"
+        );
         env.assert_pristine(&extra.to_string());
         assert_eq!(
             env.sysctl("/proc/sys/net/core/somaxconn"),
             "4096",
             "{extra}"
         );
+        assert_eq!(
+            env.sysctl("/proc/sys/net/ipv4/conf/eth0/arp_notify"),
+            "0",
+            "{extra}"
+        );
         // and DEL after the failed ADD succeeds (Documentation/conformance.md item 24)
         env.call("DEL").run(&c).expect_success();
     }
+}
+
+/// The sysctls of the container's links (per-link `conf` and `neigh`),
+/// readable and writable, with their current values: writing them back
+/// changes nothing.
+fn link_sysctls(ctr: &TestNs) -> Vec<(String, String)> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<(String, String)>) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut entries: Vec<_> = rd.flatten().map(|e| e.path()).collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                walk(&p, out);
+                continue;
+            }
+            use std::os::unix::fs::PermissionsExt;
+            let writable =
+                std::fs::metadata(&p).is_ok_and(|m| m.permissions().mode() & 0o600 == 0o600);
+            if let (true, Ok(v)) = (writable, std::fs::read_to_string(&p)) {
+                let key = p.strip_prefix("/proc/sys/").unwrap().display().to_string();
+                out.push((key, v.trim_end_matches('\n').to_string()));
+            }
+        }
+    }
+    ctr.open()
+        .run(|| {
+            let mut out = Vec::new();
+            for dir in ["ipv4/conf", "ipv6/conf", "ipv4/neigh", "ipv6/neigh"] {
+                walk(&std::path::Path::new("/proc/sys/net").join(dir), &mut out);
+            }
+            Ok(out)
+        })
+        .unwrap()
+}
+
+#[test]
+fn many_sysctls_cost_linear_time() {
+    require_root!();
+    let env = Env::new();
+    // about 250 sysctls per veth pair
+    for i in 0..42 {
+        env.ctr.ip(&[
+            "link",
+            "add",
+            &format!("ma{i}"),
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &format!("mb{i}"),
+        ]);
+    }
+    let all = link_sysctls(&env.ctr);
+    assert!(all.len() >= 10_000, "only {} sysctls", all.len());
+    let time = |n: usize| {
+        let map: serde_json::Map<String, Value> = all[..n]
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect();
+        let c = env.conf(Version::V1_0_0, json!({ "sysctl": map }));
+        // the fastest of three: other tests share the machine
+        (0..3)
+            .map(|_| {
+                let start = std::time::Instant::now();
+                env.call("ADD").run(&c).expect_success();
+                start.elapsed()
+            })
+            .min()
+            .unwrap()
+    };
+    let small = time(1_000);
+    let large = time(10_000);
+    eprintln!("tuning ADD: 1,000 sysctls {small:?}, 10,000 sysctls {large:?}");
+    assert!(
+        large < small * 10,
+        "1,000 sysctls: {small:?}, 10,000 sysctls: {large:?}"
+    );
 }
 
 #[test]

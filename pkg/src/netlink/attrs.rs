@@ -5,7 +5,7 @@
 
 use netlink_packet_core::{DefaultNla, NLA_F_NESTED};
 use netlink_packet_route::RouteNetlinkMessage;
-use netlink_packet_route::link::{LinkAttribute, LinkFlags};
+use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkLayerType};
 use netlink_packet_route::nsid::{NsidAttribute, NsidMessage};
 use rtnetlink::LinkUnspec;
 
@@ -32,6 +32,26 @@ impl Link {
 
     pub fn is_allmulti(&self) -> bool {
         self.flags.contains(LinkFlags::Allmulti)
+    }
+
+    /// The MTUs the kernel accepts for this link (IFLA_MIN_MTU,
+    /// IFLA_MAX_MTU): None for a bound not reported, or a maximum of 0,
+    /// which the kernel reads as "no maximum".
+    pub fn mtu_bounds(&self) -> (Option<u32>, Option<u32>) {
+        let (mut min, mut max) = (None, None);
+        for a in &self.message.attributes {
+            match a {
+                LinkAttribute::MinMtu(m) => min = Some(*m),
+                LinkAttribute::MaxMtu(m) if *m > 0 => max = Some(*m),
+                _ => {}
+            }
+        }
+        (min, max)
+    }
+
+    /// Whether the link's addresses are Ethernet MACs (ARPHRD_ETHER).
+    pub fn is_ethernet(&self) -> bool {
+        self.message.header.link_layer_type == LinkLayerType::Ether
     }
 }
 

@@ -5,11 +5,13 @@ use std::os::fd::AsRawFd;
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::link::{
-    InfoKind, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, State,
+    InfoData, InfoKind, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, State,
 };
+use nix::errno::Errno;
 use rtnetlink::LinkUnspec;
 
 use super::Netlink;
+use super::socket::kernel_said;
 use crate::error::Result;
 use crate::ns::Netns;
 
@@ -77,13 +79,7 @@ impl Link {
                 LinkAttribute::Link(l) => link.parent = Some(*l),
                 LinkAttribute::IfAlias(a) => link.alias = a.clone(),
                 LinkAttribute::LinkNetNsId(n) => link.link_netnsid = Some(*n),
-                LinkAttribute::LinkInfo(infos) => {
-                    for info in infos {
-                        if let LinkInfo::Kind(k) = info {
-                            link.kind = Some(kind_name(k));
-                        }
-                    }
-                }
+                LinkAttribute::LinkInfo(infos) => link.kind = info_kind(infos),
                 _ => {}
             }
         }
@@ -99,6 +95,23 @@ impl Link {
         self.flags.contains(LinkFlags::Promisc)
     }
 
+    /// The kind-specific settings (IFLA_INFO_DATA: a macvlan's mode, a
+    /// vlan's id, ...), for the plugin of that kind to read.
+    pub fn info_data(&self) -> Option<&InfoData> {
+        self.message
+            .attributes
+            .iter()
+            .filter_map(|a| match a {
+                LinkAttribute::LinkInfo(infos) => Some(infos),
+                _ => None,
+            })
+            .flatten()
+            .find_map(|i| match i {
+                LinkInfo::Data(data) => Some(data),
+                _ => None,
+            })
+    }
+
     /// The MAC as `aa:bb:cc:dd:ee:ff` (empty for links without one).
     pub fn mac_string(&self) -> String {
         format_mac(&self.mac)
@@ -112,8 +125,27 @@ pub fn format_mac(mac: &[u8]) -> String {
         .join(":")
 }
 
-fn kind_name(k: &InfoKind) -> String {
-    k.to_string()
+fn info_kind(infos: &[LinkInfo]) -> Option<String> {
+    infos.iter().find_map(|info| match info {
+        LinkInfo::Kind(k) => Some(InfoKind::to_string(k)),
+        _ => None,
+    })
+}
+
+/// The kind (IFLA_INFO_KIND) a link message asks for.
+pub fn kind_of(msg: &LinkMessage) -> Option<String> {
+    msg.attributes.iter().find_map(|a| match a {
+        LinkAttribute::LinkInfo(infos) => info_kind(infos),
+        _ => None,
+    })
+}
+
+/// The kernel module that provides links of `kind`, for messages.
+pub fn module_of(kind: &str) -> &str {
+    match kind {
+        "vlan" => "8021q",
+        other => other,
+    }
 }
 
 fn id_message(id: LinkId<'_>) -> LinkMessage {
@@ -165,14 +197,31 @@ impl Netlink {
     }
 
     /// `ip link add ...`: create from a message built with rtnetlink's
-    /// builders; fails with EEXIST if the name is taken.
+    /// builders; fails with EEXIST if the name is taken. A kernel without
+    /// the link's kind (built without it, or the module not loadable)
+    /// refuses with EOPNOTSUPP, "Unknown device type": that error is
+    /// explained as `the kernel has no <kind> support (module <module>)`,
+    /// keeping the errno, because the same errno also means a refusal by
+    /// a kind the kernel has (a VLAN on a device that cannot carry one).
     pub fn link_add(&mut self, msg: LinkMessage, what: &str) -> Result<()> {
+        let kind = kind_of(&msg);
         self.request(
             RouteNetlinkMessage::NewLink(msg),
             NLM_F_CREATE | NLM_F_EXCL,
             || format!("add link {what}"),
         )
         .map(drop)
+        .map_err(|e| match kind {
+            Some(kind)
+                if e.is_errno(Errno::EOPNOTSUPP) && kernel_said(&e, "Unknown device type") =>
+            {
+                let module = module_of(&kind);
+                e.explained(format!(
+                    "the kernel has no {kind} support (module {module})"
+                ))
+            }
+            _ => e,
+        })
     }
 
     /// `ip link set ...` with arbitrary attributes.
@@ -266,5 +315,27 @@ impl Netlink {
         self.link_set(msg, || {
             format!("move link {id} to netns {}", ns.path().display())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rtnetlink::{LinkDummy, LinkVlan};
+
+    #[test]
+    fn kinds_and_their_modules() {
+        let cases = [
+            (LinkDummy::new("d0").build(), Some("dummy"), "dummy"),
+            (LinkVlan::new("v0", 2, 100).build(), Some("vlan"), "8021q"),
+            (LinkUnspec::new_with_name("x").build(), None, ""),
+        ];
+        for (msg, kind, module) in cases {
+            assert_eq!(kind_of(&msg).as_deref(), kind);
+            if let Some(k) = kind {
+                assert_eq!(module_of(k), module);
+            }
+        }
+        assert_eq!(module_of("ipvlan"), "ipvlan");
     }
 }

@@ -359,6 +359,18 @@ pub(crate) fn with_op(e: Error, op: &dyn Fn() -> String) -> Error {
     }
 }
 
+/// Whether the kernel refused a request with an extended-ack message
+/// that starts with `text` (the words [`with_op`] puts after the
+/// operation).
+#[cfg(feature = "netlink")]
+pub(crate) fn kernel_said(e: &Error, text: &str) -> bool {
+    match e {
+        Error::Kernel { op, .. } => op.contains(&format!("(kernel says \"{text}")),
+        Error::Context { source, .. } => kernel_said(source, text),
+        _ => false,
+    }
+}
+
 /// The kernel's message in the payload of an NLMSG_ERROR sent with
 /// NETLINK_CAP_ACK: the original 16-byte header, then attributes.
 fn extack_message(payload: &[u8]) -> Option<String> {
@@ -418,6 +430,8 @@ mod tests {
             &|| "add rule".into(),
         );
         assert!(e.to_string().starts_with("add rule (kernel says \"no\")"));
+        assert!(!kernel_said(&e, "yes"));
+        assert!(kernel_said(&e.context("adding"), "no"));
     }
 
     #[test]

@@ -47,6 +47,14 @@ pub fn canonical_net(net: IpNet, field: &str) -> Result<IpNet> {
 
 /// A route with its destination and gateway in canonical form.
 pub fn canonical_route(r: &Route, field: &str) -> Result<Route> {
+    // rtm_scope is a byte: the kernel cannot hold more, and the plugin
+    // that applies the route would refuse it only after making its link.
+    if let Some(scope) = r.scope.filter(|s| *s > u32::from(u8::MAX)) {
+        return Err(Error::invalid_config(
+            format!("{field} {} has an invalid scope {scope}", r.dst),
+            "a route's scope is 0 to 255",
+        ));
+    }
     Ok(Route {
         dst: canonical_net(r.dst, &format!("{field} dst"))?,
         gw: r.gw.map(canonical_ip),
@@ -84,5 +92,31 @@ mod tests {
         .unwrap();
         let c = canonical_route(&r, "route").unwrap();
         assert_eq!((c.dst, c.gw), (net("0.0.0.0/0"), Some(ip("10.0.0.254"))));
+    }
+
+    #[test]
+    fn route_scope_fits_a_byte() {
+        for (scope, ok) in [
+            (0, true),
+            (253, true),
+            (255, true),
+            (256, false),
+            (300, false),
+        ] {
+            let r: Route =
+                serde_json::from_value(serde_json::json!({"dst": "10.0.0.0/8", "scope": scope}))
+                    .unwrap();
+            match canonical_route(&r, "route") {
+                Ok(c) => assert!(ok && c.scope == Some(scope), "{scope}"),
+                Err(e) => {
+                    assert!(!ok, "{scope}");
+                    assert_eq!(e.code(), 7);
+                    assert_eq!(
+                        e.msg(),
+                        format!("route 10.0.0.0/8 has an invalid scope {scope}")
+                    );
+                }
+            }
+        }
     }
 }

@@ -32,6 +32,35 @@ impl Dns {
             && self.search.is_empty()
             && self.options.is_empty()
     }
+
+    /// For a `dns` a config gives (`key` names it, e.g. `ipam.dns`): each
+    /// value becomes one word of a resolv.conf line the runtime writes, so
+    /// whitespace or a control character would make it several words, or
+    /// another line (`"8.8.8.8\nnameserver 10.6.6.6"`). Go accepts them.
+    pub fn check(&self, key: &str) -> Result<()> {
+        let lists = [
+            ("nameservers", &self.nameservers),
+            ("search", &self.search),
+            ("options", &self.options),
+        ];
+        let items = lists
+            .iter()
+            .flat_map(|(name, list)| {
+                list.iter()
+                    .enumerate()
+                    .map(move |(i, v)| (format!("{key}.{name}[{i}]"), v))
+            })
+            .chain(std::iter::once((format!("{key}.domain"), &self.domain)));
+        for (at, value) in items {
+            if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(Error::invalid_config(
+                    format!("invalid {at} {value:?}"),
+                    "a DNS value is one word of resolv.conf: no whitespace or control characters",
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -271,3 +271,50 @@ fn podman_fixture_results_round_trip() {
     }
     assert!(seen > 0);
 }
+
+#[test]
+fn dns_values_are_single_words() {
+    use super::result::Dns;
+    let ok = Dns {
+        nameservers: vec!["10.0.0.53".into(), "fe80::1%eth0".into()],
+        domain: "example.org".into(),
+        search: vec!["a.example.org".into()],
+        options: vec!["ndots:5".into()],
+    };
+    ok.check("dns").unwrap();
+    Dns::default().check("dns").unwrap();
+    let cases: [(Dns, &str); 4] = [
+        (
+            Dns {
+                nameservers: vec!["10.0.0.53".into(), "8.8.8.8\nnameserver 10.6.6.6".into()],
+                ..Default::default()
+            },
+            "invalid ipam.dns.nameservers[1] \"8.8.8.8\\nnameserver 10.6.6.6\"",
+        ),
+        (
+            Dns {
+                domain: "a b".into(),
+                ..Default::default()
+            },
+            "invalid ipam.dns.domain \"a b\"",
+        ),
+        (
+            Dns {
+                search: vec!["x\u{1b}[0m".into()],
+                ..Default::default()
+            },
+            "invalid ipam.dns.search[0] \"x\\u{1b}[0m\"",
+        ),
+        (
+            Dns {
+                options: vec!["ndots:5\r".into()],
+                ..Default::default()
+            },
+            "invalid ipam.dns.options[0] \"ndots:5\\r\"",
+        ),
+    ];
+    for (dns, msg) in cases {
+        let e = dns.check("ipam.dns").unwrap_err();
+        assert_eq!((e.code(), e.msg().as_str()), (7, msg));
+    }
+}

@@ -51,13 +51,14 @@ fn from_u128(v: u128, v4: bool) -> IpAddr {
 /// IPv4-mapped IPv6 becomes IPv4, as Go's `To4()` does.
 pub use pkg::types::mapped::canonical_ip;
 
-/// `addr` or `addr/prefix` (the prefix is dropped), as Go's `ip.IP`.
+/// `addr` or `addr/prefix` (the prefix is dropped), as Go's `ip.ParseIP`:
+/// surrounding whitespace trimmed, a prefix that fits the family.
 pub fn parse_ip_or_cidr(s: &str) -> Option<IpAddr> {
     let s = s.trim();
-    let addr = s
-        .split_once('/')
-        .map_or(s, |(a, p)| if p.parse::<u8>().is_ok() { a } else { "" });
-    addr.parse().ok().map(canonical_ip)
+    match s.parse::<IpNet>() {
+        Ok(net) => Some(canonical_ip(net.addr())),
+        Err(_) => s.parse().ok().map(canonical_ip),
+    }
 }
 
 fn parse_ip(field: &str, s: &str) -> Result<IpAddr> {

@@ -202,4 +202,8 @@ fn ip_or_cidr() {
     assert_eq!(parse_ip_or_cidr("fd00::5/64"), Some(ip("fd00::5")));
     assert_eq!(parse_ip_or_cidr("10.0.0.5/x"), None);
     assert_eq!(parse_ip_or_cidr("bogus"), None);
+    // the prefix must fit the family (Go's net.ParseCIDR)
+    assert_eq!(parse_ip_or_cidr("10.0.0.5/33"), None);
+    assert_eq!(parse_ip_or_cidr("fd00::5/129"), None);
+    assert_eq!(parse_ip_or_cidr(" 10.0.0.5\n"), Some(ip("10.0.0.5")));
 }

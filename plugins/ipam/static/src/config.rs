@@ -61,11 +61,10 @@ pub struct StaticConfig {
     pub dns: Dns,
 }
 
+/// `s` as written: Go trims only the items of `CNI_ARGS`, not the
+/// addresses of the config, so neither does this.
 fn cidr(s: &str, what: impl FnOnce() -> String) -> Result<IpNet> {
-    let net: IpNet = s
-        .trim()
-        .parse()
-        .map_err(|_| Error::invalid_config(what(), ""))?;
+    let net: IpNet = s.parse().map_err(|_| Error::invalid_config(what(), ""))?;
     // IPv4-mapped IPv6 is IPv4, as Go's To4 sees it.
     canonical_net(net, "address")
 }
@@ -103,7 +102,7 @@ pub fn load(args: &CmdArgs) -> Result<StaticConfig> {
     let mut from_env = Vec::new();
     if let Some(ips) = env.get("IP").filter(|v| !v.is_empty()) {
         for item in ips.split(',') {
-            let address = cidr(item, || {
+            let address = cidr(item.trim(), || {
                 format!("invalid CIDR {:?} in CNI_ARGS IP", item.trim())
             })
             .map_err(|e| Error::invalid_env(e.msg(), ""))?;
@@ -159,6 +158,7 @@ pub fn load(args: &CmdArgs) -> Result<StaticConfig> {
             "",
         ));
     }
+    ipam.dns.check("ipam.dns")?;
     Ok(StaticConfig {
         addresses,
         routes: ipam

@@ -115,10 +115,12 @@ impl BridgeConf {
                 &format!("{}.{}", c.bridge, c.vlan),
             )?;
         }
-        if raw.mtu < 0 || raw.mtu > i64::from(u32::MAX) {
+        // Both the veth ends and a new bridge take ETH_MIN_MTU to
+        // ETH_MAX_MTU; the kernel would refuse more only half-way.
+        if raw.mtu != 0 && !(68..=65535).contains(&raw.mtu) {
             return Err(Error::invalid_config(
                 format!("invalid mtu {}", raw.mtu),
-                "",
+                "a veth and a bridge take 68 to 65535 (or 0 for the kernel default)",
             ));
         }
         if c.hairpin && c.promisc {
@@ -145,6 +147,7 @@ impl BridgeConf {
         if !mac.is_empty() {
             c.mac = Some(parse_mac(&mac)?);
         }
+        raw.dns.check("dns")?;
         if raw.ip_masq {
             c.ip_masq = Some(firewall::select_backend(raw.ip_masq_backend.as_deref())?);
         }
@@ -234,19 +237,29 @@ fn collect_trunk(items: &[TrunkRaw]) -> Result<Vec<u16>> {
     Ok(vids.into_iter().map(|v| v as u16).collect())
 }
 
+/// Six hex octets separated by `:` or `-`. A multicast or all-zero address
+/// is refused here: the kernel refuses it too, but only once the veth is
+/// being made, and with an errno (EADDRNOTAVAIL) that reads as "not found".
 pub fn parse_mac(s: &str) -> Result<[u8; 6]> {
-    let bad = || Error::invalid_config(format!("invalid MAC address {s:?}"), "");
+    let bad = |why: &str| Error::invalid_config(format!("invalid MAC address {s:?}"), why);
+    let six = "expected six hex octets such as 0e:00:00:00:aa:01";
     let sep = if s.contains('-') { '-' } else { ':' };
     let parts: Vec<&str> = s.split(sep).collect();
     if parts.len() != 6 {
-        return Err(bad());
+        return Err(bad(six));
     }
     let mut mac = [0u8; 6];
     for (i, p) in parts.iter().enumerate() {
         if p.len() != 2 {
-            return Err(bad());
+            return Err(bad(six));
         }
-        mac[i] = u8::from_str_radix(p, 16).map_err(|_| bad())?;
+        mac[i] = u8::from_str_radix(p, 16).map_err(|_| bad(six))?;
+    }
+    if mac[0] & 1 == 1 {
+        return Err(bad("a multicast address cannot be an interface's address"));
+    }
+    if mac == [0; 6] {
+        return Err(bad("the all-zero address cannot be an interface's address"));
     }
     Ok(mac)
 }
@@ -307,6 +320,8 @@ mod tests {
             "0e:00:00:00:aa:zz",
             "0e:00:00:00:aa:001",
             "0e-00:00:00:aa:01",
+            "01:00:5e:00:00:01",
+            "00:00:00:00:00:00",
         ] {
             assert_eq!(parse_mac(bad).unwrap_err().code(), 7, "{bad}");
         }

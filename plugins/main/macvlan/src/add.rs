@@ -1,11 +1,10 @@
 //! macvlan ADD. The config, the master and the container side are checked
 //! before anything is created. The macvlan is created on the master under
-//! its final name directly inside the container netns, in one request: a
-//! host interface with that name does not get in the way (names are per
-//! namespace), and a plugin killed at any point leaves either nothing or a
-//! link that DEL finds by `CNI_IFNAME` (Go's temporary name and rename
-//! leave a window in which a kill strands a `veth…` link in the container).
-//! From then on, the attachment's rollback removes the link and the IPAM
+//! its final name directly inside the container netns, in one request
+//! (`Attachment::add_link`): a host interface with that name does not get
+//! in the way (names are per namespace), and a plugin killed at any point
+//! leaves either nothing or a link that DEL finds by `CNI_IFNAME`. From
+//! then on, the attachment's rollback removes the link and the IPAM
 //! reservation if a later step fails (Go's deferred delete misses some
 //! paths, Documentation/macvlan.md).
 
@@ -14,9 +13,8 @@ use std::time::Duration;
 use nix::errno::Errno;
 
 use pkg::attach::Attachment;
-use pkg::netlink::{LinkId, Netlink};
+use pkg::netlink::{Link, LinkId};
 use pkg::skel::CmdArgs;
-use pkg::sysctl::{self, Family};
 use pkg::types::CniResult;
 use pkg::types::version::Family as ResultShape;
 use pkg::{Context, Error, Result, iface, ipam};
@@ -45,26 +43,17 @@ pub fn add(args: &CmdArgs) -> Result<CniResult> {
         ipam::plugin_path(args)?;
     }
     let mut at = Attachment::open(args)?;
-    let master = if conf.link_in_container {
-        conf.resolve_master(&mut at.ctr, &format!("container netns {}", args.netns_path))?
-    } else {
-        conf.resolve_master(&mut at.host, "host netns")?
-    };
+    let master = conf.master.resolve_for(&mut at)?;
     at.refuse_existing()?;
     let spec = MacvlanSpec {
         master: master.index,
         mode: conf.mode,
-        mtu: u32::try_from(conf.mtu).unwrap_or(0),
+        mtu: conf.master.link_mtu(),
         mac: conf.mac,
         bc_queue_len: conf.bc_queue_len,
-        netns: (!conf.link_in_container).then_some(at.ns),
     };
-    let creator = if conf.link_in_container {
-        &mut at.ctr
-    } else {
-        &mut at.host
-    };
-    link::add(creator, &args.ifname, &spec).map_err(|e| {
+    let (msg, what) = link::message(&args.ifname, &spec);
+    let link = at.add_link(msg, conf.master.in_container, &what).map_err(|e| {
         // The kernel gives no reason for this one; it is the usual cause.
         let hint = if conf.mode == Mode::Passthru && e.is_errno(Errno::EINVAL) {
             " (passthru mode takes the master for itself: it fails while any other macvlan uses it)"
@@ -76,50 +65,28 @@ pub fn add(args: &CmdArgs) -> Result<CniResult> {
             master.name, args.ifname
         ))
     })?;
-    let ns = at.ns;
-    at.undo
-        .push(format!("the macvlan {}", args.ifname), move || {
-            Netlink::in_netns(ns)?.link_del(LinkId::Name(&args.ifname))
-        });
-    let result = build(&mut at, &conf)?;
+    let result = build(&mut at, &conf, &link)?;
     at.commit();
     Ok(result)
 }
 
-fn build(at: &mut Attachment<'_>, conf: &MacvlanConf) -> Result<CniResult> {
+fn build(at: &mut Attachment<'_>, conf: &MacvlanConf, link: &Link) -> Result<CniResult> {
     let args = at.args;
-    let link = at.ctr.link_get(LinkId::Name(&args.ifname))?;
-    let index = link.index;
-    let mut result = CniResult {
-        interfaces: vec![at.container_iface(&link)],
-        ..Default::default()
-    };
-    if conf.layer3 {
+    let mut result = if conf.layer3 {
         at.undo.start_ipam(args)?;
         let ipam_result = at.finish_ipam()?;
-        result.ips = ipam_result.ips;
-        result.routes = ipam_result.routes;
-        for ip in &mut result.ips {
-            ip.interface = Some(0);
-        }
-        // Announce the addresses when the link comes up (gratuitous ARP,
-        // unsolicited NA), so the segment's caches learn the new MAC at
-        // once. Failures only lose the announcement, as in Go.
-        let ifname = args.ifname.clone();
-        at.ns.run(move || {
-            for (family, leaf) in [(Family::V4, "arp_notify"), (Family::V6, "ndisc_notify")] {
-                if let Ok(p) = sysctl::conf_path(family, &ifname, leaf) {
-                    let _ = sysctl::write(&p, "1");
-                }
-            }
-            Ok(())
-        })?;
-        iface::configure(&mut at.ctr, at.ns, &args.ifname, &result, Some(DAD_LIMIT))?;
+        // The segment's caches learn the new MAC at once.
+        iface::announce_on_up(at.ns, &args.ifname)?;
+        at.configure_sole(link, ipam_result, Some(DAD_LIMIT))?
     } else {
         at.ctr
-            .link_set_up(LinkId::Index(index))
+            .link_set_up(LinkId::Index(link.index))
             .with_context(|| format!("failed to set {} up", args.ifname))?;
-    }
+        CniResult {
+            interfaces: vec![at.container_iface(link)],
+            ..Default::default()
+        }
+    };
     // Go copies the config's dns as is; IPAM's is not used.
     result.dns = conf.dns.clone();
     Ok(result)

@@ -2,10 +2,10 @@
 //! `prevResult` is a macvlan on it, in the configured mode, with its MAC,
 //! addresses and routes.
 
-use pkg::attach;
 use pkg::netlink::Netlink;
 use pkg::skel::CmdArgs;
 use pkg::{Error, Result, iface, ipam};
+use pkg::{attach, master};
 
 use crate::config::MacvlanConf;
 use crate::link::{self as macvlan, Mode};
@@ -14,24 +14,14 @@ pub fn check(args: &CmdArgs) -> Result<()> {
     let mut conf = MacvlanConf::load(args)?;
     let ns = args.netns()?;
     let mut ctr = Netlink::in_netns(ns)?;
-    let master = if conf.link_in_container {
-        conf.resolve_master(&mut ctr, &format!("container netns {}", args.netns_path))?
-    } else {
-        conf.resolve_master(&mut Netlink::new()?, "host netns")?
-    };
+    let master = conf.master.resolve_with(args, &mut ctr)?;
     if conf.layer3 {
         ipam::check(args)?;
     }
     let result = args.prev_result()?;
     let entry = attach::container_entry(args, &result)?;
     let link = attach::container_link(&mut ctr, args, "macvlan")?;
-    // IFLA_LINK is the master's index in the master's own namespace.
-    if link.parent != Some(master.index) {
-        return Err(Error::internal(format!(
-            "container interface {} is not on master {}",
-            args.ifname, master.name
-        )));
-    }
+    master::check_parent(&args.ifname, &link, &master)?;
     match macvlan::mode_of(&link) {
         Some(m) if m == conf.mode => {}
         found => {

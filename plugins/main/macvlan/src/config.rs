@@ -1,17 +1,15 @@
 //! macvlan's configuration: decoded and validated before anything is
-//! touched, then the master resolved (in the host, or in the container with
-//! `linkInContainer`) and the MTU checked against it.
+//! touched. The master is resolved later (`pkg::master`: in the host, or
+//! in the container with `linkInContainer`, the MTU checked against it).
 
 use serde::Deserialize;
 
-use pkg::netlink::{Link, LinkId, Netlink};
+use pkg::master::Master;
 use pkg::skel::CmdArgs;
 use pkg::types::{CniArgs, Dns, decode};
 use pkg::{Error, Result};
 
 use crate::link::Mode;
-
-const RT_TABLE_MAIN: u32 = 254;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -41,17 +39,13 @@ struct MacRaw {
 
 #[derive(Debug)]
 pub struct MacvlanConf {
-    /// Empty: the interface of the default route, found by
-    /// [`MacvlanConf::resolve_master`].
-    pub master: String,
+    /// `master` (empty: the interface of the default route), `mtu` and
+    /// `linkInContainer`, resolved by [`Master::resolve`].
+    pub master: Master,
     pub mode: Mode,
-    /// 0 = the master's MTU. Checked against the master (which may not
-    /// be known yet) by [`MacvlanConf::resolve_master`].
-    pub mtu: i64,
     /// `mac`, then `CNI_ARGS` `MAC=`, then `args.cni.mac`, then
     /// `runtimeConfig.mac`; the last one set wins.
     pub mac: Option<[u8; 6]>,
-    pub link_in_container: bool,
     pub bc_queue_len: Option<u32>,
     pub dns: Dns,
     pub layer3: bool,
@@ -67,14 +61,7 @@ impl MacvlanConf {
                 "mode must be \"bridge\", \"private\", \"vepa\" or \"passthru\"",
             )
         })?;
-        if !raw.master.is_empty() {
-            pkg::validate::interface_name(&raw.master).map_err(|e| {
-                Error::invalid_config(
-                    format!("invalid master name {:?}: {}", raw.master, e.msg()),
-                    e.details(),
-                )
-            })?;
-        }
+        let master = Master::new(raw.master, raw.mtu, raw.link_in_container)?;
         let bc_queue_len = u32::try_from(raw.bcqueuelen).map_err(|_| {
             Error::invalid_config(
                 format!(
@@ -101,70 +88,24 @@ impl MacvlanConf {
         } else {
             Some(parse_mac(&mac)?)
         };
+        // ether_setup's minimum (ETH_MIN_MTU), which the kernel refuses
+        // only once the link is being made.
+        if (1..68).contains(&master.mtu) {
+            return Err(Error::invalid_config(
+                format!("invalid MTU {}, must be 0 or at least 68", master.mtu),
+                "a macvlan takes 68 to its master's MTU",
+            ));
+        }
+        raw.dns.check("dns")?;
         Ok(MacvlanConf {
-            master: raw.master,
+            master,
             mode,
-            mtu: raw.mtu,
             mac,
-            link_in_container: raw.link_in_container,
             bc_queue_len: (bc_queue_len > 0).then_some(bc_queue_len),
             dns: raw.dns,
             layer3: args.conf.ipam_type().is_some(),
         })
     }
-
-    /// The master link, looked up over `nl` (a socket in the host netns, or
-    /// in the container's with `linkInContainer`; `place` names it for
-    /// messages), and the MTU checked against it. Without `master`, the
-    /// interface of the first default route of the main table (IPv4 first,
-    /// then IPv6) is used, as in Go.
-    pub fn resolve_master(&mut self, nl: &mut Netlink, place: &str) -> Result<Link> {
-        if self.master.is_empty() {
-            let index = default_route_interface(nl)?.ok_or_else(|| {
-                Error::invalid_config(
-                    "no default route interface found",
-                    format!(
-                        "\"master\" is not set and the {place} has no default route to take it from"
-                    ),
-                )
-            })?;
-            let link = nl.link_get(LinkId::Index(index))?;
-            self.master = link.name.clone();
-        }
-        let master = nl.link_find(LinkId::Name(&self.master))?.ok_or_else(|| {
-            Error::invalid_config(
-                format!(
-                    "failed to lookup master {:?}: no such interface in the {place}",
-                    self.master
-                ),
-                "",
-            )
-        })?;
-        if self.mtu < 0 || self.mtu > i64::from(master.mtu) {
-            return Err(Error::invalid_config(
-                format!(
-                    "invalid MTU {}, must be [0, master MTU({})]",
-                    self.mtu, master.mtu
-                ),
-                format!("master {}", master.name),
-            ));
-        }
-        Ok(master)
-    }
-}
-
-/// The output interface of the first default route in the main table.
-fn default_route_interface(nl: &mut Netlink) -> Result<Option<u32>> {
-    for v4 in [true, false] {
-        let found = nl
-            .route_list(v4, None)?
-            .into_iter()
-            .find(|r| r.table == Some(RT_TABLE_MAIN) && r.dst.prefix_len() == 0 && r.oif.is_some());
-        if let Some(r) = found {
-            return Ok(r.oif);
-        }
-    }
-    Ok(None)
 }
 
 /// Six hex octets separated by `:` or `-`. A multicast or all-zero address
@@ -235,10 +176,9 @@ mod tests {
             "",
         ))
         .unwrap();
-        assert_eq!(c.master, "eth1");
+        assert_eq!(c.master, Master::new("eth1".into(), 9000, true).unwrap());
         assert_eq!(c.mode, Mode::Vepa);
-        assert_eq!(c.mtu, 9000);
-        assert!(c.link_in_container && c.layer3);
+        assert!(c.layer3);
         assert_eq!(c.bc_queue_len, Some(100));
         assert_eq!(c.mac, None);
         let c = MacvlanConf::load(&args(conf(json!({"bcqueuelen": 0, "ipam": {}})), "")).unwrap();

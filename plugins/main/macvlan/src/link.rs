@@ -1,17 +1,11 @@
-//! macvlan links: the `ip link add ... link <master> type macvlan` verb and
-//! reading a macvlan's settings back, as messages for pkg's rtnetlink
-//! client. A macvlan is created straight into its target namespace, where
-//! alone its name has to be free, so it needs no temporary name (Go uses
-//! one and renames; Documentation/macvlan.md).
+//! macvlan links: the message of `ip link add ... link <master> type
+//! macvlan` (which `pkg::attach::Attachment::add_link` sends straight into
+//! the container netns) and reading a macvlan's settings back.
 
-use std::os::fd::AsRawFd;
-
-use netlink_packet_route::link::{InfoData, InfoMacVlan, LinkAttribute, LinkInfo, MacVlanMode};
+use netlink_packet_route::link::{InfoData, InfoMacVlan, LinkMessage, MacVlanMode};
 use rtnetlink::LinkMacVlan;
 
-use pkg::Result;
-use pkg::netlink::{Link, Netlink};
-use pkg::ns::Netns;
+use pkg::netlink::Link;
 
 /// The macvlan modes a CNI config can ask for, plus `source` for reading
 /// back links made by something else.
@@ -69,9 +63,9 @@ impl Mode {
     }
 }
 
-/// What to create. `master` is an index in the socket's namespace.
+/// What to create. `master` is an index in the master's namespace.
 #[derive(Debug, Clone, Copy)]
-pub struct MacvlanSpec<'a> {
+pub struct MacvlanSpec {
     pub master: u32,
     pub mode: Mode,
     /// 0 = the master's MTU.
@@ -79,14 +73,12 @@ pub struct MacvlanSpec<'a> {
     pub mac: Option<[u8; 6]>,
     /// IFLA_MACVLAN_BC_QUEUE_LEN; `None` = kernel default.
     pub bc_queue_len: Option<u32>,
-    /// Create the link directly in this namespace; `None` keeps it in the
-    /// socket's own.
-    pub netns: Option<&'a Netns>,
 }
 
-/// `ip link add <name> link <master> [mtu] [address] [netns] type macvlan
-/// mode <mode> [bcqueuelen]`, through `nl`. The link is created down.
-pub fn add(nl: &mut Netlink, name: &str, spec: &MacvlanSpec<'_>) -> Result<()> {
+/// `ip link add <name> link <master> [mtu] [address] type macvlan mode
+/// <mode> [bcqueuelen]`, and its description for errors. The link is
+/// created down.
+pub fn message(name: &str, spec: &MacvlanSpec) -> (LinkMessage, String) {
     let mut b = LinkMacVlan::new(name, spec.master, spec.mode.to_kernel());
     if let Some(len) = spec.bc_queue_len {
         b = b.append_info_data(InfoMacVlan::BcQueueLen(len));
@@ -97,33 +89,20 @@ pub fn add(nl: &mut Netlink, name: &str, spec: &MacvlanSpec<'_>) -> Result<()> {
     if let Some(mac) = spec.mac {
         b = b.address(mac.to_vec());
     }
-    if let Some(ns) = spec.netns {
-        b = b.setns_by_fd(ns.as_raw_fd());
-    }
-    nl.link_add(
-        b.build(),
-        &format!(
-            "{name} (macvlan, mode {}, master index {})",
-            spec.mode.as_str(),
-            spec.master
-        ),
-    )
+    let what = format!(
+        "{name} (macvlan, mode {}, master index {})",
+        spec.mode.as_str(),
+        spec.master
+    );
+    (b.build(), what)
 }
 
 fn macvlan_info(link: &Link) -> impl Iterator<Item = &InfoMacVlan> {
-    link.message
-        .attributes
-        .iter()
-        .filter_map(|a| match a {
-            LinkAttribute::LinkInfo(infos) => Some(infos),
-            _ => None,
-        })
-        .flatten()
-        .filter_map(|i| match i {
-            LinkInfo::Data(InfoData::MacVlan(data)) => Some(data),
-            _ => None,
-        })
-        .flatten()
+    match link.info_data() {
+        Some(InfoData::MacVlan(data)) => data.as_slice(),
+        _ => &[],
+    }
+    .iter()
 }
 
 /// The mode of a macvlan link (`None` for other kinds or unknown modes).

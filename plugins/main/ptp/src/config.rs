@@ -63,6 +63,7 @@ impl PtpConf {
                 ),
             ));
         }
+        raw.dns.check("dns")?;
         let ip_masq = if raw.ip_masq {
             Some(firewall::select_backend(raw.ip_masq_backend.as_deref())?)
         } else {

@@ -80,6 +80,15 @@ impl FirewallConf {
         let mut c = FirewallConf::from_raw(raw, requested, ingress);
         validate_admin_chain(&c.admin_chain).map_err(|e| e.context("iptablesAdminChainName"))?;
         c.zone = c.zone.trim().to_string();
+        if c.zone
+            .chars()
+            .any(|ch| ch.is_control() || ch.is_whitespace())
+        {
+            return Err(Error::invalid_config(
+                format!("invalid firewalldZone {:?}", c.zone),
+                "a firewalld zone name has no whitespace or control characters",
+            ));
+        }
         Ok(c)
     }
 
@@ -209,6 +218,14 @@ mod tests {
             (
                 json!({"iptablesAdminChainName": "has space"}),
                 "iptablesAdminChainName: invalid iptables chain name",
+            ),
+            (
+                json!({"firewalldZone": "public\ntrusted"}),
+                "invalid firewalldZone \"public\\ntrusted\"",
+            ),
+            (
+                json!({"firewalldZone": "a b"}),
+                "invalid firewalldZone \"a b\"",
             ),
         ] {
             let err = load(c.clone()).unwrap_err();

@@ -7,7 +7,7 @@
 //! `CNI_ARGS MAC=`, then `runtimeConfig.mac`, then `args.cni.mac`.
 
 use std::cell::RefCell;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -148,25 +148,41 @@ impl TuningConf {
                 })?),
             };
 
+        // Both are u32 in the kernel (IFLA_MTU, IFLA_TXQLEN); the link's
+        // own MTU bounds are checked once the link is read (add.rs).
         let mtu = match cni.mtu.unwrap_or(raw.mtu) {
             0 => None,
             m => Some(u32::try_from(m).map_err(|_| {
-                Error::invalid_config(format!("invalid mtu {m}: it must be positive"), "")
+                Error::invalid_config(
+                    format!("invalid mtu {m}"),
+                    format!("mtu must be between 1 and {} (0 leaves it)", u32::MAX),
+                )
             })?),
         };
         let txqlen = match cni.tx_q_len.or(raw.tx_q_len) {
             None => None,
             Some(q) => Some(u32::try_from(q).map_err(|_| {
-                Error::invalid_config(format!("invalid txQLen {q}: it must be 0 or positive"), "")
+                Error::invalid_config(
+                    format!("invalid txQLen {q}"),
+                    format!("txQLen must be between 0 and {}", u32::MAX),
+                )
             })?),
         };
 
         let mut sysctls = resolve_all(raw.sysctl.as_ref(), ifname, "sysctl")?;
+        // args.cni.sysctl overrides the same file, however it is spelt.
+        let mut at: HashMap<PathBuf, usize> = sysctls
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.path.clone(), i))
+            .collect();
         for s in resolve_all(cni.sysctl.as_ref(), ifname, "args.cni.sysctl")? {
-            // args.cni.sysctl overrides the same file, however it is spelt.
-            match sysctls.iter_mut().find(|t| t.path == s.path) {
-                Some(t) => *t = s,
-                None => sysctls.push(s),
+            match at.get(&s.path) {
+                Some(&i) => sysctls[i] = s,
+                None => {
+                    at.insert(s.path.clone(), sysctls.len());
+                    sysctls.push(s);
+                }
             }
         }
         if let Some(list) = allowlist {
@@ -208,26 +224,36 @@ pub fn backup_path(data_dir: &Path, container_id: &str, ifname: &str) -> PathBuf
     data_dir.join(format!("{container_id}_{ifname}.json"))
 }
 
+/// The sysctls of one object, in its order. Duplicates are found through
+/// a map of the paths seen: a config may hold thousands of keys.
 fn resolve_all(map: Option<&Map<String, Value>>, ifname: &str, what: &str) -> Result<Vec<Sysctl>> {
-    let mut out: Vec<Sysctl> = Vec::new();
-    for (key, value) in map.into_iter().flatten() {
+    let map = match map {
+        Some(m) => m,
+        None => return Ok(Vec::new()),
+    };
+    let mut out: Vec<Sysctl> = Vec::with_capacity(map.len());
+    let mut seen: HashMap<PathBuf, usize> = HashMap::with_capacity(map.len());
+    let max_len = max_value_len();
+    for (key, value) in map {
         let Value::String(value) = value else {
             return Err(Error::invalid_config(
                 format!("{what} {key}: the value must be a string, got {value}"),
                 "",
             ));
         };
+        check_value(what, key, value, max_len)?;
         let path = resolve(key, ifname)?;
-        if let Some(other) = out.iter().find(|s| s.path == path) {
+        if let Some(&i) = seen.get(&path) {
             return Err(Error::invalid_config(
                 "duplicated sysctl keys are not allowed",
                 format!(
                     "{what} keys {:?} and {key:?} both name {}",
-                    other.key,
+                    out[i].key,
                     path.display()
                 ),
             ));
         }
+        seen.insert(path.clone(), out.len());
         out.push(Sysctl {
             key: key.clone(),
             path,
@@ -235,6 +261,60 @@ fn resolve_all(map: Option<&Map<String, Value>>, ifname: &str, what: &str) -> Re
         });
     }
     Ok(out)
+}
+
+/// The most a sysctl write is read of: the kernel copies one page minus
+/// the terminating NUL and parses numbers from that; a string sysctl keeps
+/// less (its own buffer), and every net string sysctl then looks the text
+/// up (a qdisc, a congestion control), which fails loudly.
+pub fn max_value_len() -> usize {
+    match nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE) {
+        Ok(Some(page)) if page > 1 => usize::try_from(page - 1).unwrap_or(4095),
+        _ => 4095,
+    }
+}
+
+/// What the kernel would not take as given, whatever the sysctl: a value
+/// it would cut short. The rest (the number of fields a numeric sysctl
+/// holds, numbers in another notation) depends on the sysctl and is
+/// checked against the file before anything is written (`sysctls.rs`).
+fn check_value(what: &str, key: &str, value: &str, max_len: usize) -> Result<()> {
+    let why = if value.is_empty() {
+        Some("an empty write leaves the sysctl as it is".to_string())
+    } else if value.len() > max_len {
+        Some(format!(
+            "it is {} bytes long and the kernel reads at most {max_len}",
+            value.len()
+        ))
+    } else {
+        value
+            .chars()
+            .find(|&c| c.is_control() && c != '\t')
+            .map(|c| {
+                let what = match c {
+                    '\n' => "a newline ends what the kernel reads: the rest would be dropped",
+                    '\0' => "a NUL ends what the kernel reads: the rest would be dropped",
+                    _ => "control characters other than tab are not sysctl values",
+                };
+                format!("{what} ({c:?})")
+            })
+    };
+    match why {
+        Some(why) => Err(Error::invalid_config(
+            format!("invalid value {} for {what} {key}", shown(value)),
+            why,
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A value for an error message: quoted, and cut after 64 characters.
+pub fn shown(value: &str) -> String {
+    const MAX: usize = 64;
+    match value.char_indices().nth(MAX) {
+        Some((at, _)) => format!("{:?}... ({} bytes)", &value[..at], value.len()),
+        None => format!("{value:?}"),
+    }
 }
 
 /// A key as a file under /proc/sys/net: dots and slashes as sysctl(8) reads

@@ -1,4 +1,5 @@
 use super::*;
+use serde_json::json;
 
 fn parse(conf: &str, cni_args: &str, ifname: &str, allow: Option<&str>) -> Result<TuningConf> {
     let value: Value = serde_json::from_str(conf).unwrap();
@@ -223,10 +224,22 @@ fn bad_input() {
             "sysctl net.core.somaxconn: the value must be a string, got 500",
         ),
         (r#"{"mac": "nope"}"#, "invalid MAC address \"nope\""),
-        (r#"{"mtu": -1}"#, "invalid mtu -1: it must be positive"),
+        (r#"{"mtu": -1}"#, "invalid mtu -1"),
+        (r#"{"mtu": 4294967296}"#, "invalid mtu 4294967296"),
+        (r#"{"args": {"cni": {"mtu": -7}}}"#, "invalid mtu -7"),
+        (r#"{"txQLen": -5}"#, "invalid txQLen -5"),
+        (r#"{"txQLen": 4294967296}"#, "invalid txQLen 4294967296"),
         (
-            r#"{"txQLen": -5}"#,
-            "invalid txQLen -5: it must be 0 or positive",
+            r#"{"sysctl": {"net.core.somaxconn": "1\nwhatever"}}"#,
+            "invalid value \"1\\nwhatever\" for sysctl net.core.somaxconn",
+        ),
+        (
+            r#"{"args": {"cni": {"sysctl": {"net.core.somaxconn": "1\u0000"}}}}"#,
+            "invalid value \"1\\0\" for args.cni.sysctl net.core.somaxconn",
+        ),
+        (
+            r#"{"sysctl": {"net.core.somaxconn": ""}}"#,
+            "invalid value \"\" for sysctl net.core.somaxconn",
         ),
         (
             r#"{"args": {"cni": {"mtu": "big"}}}"#,
@@ -245,6 +258,91 @@ fn bad_input() {
     }
     let e = parse("{}", "FOO=bar", "eth0", None).unwrap_err();
     assert_eq!(e.code(), 4);
+}
+
+#[test]
+fn sysctl_values_the_kernel_would_cut() {
+    let max = max_value_len();
+    assert!(max >= 4095, "{max}");
+    let long = "1".repeat(max + 1);
+    let cases: Vec<(String, Option<&str>)> = vec![
+        ("1".into(), None),
+        ("4096\t131072 6291456".into(), None),
+        (" 1 ".into(), None),
+        ("é".into(), None),
+        ("1".repeat(max), None),
+        (
+            "1\nwhatever".into(),
+            Some("a newline ends what the kernel reads"),
+        ),
+        ("1\n".into(), Some("a newline ends what the kernel reads")),
+        ("1\r".into(), Some("control characters other than tab")),
+        (
+            "\u{1b}[31m".into(),
+            Some("control characters other than tab"),
+        ),
+        ("1\u{85}".into(), Some("control characters other than tab")),
+        ("a\0b".into(), Some("a NUL ends what the kernel reads")),
+        (
+            String::new(),
+            Some("an empty write leaves the sysctl as it is"),
+        ),
+        (
+            long.clone(),
+            Some("bytes long and the kernel reads at most"),
+        ),
+    ];
+    for (value, want) in cases {
+        let got = check_value("sysctl", "net.core.somaxconn", &value, max);
+        match want {
+            None => assert!(got.is_ok(), "{value:?}: {got:?}"),
+            Some(w) => {
+                let e = got.unwrap_err();
+                assert_eq!(e.code(), 7, "{value:?}");
+                assert!(e.msg().contains("net.core.somaxconn"), "{}", e.msg());
+                assert!(e.details().contains(w), "{value:?}: {}", e.details());
+            }
+        }
+    }
+    // a long value is named, not printed whole
+    let e = check_value("sysctl", "net.x", &long, max).unwrap_err();
+    assert!(e.msg().len() < 200, "{}", e.msg());
+    assert!(
+        e.msg().contains(&format!("({} bytes)", max + 1)),
+        "{}",
+        e.msg()
+    );
+}
+
+#[test]
+fn many_sysctls_resolve_in_linear_time() {
+    let conf = |n: usize| {
+        let m: Map<String, Value> = (0..n)
+            .map(|i| (format!("net.ipv4.conf.a{i}.forwarding"), json!("1")))
+            .collect();
+        let cni: Map<String, Value> = (0..n)
+            .step_by(2)
+            .map(|i| (format!("net/ipv4/conf/a{i}/forwarding"), json!("0")))
+            .collect();
+        json!({"sysctl": m, "args": {"cni": {"sysctl": cni}}}).to_string()
+    };
+    let time = |n: usize| {
+        let text = conf(n);
+        let start = std::time::Instant::now();
+        let c = parse(&text, "", "eth0", None).unwrap();
+        assert_eq!(c.sysctls.len(), n);
+        assert_eq!(c.sysctls[0].value, "0");
+        assert_eq!(c.sysctls[1].value, "1");
+        start.elapsed()
+    };
+    time(1_000);
+    let small = time(2_000);
+    let large = time(40_000);
+    // 20 times the keys: quadratic work would take 400 times as long
+    assert!(
+        large < small * 80,
+        "2,000 keys: {small:?}, 40,000 keys: {large:?}"
+    );
 }
 
 #[test]

@@ -10,6 +10,7 @@ mod check;
 /// (fuzz/fuzz_targets/plugin_configs.rs).
 pub mod config;
 mod del;
+mod sysctls;
 
 use pkg::skel::Plugin;
 
