@@ -28,6 +28,7 @@ const PLUGINS: &[&Plugin] = &[
     &static_ipam::PLUGIN,
     &tuning::PLUGIN,
     &vlan::PLUGIN,
+    &vrf::PLUGIN,
 ];
 
 fn lookup(name: &OsStr) -> Option<&'static Plugin> {

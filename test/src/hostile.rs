@@ -327,10 +327,13 @@ pub fn settle(ns: &TestNs) {
 }
 
 /// The plugins of the suite, main, IPAM and meta.
-pub const PLUGINS: [&str; 10] = [
+pub const PLUGINS: [&str; 14] = [
     "bridge",
     "ptp",
     "macvlan",
+    "ipvlan",
+    "vlan",
+    "dummy",
     "host-local",
     "static",
     "tuning",
@@ -338,6 +341,7 @@ pub const PLUGINS: [&str; 10] = [
     "bandwidth",
     "firewall",
     "loopback",
+    "vrf",
 ];
 
 /// A fake host and container, and a temporary directory holding every
@@ -349,7 +353,7 @@ pub struct Lab {
     pub root: tempfile::TempDir,
 }
 
-/// The macvlan master in the fake host.
+/// The master of macvlan, ipvlan and vlan in the fake host.
 pub const MASTER: &str = "hmst0";
 pub const NETWORK: &str = "hnet";
 pub const CID: &str = "hcid";
@@ -419,7 +423,9 @@ impl Lab {
         let extra = match plugin {
             "bridge" => json!({"bridge": "hbr0", "ipam": self.host_local_ipam()}),
             "ptp" => json!({"ipam": self.host_local_ipam()}),
-            "macvlan" => json!({"master": MASTER, "ipam": self.host_local_ipam()}),
+            "macvlan" | "ipvlan" => json!({"master": MASTER, "ipam": self.host_local_ipam()}),
+            "vlan" => json!({"master": MASTER, "vlanId": 100, "ipam": self.host_local_ipam()}),
+            "dummy" => json!({"ipam": self.host_local_ipam()}),
             "host-local" => json!({"ipam": self.host_local_ipam()}),
             "static" => {
                 json!({"ipam": {"type": "static", "addresses": [{"address": "10.99.1.5/24"}]}})
@@ -440,6 +446,7 @@ impl Lab {
                 "prevResult": self.prev_result()
             }),
             "firewall" => json!({"backend": "iptables", "prevResult": self.prev_result()}),
+            "vrf" => json!({"vrfname": "hvrf", "prevResult": self.prev_result()}),
             _ => json!({}),
         };
         for (k, v) in extra.as_object().cloned().unwrap_or_default() {
@@ -453,7 +460,7 @@ impl Lab {
     /// chained ones work on `eth0`, which exists.
     pub fn call(&self, plugin: &str, command: &str) -> Call {
         let bin = crate::plugin_path(plugin);
-        let ifname = if ["bridge", "ptp", "macvlan"].contains(&plugin) {
+        let ifname = if ["bridge", "ptp", "macvlan", "ipvlan", "vlan", "dummy"].contains(&plugin) {
             "net1"
         } else {
             "eth0"

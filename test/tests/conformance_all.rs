@@ -8,7 +8,7 @@
 use integration::*;
 use serde_json::{Value, json};
 
-const PLUGINS: [&str; 14] = [
+const PLUGINS: [&str; 15] = [
     "bridge",
     "ptp",
     "macvlan",
@@ -22,6 +22,7 @@ const PLUGINS: [&str; 14] = [
     "firewall",
     "tuning",
     "bandwidth",
+    "vrf",
     "sample",
 ];
 const ALL_VERSIONS: [&str; 7] = [
