@@ -91,6 +91,19 @@ if [ "$(id -u)" -eq 0 ]; then
 else
     echo "note: not root: the privileged integration tests will report themselves as skipped" >&2
 fi
+# Tests of kernel features this kernel may lack (require_kernel!) skip here
+# and run in the VM stage below, on a kernel that has them all; CNI_VM=0
+# leaves the VM out, and then they must pass here.
+if [ "${CNI_VM:-1}" != 0 ]; then
+    export CNI_TESTS_IN_VM=dummy,vlan,ipvlan,vrf,bridge-vlan
+    for file in $(grep -l 'require_kernel!' test/tests/*.rs); do
+        name=$(basename "$file" .rs)
+        if ! grep -Eq "^$name( |$)" test/vm/tests.list; then
+            echo "$file uses require_kernel! but test/vm/tests.list does not run it in the VM" >&2
+            exit 1
+        fi
+    done
+fi
 CNI_BIN_DIR="$(pwd)/bin" cargo test --workspace --locked -- "$@"
 
 # The plugin suites again, on the multi-call install.
@@ -99,6 +112,15 @@ CNI_BIN_DIR="$(pwd)/bin-multicall" cargo test --locked -p integration \
     --test multicall --test conformance_all --test conformance --test loopback --test bridge --test ptp \
     --test macvlan --test host_local --test static_ipam --test portmap --test firewall \
     --test tuning --test bandwidth --test tap --test sbr -- "$@"
+
+# The tests of test/vm/tests.list in a VM booting Debian bookworm's kernel
+# (6.1), whose kernel-gated tests skipped above (Documentation/test-vm.md).
+echo "== VM (Debian 6.1 kernel)"
+if [ "${CNI_VM:-1}" = 0 ]; then
+    echo "skipped: CNI_VM=0"
+else
+    test/vm/run.sh
+fi
 
 # The plugin template: a new plugin made from plugins/sample as its README
 # says builds, passes its tests and runs in a chain through cnitool.

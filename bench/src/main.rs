@@ -48,7 +48,14 @@ pub fn progress(msg: impl std::fmt::Display) {
 }
 
 /// The plugins the latency scenarios use (probed even when absent).
-const SCENARIO_PLUGINS: [&str; 5] = ["bridge", "host-local", "ptp", "macvlan", "loopback"];
+const SCENARIO_PLUGINS: [&str; 6] = [
+    "bridge",
+    "host-local",
+    "ptp",
+    "macvlan",
+    "loopback",
+    "tuning",
+];
 
 /// Executables that can sit next to the plugins but are not plugins.
 /// The multi-call binary is counted through its plugin links.

@@ -103,6 +103,25 @@ pub fn host_local_alone(data_dir: &Path) -> Value {
     })
 }
 
+/// tuning's `sysctl` map, chained after a plugin that put `eth0` with
+/// `mac` in the container at `netns` (the `prevResult` tuning requires).
+pub fn tuning(data_dir: &Path, netns: &str, mac: &str, sysctls: &[(String, String)]) -> Value {
+    let map: serde_json::Map<String, Value> =
+        sysctls.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+    json!({
+        "cniVersion": CNI_VERSION,
+        "name": NETWORK,
+        "type": "tuning",
+        "dataDir": data_dir,
+        "sysctl": map,
+        "prevResult": {
+            "cniVersion": CNI_VERSION,
+            "interfaces": [{"name": "eth0", "mac": mac, "sandbox": netns}],
+            "ips": [{"address": "10.77.0.2/24", "gateway": "10.77.0.1", "interface": 0}],
+        },
+    })
+}
+
 /// The address the floor gives container `index` (the plugins' host-local
 /// hands out .2 upwards the same way; .1 is the gateway).
 pub fn floor_address(index: usize) -> String {

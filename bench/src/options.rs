@@ -20,7 +20,7 @@ it creates and removes. Needs root.
                          fresh namespaces each time (default 3)
   --only LIST            comma-separated scenarios to run (default: all):
                          bridge, ptp, macvlan, loopback, churn, scale,
-                         host-local, size
+                         host-local, size, tuning-sysctls
   --churn-workers W      parallel workers (default 8)
   --churn-containers C   containers in the churn (default 400)
   --scale-small S        containers attached for the small point (default 10)
@@ -28,16 +28,20 @@ it creates and removes. Needs root.
   --scale-iters I        ADD+DEL probes at each point (default 50)
   --hl-allocs A          host-local allocations in a /16 (default 5000)
   --hl-window W          first/last window compared (default 100)
+  --tuning-small S       keys in tuning's small sysctl map (default 1000)
+  --tuning-large L       keys in the large one (default 10000)
+  --tuning-reps R        ADDs of each map per implementation (default 10)
   --settle-ms MS         pause after namespaces are removed (default 1000)
   --quick                CI mode: every scenario with tiny numbers (n=5,
-                         1 rep, churn 8x16, scale 2 vs 6, host-local 40/10);
+                         1 rep, churn 8x16, scale 2 vs 6, host-local 40/10,
+                         tuning 100 vs 1000 keys x 2);
                          explicit flags still win. Figures are meaningless.
   --json                 JSON lines on stdout (the tables go to stderr)
   -h, --help             this text
 ";
 
 /// The scenarios, in the order they run.
-pub const SCENARIOS: [&str; 8] = [
+pub const SCENARIOS: [&str; 9] = [
     "bridge",
     "ptp",
     "macvlan",
@@ -46,6 +50,7 @@ pub const SCENARIOS: [&str; 8] = [
     "scale",
     "host-local",
     "size",
+    "tuning-sysctls",
 ];
 
 #[derive(Clone, Debug)]
@@ -62,6 +67,9 @@ pub struct Options {
     pub scale_iters: usize,
     pub hl_allocs: usize,
     pub hl_window: usize,
+    pub tuning_small: usize,
+    pub tuning_large: usize,
+    pub tuning_reps: usize,
     pub settle: Duration,
     pub quick: bool,
     pub json: bool,
@@ -87,6 +95,9 @@ impl Options {
             "scale_iters": self.scale_iters,
             "hl_allocs": self.hl_allocs,
             "hl_window": self.hl_window,
+            "tuning_small": self.tuning_small,
+            "tuning_large": self.tuning_large,
+            "tuning_reps": self.tuning_reps,
             "quick": self.quick,
         })
     }
@@ -123,6 +134,9 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Res<Option<Options>> {
             "--scale-iters" => raw.scale_iters = Some(count(&flag, &value(&flag)?)?),
             "--hl-allocs" => raw.hl_allocs = Some(count(&flag, &value(&flag)?)?),
             "--hl-window" => raw.hl_window = Some(count(&flag, &value(&flag)?)?),
+            "--tuning-small" => raw.tuning_small = Some(count(&flag, &value(&flag)?)?),
+            "--tuning-large" => raw.tuning_large = Some(count(&flag, &value(&flag)?)?),
+            "--tuning-reps" => raw.tuning_reps = Some(count(&flag, &value(&flag)?)?),
             "--settle-ms" => raw.settle_ms = Some(number(&flag, &value(&flag)?)?),
             other => return Err(format!("unknown option {other:?} (see --help)")),
         }
@@ -146,6 +160,9 @@ struct Raw {
     scale_iters: Option<usize>,
     hl_allocs: Option<usize>,
     hl_window: Option<usize>,
+    tuning_small: Option<usize>,
+    tuning_large: Option<usize>,
+    tuning_reps: Option<usize>,
     settle_ms: Option<usize>,
 }
 
@@ -171,6 +188,9 @@ impl Raw {
             scale_iters: pick(self.scale_iters, 50, 3),
             hl_allocs: pick(self.hl_allocs, 5000, 40),
             hl_window: pick(self.hl_window, 100, 10),
+            tuning_small: pick(self.tuning_small, 1_000, 100),
+            tuning_large: pick(self.tuning_large, 10_000, 1_000),
+            tuning_reps: pick(self.tuning_reps, 10, 2),
             settle: Duration::from_millis(pick(self.settle_ms, 1000, 100) as u64),
             quick: q,
             json: self.json,
@@ -186,6 +206,16 @@ impl Raw {
                 "--hl-window ({}) cannot exceed --hl-allocs ({})",
                 o.hl_window, o.hl_allocs
             ));
+        }
+        if o.tuning_large <= o.tuning_small {
+            return Err(format!(
+                "--tuning-large ({}) must be larger than --tuning-small ({})",
+                o.tuning_large, o.tuning_small
+            ));
+        }
+        // The container gets a veth pair per 250 keys or so.
+        if o.tuning_large > 100_000 {
+            return Err("--tuning-large: at most 100000 keys".into());
         }
         // One /16 holds the addresses of every scenario's containers.
         let most = o
@@ -240,11 +270,19 @@ mod tests {
     fn defaults_quick_and_overrides() {
         let o = p(&[]).unwrap().unwrap();
         assert_eq!((o.containers, o.reps, o.scale_large), (200, 3, 1000));
+        assert_eq!(
+            (o.tuning_small, o.tuning_large, o.tuning_reps),
+            (1000, 10000, 10)
+        );
         assert_eq!(o.only.len(), SCENARIOS.len());
         let o = p(&["--quick", "-n", "7", "--only=bridge,size"])
             .unwrap()
             .unwrap();
         assert_eq!((o.containers, o.reps, o.hl_allocs), (7, 1, 40));
+        assert_eq!(
+            (o.tuning_small, o.tuning_large, o.tuning_reps),
+            (100, 1000, 2)
+        );
         assert_eq!(o.only, vec!["bridge", "size"]);
         assert!(p(&["--help"]).unwrap().is_none());
     }
@@ -262,6 +300,8 @@ mod tests {
                 "must be larger",
             ),
             (&["--hl-allocs", "5", "--hl-window", "6"], "cannot exceed"),
+            (&["--tuning-large", "1000"], "must be larger"),
+            (&["--tuning-large", "200000"], "at most 100000"),
         ];
         for (args, want) in cases {
             let e = p(args).unwrap_err();

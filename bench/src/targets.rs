@@ -1,12 +1,12 @@
-//! The targets table of issue 7, evaluated on this run's figures. Whether
-//! a target holds is reported, never enforced: no exit status depends on
-//! it.
+//! The targets table of issue 7, and issue 21's tuning row, evaluated on
+//! this run's figures. Whether a target holds is reported, never
+//! enforced: no exit status depends on it.
 
 use serde_json::{Value, json};
 
 use crate::options::Options;
 use crate::results::Results;
-use crate::scenarios::{churn, host_local, scale, size};
+use crate::scenarios::{churn, host_local, scale, size, tuning_sysctls};
 use crate::stats::ratio;
 
 pub struct Target {
@@ -258,5 +258,26 @@ pub fn evaluate(r: &Results, o: &Options) -> Vec<Target> {
         rss.met = rss.ratio.map(|x| x >= 2.0);
     }
     out.push(rss);
+
+    let (s, l) = (o.tuning_small, o.tuning_large);
+    let mut tu = Target::new(
+        format!("tuning ADD, {l} vs {s} sysctls (p50 wall)"),
+        "-",
+        "<= 10x (ours, large/small)",
+    );
+    let tu_fmt = |imp: &str| {
+        let a = wall(tuning_sysctls::ID, &tuning_sysctls::add_op(s), imp)?;
+        let b = wall(tuning_sysctls::ID, &tuning_sysctls::add_op(l), imp)?;
+        Some(format!("{} -> {} ({:.2}x)", ms(a), ms(b), ratio(b, a)?))
+    };
+    if let (Some(a), Some(b)) = (tu_fmt("ours"), tu_fmt("theirs")) {
+        tu.ours = a;
+        tu.theirs = b;
+        tu.ratio = r.scalar(tuning_sysctls::ID, tuning_sysctls::WALL_GROWTH, "ours");
+        // the goal is for 10 times the keys; other sizes scale it
+        let limit = l as f64 / s as f64;
+        tu.met = tu.ratio.map(|x| x <= limit);
+    }
+    out.push(tu);
     out
 }

@@ -30,6 +30,7 @@ const PLUGINS: &[&Plugin] = &[
     &tap::PLUGIN,
     &tuning::PLUGIN,
     &vlan::PLUGIN,
+    &vrf::PLUGIN,
 ];
 
 fn lookup(name: &OsStr) -> Option<&'static Plugin> {

@@ -476,6 +476,27 @@ pub fn versions_from(min: Version) -> impl Iterator<Item = Version> {
     Version::ALL.into_iter().filter(move |v| *v >= min)
 }
 
+/// `bind(addr)`, tried again for up to 5 s while the address is in use.
+/// A socket a test closed lives on in every child that another test
+/// thread forked and has not yet exec'd (the descriptor closes at exec),
+/// so a probe reusing a port right after the last one can find it busy;
+/// slow machines (the test VM, Documentation/test-vm.md) see that often.
+pub fn bind_when_free<T>(
+    addr: std::net::SocketAddr,
+    bind: impl Fn(std::net::SocketAddr) -> std::io::Result<T>,
+) -> std::io::Result<T> {
+    use std::time::{Duration, Instant};
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match bind(addr) {
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Open a TCP listener on `bind` inside `server`, connect to `target` from
 /// inside `client`, and return the peer address the server saw (after
 /// masquerade, the host's address rather than the container's).
@@ -490,7 +511,8 @@ pub fn tcp_probe(
     let listener = server
         .open()
         .run(move || {
-            TcpListener::bind(bind).map_err(|e| crate::Error::io(format!("bind {bind}"), e))
+            bind_when_free(bind, TcpListener::bind)
+                .map_err(|e| crate::Error::io(format!("bind {bind}"), e))
         })
         .map_err(|e| e.to_string())?;
     listener.set_nonblocking(false).map_err(|e| e.to_string())?;

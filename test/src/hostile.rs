@@ -327,10 +327,13 @@ pub fn settle(ns: &TestNs) {
 }
 
 /// The plugins of the suite, main, IPAM and meta.
-pub const PLUGINS: [&str; 12] = [
+pub const PLUGINS: [&str; 16] = [
     "bridge",
     "ptp",
     "macvlan",
+    "ipvlan",
+    "vlan",
+    "dummy",
     "tap",
     "host-local",
     "static",
@@ -339,6 +342,7 @@ pub const PLUGINS: [&str; 12] = [
     "bandwidth",
     "firewall",
     "loopback",
+    "vrf",
     "sbr",
 ];
 
@@ -351,7 +355,7 @@ pub struct Lab {
     pub root: tempfile::TempDir,
 }
 
-/// The macvlan master in the fake host.
+/// The master of macvlan, ipvlan and vlan in the fake host.
 pub const MASTER: &str = "hmst0";
 pub const NETWORK: &str = "hnet";
 pub const CID: &str = "hcid";
@@ -421,8 +425,9 @@ impl Lab {
         let extra = match plugin {
             "bridge" => json!({"bridge": "hbr0", "ipam": self.host_local_ipam()}),
             "ptp" => json!({"ipam": self.host_local_ipam()}),
-            "macvlan" => json!({"master": MASTER, "ipam": self.host_local_ipam()}),
-            "tap" => json!({"ipam": self.host_local_ipam()}),
+            "macvlan" | "ipvlan" => json!({"master": MASTER, "ipam": self.host_local_ipam()}),
+            "vlan" => json!({"master": MASTER, "vlanId": 100, "ipam": self.host_local_ipam()}),
+            "dummy" | "tap" => json!({"ipam": self.host_local_ipam()}),
             "host-local" => json!({"ipam": self.host_local_ipam()}),
             "static" => {
                 json!({"ipam": {"type": "static", "addresses": [{"address": "10.99.1.5/24"}]}})
@@ -443,6 +448,7 @@ impl Lab {
                 "prevResult": self.prev_result()
             }),
             "firewall" => json!({"backend": "iptables", "prevResult": self.prev_result()}),
+            "vrf" => json!({"vrfname": "hvrf", "prevResult": self.prev_result()}),
             "sbr" => json!({"prevResult": self.prev_result()}),
             _ => json!({}),
         };
@@ -457,7 +463,8 @@ impl Lab {
     /// chained ones work on `eth0`, which exists.
     pub fn call(&self, plugin: &str, command: &str) -> Call {
         let bin = crate::plugin_path(plugin);
-        let ifname = if ["bridge", "ptp", "macvlan", "tap"].contains(&plugin) {
+        let main = ["bridge", "ptp", "macvlan", "ipvlan", "vlan", "dummy", "tap"];
+        let ifname = if main.contains(&plugin) {
             "net1"
         } else {
             "eth0"

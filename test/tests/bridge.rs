@@ -113,6 +113,66 @@ fn containers_reach_each_other_and_the_gateway() {
     net.assert_no_leftovers("after two containers");
 }
 
+/// Whether `from` can open a TCP connection to `ip` (port `port`) in `to`.
+fn reaches(to: &TestNs, ip: IpAddr, port: u16, from: &TestNs) -> bool {
+    let at = SocketAddr::new(ip, port);
+    tcp_probe(to, at, from, at).is_ok()
+}
+
+#[test]
+fn isolated_ports_reach_the_gateway_but_not_each_other() {
+    require_root!();
+    let net = net();
+    let (a, b) = (TestNs::new("a"), TestNs::new("b"));
+    let c = net.conf(Version::V1_0_0, json!({"portIsolation": true}));
+    let ra = net.add(&a, "isoa", &c);
+    let rb = net.add(&b, "isob", &c);
+    let gw: IpAddr = "10.99.0.1".parse().unwrap();
+    assert!(reaches(&net.host, gw, 7011, &a), "a reaches the gateway");
+    assert!(reaches(&net.host, gw, 7012, &b), "b reaches the gateway");
+    assert!(!reaches(&b, rb.ip(0), 7013, &a), "a reaches b");
+    assert!(!reaches(&a, ra.ip(0), 7014, &b), "b reaches a");
+    // a port without isolation still reaches an isolated one
+    let open = TestNs::new("open");
+    let ro = net.add(&open, "isoo", &net.conf(Version::V1_0_0, json!({})));
+    assert!(reaches(&a, ra.ip(0), 7015, &open), "open reaches a");
+    for att in [ra, rb, ro] {
+        att.del();
+    }
+    net.assert_no_leftovers("isolation");
+}
+
+#[test]
+fn macspoofchk_drops_frames_from_another_mac() {
+    require_root!();
+    let net = net();
+    let a = TestNs::new("a");
+    let ra = net.add(
+        &a,
+        "spoofa",
+        &net.conf(Version::V1_0_0, json!({"macspoofchk": true})),
+    );
+    let gw: IpAddr = "10.99.0.1".parse().unwrap();
+    assert!(reaches(&net.host, gw, 7021, &a), "before spoofing");
+    let mac = ra.result["interfaces"][2]["mac"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Both sides forget each other's MAC: the spoofed one would be learnt
+    // from the container's ARP request, were it not dropped.
+    let spoof = |mac: &str| {
+        a.ip(&["link", "set", "eth0", "address", mac]);
+        a.ip(&["neigh", "flush", "dev", "eth0"]);
+        net.host.ip(&["neigh", "flush", "dev", "cnibr0"]);
+    };
+    spoof("0e:00:00:00:5e:01");
+    assert!(!reaches(&net.host, gw, 7022, &a), "with a spoofed MAC");
+    spoof(&mac);
+    assert!(reaches(&net.host, gw, 7023, &a), "with its own MAC again");
+    ra.del();
+    net.assert_no_leftovers("spoof check");
+}
+
 #[test]
 fn masquerade_reaches_outside_on_both_backends() {
     require_root!();
@@ -468,7 +528,12 @@ fn vlan_filtering_is_applied_or_refused_clearly() {
         .map(|s| s.success())
         .unwrap_or(false);
     let ctr = TestNs::new("vlan");
-    let c = net.conf(Version::V1_0_0, json!({"bridge": "brvlan", "vlan": 100}));
+    // No gateway: its `brvlan.100` veth would stay, shared (bridge_vlan.rs
+    // tests it).
+    let c = net.conf(
+        Version::V1_0_0,
+        json!({"bridge": "brvlan", "vlan": 100, "isGateway": false}),
+    );
     let out = net.call("ADD", &ctr, "vlan").run(&c);
     if supported {
         out.expect_success();

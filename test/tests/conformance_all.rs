@@ -8,7 +8,7 @@
 use integration::*;
 use serde_json::{Value, json};
 
-const PLUGINS: [&str; 16] = [
+const PLUGINS: [&str; 17] = [
     "bridge",
     "ptp",
     "macvlan",
@@ -23,6 +23,7 @@ const PLUGINS: [&str; 16] = [
     "firewall",
     "tuning",
     "bandwidth",
+    "vrf",
     "sbr",
     "sample",
 ];

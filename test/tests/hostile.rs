@@ -171,7 +171,7 @@ fn ipam_type_cannot_name_a_program_outside_cni_path() {
         (".", "invalid plugin name: ."),
         ("no-such-ipam", "failed to find plugin \"no-such-ipam\""),
     ];
-    for plugin in ["bridge", "ptp", "macvlan"] {
+    for plugin in ["bridge", "ptp", "macvlan", "ipvlan", "vlan", "dummy"] {
         for (ty, msg) in cases {
             let mut conf = lab.conf(plugin);
             conf["ipam"]["type"] = json!(ty);
@@ -199,13 +199,17 @@ fn ipam_type_cannot_name_a_program_outside_cni_path() {
 }
 
 /// Plugins that enter the container namespace on ADD.
-const NETNS_USERS: [&str; 6] = [
+const NETNS_USERS: [&str; 10] = [
     "bridge",
     "ptp",
     "macvlan",
+    "ipvlan",
+    "vlan",
+    "dummy",
     "loopback",
     "tuning",
     "bandwidth",
+    "vrf",
 ];
 
 #[test]

@@ -13,7 +13,7 @@ use std::process::{Command, Output, Stdio};
 use integration::*;
 use serde_json::Value;
 
-const PLUGINS: [&str; 15] = [
+const PLUGINS: [&str; 16] = [
     "bandwidth",
     "bridge",
     "dummy",
@@ -29,6 +29,7 @@ const PLUGINS: [&str; 15] = [
     "tap",
     "tuning",
     "vlan",
+    "vrf",
 ];
 
 /// The directory of the multi-call install and its `cni-plugins`.

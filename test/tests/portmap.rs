@@ -109,7 +109,10 @@ fn web() -> Value {
 fn udp_socket(ns: &TestNs, bind: SocketAddr) -> UdpSocket {
     let s = ns
         .open()
-        .run(move || UdpSocket::bind(bind).map_err(|e| pkg::Error::io(format!("bind {bind}"), e)))
+        .run(move || {
+            bind_when_free(bind, UdpSocket::bind)
+                .map_err(|e| pkg::Error::io(format!("bind {bind}"), e))
+        })
         .unwrap();
     s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
     s

@@ -512,43 +512,12 @@ fn bad_input_changes_nothing() {
     }
 }
 
-/// The sysctls of the container's links (per-link `conf` and `neigh`),
-/// readable and writable, with their current values: writing them back
-/// changes nothing.
-fn link_sysctls(ctr: &TestNs) -> Vec<(String, String)> {
-    fn walk(dir: &std::path::Path, out: &mut Vec<(String, String)>) {
-        let Ok(rd) = std::fs::read_dir(dir) else {
-            return;
-        };
-        let mut entries: Vec<_> = rd.flatten().map(|e| e.path()).collect();
-        entries.sort();
-        for p in entries {
-            if p.is_dir() {
-                walk(&p, out);
-                continue;
-            }
-            use std::os::unix::fs::PermissionsExt;
-            let writable =
-                std::fs::metadata(&p).is_ok_and(|m| m.permissions().mode() & 0o600 == 0o600);
-            if let (true, Ok(v)) = (writable, std::fs::read_to_string(&p)) {
-                let key = p.strip_prefix("/proc/sys/").unwrap().display().to_string();
-                out.push((key, v.trim_end_matches('\n').to_string()));
-            }
-        }
-    }
-    ctr.open()
-        .run(|| {
-            let mut out = Vec::new();
-            for dir in ["ipv4/conf", "ipv6/conf", "ipv4/neigh", "ipv6/neigh"] {
-                walk(&std::path::Path::new("/proc/sys/net").join(dir), &mut out);
-            }
-            Ok(out)
-        })
-        .unwrap()
-}
-
+/// 10,000 keys in one ADD (issue 21): every one written, CHECK passes,
+/// DEL restores the link. How the cost grows with the number of keys is
+/// the benchmark's business (`cni-bench --only tuning-sysctls`), not a
+/// test's.
 #[test]
-fn many_sysctls_cost_linear_time() {
+fn ten_thousand_sysctls() {
     require_root!();
     let env = Env::new();
     // about 250 sysctls per veth pair
@@ -564,30 +533,54 @@ fn many_sysctls_cost_linear_time() {
             &format!("mb{i}"),
         ]);
     }
-    let all = link_sysctls(&env.ctr);
-    assert!(all.len() >= 10_000, "only {} sysctls", all.len());
-    let time = |n: usize| {
-        let map: serde_json::Map<String, Value> = all[..n]
-            .iter()
-            .map(|(k, v)| (k.clone(), json!(v)))
-            .collect();
-        let c = env.conf(Version::V1_0_0, json!({ "sysctl": map }));
-        // the fastest of three: other tests share the machine
-        (0..3)
-            .map(|_| {
-                let start = std::time::Instant::now();
-                env.call("ADD").run(&c).expect_success();
-                start.elapsed()
-            })
-            .min()
-            .unwrap()
-    };
-    let small = time(1_000);
-    let large = time(10_000);
-    eprintln!("tuning ADD: 1,000 sysctls {small:?}, 10,000 sysctls {large:?}");
+    let before = link_sysctls(&env.ctr).unwrap();
+    assert!(before.len() >= 10_000, "only {} sysctls", before.len());
+    // the current values, but every arp_notify turned on: something changes
+    let want: Vec<(String, String)> = before[..10_000]
+        .iter()
+        .map(|(k, v)| {
+            let v = if k.ends_with("/arp_notify") { "1" } else { v };
+            (k.clone(), v.to_string())
+        })
+        .collect();
+    let flipped = before[..10_000]
+        .iter()
+        .filter(|(k, v)| k.ends_with("/arp_notify") && v != "1")
+        .count();
+    assert!(flipped >= 40, "{flipped} arp_notify keys");
+    let map: serde_json::Map<String, Value> =
+        want.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+    let v = Version::V1_0_0;
+    let c = env.conf(v, json!({"promisc": true, "txQLen": 2000, "sysctl": map}));
+
+    let r = env.call("ADD").run(&c).expect_success();
+    assert!(env.link().is_promisc());
+    assert_eq!(env.link().txqlen(), 2000);
+    // every key reads back as set (runs of whitespace as one, as CHECK)
+    let fold = |v: &str| v.split_whitespace().collect::<Vec<_>>().join(" ");
+    let now: std::collections::HashMap<String, String> =
+        link_sysctls(&env.ctr).unwrap().into_iter().collect();
+    for (k, v) in &want {
+        assert_eq!(now.get(k).map(|x| fold(x)), Some(fold(v)), "{k}");
+    }
+    env.call("CHECK").run(&with_prev(&c, &r)).expect_success();
+
+    env.call("DEL").run(&c).expect_success();
+    env.assert_pristine("after DEL");
+    // sysctls are not put back (Go neither): they go with the namespace;
+    // the others were written with the values they had
+    let after = link_sysctls(&env.ctr).unwrap();
+    assert_eq!(before.len(), after.len());
+    let changed: Vec<&String> = before
+        .iter()
+        .zip(&after)
+        .filter(|(b, a)| b != a)
+        .map(|(b, _)| &b.0)
+        .collect();
+    assert_eq!(changed.len(), flipped, "{changed:?}");
     assert!(
-        large < small * 10,
-        "1,000 sysctls: {small:?}, 10,000 sysctls: {large:?}"
+        changed.iter().all(|k| k.ends_with("/arp_notify")),
+        "{changed:?}"
     );
 }
 

@@ -5,12 +5,22 @@ use netlink_packet_route::AddressFamily;
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::link::{
     AfSpecBridge, BridgeVlanInfo, BridgeVlanInfoFlags, InfoBridgePort, InfoPortData, InfoPortKind,
-    LinkAttribute,
+    LinkAttribute, LinkExtentMask, LinkMessage,
 };
 use rtnetlink::{LinkBridge, LinkUnspec};
 
 use super::Netlink;
 use crate::error::Result;
+
+/// One VLAN of a bridge port, or of the bridge itself (`bridge vlan show`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BridgeVlan {
+    pub vid: u16,
+    /// Untagged frames coming in are put in this VLAN.
+    pub pvid: bool,
+    /// Frames of this VLAN leave untagged.
+    pub untagged: bool,
+}
 
 impl Netlink {
     /// `ip link add <name> [mtu] type bridge [vlan_filtering 1]`.
@@ -78,6 +88,40 @@ impl Netlink {
         .map(drop)
     }
 
+    /// `bridge vlan show dev <index>`: the VLANs of a bridge port, or of
+    /// the bridge itself; empty for a link with none. Asked for in ranges,
+    /// as `bridge` asks: the dump covers every port of the namespace, and a
+    /// port trunking thousands of VLANs is then a few entries, not one per
+    /// VID.
+    pub fn bridge_vlan_list(&mut self, index: u32) -> Result<Vec<BridgeVlan>> {
+        let mut req = LinkMessage::default();
+        req.header.interface_family = AddressFamily::Bridge;
+        req.attributes.push(LinkAttribute::ExtMask(vec![
+            LinkExtentMask::BrvlanCompressed,
+        ]));
+        let replies = self.dump(RouteNetlinkMessage::GetLink(req), || {
+            format!("list vlans of link index {index}")
+        })?;
+        let mut infos = Vec::new();
+        for reply in replies {
+            let RouteNetlinkMessage::NewLink(m) = reply else {
+                continue;
+            };
+            if m.header.index != index {
+                continue;
+            }
+            for attr in m.attributes {
+                if let LinkAttribute::AfSpecBridge(spec) = attr {
+                    infos.extend(spec.into_iter().filter_map(|e| match e {
+                        AfSpecBridge::VlanInfo(info) => Some(info),
+                        _ => None,
+                    }));
+                }
+            }
+        }
+        Ok(expand_ranges(&infos))
+    }
+
     /// `bridge vlan del dev <port> vid <vid>`.
     pub fn bridge_vlan_del(&mut self, index: u32, vid: u16) -> Result<()> {
         let msg = vlan_message(index, vid, BridgeVlanInfoFlags::empty());
@@ -100,4 +144,66 @@ fn vlan_message(
             BridgeVlanInfo { flags, vid },
         )]));
     msg
+}
+
+/// VLAN entries with ranges (a RANGE_BEGIN entry, then a RANGE_END one
+/// carrying the range's flags) as one entry per VID.
+fn expand_ranges(infos: &[BridgeVlanInfo]) -> Vec<BridgeVlan> {
+    let mut out = Vec::new();
+    let mut begin = None;
+    for info in infos {
+        if info.flags.contains(BridgeVlanInfoFlags::RangeBegin) {
+            begin = Some(info.vid);
+            continue;
+        }
+        let first = begin.take().unwrap_or(info.vid).min(info.vid);
+        out.extend((first..=info.vid).map(|vid| BridgeVlan {
+            vid,
+            pvid: info.flags.contains(BridgeVlanInfoFlags::Pvid),
+            untagged: info.flags.contains(BridgeVlanInfoFlags::Untagged),
+        }));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_are_expanded() {
+        let info = |vid: u16, flags: BridgeVlanInfoFlags| BridgeVlanInfo { flags, vid };
+        let v = |vid: u16, pvid: bool, untagged: bool| BridgeVlan {
+            vid,
+            pvid,
+            untagged,
+        };
+        use BridgeVlanInfoFlags as F;
+        let cases = [
+            (vec![], vec![]),
+            (vec![info(1, F::Pvid | F::Untagged)], vec![v(1, true, true)]),
+            (
+                vec![
+                    info(1, F::Pvid | F::Untagged),
+                    info(10, F::RangeBegin),
+                    info(12, F::RangeEnd),
+                    info(20, F::RangeBegin | F::Untagged),
+                    info(21, F::RangeEnd | F::Untagged),
+                    info(30, F::empty()),
+                ],
+                vec![
+                    v(1, true, true),
+                    v(10, false, false),
+                    v(11, false, false),
+                    v(12, false, false),
+                    v(20, false, true),
+                    v(21, false, true),
+                    v(30, false, false),
+                ],
+            ),
+        ];
+        for (infos, want) in cases {
+            assert_eq!(expand_ranges(&infos), want, "{infos:?}");
+        }
+    }
 }

@@ -35,6 +35,8 @@ pub use addr::{Addr, AddrFlags};
 #[cfg(feature = "netlink")]
 pub use attrs::{IPV4_DEVCONF_ARP_NOTIFY, MAX_ALIAS_LEN};
 #[cfg(feature = "netlink")]
+pub use bridge::BridgeVlan;
+#[cfg(feature = "netlink")]
 pub use link::{Link, LinkId, format_mac, kind_of, module_of};
 #[cfg(feature = "netlink")]
 pub use netlink_packet_route::link::State as OperState;

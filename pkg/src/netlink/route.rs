@@ -5,8 +5,8 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use netlink_packet_core::{NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE};
 use netlink_packet_route::route::{
-    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteMetric, RouteProtocol,
-    RouteScope, RouteType,
+    RouteAddress, RouteAttribute, RouteFlags, RouteHeader, RouteMessage, RouteMetric,
+    RouteProtocol, RouteScope, RouteType,
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
@@ -29,6 +29,11 @@ pub struct RouteSpec {
     pub priority: u32,
     pub mtu: u32,
     pub advmss: u32,
+    /// Who made it (RTPROT_*): 2 the kernel, from an address; 3 (boot,
+    /// the default here) a route added by a tool or plugin.
+    pub protocol: u8,
+    /// The gateway is on the link even without a route to it (`onlink`).
+    pub onlink: bool,
 }
 
 impl RouteSpec {
@@ -43,13 +48,24 @@ impl RouteSpec {
             priority: 0,
             mtu: 0,
             advmss: 0,
+            protocol: RouteProtocol::Boot.into(),
+            onlink: false,
         }
+    }
+
+    /// Whether the kernel made it for an address (and makes it again when
+    /// the address comes back).
+    pub fn is_kernel_made(&self) -> bool {
+        self.protocol == u8::from(RouteProtocol::Kernel)
     }
 
     pub fn describe(&self) -> String {
         let mut s = self.dst.to_string();
         if let Some(gw) = self.gw {
             s += &format!(" via {gw}");
+        }
+        if self.onlink {
+            s += " onlink";
         }
         if let Some(oif) = self.oif {
             s += &format!(" dev index {oif}");
@@ -75,7 +91,10 @@ impl RouteSpec {
             AddressFamily::Inet6
         };
         msg.header.destination_prefix_length = self.dst.prefix_len();
-        msg.header.protocol = RouteProtocol::Boot;
+        msg.header.protocol = RouteProtocol::from(self.protocol);
+        if self.onlink {
+            msg.header.flags = RouteFlags::Onlink;
+        }
         msg.header.scope = RouteScope::from(self.scope);
         msg.header.kind = RouteType::Unicast;
         let table = self.table.unwrap_or(u32::from(RouteHeader::RT_TABLE_MAIN));
@@ -136,6 +155,8 @@ impl RouteSpec {
             priority: 0,
             mtu: 0,
             advmss: 0,
+            protocol: u8::from(m.header.protocol),
+            onlink: m.header.flags.contains(RouteFlags::Onlink),
         };
         for attr in &m.attributes {
             match attr {

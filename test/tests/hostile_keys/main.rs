@@ -21,8 +21,7 @@
 //! A plugin that accepts a row's value has a bug: fix the plugin, never
 //! drop the row.
 //!
-//! Adding a plugin (ipvlan, vlan, dummy and vrf are next), in the commit
-//! that adds the plugin:
+//! Adding a plugin, in the commit that adds it:
 //! 1. give it a valid configuration in `Lab::conf` (test/src/hostile.rs)
 //!    and its name in `hostile::PLUGINS`;
 //! 2. write its table in `hostile_keys/<plugin>.rs`: `pub fn rows()`,
@@ -35,8 +34,10 @@
 //!    must give;
 //! 3. declare the module, add it to `TABLES` and add
 //!    `#[test] fn <plugin>_keys()` calling `table_of`, after
-//!    `require_kernel!` when the plugin needs a kernel feature (the table
-//!    then runs in the VM stage of test_linux.sh).
+//!    `require_kernel!` when a row needs a kernel feature (the table then
+//!    runs in the VM stage of test_linux.sh). The rows of ipvlan, vlan,
+//!    dummy and vrf are all refused before the link or VRF is made, so
+//!    their tables run on any kernel.
 
 use integration::hostile::*;
 use integration::*;
@@ -44,8 +45,10 @@ use serde_json::{Value, json};
 
 mod bandwidth;
 mod bridge;
+mod dummy;
 mod firewall;
 mod host_local;
+mod ipvlan;
 mod loopback;
 mod macvlan;
 mod portmap;
@@ -54,6 +57,8 @@ mod sbr;
 mod static_ipam;
 mod tap;
 mod tuning;
+mod vlan;
+mod vrf;
 
 /// One malformed input and the spec error it must give.
 struct Row {
@@ -344,10 +349,13 @@ fn route_rows(key: &'static str) -> Vec<Row> {
 type Table = fn() -> Vec<Row>;
 
 /// Every plugin's table; `hostile::PLUGINS` must all be here.
-const TABLES: [(&str, Table); 12] = [
+const TABLES: [(&str, Table); 16] = [
     ("bridge", bridge::rows),
     ("ptp", ptp::rows),
     ("macvlan", macvlan::rows),
+    ("ipvlan", ipvlan::rows),
+    ("vlan", vlan::rows),
+    ("dummy", dummy::rows),
     ("loopback", loopback::rows),
     ("host-local", host_local::rows),
     ("static", static_ipam::rows),
@@ -355,6 +363,7 @@ const TABLES: [(&str, Table); 12] = [
     ("firewall", firewall::rows),
     ("bandwidth", bandwidth::rows),
     ("tuning", tuning::rows),
+    ("vrf", vrf::rows),
     ("tap", tap::rows),
     ("sbr", sbr::rows),
 ];
@@ -447,4 +456,28 @@ fn bandwidth_keys() {
 fn tuning_keys() {
     require_root!();
     table_of("tuning");
+}
+
+#[test]
+fn ipvlan_keys() {
+    require_root!();
+    table_of("ipvlan");
+}
+
+#[test]
+fn vlan_keys() {
+    require_root!();
+    table_of("vlan");
+}
+
+#[test]
+fn dummy_keys() {
+    require_root!();
+    table_of("dummy");
+}
+
+#[test]
+fn vrf_keys() {
+    require_root!();
+    table_of("vrf");
 }

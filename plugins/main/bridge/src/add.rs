@@ -198,35 +198,48 @@ fn setup_port(host: &mut Netlink, conf: &BridgeConf, port: &Link) -> Result<()> 
     if !conf.vlan_filtering() {
         return Ok(());
     }
-    let vlan_err = |e: Error| {
-        let why = if e.is_errno(Errno::EOPNOTSUPP) {
-            format!(
-                "failed to set up vlan tag on interface {}: bridge {} has no VLAN filtering (the kernel lacks CONFIG_BRIDGE_VLAN_FILTERING or the bridge was created without it)",
-                port.name, conf.bridge
-            )
-        } else {
-            format!("failed to set up vlan tag on interface {}", port.name)
-        };
-        e.context(why)
+    // Go's messages; EOPNOTSUPP is explained.
+    let vlan_err = |what: &'static str| {
+        move |e: Error| {
+            let mut msg = format!("failed to {what} on interface {}", port.name);
+            if e.is_errno(Errno::EOPNOTSUPP) {
+                msg += &format!(
+                    ": bridge {} has no VLAN filtering (the kernel lacks CONFIG_BRIDGE_VLAN_FILTERING or the bridge was created without it)",
+                    conf.bridge
+                );
+            }
+            e.context(msg)
+        }
     };
     if !conf.preserve_default_vlan {
-        // A new port holds only the bridge's default PVID (1 unless changed).
-        match host.bridge_vlan_del(port.index, 1) {
-            Ok(()) => {}
-            Err(e) if matches!(e.errno(), Some(Errno::ENOENT) | Some(Errno::EINVAL)) => {}
-            Err(e) => return Err(vlan_err(e)),
-        }
+        remove_vlans(host, port.index).map_err(vlan_err("remove default vlan"))?;
     }
+    // Go's order matters when a VID is in both `vlan` and `vlanTrunk` (or
+    // the trunk holds VID 1): the kernel keeps the flags of the last add.
     if conf.vlan != 0 {
         host.bridge_vlan_add(port.index, conf.vlan, true, true)
-            .map_err(vlan_err)?;
-    } else {
-        host.bridge_vlan_add(port.index, 1, true, true)
-            .map_err(vlan_err)?;
+            .map_err(vlan_err("set up vlan tag"))?;
     }
     for vid in &conf.trunk {
         host.bridge_vlan_add(port.index, *vid, false, false)
-            .map_err(vlan_err)?;
+            .map_err(vlan_err("set up vlan tag"))?;
+    }
+    if conf.vlan == 0 {
+        // A trunk without `vlan`: VID 1 is its native VLAN.
+        host.bridge_vlan_add(port.index, 1, true, true)
+            .map_err(vlan_err("set up default native vlan tag"))?;
+    }
+    Ok(())
+}
+
+/// Every VLAN of a new port goes, as in Go: it holds the bridge's default
+/// PVID, which is 1 unless the bridge's `default_pvid` was changed.
+fn remove_vlans(host: &mut Netlink, index: u32) -> Result<()> {
+    for v in host.bridge_vlan_list(index)? {
+        match host.bridge_vlan_del(index, v.vid) {
+            Err(e) if !e.is_errno(Errno::ENOENT) => return Err(e),
+            _ => {}
+        }
     }
     Ok(())
 }
@@ -414,7 +427,8 @@ fn ensure_vlan_interface(host: &mut Netlink, conf: &BridgeConf, bridge: &Link) -
     .with_context(|| format!("failed to create vlan gateway {name}"))?;
     let port = host.link_get(LinkId::Name(&peer))?;
     if !conf.preserve_default_vlan {
-        let _ = host.bridge_vlan_del(port.index, 1);
+        remove_vlans(host, port.index)
+            .with_context(|| format!("failed to remove default vlan on interface {peer}"))?;
     }
     host.bridge_vlan_add(port.index, conf.vlan, true, true)
         .with_context(|| format!("failed to set up vlan tag on interface {peer}"))?;

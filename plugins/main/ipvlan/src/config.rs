@@ -71,8 +71,18 @@ impl IpvlanConf {
                 "mode must be \"l2\", \"l3\" or \"l3s\"",
             )
         })?;
+        let master = Master::new(raw.master, raw.mtu, raw.link_in_container)?;
+        // ether_setup's minimum (ETH_MIN_MTU), which the kernel refuses
+        // only once the link is being made.
+        if (1..68).contains(&master.mtu) {
+            return Err(Error::invalid_config(
+                format!("invalid MTU {}, must be 0 or at least 68", master.mtu),
+                "an ipvlan takes 68 to its master's MTU",
+            ));
+        }
+        raw.dns.check("dns")?;
         Ok(IpvlanConf {
-            master: Master::new(raw.master, raw.mtu, raw.link_in_container)?,
+            master,
             mode,
             dns: raw.dns,
             addresses_from: None,
@@ -234,6 +244,16 @@ mod tests {
             (json!({"mode": 2}), 6, "network config"),
             (json!({"master": "a/b"}), 7, "invalid master name \"a/b\""),
             (json!({"mtu": "x"}), 6, "network config"),
+            (
+                json!({"mtu": 67}),
+                7,
+                "invalid MTU 67, must be 0 or at least 68",
+            ),
+            (
+                json!({"dns": {"search": ["a.org", "\u{1b}[0m"]}}),
+                7,
+                "invalid dns.search[1]",
+            ),
             (
                 json!({"master": "", "prevResult": prev(two, json!([]))}),
                 7,

@@ -53,6 +53,7 @@ impl VlanConf {
                 )
             })?;
         let master = Master::new(raw.master, raw.mtu, raw.link_in_container)?;
+        raw.dns.check("dns")?;
         if args.conf.ipam_type().is_none() {
             return Err(Error::invalid_config(
                 "vlan interface requires an IPAM configuration",
@@ -145,6 +146,11 @@ mod tests {
             (json!({"vlanId": 1.5}), 6, "network config"),
             (json!({"master": "a/b"}), 7, "invalid master name \"a/b\""),
             (json!({"master": 5}), 6, "network config"),
+            (
+                json!({"dns": {"nameservers": ["10.1.0.53\nnameserver 10.6.6.6"]}}),
+                7,
+                "invalid dns.nameservers[0]",
+            ),
             (
                 json!({"ipam": {}}),
                 7,
