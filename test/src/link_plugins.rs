@@ -6,7 +6,7 @@
 use pkg::netlink::Link;
 use serde_json::{Value, json};
 
-use crate::{Fixture, TestNs, link_in, link_names, missing_kernel_feature};
+use crate::{Fixture, TestNs, Version, link_in, link_names, missing_kernel_feature};
 
 /// A master for links in `ns`: one end of a veth pair named `name` (its
 /// peer `<name>p`), both up so the master has carrier. A veth rather than
@@ -89,4 +89,63 @@ pub fn ipam_with_routes(net: &Fixture, subnet: &str, routes: Value) -> Value {
     let mut ipam = net.host_local(json!([[{ "subnet": subnet }]]));
     ipam["routes"] = routes;
     ipam
+}
+
+/// Each ADD of `cases` (keys over the fixture's config in version `v`,
+/// `CNI_ARGS`, code, text the message contains) is refused so, leaving no
+/// link in the container or the fake host and no reservation.
+pub fn assert_each_refused_leaving_nothing<'a>(
+    net: &Fixture,
+    v: Version,
+    cases: impl IntoIterator<Item = (Value, &'a str, u64, &'a str)>,
+) {
+    let host_before = link_names(&net.host);
+    for (extra, cni_args, code, msg) in cases {
+        let what = format!("{extra} {cni_args}");
+        let ctr = net.assert_add_refused(&net.conf(v, extra), cni_args, code, msg, &what);
+        assert_eq!(link_names(&net.host), host_before, "{what}");
+        assert_clean(net, &what, &[&ctr]);
+    }
+}
+
+/// ADD of `conf` under a `CNI_IFNAME` the container already has, and into
+/// a netns path that does not exist, is refused: the container keeps its
+/// own `eth0`, nothing is reserved and the fake host is unchanged.
+pub fn assert_taken_ifname_and_missing_netns_refused(net: &Fixture, conf: &Value) {
+    let host_before = link_names(&net.host);
+    let ctr = net.assert_add_refused_for_taken_ifname_and_missing_netns(conf);
+    assert_eq!(link_names(&ctr), ["eth0", "eth0p", "lo"]);
+    assert!(net.held().is_empty());
+    assert_eq!(link_names(&net.host), host_before);
+}
+
+/// Documentation/conformance.md item 28 for a plugin over host-local:
+/// two attachments (`conf` and `second`), a GC that lists only the first
+/// keeps its reservation and frees the other's, STATUS of `conf` passes
+/// and STATUS of `exhausted` (a range whose one address the kept
+/// attachment holds) is code 50. Everything is removed afterwards.
+pub fn assert_gc_and_status_delegate_to_ipam(
+    net: &Fixture,
+    conf: &Value,
+    second: &Value,
+    exhausted: &Value,
+) {
+    let (a, b) = (TestNs::new("a"), TestNs::new("b"));
+    let keep = net.add(&a, "keep", conf);
+    let stale = net.add(&b, "stale", second);
+    let mut gc = conf.clone();
+    gc["cni.dev/valid-attachments"] = json!([{"containerID": "keep", "ifname": "eth0"}]);
+    net.network_call("GC").run(&gc).expect_success();
+    assert_eq!(net.held().len(), 1);
+    net.network_call("STATUS").run(conf).expect_success();
+    assert_eq!(
+        net.network_call("STATUS")
+            .run(exhausted)
+            .expect_spec_error()
+            .0,
+        50
+    );
+    keep.del();
+    stale.del();
+    assert_clean(net, "gc", &[&a, &b]);
 }

@@ -133,14 +133,11 @@ fn conformance_19_bad_input_leaves_nothing_behind() {
         ),
         (json!({"ipam": {"type": 5}}), 6, "network config"),
     ];
-    for (extra, code, msg) in cases {
-        let what = extra.to_string();
-        let ctr = net.assert_add_refused(&net.conf(v, extra), "", code, msg, &what);
-        assert_clean(&net, &what, &[&ctr]);
-    }
-    let ctr = net.assert_add_refused_for_taken_ifname_and_missing_netns(&net.conf(v, json!({})));
-    assert_eq!(link_names(&ctr), ["eth0", "eth0p", "lo"]);
-    assert!(net.held().is_empty());
+    let cases = cases
+        .into_iter()
+        .map(|(extra, code, msg)| (extra, "", code, msg));
+    assert_each_refused_leaving_nothing(&net, v, cases);
+    assert_taken_ifname_and_missing_netns_refused(&net, &net.conf(v, json!({})));
 }
 
 // Documentation/conformance.md items 27 and 24: failures after the dummy
@@ -261,23 +258,12 @@ fn conformance_28_gc_and_status_delegate_to_ipam() {
     require_root!();
     require_kernel!("dummy");
     let net = net();
-    let (a, b) = (TestNs::new("a"), TestNs::new("b"));
     let c = net.conf(Version::V1_1_0, json!({}));
-    let keep = net.add(&a, "keep", &c);
-    let stale = net.add(&b, "stale", &c);
-    let mut g = c.clone();
-    g["cni.dev/valid-attachments"] = json!([{"containerID": "keep", "ifname": "eth0"}]);
-    net.network_call("GC").run(&g).expect_success();
-    assert_eq!(net.held().len(), 1);
-    net.network_call("STATUS").run(&c).expect_success();
     let full = net.conf(
         Version::V1_1_0,
         json!({"ipam": net.host_local(json!([[{"subnet": "10.81.0.0/30"}]]))}),
     );
-    assert_eq!(
-        net.network_call("STATUS").run(&full).expect_spec_error().0,
-        50
-    );
+    assert_gc_and_status_delegate_to_ipam(&net, &c, &c, &full);
     let none = net.conf(Version::V1_1_0, json!({"ipam": {}}));
     let (code, msg) = net.network_call("STATUS").run(&none).expect_spec_error();
     assert_eq!(
@@ -285,9 +271,6 @@ fn conformance_28_gc_and_status_delegate_to_ipam() {
         (7, "dummy interface requires an IPAM configuration")
     );
     net.network_call("GC").run(&none).expect_success();
-    keep.del();
-    stale.del();
-    assert_clean(&net, "gc", &[&a, &b]);
 }
 
 /// Where the kernel has no dummy links (this project's development VM),

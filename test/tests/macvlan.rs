@@ -342,7 +342,6 @@ fn conformance_19_bad_input_leaves_nothing_behind() {
     require_root!();
     let net = net();
     let v = Version::V1_0_0;
-    let host_before = link_names(&net.host);
     let cases: Vec<(Value, &str, u64, &str)> = vec![
         (json!({"mode": "l2"}), "", 7, "unknown macvlan mode: \"l2\""),
         (
@@ -386,16 +385,8 @@ fn conformance_19_bad_input_leaves_nothing_behind() {
             "failed to find plugin \"no-such-ipam\"",
         ),
     ];
-    for (extra, args, code, msg) in cases {
-        let what = extra.to_string();
-        let ctr = net.assert_add_refused(&net.conf(v, extra), args, code, msg, &what);
-        assert_eq!(link_names(&net.host), host_before, "{what}");
-        assert_clean(&net, &what, &[&ctr]);
-    }
-    let ctr = net.assert_add_refused_for_taken_ifname_and_missing_netns(&net.conf(v, json!({})));
-    assert_eq!(link_names(&ctr), ["eth0", "eth0p", "lo"]);
-    assert!(net.held().is_empty());
-    assert_eq!(link_names(&net.host), host_before);
+    assert_each_refused_leaving_nothing(&net, v, cases);
+    assert_taken_ifname_and_missing_netns_refused(&net, &net.conf(v, json!({})));
 }
 
 // Documentation/conformance.md items 27 and 24: failures after the link exists remove it and give
@@ -547,28 +538,14 @@ fn conformance_25_check_fails_after_changes() {
 fn conformance_28_gc_and_status_delegate_to_ipam() {
     require_root!();
     let net = net();
-    let (a, b) = (TestNs::new("a"), TestNs::new("b"));
     let c = net.conf(Version::V1_1_0, json!({}));
-    let keep = net.add(&a, "keep", &c);
-    let stale = net.add(&b, "stale", &c);
-    let mut g = c.clone();
-    g["cni.dev/valid-attachments"] = json!([{"containerID": "keep", "ifname": "eth0"}]);
-    net.network_call("GC").run(&g).expect_success();
-    assert_eq!(net.held().len(), 1);
-    net.network_call("STATUS").run(&c).expect_success();
     // "keep" holds 10.78.0.2, the only address of this /30 in the same store
     let full = net.conf(Version::V1_1_0, ipam(&net, "10.78.0.0/30"));
-    assert_eq!(
-        net.network_call("STATUS").run(&full).expect_spec_error().0,
-        50
-    );
+    assert_gc_and_status_delegate_to_ipam(&net, &c, &c, &full);
     // without IPAM there is nothing to collect or ask
     let l2 = net.conf(Version::V1_1_0, json!({"ipam": {}}));
     net.network_call("GC").run(&l2).expect_success();
     net.network_call("STATUS").run(&l2).expect_success();
-    keep.del();
-    stale.del();
-    assert_clean(&net, "gc", &[&a, &b]);
 }
 
 #[test]

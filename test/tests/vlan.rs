@@ -211,7 +211,6 @@ fn conformance_19_bad_input_leaves_nothing_behind() {
     require_kernel!("vlan");
     let net = net();
     let v = Version::V1_0_0;
-    let host_before = link_names(&net.host);
     let cases: Vec<(Value, u64, &str)> = vec![
         (
             json!({"vlanId": 5000}),
@@ -250,16 +249,11 @@ fn conformance_19_bad_input_leaves_nothing_behind() {
             "failed to find plugin \"no-such-ipam\"",
         ),
     ];
-    for (extra, code, msg) in cases {
-        let what = extra.to_string();
-        let ctr = net.assert_add_refused(&net.conf(v, extra), "", code, msg, &what);
-        assert_eq!(link_names(&net.host), host_before, "{what}");
-        assert_clean(&net, &what, &[&ctr]);
-    }
-    let ctr = net.assert_add_refused_for_taken_ifname_and_missing_netns(&net.conf(v, json!({})));
-    assert_eq!(link_names(&ctr), ["eth0", "eth0p", "lo"]);
-    assert!(net.held().is_empty());
-    assert_eq!(link_names(&net.host), host_before);
+    let cases = cases
+        .into_iter()
+        .map(|(extra, code, msg)| (extra, "", code, msg));
+    assert_each_refused_leaving_nothing(&net, v, cases);
+    assert_taken_ifname_and_missing_netns_refused(&net, &net.conf(v, json!({})));
 }
 
 // Documentation/conformance.md items 27 and 24: failures after the link
@@ -437,31 +431,18 @@ fn conformance_28_gc_and_status_delegate_to_ipam() {
     require_root!();
     require_kernel!("vlan");
     let net = net();
-    let (a, b) = (TestNs::new("a"), TestNs::new("b"));
     let c = net.conf(Version::V1_1_0, json!({}));
-    let keep = net.add(&a, "keep", &c);
-    let stale = net.add(&b, "stale", &with_vlan(&c, 200));
-    let mut g = c.clone();
-    g["cni.dev/valid-attachments"] = json!([{"containerID": "keep", "ifname": "eth0"}]);
-    net.network_call("GC").run(&g).expect_success();
-    assert_eq!(net.held().len(), 1);
-    net.network_call("STATUS").run(&c).expect_success();
     let full = net.conf(
         Version::V1_1_0,
         json!({"ipam": net.host_local(json!([[{"subnet": "10.82.0.0/30"}]]))}),
     );
-    assert_eq!(
-        net.network_call("STATUS").run(&full).expect_spec_error().0,
-        50
-    );
+    // two vlans of one ID cannot share the master
+    assert_gc_and_status_delegate_to_ipam(&net, &c, &with_vlan(&c, 200), &full);
     let bad = with_vlan(&c, 5000);
     assert_eq!(
         net.network_call("STATUS").run(&bad).expect_spec_error().0,
         7
     );
-    keep.del();
-    stale.del();
-    assert_clean(&net, "gc", &[&a, &b]);
 }
 
 #[test]
