@@ -149,3 +149,54 @@ pub fn assert_gc_and_status_delegate_to_ipam(
     stale.del();
     assert_clean(net, "gc", &[&a, &b]);
 }
+
+/// Documentation/conformance.md items 27 and 24, IPAM failing: another
+/// container (in the namespace returned, which the caller checks at the
+/// end) takes the one address of `holder_conf`'s range, ADD of `conf`
+/// into `ctr` over the same range fails with "no IP addresses available",
+/// leaving only `lo` and the holder's reservation, and DEL then succeeds.
+pub fn assert_add_refused_when_the_range_is_full(
+    net: &Fixture,
+    ctr: &TestNs,
+    holder_conf: &Value,
+    conf: &Value,
+) -> TestNs {
+    let holder_ns = TestNs::new("hold");
+    let holder = net.add(&holder_ns, "holder", holder_conf);
+    let (_, msg) = net.call("ADD", ctr, "full").run(conf).expect_spec_error();
+    assert!(msg.contains("no IP addresses available"), "{msg}");
+    assert_eq!(link_names(ctr), ["lo"]);
+    assert_eq!(net.held().len(), 1, "the holder's address stays");
+    net.call("DEL", ctr, "full").run(conf).expect_success();
+    holder.del();
+    holder_ns
+}
+
+/// ADD of `conf`, whose IPAM result has a route the kernel refuses (a
+/// next hop on no subnet of the link), fails and leaves only `lo` in
+/// `ctr`.
+pub fn assert_add_refused_when_a_route_fails(net: &Fixture, ctr: &TestNs, conf: &Value) {
+    let (_, msg) = net.call("ADD", ctr, "route").run(conf).expect_spec_error();
+    assert!(msg.contains("failed to add route"), "{msg}");
+    assert_eq!(link_names(ctr), ["lo"]);
+}
+
+/// ADD with the static IPv6 `address` (and `gateway`), which a link on
+/// the other side of the master already holds, fails on duplicate address
+/// detection and leaves only `lo` in `ctr`.
+pub fn assert_add_refused_for_a_duplicate_address(
+    net: &Fixture,
+    ctr: &TestNs,
+    v: Version,
+    address: &str,
+    gateway: &str,
+) {
+    let conf = net.conf(
+        v,
+        json!({"ipam": {"type": "static",
+                        "addresses": [{"address": address, "gateway": gateway}]}}),
+    );
+    let (_, msg) = net.call("ADD", ctr, "dad").run(&conf).expect_spec_error();
+    assert!(msg.contains("DADFAILED"), "{msg}");
+    assert_eq!(link_names(ctr), ["lo"]);
+}

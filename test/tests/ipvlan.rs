@@ -359,34 +359,19 @@ fn conformance_27_rollback_after_the_link_exists() {
         v,
         json!({"ipam": net.host_local(json!([[{"subnet": "10.83.0.0/30"}]]))}),
     );
-    let holder_ns = TestNs::new("hold");
-    let holder = net.add(&holder_ns, "holder", &tiny);
-    let (_, msg) = net.call("ADD", &ctr, "full").run(&tiny).expect_spec_error();
-    assert!(msg.contains("no IP addresses available"), "{msg}");
-    assert_eq!(link_names(&ctr), ["lo"]);
-    assert_eq!(net.held().len(), 1, "the holder's address stays");
-    net.call("DEL", &ctr, "full").run(&tiny).expect_success();
-    holder.del();
+    let holder_ns = assert_add_refused_when_the_range_is_full(&net, &ctr, &tiny, &tiny);
     // a route from IPAM that cannot be added
     let c = net.conf(
         v,
         json!({"ipam": {"type": "static", "addresses": [{"address": "10.83.0.50/24"}],
                         "routes": [{"dst": "192.0.2.0/24", "gw": "203.0.113.1"}]}}),
     );
-    let (_, msg) = net.call("ADD", &ctr, "route").run(&c).expect_spec_error();
-    assert!(msg.contains("failed to add route"), "{msg}");
-    assert_eq!(link_names(&ctr), ["lo"]);
+    assert_add_refused_when_a_route_fails(&net, &ctr, &c);
     // IPv6 DAD finds a duplicate: the master's peer already holds the
     // address
     net.host
         .ip(&["addr", "add", "fd00:83::2/64", "dev", "ipm0p", "nodad"]);
-    let c = net.conf(
-        v,
-        json!({"ipam": {"type": "static",
-                        "addresses": [{"address": "fd00:83::2/64", "gateway": "fd00:83::1"}]}}),
-    );
-    let (_, msg) = net.call("ADD", &ctr, "dad").run(&c).expect_spec_error();
-    assert!(msg.contains("DADFAILED"), "{msg}");
+    assert_add_refused_for_a_duplicate_address(&net, &ctr, v, "fd00:83::2/64", "fd00:83::1");
     assert_clean(&net, "rollback", &[&ctr, &holder_ns]);
 }
 

@@ -284,14 +284,7 @@ fn conformance_27_rollback_after_the_tap_exists() {
         v,
         json!({"ipam": net.host_local(json!([[{"subnet": "10.83.0.0/30"}]]))}),
     );
-    let holder_ns = TestNs::new("hold");
-    let holder = net.add(&holder_ns, "holder", &tiny);
-    let (_, msg) = net.call("ADD", &ctr, "full").run(&tiny).expect_spec_error();
-    assert!(msg.contains("no IP addresses available"), "{msg}");
-    assert_eq!(link_names(&ctr), ["lo"]);
-    assert_eq!(net.held().len(), 1, "the holder's address stays");
-    net.call("DEL", &ctr, "full").run(&tiny).expect_success();
-    holder.del();
+    let holder_ns = assert_add_refused_when_the_range_is_full(&net, &ctr, &tiny, &tiny);
     // IPAM succeeds, then a route cannot be added: the address goes back
     let c = net.conf(
         v,
@@ -299,8 +292,7 @@ fn conformance_27_rollback_after_the_tap_exists() {
                         "ranges": [[{"subnet": "10.83.0.0/24"}]],
                         "routes": [{"dst": "192.0.2.0/24", "gw": "203.0.113.1"}]}}),
     );
-    let (_, msg) = net.call("ADD", &ctr, "route").run(&c).expect_spec_error();
-    assert!(msg.contains("failed to add route"), "{msg}");
+    assert_add_refused_when_a_route_fails(&net, &ctr, &c);
     assert_clean(&net, "rollback", &[&ctr, &holder_ns]);
     net.call("DEL", &ctr, "route").run(&c).expect_success();
 }

@@ -271,26 +271,15 @@ fn conformance_27_rollback_after_the_link_exists() {
         v,
         json!({"ipam": net.host_local(json!([[{"subnet": "10.82.0.0/30"}]]))}),
     );
-    let holder_ns = TestNs::new("hold");
-    let holder = net.add(&holder_ns, "holder", &tiny);
-    let (_, msg) = net
-        .call("ADD", &ctr, "full")
-        .run(&with_vlan(&tiny, 101))
-        .expect_spec_error();
-    assert!(msg.contains("no IP addresses available"), "{msg}");
-    assert_eq!(link_names(&ctr), ["lo"]);
-    assert_eq!(net.held().len(), 1, "the holder's address stays");
-    net.call("DEL", &ctr, "full").run(&tiny).expect_success();
-    holder.del();
+    let holder_ns =
+        assert_add_refused_when_the_range_is_full(&net, &ctr, &tiny, &with_vlan(&tiny, 101));
     // a route from IPAM that cannot be added
     let c = net.conf(
         v,
         json!({"ipam": {"type": "static", "addresses": [{"address": "10.82.0.50/24"}],
                         "routes": [{"dst": "192.0.2.0/24", "gw": "203.0.113.1"}]}}),
     );
-    let (_, msg) = net.call("ADD", &ctr, "route").run(&c).expect_spec_error();
-    assert!(msg.contains("failed to add route"), "{msg}");
-    assert_eq!(link_names(&ctr), ["lo"]);
+    assert_add_refused_when_a_route_fails(&net, &ctr, &c);
     // IPv6 DAD finds a duplicate: VLAN 100 on the master's peer already
     // holds the address
     let peer = format!("{MASTER}p");
@@ -300,13 +289,7 @@ fn conformance_27_rollback_after_the_link_exists() {
     net.host
         .ip(&["addr", "add", "fd00:82::2/64", "dev", "vp100", "nodad"]);
     net.host.ip(&["link", "set", "vp100", "up"]);
-    let c = net.conf(
-        v,
-        json!({"ipam": {"type": "static",
-                        "addresses": [{"address": "fd00:82::2/64", "gateway": "fd00:82::1"}]}}),
-    );
-    let (_, msg) = net.call("ADD", &ctr, "dad").run(&c).expect_spec_error();
-    assert!(msg.contains("DADFAILED"), "{msg}");
+    assert_add_refused_for_a_duplicate_address(&net, &ctr, v, "fd00:82::2/64", "fd00:82::1");
     assert_clean(&net, "rollback", &[&ctr, &holder_ns]);
 }
 
