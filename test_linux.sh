@@ -111,7 +111,7 @@ echo "== the plugin suites on bin-multicall/"
 CNI_BIN_DIR="$(pwd)/bin-multicall" cargo test --locked -p integration \
     --test multicall --test conformance_all --test conformance --test loopback --test bridge --test ptp \
     --test macvlan --test host_local --test static_ipam --test portmap --test firewall \
-    --test tuning --test bandwidth --test tap --test sbr -- "$@"
+    --test tuning --test bandwidth --test tap --test sbr --test host_device -- "$@"
 
 # The tests of test/vm/tests.list in a VM booting Debian bookworm's kernel
 # (6.1), whose kernel-gated tests skipped above (Documentation/test-vm.md).

@@ -13,6 +13,7 @@ use std::time::Duration;
 use pkg::attach::Attachment;
 use pkg::netlink::{Link, LinkId, Netlink};
 use pkg::skel::CmdArgs;
+use pkg::types::version::Family as ResultShape;
 use pkg::types::{CniResult, Interface};
 use pkg::{Context, Error, Result, iface, ipam};
 
@@ -26,6 +27,16 @@ const DAD_LIMIT: Duration = Duration::from_secs(5);
 
 pub fn add(args: &CmdArgs) -> Result<CniResult> {
     let conf = HostDeviceConf::load(args)?;
+    if !conf.layer3 && args.version.family() == ResultShape::Legacy {
+        // skel would fail converting the result, after the device moved.
+        return Err(Error::invalid_config(
+            format!(
+                "cannot convert result to version {}: no valid IP addresses",
+                args.version.as_str()
+            ),
+            "host-device without IPAM needs cniVersion 0.3.0 or later: a 0.1.0 or 0.2.0 result must carry an address",
+        ));
+    }
     if conf.layer3 {
         ipam::plugin_path(args)?;
     }

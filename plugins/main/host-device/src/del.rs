@@ -5,11 +5,14 @@
 //! `CNI_IFNAME` not there, it is looked for on the host by the record (the
 //! kernel returns a physical device to the root namespace under the name
 //! it had inside, and a killed ADD may not have moved it). A device found
-//! nowhere needs nothing (a veth end dies with its netns; Go fails). The
+//! nowhere needs nothing (a veth end dies with its netns; Go fails); a
+//! physical one is waited for a few seconds when its netns is gone. The
 //! record goes last, once the device is home, so a second DEL succeeds.
 //! Nothing of the config but `ipam.type` and `dataDir` is read: a
 //! selector that no longer resolves cannot keep the device or the address
 //! from coming back.
+
+use std::time::{Duration, Instant};
 
 use pkg::netlink::{LinkId, Netlink};
 use pkg::skel::CmdArgs;
@@ -38,7 +41,12 @@ pub fn del(args: &CmdArgs) -> Result<()> {
 fn device_home(args: &CmdArgs) -> Result<()> {
     let path = state::path(&data_dir(args)?, &args.container_id, &args.ifname);
     let rec = state::read(&path)?;
-    if let Some(ns) = args.netns_if_exists()? {
+    let netns = match args.netns_if_exists()? {
+        Some(ns) => Netns::Open(ns),
+        None if args.netns_path.is_empty() => Netns::Unknown,
+        None => Netns::Gone,
+    };
+    if let Netns::Open(ns) = netns {
         let mut ctr = Netlink::in_netns(ns)?;
         if let Some(dev) = ctr.link_find(LinkId::Name(&args.ifname))? {
             let rec = link::original_name(&dev, rec.as_ref(), &args.ifname)?;
@@ -46,17 +54,51 @@ fn device_home(args: &CmdArgs) -> Result<()> {
             return state::remove(&path);
         }
     }
-    if let Some(rec) = &rec {
-        returned(rec)?;
+    let Some(rec) = rec else {
+        return Ok(());
+    };
+    let wait = if matches!(netns, Netns::Gone) && rec.physical {
+        RETURN_LIMIT
+    } else {
+        Duration::ZERO
+    };
+    let found = returned(&rec, wait)?;
+    // With CNI_NETNS empty the device may still be in a live container:
+    // its record stays for the DEL that names the netns.
+    if found || !matches!(netns, Netns::Unknown) {
+        state::remove(&path)?;
     }
-    state::remove(&path)
+    Ok(())
 }
 
-/// The recorded device on the host, if it is there: restored.
-fn returned(rec: &Record) -> Result<()> {
+/// Where the container netns is.
+enum Netns<'a> {
+    Open(&'a pkg::ns::Netns),
+    /// Its path is gone: a physical device is on its way back to the root
+    /// namespace (the kernel destroys a netns in a work queue, after the
+    /// last reference), a virtual one is deleted.
+    Gone,
+    /// `CNI_NETNS` is empty.
+    Unknown,
+}
+
+/// How long DEL waits for the kernel to return a physical device from a
+/// destroyed netns.
+const RETURN_LIMIT: Duration = Duration::from_secs(5);
+
+/// The recorded device on the host, restored, waiting up to `wait` for it
+/// to appear; whether it was found.
+fn returned(rec: &Record, wait: Duration) -> Result<bool> {
     let mut host = Netlink::new()?;
-    match link::find(&mut host, rec)? {
-        Some(dev) => link::restore_on_host(&mut host, &dev, rec),
-        None => Ok(()),
+    let deadline = Instant::now() + wait;
+    loop {
+        if let Some(dev) = link::find(&mut host, rec)? {
+            link::restore_on_host(&mut host, &dev, rec)?;
+            return Ok(true);
+        }
+        if Instant::now() >= deadline {
+            return Ok(false);
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }

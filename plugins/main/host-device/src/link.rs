@@ -166,5 +166,6 @@ pub fn original_name(link: &Link, rec: Option<&Record>, ifname: &str) -> Result<
         // unknown: Go leaves the device down and its MTU as it is
         mtu: 0,
         up: false,
+        physical: false,
     })
 }

@@ -26,6 +26,10 @@ pub struct Record {
     pub mac: String,
     pub mtu: u32,
     pub up: bool,
+    /// A device without a link kind (a NIC's driver, not veth, macvlan,
+    /// ...): the kernel returns it to the root namespace when its netns
+    /// is destroyed, where a virtual one is deleted.
+    pub physical: bool,
 }
 
 impl Record {
@@ -35,6 +39,7 @@ impl Record {
             mac: link.mac_string(),
             mtu: link.mtu,
             up: link.is_up(),
+            physical: link.kind.is_none(),
         }
     }
 
@@ -154,6 +159,7 @@ mod tests {
             mac: "02:00:00:00:00:01".into(),
             mtu: 9000,
             up: true,
+            physical: true,
         };
         write(&p, &r).unwrap();
         assert_eq!(read(&p).unwrap(), Some(r.clone()));
