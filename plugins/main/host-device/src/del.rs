@@ -55,7 +55,8 @@ fn device_home(args: &CmdArgs) -> Result<()> {
         }
     }
     let Some(rec) = rec else {
-        return Ok(());
+        // a kill may have left half a record behind
+        return state::remove(&path);
     };
     let wait = if matches!(netns, Netns::Gone) && rec.physical {
         RETURN_LIMIT

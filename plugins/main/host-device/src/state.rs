@@ -114,8 +114,19 @@ pub fn write(path: &Path, record: &Record) -> Result<()> {
     })
 }
 
-/// Removes the record at `path`; one that is gone is fine.
+/// Removes the record at `path`, and the temporary files of writes a kill
+/// interrupted; one that is gone is fine.
 pub fn remove(path: &Path) -> Result<()> {
+    if let (Some(dir), Some(name)) = (path.parent(), path.file_name()) {
+        let prefix = format!(".{}.", name.to_string_lossy());
+        for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+            let n = entry.file_name();
+            let n = n.to_string_lossy();
+            if n.starts_with(&prefix) && n.ends_with(".tmp") {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
     match fs::remove_file(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(
             format!("remove host-device record {}", path.display()),
