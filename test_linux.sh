@@ -95,7 +95,7 @@ fi
 # and run in the VM stage below, on a kernel that has them all; CNI_VM=0
 # leaves the VM out, and then they must pass here.
 if [ "${CNI_VM:-1}" != 0 ]; then
-    export CNI_TESTS_IN_VM=dummy,vlan,ipvlan,vrf,bridge-vlan
+    export CNI_TESTS_IN_VM=dummy,vlan,ipvlan,vrf,bridge-vlan,pci-nic
     for file in $(grep -l 'require_kernel!' test/tests/*.rs); do
         name=$(basename "$file" .rs)
         if ! grep -Eq "^$name( |$)" test/vm/tests.list; then
