@@ -49,8 +49,9 @@ fn device_home(args: &CmdArgs) -> Result<()> {
     if let Netns::Open(ns) = netns {
         let mut ctr = Netlink::in_netns(ns)?;
         if let Some(dev) = ctr.link_find(LinkId::Name(&args.ifname))? {
-            let rec = link::original_name(&dev, rec.as_ref(), &args.ifname)?;
-            link::move_out(&mut ctr, &dev, &rec)?;
+            if let Some(rec) = link::original_name(&dev, rec.as_ref()) {
+                link::move_out(&mut ctr, &dev, &rec)?;
+            }
             return state::remove(&path);
         }
     }

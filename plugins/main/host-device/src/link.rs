@@ -13,7 +13,7 @@ use nix::errno::Errno;
 
 use pkg::netlink::{Link, LinkId, Netlink};
 use pkg::ns::Netns;
-use pkg::{Context, Error, Result};
+use pkg::{Context, Result};
 
 use crate::state::Record;
 
@@ -150,17 +150,18 @@ pub fn restore_on_host(host: &mut Netlink, link: &Link, rec: &Record) -> Result<
 }
 
 /// The original name of a device in the container: the record's, or the
-/// alias ADD set (Go's record of it).
-pub fn original_name(link: &Link, rec: Option<&Record>, ifname: &str) -> Result<Record> {
+/// alias ADD set (Go's record of it). Neither: the link is not a device
+/// this plugin moved (another plugin's, or the one an ADD refused to
+/// replace), and DEL leaves it alone (Go fails, and a runtime retrying
+/// that DEL never succeeds).
+pub fn original_name(link: &Link, rec: Option<&Record>) -> Option<Record> {
     if let Some(r) = rec {
-        return Ok(r.clone());
+        return Some(r.clone());
     }
     if link.alias.is_empty() || pkg::validate::interface_name(&link.alias).is_err() {
-        return Err(Error::internal(format!(
-            "failed to find original ifname for {ifname:?} (alias is not set, and there is no record of it)"
-        )));
+        return None;
     }
-    Ok(Record {
+    Some(Record {
         name: link.alias.clone(),
         mac: link.mac_string(),
         // unknown: Go leaves the device down and its MTU as it is
