@@ -6,11 +6,14 @@
 //! find it, restore its name and MTU and release its address. The kernel
 //! returns it to the root namespace, not to a test's fake host: the
 //! plugin runs in the VM's root namespace here (the VM's network is this
-//! NIC alone), which no test on a real machine may do.
+//! NIC alone), which no test on a real machine may do. The tests share the
+//! NIC, one at a time.
 
 use std::path::Path;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
+use integration::kill::{Rng, become_subreaper, run_and_kill, seed};
 use integration::*;
 use pkg::netlink::{Link, LinkId, Netlink};
 use serde_json::{Value, json};
@@ -129,4 +132,74 @@ fn pci_nic_by_device_id_round_trip() {
     assert!(root_link(&nic.name).is_some());
     assert_eq!(link_names(&ctr), ["lo"]);
     assert!(!dir.path().join("pcinet/10.85.0.2").exists());
+}
+
+/// ADDs killed at random moments (uniform over a whole ADD), each followed
+/// by the container netns being destroyed and then the runtime's DEL: the
+/// NIC is never lost, wherever the kill left it (on the host untouched, or
+/// in the netns the kernel then dismantles), and the address is free.
+#[test]
+fn pci_nic_survives_a_killed_add_and_a_destroyed_netns() {
+    require_root!();
+    require_kernel!("pci-nic");
+    let _nic = NIC.lock().unwrap_or_else(|e| e.into_inner());
+    let nic = test_nic().expect("the test NIC");
+    become_subreaper();
+    let ip = |args: &[&str]| {
+        let out = std::process::Command::new("ip")
+            .args(args)
+            .output()
+            .expect("run ip");
+        assert!(out.status.success(), "ip {args:?}: {out:?}");
+    };
+    ip(&["link", "set", &nic.name, "mtu", "1400", "up"]);
+    let dir = tempdir();
+    let conf = conf(dir.path(), "pciBusID", &nic.pci);
+    let add = |ctr: &TestNs, cid: &str| {
+        Call::new(plugin_path("host-device"), "ADD")
+            .cid(cid)
+            .ifname("net1")
+            .netns(ctr)
+    };
+    let ctr = TestNs::new("pciw");
+    let started = Instant::now();
+    let a = Attachment::add(add(&ctr, "warm"), &conf);
+    let window = started.elapsed();
+    a.del();
+    drop(ctr);
+    let seed = seed("CNI_CRASH_SEED", "pci_nic_survives_a_killed_add");
+    let mut rng = Rng::new(seed);
+    let mut killed = 0;
+    for i in 0..8 {
+        let ctr = TestNs::new("pcik");
+        let cid = format!("kill-{i}");
+        let call = add(&ctr, &cid);
+        let delay = rng.duration(window);
+        let what = format!("iteration {i} (seed {seed}, killed after {delay:?})");
+        let run = run_and_kill(&call, conf.to_string().as_bytes(), delay);
+        killed += usize::from(run.was_killed());
+        run.reap(Duration::from_secs(20));
+        drop(ctr);
+        call.clone().command("DEL").run(&conf).expect_success();
+        let back =
+            root_link(&nic.name).unwrap_or_else(|| panic!("{what}: {} is not back", nic.name));
+        assert_eq!(back.mac_string(), TEST_NIC_MAC, "{what}");
+        assert_eq!(
+            (back.mtu, back.is_up(), back.alias.as_str()),
+            (1400, true, ""),
+            "{what}"
+        );
+        assert!(root_link("net1").is_none(), "{what}: net1 left");
+        let held = files_under(&dir.path().join("pcinet"))
+            .into_iter()
+            .filter(|f| f.parse::<std::net::IpAddr>().is_ok())
+            .collect::<Vec<_>>();
+        assert!(held.is_empty(), "{what}: addresses held: {held:?}");
+        assert!(
+            files_under(&dir.path().join("records")).is_empty(),
+            "{what}: records left"
+        );
+    }
+    eprintln!("{killed} of 8 ADDs killed (window {window:?})");
+    ip(&["link", "set", &nic.name, "down"]);
 }
