@@ -134,6 +134,10 @@ fn pci_nic_by_device_id_round_trip() {
     assert!(!dir.path().join("pcinet/10.85.0.2").exists());
 }
 
+/// ADDs killed in `pci_nic_survives_a_killed_add_and_a_destroyed_netns`:
+/// about a second each under TCG.
+const KILLS: usize = 12;
+
 /// ADDs killed at random moments (uniform over a whole ADD), each followed
 /// by the container netns being destroyed and then the runtime's DEL: the
 /// NIC is never lost, wherever the kill left it (on the host untouched, or
@@ -161,16 +165,25 @@ fn pci_nic_survives_a_killed_add_and_a_destroyed_netns() {
             .ifname("net1")
             .netns(ctr)
     };
-    let ctr = TestNs::new("pciw");
-    let started = Instant::now();
-    let a = Attachment::add(add(&ctr, "warm"), &conf);
-    let window = started.elapsed();
-    a.del();
-    drop(ctr);
+    // the first ADD loads what the others find cached: the median of the
+    // next three is a typical one
+    let mut took: Vec<Duration> = (0..4)
+        .map(|_| {
+            let ctr = TestNs::new("pciw");
+            let started = Instant::now();
+            let a = Attachment::add(add(&ctr, "warm"), &conf);
+            let took = started.elapsed();
+            a.del();
+            took
+        })
+        .skip(1)
+        .collect();
+    took.sort();
+    let window = took[1];
     let seed = seed("CNI_CRASH_SEED", "pci_nic_survives_a_killed_add");
     let mut rng = Rng::new(seed);
     let mut killed = 0;
-    for i in 0..8 {
+    for i in 0..KILLS {
         let ctr = TestNs::new("pcik");
         let cid = format!("kill-{i}");
         let call = add(&ctr, &cid);
@@ -200,6 +213,6 @@ fn pci_nic_survives_a_killed_add_and_a_destroyed_netns() {
             "{what}: records left"
         );
     }
-    eprintln!("{killed} of 8 ADDs killed (window {window:?})");
+    eprintln!("{killed} of {KILLS} ADDs killed (window {window:?})");
     ip(&["link", "set", &nic.name, "down"]);
 }
