@@ -95,7 +95,7 @@ fi
 # and run in the VM stage below, on a kernel that has them all; CNI_VM=0
 # leaves the VM out, and then they must pass here.
 if [ "${CNI_VM:-1}" != 0 ]; then
-    export CNI_TESTS_IN_VM=dummy,vlan,ipvlan,vrf,bridge-vlan
+    export CNI_TESTS_IN_VM=dummy,vlan,ipvlan,vrf,bridge-vlan,pci-nic
     for file in $(grep -l 'require_kernel!' test/tests/*.rs); do
         name=$(basename "$file" .rs)
         if ! grep -Eq "^$name( |$)" test/vm/tests.list; then
@@ -111,7 +111,7 @@ echo "== the plugin suites on bin-multicall/"
 CNI_BIN_DIR="$(pwd)/bin-multicall" cargo test --locked -p integration \
     --test multicall --test conformance_all --test conformance --test loopback --test bridge --test ptp \
     --test macvlan --test host_local --test static_ipam --test portmap --test firewall \
-    --test tuning --test bandwidth --test tap --test sbr -- "$@"
+    --test tuning --test bandwidth --test tap --test sbr --test host_device -- "$@"
 
 # The tests of test/vm/tests.list in a VM booting Debian bookworm's kernel
 # (6.1), whose kernel-gated tests skipped above (Documentation/test-vm.md).

@@ -1,6 +1,7 @@
 //! The configuration parsers of every plugin that is not host-local (which
 //! has its own target): static, bridge, ptp, macvlan, tuning, portmap,
-//! bandwidth, firewall, dummy, vlan, ipvlan, vrf, tap and sbr, through
+//! bandwidth, firewall, dummy, vlan, ipvlan, vrf, tap, sbr and host-device,
+//! through
 //! each plugin crate's `config` module.
 //! Only parsing and validation run; nothing
 //! touches the kernel. Any panic is a bug; loading must end in a value or
@@ -16,6 +17,7 @@ use bandwidth::config as bandwidth_config;
 use bridge::config as bridge_config;
 use dummy::config as dummy_config;
 use firewall::config as firewall_config;
+use host_device::config as host_device_config;
 use ipvlan::config as ipvlan_config;
 use macvlan::config as macvlan_config;
 use portmap::config as portmap_config;
@@ -114,6 +116,10 @@ fuzz_target!(|data: &[u8]| {
         13 => {
             check(sbr_config::SbrConf::from_value(&args.config));
             let _ = sbr_config::SbrConf::table_for_del(&args.config);
+        }
+        14 => {
+            check(host_device_config::HostDeviceConf::load(&args));
+            check(host_device_config::data_dir(&args));
         }
         // Unassigned (for plugins to come): the byte's low half picks the
         // plugin so that the seeds keep theirs as the list grows.

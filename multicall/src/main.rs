@@ -19,6 +19,7 @@ const PLUGINS: &[&Plugin] = &[
     &bridge::PLUGIN,
     &dummy::PLUGIN,
     &firewall::PLUGIN,
+    &host_device::PLUGIN,
     &host_local::PLUGIN,
     &ipvlan::PLUGIN,
     &loopback::PLUGIN,

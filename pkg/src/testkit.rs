@@ -83,8 +83,10 @@ macro_rules! require_kernel {
 
 /// Kernel features some tests need and some kernels lack (this project's
 /// development VM has none of them; Debian's kernels have them all), with
-/// the `ip` commands that show whether a kernel has one.
+/// the `ip` commands that show whether a kernel has one. `pci-nic` is not
+/// made but found: the test VM's NIC ([`test_nic`]), which only the VM has.
 pub const KERNEL_FEATURES: &[(&str, &[&[&str]])] = &[
+    ("pci-nic", &[]),
     ("dummy", &[&["link", "add", "kp0", "type", "dummy"]]),
     (
         "vlan",
@@ -144,6 +146,9 @@ fn probe_kernel(feature: &str) -> Option<String> {
     let Some((_, steps)) = KERNEL_FEATURES.iter().find(|(f, _)| *f == feature) else {
         panic!("unknown kernel feature {feature:?}: see KERNEL_FEATURES");
     };
+    if feature == "pci-nic" {
+        return test_nic().err();
+    }
     let ns = TestNs::new("probe");
     for step in *steps {
         let out = ns.cmd("ip", step).output().expect("run ip");
@@ -159,6 +164,61 @@ fn probe_kernel(feature: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// The MAC of the test VM's NIC (test/vm/run.sh), locally administered:
+/// no machine's own NIC has it, so a test that moves this NIC cannot take
+/// a host's network away.
+pub const TEST_NIC_MAC: &str = "0e:c0:ff:ee:00:01";
+
+/// The test VM's NIC: a virtio-net PCI function on a qemu hub with
+/// nothing else on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestNic {
+    /// Its interface in the root namespace.
+    pub name: String,
+    /// Its PCI address (`pciBusID`).
+    pub pci: String,
+    /// The directory whose `net/` holds the interface (`kernelpath`).
+    pub kernelpath: String,
+}
+
+/// The test VM's NIC, found in sysfs by [`TEST_NIC_MAC`] among the
+/// interfaces of the root namespace, or why there is none.
+pub fn test_nic() -> Result<TestNic, String> {
+    let missing = |why: String| Err(format!("no pci-nic support: {why}"));
+    let Ok(entries) = std::fs::read_dir("/sys/class/net") else {
+        return missing("no /sys/class/net".into());
+    };
+    for entry in entries.flatten() {
+        let dir = entry.path();
+        let mac = std::fs::read_to_string(dir.join("address")).unwrap_or_default();
+        if mac.trim() != TEST_NIC_MAC {
+            continue;
+        }
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Ok(device) = std::fs::canonicalize(dir.join("device")) else {
+            return missing(format!("{name} has the test NIC's MAC but no device"));
+        };
+        // /sys/devices/pci0000:00/0000:00:03.0/virtio0: the PCI function
+        // is the device itself or, for virtio, its parent
+        let pci = [device.as_path(), device.parent().unwrap_or(&device)]
+            .into_iter()
+            .find(|d| d.join("vendor").exists() && d.join("class").exists())
+            .and_then(|d| d.file_name())
+            .map(|n| n.to_string_lossy().into_owned());
+        let Some(pci) = pci else {
+            return missing(format!("{name} is not on a PCI bus ({})", device.display()));
+        };
+        return Ok(TestNic {
+            name,
+            pci,
+            kernelpath: device.to_string_lossy().into_owned(),
+        });
+    }
+    missing(format!(
+        "no interface with MAC {TEST_NIC_MAC} (the test VM's NIC, test/vm/run.sh)"
+    ))
 }
 
 /// Why namespaces cannot be created here, if they cannot.

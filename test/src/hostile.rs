@@ -327,7 +327,7 @@ pub fn settle(ns: &TestNs) {
 }
 
 /// The plugins of the suite, main, IPAM and meta.
-pub const PLUGINS: [&str; 16] = [
+pub const PLUGINS: [&str; 17] = [
     "bridge",
     "ptp",
     "macvlan",
@@ -335,6 +335,7 @@ pub const PLUGINS: [&str; 16] = [
     "vlan",
     "dummy",
     "tap",
+    "host-device",
     "host-local",
     "static",
     "tuning",
@@ -357,6 +358,8 @@ pub struct Lab {
 
 /// The master of macvlan, ipvlan and vlan in the fake host.
 pub const MASTER: &str = "hmst0";
+/// The device host-device moves: a veth end in the fake host.
+pub const DEVICE: &str = "hdev0";
 pub const NETWORK: &str = "hnet";
 pub const CID: &str = "hcid";
 
@@ -368,6 +371,9 @@ impl Lab {
             "link", "add", MASTER, "type", "veth", "peer", "name", "hmst1",
         ]);
         host.ip(&["link", "set", MASTER, "up"]);
+        host.ip(&[
+            "link", "add", DEVICE, "type", "veth", "peer", "name", "hdev1",
+        ]);
         // the container's interface for chained plugins
         host.ip(&[
             "link", "add", "hveth0", "type", "veth", "peer", "name", "eth0", "netns", &ctr.name,
@@ -428,6 +434,10 @@ impl Lab {
             "macvlan" | "ipvlan" => json!({"master": MASTER, "ipam": self.host_local_ipam()}),
             "vlan" => json!({"master": MASTER, "vlanId": 100, "ipam": self.host_local_ipam()}),
             "dummy" | "tap" => json!({"ipam": self.host_local_ipam()}),
+            "host-device" => json!({
+                "device": DEVICE, "dataDir": self.data().join("host-device"),
+                "ipam": self.host_local_ipam()
+            }),
             "host-local" => json!({"ipam": self.host_local_ipam()}),
             "static" => {
                 json!({"ipam": {"type": "static", "addresses": [{"address": "10.99.1.5/24"}]}})
@@ -463,7 +473,16 @@ impl Lab {
     /// chained ones work on `eth0`, which exists.
     pub fn call(&self, plugin: &str, command: &str) -> Call {
         let bin = crate::plugin_path(plugin);
-        let main = ["bridge", "ptp", "macvlan", "ipvlan", "vlan", "dummy", "tap"];
+        let main = [
+            "bridge",
+            "ptp",
+            "macvlan",
+            "ipvlan",
+            "vlan",
+            "dummy",
+            "tap",
+            "host-device",
+        ];
         let ifname = if main.contains(&plugin) {
             "net1"
         } else {

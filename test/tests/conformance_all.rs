@@ -8,7 +8,7 @@
 use integration::*;
 use serde_json::{Value, json};
 
-const PLUGINS: [&str; 17] = [
+const PLUGINS: [&str; 18] = [
     "bridge",
     "ptp",
     "macvlan",
@@ -16,6 +16,7 @@ const PLUGINS: [&str; 17] = [
     "vlan",
     "dummy",
     "tap",
+    "host-device",
     "loopback",
     "host-local",
     "static",

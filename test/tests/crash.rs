@@ -1,6 +1,6 @@
 //! Crash consistency: the plugins that change the host (bridge, ptp,
-//! macvlan, host-local, portmap, firewall, bandwidth; and tap and sbr,
-//! which change only the container) are SIGKILLed at
+//! macvlan, host-local, portmap, firewall, bandwidth, host-device; and tap
+//! and sbr, which change only the container) are SIGKILLed at
 //! random moments of their ADD (a runtime's deadline does exactly that), then
 //! sent the DEL a runtime would send. After each kill the host-local store
 //! must hold no empty or half-written file; after the DEL the fake host and
@@ -416,6 +416,65 @@ fn tap_killed_during_add() {
                "ipam": fx.host_local(json!([[{"subnet": "10.97.0.0/24"}]]))}),
     );
     sweep_simple("tap".into(), &fx, &ctr, &conf);
+}
+
+/// host-device moving a veth end of the fake host (records in a
+/// directory of their own, beside the store). After each kill the device
+/// is on the host (under its name, or its alias naming it), or in the
+/// container under `eth0` with a record that names it: never anywhere a
+/// DEL after the netns is destroyed would not find it. After the DEL it
+/// is back as it was (the host snapshot: name, MTU, state, alias) and no
+/// record is left.
+#[test]
+fn host_device_killed_during_add() {
+    require_root!();
+    let (fx, ctr) = setup("crhd", "host-device", "crhd");
+    fx.host.ip(&[
+        "link", "add", "crhd0", "type", "veth", "peer", "name", "crhd1",
+    ]);
+    fx.host.ip(&["link", "set", "crhd0", "mtu", "1400", "up"]);
+    let mac = link_in(&fx.host, "crhd0").expect("crhd0").mac;
+    let records = tempdir();
+    let conf = fx.conf(
+        Version::V1_1_0,
+        json!({"device": "crhd0", "dataDir": records.path(),
+               "ipam": fx.host_local(json!([[{"subnet": "10.96.0.0/24"}]]))}),
+    );
+    let where_is = |i: usize| {
+        let what = format!("host-device iteration {i} after the kill");
+        let on_host = link_names(&fx.host)
+            .into_iter()
+            .filter_map(|n| link_in(&fx.host, &n))
+            .find(|l| l.mac == mac);
+        match on_host {
+            Some(l) => assert!(
+                l.name == "crhd0" || l.alias == "crhd0",
+                "{what}: on the host as {} (alias {:?})",
+                l.name,
+                l.alias
+            ),
+            None => {
+                let inside = link_in(&ctr, "eth0").unwrap_or_else(|| {
+                    panic!("{what}: neither on the host nor eth0 in the container")
+                });
+                assert_eq!(inside.mac, mac, "{what}");
+                let rec = records.path().join(format!("crash-{i}_eth0.json"));
+                let text = std::fs::read_to_string(&rec)
+                    .unwrap_or_else(|e| panic!("{what}: in the container without a record: {e}"));
+                assert!(text.contains("\"name\":\"crhd0\""), "{what}: {text}");
+            }
+        }
+    };
+    sweep(&Case {
+        name: "host-device".into(),
+        fx: &fx,
+        ctr: &ctr,
+        allocates: true,
+        step: Box::new(|cid| simple_step(&fx, &conf, &ctr, cid)),
+        after_kill: Box::new(where_is),
+    });
+    let left = files_under(records.path());
+    assert!(left.is_empty(), "records left: {left:?}");
 }
 
 /// The rules of `ctr` that are not the kernel's defaults.

@@ -13,11 +13,12 @@ use std::process::{Command, Output, Stdio};
 use integration::*;
 use serde_json::Value;
 
-const PLUGINS: [&str; 16] = [
+const PLUGINS: [&str; 17] = [
     "bandwidth",
     "bridge",
     "dummy",
     "firewall",
+    "host-device",
     "host-local",
     "ipvlan",
     "loopback",

@@ -47,6 +47,7 @@ mod bandwidth;
 mod bridge;
 mod dummy;
 mod firewall;
+mod host_device;
 mod host_local;
 mod ipvlan;
 mod loopback;
@@ -349,7 +350,7 @@ fn route_rows(key: &'static str) -> Vec<Row> {
 type Table = fn() -> Vec<Row>;
 
 /// Every plugin's table; `hostile::PLUGINS` must all be here.
-const TABLES: [(&str, Table); 16] = [
+const TABLES: [(&str, Table); 17] = [
     ("bridge", bridge::rows),
     ("ptp", ptp::rows),
     ("macvlan", macvlan::rows),
@@ -366,6 +367,7 @@ const TABLES: [(&str, Table); 16] = [
     ("vrf", vrf::rows),
     ("tap", tap::rows),
     ("sbr", sbr::rows),
+    ("host-device", host_device::rows),
 ];
 
 fn table_of(plugin: &str) {
@@ -414,6 +416,12 @@ fn tap_keys() {
 fn sbr_keys() {
     require_root!();
     table_of("sbr");
+}
+
+#[test]
+fn host_device_keys() {
+    require_root!();
+    table_of("host-device");
 }
 
 #[test]
