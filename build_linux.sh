@@ -59,6 +59,31 @@ else
     } >&2
 fi
 
+# The commit goes into every binary's about text (pkg/src/release.rs);
+# a source tree without git history says "unknown" unless the caller sets
+# CNI_PLUGINS_COMMIT.
+# (Only this tree's own history: a tree unpacked inside another git
+# checkout must not take that one's commit.)
+if [ -z "${CNI_PLUGINS_COMMIT:-}" ] && [ "$(git rev-parse --show-toplevel 2>/dev/null)" = "$(pwd -P)" ]; then
+    CNI_PLUGINS_COMMIT=$(git rev-parse HEAD | cut -c1-12)
+fi
+export CNI_PLUGINS_COMMIT=${CNI_PLUGINS_COMMIT:-unknown}
+# No path of this machine in the binaries (panic locations name source
+# files): the checkout, the target directory, cargo's registry and the
+# toolchain get fixed names, so that one commit builds the same bytes
+# anywhere (scripts/release-tarball.sh relies on it). Later prefixes win.
+target_dir=$(mkdir -p "${CARGO_TARGET_DIR:-target}" && cd "${CARGO_TARGET_DIR:-target}" && pwd)
+cargo_home=${CARGO_HOME:-$HOME/.cargo}
+remap=("--remap-path-prefix=$(pwd)=/cni-plugins" "--remap-path-prefix=$target_dir=/target"
+    "--remap-path-prefix=$cargo_home=/cargo" "--remap-path-prefix=$(rustc --print sysroot)=/rust")
+# (Encoded: a path may hold spaces. It replaces RUSTFLAGS, so those come
+# along.)
+read -ra flags <<<"${RUSTFLAGS:-}"
+flags+=("${remap[@]}")
+CARGO_ENCODED_RUSTFLAGS=$(IFS=$'\x1f' && echo "${flags[*]}")
+export CARGO_ENCODED_RUSTFLAGS
+unset RUSTFLAGS
+
 # Plugins live in plugins/<kind>/<name> (plugins/sample, an example, is
 # not one of them).
 plugins=()
