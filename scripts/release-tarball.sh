@@ -70,7 +70,10 @@ if [ "$check" = 1 ]; then
     first=$("$(pwd)/scripts/release-tarball.sh" "$out" | tail -n 1)
     echo "here:        $first"
     start=$(date +%s)
-    second=$(CARGO_TARGET_DIR=$copy/target "$copy/src/scripts/release-tarball.sh" "$copy/out" | tail -n 1)
+    second=$(CARGO_TARGET_DIR=$copy/target "$copy/src/scripts/release-tarball.sh" "$copy/out" 2>"$copy/build.log" | tail -n 1) || {
+        tail -n 40 "$copy/build.log" >&2
+        exit 1
+    }
     echo "from a copy: $second (a build from scratch in $(($(date +%s) - start)) s)"
     [ "${first%% *}" = "${second%% *}" ] || {
         echo "release-tarball: the two builds differ" >&2
