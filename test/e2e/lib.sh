@@ -1,8 +1,8 @@
 # shellcheck shell=bash disable=SC2154 # $tmp, $log and $passed come from the caller
 # Sourced by the end-to-end tests that run podman in a scratch network
-# namespace (switch.sh): reporting, podman with its debug log, host-side
-# HTTP, free subnets and ports, and the namespace that plays the host.
-# podman.sh has the same helpers inline.
+# namespace (podman.sh, switch.sh): reporting, podman with its debug log,
+# host-side HTTP, free subnets and ports, the busybox image, and the
+# namespace that plays the host.
 
 ok() {
     passed=$((passed + 1))
@@ -47,24 +47,31 @@ retry() {
     "$@"
 }
 
-# The namespace made by `unshare --mount --net` becomes the host: sysfs
-# for its links (with the cgroup hierarchies runc needs carried over),
-# loopback, and a veth pair whose end e2e-host holds the "host IP"
-# 172.31.254.1/24 with the default route.
+# The namespace made by `unshare --mount --net` becomes the host.
 become_host() {
     local cgroups
+    # sysfs shows the network namespace of whoever mounted it: remount it
+    # so /sys/class/net lists this namespace's links, as `ip netns exec`
+    # does. The cgroup hierarchies below it (runc needs them) are carried
+    # over.
     cgroups=$(mktemp -d /tmp/cni-e2e-cgroup.XXXXXX)
     mount --rbind /sys/fs/cgroup "$cgroups"
     mount -t sysfs sysfs /sys
     mount --move "$cgroups" /sys/fs/cgroup
     rmdir "$cgroups"
     ip link set lo up
+    # The fake host's "own address" (and its default route): one end of a
+    # veth pair whose other end stays here too, so nothing leaves the
+    # namespace.
     ip link add e2e-host type veth peer name e2e-peer
     ip addr add 172.31.254.1/24 dev e2e-host
+    ip -6 addr add fd00:e2e:feed::1/64 dev e2e-host nodad
     ip link set e2e-peer up
     ip link set e2e-host up
     ip route add default via 172.31.254.2 dev e2e-host
+    ip -6 route add default via fd00:e2e:feed::2 dev e2e-host
     host_ip=172.31.254.1
+    # Hosts the test talks to are its own; no proxy may be in the way.
     unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
 }
 
@@ -72,6 +79,7 @@ become_host() {
 # uses (and not $1).
 free_octet() {
     local candidate used
+    # Listed first: grep -q in a pipeline would fail it with SIGPIPE.
     used=$(ip -4 route show table all; ip -4 addr show)
     for _ in $(seq 1 50); do
         candidate=$((100 + $(od -An -N1 -tu1 /dev/urandom) % 150))
