@@ -64,6 +64,7 @@ if [ "$check" = 1 ]; then
     trap 'rm -rf "$copy"' EXIT
     mkdir -p "$copy/src"
     # (Files deleted but not yet staged are left out.)
+    # shellcheck disable=SC2016 # the inner sh expands $f
     git ls-files -z --cached --others --exclude-standard |
         xargs -0 sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh |
         tar --null -T - -cf - | tar -x -C "$copy/src"

@@ -36,8 +36,8 @@ fetch() {
 # Repeats a command until it succeeds (a server that is still starting);
 # the last try shows its output.
 retry() {
-    local i out
-    for i in $(seq 1 50); do
+    local out
+    for _ in $(seq 1 50); do
         if out=$("$@" 2>/dev/null); then
             printf '%s\n' "$out"
             return 0
@@ -70,7 +70,6 @@ become_host() {
     ip link set e2e-host up
     ip route add default via 172.31.254.2 dev e2e-host
     ip -6 route add default via fd00:e2e:feed::2 dev e2e-host
-    host_ip=172.31.254.1
     # Hosts the test talks to are its own; no proxy may be in the way.
     unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
 }

@@ -63,7 +63,10 @@ if [ "${CNI_E2E_INNER:-}" != 1 ]; then
     arch=$(dpkg --print-architecture)
     version=$(dpkg-query -W -f '${Version}' "$go_pkg" 2>/dev/null || true)
     [ -n "$version" ] || version=$(apt-cache policy "$go_pkg" | awk '$1 == "Candidate:" {print $2}')
-    [ -n "$version" ] && [ "$version" != "(none)" ] || { echo "switch e2e: apt knows no $go_pkg" >&2; exit 1; }
+    if [ -z "$version" ] || [ "$version" = "(none)" ]; then
+        echo "switch e2e: apt knows no $go_pkg" >&2
+        exit 1
+    fi
     go_deb=/var/cache/apt/archives/${go_pkg}_${version//:/%3a}_$arch.deb
     if [ ! -f "$go_deb" ]; then
         (cd "$work" && apt-get download -qq "$go_pkg=$version" 2>/dev/null)
@@ -76,7 +79,9 @@ if [ "${CNI_E2E_INNER:-}" != 1 ]; then
         unshare --mount --net --propagation private "$BASH" "${BASH_SOURCE[0]}" "$@" || rc=$?
     machine_state >"$work/machine.after"
     if ! diff -u "$work/machine.before" "$work/machine.after" >&2; then
-        echo "FAIL - the machine's packages, /usr/lib/cni, /etc/cni or /var/lib/cni changed (diff above)" >&2
+        # The run cannot write there (overlays); something else on the
+        # machine did, at the same time, and the check cannot tell.
+        echo "FAIL - the machine's packages, /usr/lib/cni, /etc/cni or /var/lib/cni changed during the run (diff above; by this test, or by another process meanwhile)" >&2
         rc=1
     else
         echo "ok - the machine's own packages, /usr/lib/cni, /etc/cni and /var/lib/cni are as they were"
@@ -99,6 +104,7 @@ passed=0
 cids=()
 start=$(date +%s)
 become_host
+host_ip=172.31.254.1
 
 # Copy-on-write /usr, /etc and /var: dpkg, apt and podman write into
 # $tmp/overlay. Checked before any package is touched.
@@ -117,7 +123,7 @@ suffix=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
 net=cnisw-$suffix
 br=csw$suffix
 image=localhost/cnisw-busybox:$suffix
-prefix=10.89.$(free_octet)
+prefix=10.89.$(free_octet "")
 subnet=$prefix.0/24
 static_ip=$prefix.200
 static_mac=02:e2:$(od -An -N4 -tx1 /dev/urandom | sed 's/^ //; s/ /:/g')
@@ -277,7 +283,7 @@ serves() { # name port [when]
 gone() { # name id address port [markers=known]
     local name=$1 cid=$2 addr=$3 port=$4 markers=${5:-} left
     [ ! -e "/var/lib/cni/networks/$net/$addr" ] || fail "$name's reservation $addr is left"
-    left=$(find /var/lib/cni/networks/$net -type f -name "$addr" 2>/dev/null || true)
+    left=$(find "/var/lib/cni/networks/$net" -type f -name "$addr" 2>/dev/null || true)
     [ -z "$left" ] || fail "$name's address is left in host-local's store: $left"
     left=$(find /var/lib/cni/results -name "*$cid*" 2>/dev/null || true)
     [ -z "$left" ] || fail "$name's cached result is left: $left"
