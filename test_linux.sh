@@ -143,7 +143,7 @@ else
 fi
 
 # Release artifacts: the tarball, built twice (here, and from a copy of
-# the tree with an empty target directory: a full build, about 5 minutes
+# the tree with an empty target directory: a full build, 4.5 to 8 minutes
 # on 2 cores; RELEASE_CHECK=0 builds it once), and the Debian package
 # (Documentation/install.md).
 echo "== release tarball and Debian package"
