@@ -9,13 +9,20 @@
 # eth1, ... in lookup order), with a private result cache unless
 # CNI_CACHE_DIR is set. The namespace, its interfaces, addresses, rules,
 # reservations and cache entries are removed afterwards, also when the
-# command fails or the script is interrupted. Needs root.
+# command fails or the script is interrupted. Needs root: run by another
+# user it reruns itself with sudo.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
 [ $# -gt 0 ] || { echo "usage: priv-net-run.sh <command> [args...]" >&2; exit 2; }
-[ "$(id -u)" -eq 0 ] || { echo "priv-net-run: needs root" >&2; exit 1; }
+# Not root: the same command again through sudo, keeping the variables
+# this script reads (so `./scripts/priv-net-run.sh` works for root without
+# sudo and for a sudo user alike).
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "priv-net-run: needs root (and there is no sudo)" >&2; exit 1; }
+    exec sudo --preserve-env=NETCONFPATH,CNI_PATH,CNI_CACHE_DIR,CNITOOL "$0" "$@"
+fi
 
 : "${NETCONFPATH:=/etc/cni/net.d}"
 if ! compgen -G "$NETCONFPATH/*.conf*" >/dev/null && ! compgen -G "$NETCONFPATH/*.json" >/dev/null; then

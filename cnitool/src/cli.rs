@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -98,16 +98,24 @@ pub struct Validate {
 }
 
 /// Parse the command line; usage errors exit 1 (as upstream), `--help`
-/// and `--version` exit 0.
+/// and `--version` exit 0. `--version` gives the suite's version and
+/// commit (`cnitool v0.1.0 (Rust, commit 0123456789ab)`).
 pub fn parse() -> Result<Cli, ExitCode> {
-    Cli::try_parse().map_err(|e| {
-        let _ = e.print();
-        if e.use_stderr() {
-            ExitCode::FAILURE
-        } else {
-            ExitCode::SUCCESS
-        }
-    })
+    // clap takes a &'static str; this string lives as long as the process
+    // anyway.
+    let version: &'static str = Box::leak(pkg::release::describe().into_boxed_str());
+    Cli::command()
+        .version(version)
+        .try_get_matches()
+        .and_then(|matches| Cli::from_arg_matches(&matches))
+        .map_err(|e| {
+            let _ = e.print();
+            if e.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        })
 }
 
 /// A plugin call's time limit; `None` waits forever.

@@ -195,8 +195,8 @@ fn parse_cap_args(s: Option<&str>) -> Result<Map<String, Value>> {
 /// `NETCONFPATH` use, IPAM included).
 fn versions(cni: &CniConfig, env: &Env, plugins: &[String]) -> Result<()> {
     println!(
-        "cnitool {} (Rust), CNI spec {}",
-        env!("CARGO_PKG_VERSION"),
+        "cnitool {}, CNI spec {}",
+        pkg::release::describe(),
         libcni::Version::CURRENT
     );
     let names = if plugins.is_empty() {

@@ -17,6 +17,7 @@
 //! | [`master`] | the master of a link made on another interface (macvlan, ipvlan, vlan): `master`, `mtu`, `linkInContainer` | `netlink` |
 //! | [`iface`] | applying a result's addresses and routes to an interface | `netlink` |
 //! | [`files`] | bounded reads of regular files named by configuration | |
+//! | [`release`] | the suite's version and the commit it was built from | |
 //! | [`store`] | the host-local on-disk reservation store (Go-compatible) | `store` |
 //! | [`firewall`] | the netfilter model every firewall layout is written in, applied over nf_tables netlink or the iptables and nft tools; masquerade rules | `firewall` |
 //! | `skip` | whether a test that cannot run here skips or fails (`CNI_TESTS_REQUIRE_PRIV`) | tests, `testkit` |
@@ -69,6 +70,7 @@ pub mod master;
 #[cfg(feature = "netlink-transport")]
 pub mod netlink;
 pub mod ns;
+pub mod release;
 pub mod rollback;
 pub mod skel;
 #[cfg(any(test, feature = "testkit"))]

@@ -84,13 +84,10 @@ impl Plugin {
         }
     }
 
-    /// The one-line description printed when a human runs the binary.
+    /// The one-line description printed when a human runs the binary, in
+    /// Go's shape ("CNI bridge plugin v1.9.0") with the commit added.
     pub fn about(&self) -> String {
-        format!(
-            "CNI {} plugin {} (Rust)",
-            self.name,
-            env!("CARGO_PKG_VERSION")
-        )
+        format!("CNI {} plugin {}", self.name, crate::release::describe())
     }
 
     fn version_strings(&self) -> Vec<&'static str> {

@@ -569,7 +569,11 @@ fn plugin_since_keeps_that_version_and_later() {
         assert!(plugin.versions.iter().all(|v| *v >= oldest));
         assert_eq!(
             plugin.about(),
-            format!("CNI x plugin {} (Rust)", env!("CARGO_PKG_VERSION"))
+            format!(
+                "CNI x plugin v{} (Rust, commit {})",
+                env!("CARGO_PKG_VERSION"),
+                crate::release::COMMIT
+            )
         );
     }
 }

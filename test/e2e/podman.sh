@@ -66,27 +66,9 @@ fi
 # ---------------------------------------------------------------------------
 # Inner part: private mount namespace, a new network namespace as the host.
 
-# sysfs shows the network namespace of whoever mounted it: remount it so
-# /sys/class/net lists this namespace's links, as `ip netns exec` does.
-# The cgroup hierarchies below it (runc needs them) are carried over.
-cgroups=$(mktemp -d /tmp/cni-e2e-cgroup.XXXXXX)
-mount --rbind /sys/fs/cgroup "$cgroups"
-mount -t sysfs sysfs /sys
-mount --move "$cgroups" /sys/fs/cgroup
-rmdir "$cgroups"
-ip link set lo up
-# The fake host's "own address" (and its default route): one end of a veth
-# pair whose other end stays here too, so nothing leaves the namespace.
-ip link add e2e-host type veth peer name e2e-peer
-ip addr add 172.31.254.1/24 dev e2e-host
-ip -6 addr add fd00:e2e:feed::1/64 dev e2e-host nodad
-ip link set e2e-peer up
-ip link set e2e-host up
-ip route add default via 172.31.254.2 dev e2e-host
-ip -6 route add default via fd00:e2e:feed::2 dev e2e-host
-
-# Hosts the test talks to are its own; no proxy may be in the way.
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
+# shellcheck source=test/e2e/lib.sh
+. "$repo/test/e2e/lib.sh"
+become_host
 
 tmp=$(mktemp -d /tmp/cni-e2e.XXXXXX)
 log=$tmp/podman.log
@@ -109,22 +91,6 @@ forwarding_sysctls=(/proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv6/conf/all/fo
 forwarding_before=()
 for f in "${forwarding_sysctls[@]}"; do forwarding_before+=("$(cat "$f" 2>/dev/null || true)"); done
 
-# A /24 in 10.89.100.0-10.89.249.0 that no route or address on the host
-# uses (and not $1).
-free_octet() {
-    local candidate used
-    # Listed first: grep -q in a pipeline would fail it with SIGPIPE.
-    used=$(ip -4 route show table all; ip -4 addr show)
-    for _ in $(seq 1 50); do
-        candidate=$((100 + $(od -An -N1 -tu1 /dev/urandom) % 150))
-        if [ "$candidate" != "${1:-}" ] && ! grep -q "[ ]10\.89\.$candidate\.\|^10\.89\.$candidate\." <<<"$used"; then
-            echo "$candidate"
-            return
-        fi
-    done
-    echo "podman e2e: no free 10.89.x.0/24 subnet" >&2
-    return 1
-}
 octet=$(free_octet)
 prefix=10.89.$octet
 subnet=$prefix.0/24
@@ -139,20 +105,10 @@ br2=${br}b
 static_ip=$prefix.200
 static_mac=02:e2:$(od -An -N4 -tx1 /dev/urandom | sed 's/^ //; s/ /:/g')
 
-free_port() {
-    local port
-    while :; do
-        port=$((20000 + $(od -An -N2 -tu2 /dev/urandom) % 10000))
-        if [ -z "$(ss -Htan "( sport = :$port )")" ] && ! [[ " ${port1:-} ${port2:-} ${port3:-} " == *" $port "* ]]; then
-            echo "$port"
-            return
-        fi
-    done
-}
 port1=$(free_port)
-port2=$(free_port)
-port3=$(free_port)
-port4=$(free_port)
+port2=$(free_port "$port1")
+port3=$(free_port "$port1" "$port2")
+port4=$(free_port "$port1" "$port2" "$port3")
 
 # The host's own address: the one on the default route's device, else any
 # global IPv4 address.
@@ -169,51 +125,6 @@ host_ip6=$(ip -6 -o addr show ${host_dev:+dev "$host_dev"} scope global 2>/dev/n
 # Chains the CNI plugins share between networks and leave behind, like the
 # Go plugins do.
 shared_chains=" CNI-HOSTPORT-DNAT CNI-HOSTPORT-SETMARK CNI-HOSTPORT-MASQ CNI-FORWARD CNI-ADMIN CNI-FW-ATTACHMENTS "
-
-# --- reporting -------------------------------------------------------------
-
-ok() {
-    passed=$((passed + 1))
-    echo "ok $passed - $*"
-}
-
-fail() {
-    echo "FAIL - $*" >&2
-    exit 1
-}
-
-# Runs podman with its debug log (plugin errors are only there) appended to
-# $log, and a bound on its run time.
-pm() {
-    printf '\n### podman %s\n' "$*" >>"$log"
-    timeout 120 podman --log-level=debug "$@" 2>>"$log"
-}
-
-# Host-side HTTP client. busybox 1.35's wget crashes with -T, so timeout(1)
-# bounds it instead.
-fetch() {
-    timeout 5 busybox wget -q -O - "http://$1/"
-}
-
-# Repeats a command until it succeeds (a server that is still starting);
-# the last try shows its output.
-retry() {
-    local i out
-    for i in $(seq 1 50); do
-        if out=$("$@" 2>/dev/null); then
-            printf '%s\n' "$out"
-            return 0
-        fi
-        sleep 0.2
-    done
-    "$@"
-}
-
-expect_eq() {
-    local what=$1 got=$2 want=$3
-    [ "$got" = "$want" ] || fail "$what: got '$got', want '$want'"
-    ok "$what"
-}
 
 # --- the footprint: snapshots, leftovers and their removal -----------------
 
@@ -328,15 +239,7 @@ expect_eq "podman uses the CNI backend" "$(pm info --format '{{.Host.NetworkBack
 
 # --- image: busybox-static and its applets ---------------------------------
 
-rootfs=$tmp/rootfs
-mkdir -p "$rootfs"/{bin,etc,www,proc,sys,dev,tmp}
-cp "$(command -v busybox)" "$rootfs/bin/busybox"
-for applet in $(busybox --list); do
-    [ -e "$rootfs/bin/$applet" ] || ln -s busybox "$rootfs/bin/$applet"
-done
-echo 'root:x:0:0:root:/:/bin/sh' >"$rootfs/etc/passwd"
-echo 'root:x:0:' >"$rootfs/etc/group"
-tar -C "$rootfs" -cf - . | pm import - "$image" >/dev/null
+import_busybox_image "$image"
 ok "image $image imported from busybox-static"
 
 # --- network ---------------------------------------------------------------
