@@ -107,6 +107,59 @@ fn pci_nic_comes_back_after_the_netns_is_destroyed() {
     ip(&["link", "set", &nic.name, "down"]);
 }
 
+/// The netns destroyed while another process still holds it: the kernel
+/// keeps the NIC inside until that process exits. DEL waits its few
+/// seconds, releases the address, succeeds and marks the record; once the
+/// NIC is back in the root namespace (as `net1`), the next command of the
+/// plugin, here a GC, restores its name and removes the record.
+#[test]
+fn pci_nic_back_after_its_del_is_restored_by_the_next_command() {
+    require_root!();
+    require_kernel!("pci-nic");
+    let _nic = NIC.lock().unwrap_or_else(|e| e.into_inner());
+    let nic = test_nic().expect("the test NIC");
+    let dir = tempdir();
+    let conf = conf(dir.path(), "pciBusID", &nic.pci);
+    let ctr = TestNs::new("held");
+    let call = Call::new(plugin_path("host-device"), "ADD")
+        .cid("held")
+        .ifname("net1")
+        .netns(&ctr);
+    let a = Attachment::add(call, &conf);
+    let mut holder = ctr.cmd("sleep", &["600"]).spawn().expect("start sleep");
+    drop(ctr);
+    a.del();
+    assert!(root_link(&nic.name).is_none(), "the holder keeps the NIC");
+    assert!(
+        !dir.path().join("pcinet/10.85.0.2").exists(),
+        "address held"
+    );
+    let records = files_under(&dir.path().join("records"));
+    assert_eq!(records.len(), 1, "{records:?}");
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while root_link("net1").is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the kernel did not return the NIC"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut gc = conf.clone();
+    gc["cni.dev/valid-attachments"] = json!([]);
+    Call::new(plugin_path("host-device"), "GC")
+        .cid("")
+        .ifname("")
+        .run(&gc)
+        .expect_success();
+    let back = root_link(&nic.name).expect("the NIC under its own name");
+    assert_eq!(back.mac_string(), TEST_NIC_MAC);
+    assert_eq!(back.alias, "");
+    assert!(root_link("net1").is_none());
+    assert!(files_under(&dir.path().join("records")).is_empty());
+}
+
 /// The NIC moved and returned by hand (the kernel's move, without a netns
 /// to destroy), then a DEL whose netns still exists: by `pciBusID` as a
 /// device plugin's `runtimeConfig.deviceID`.

@@ -18,15 +18,17 @@ use pkg::types::{CniResult, Interface};
 use pkg::{Context, Error, Result, iface, ipam};
 
 use crate::config::HostDeviceConf;
-use crate::link;
 use crate::state::{self, Record};
 use crate::sysfs::{Sysfs, Target};
+use crate::{link, returned};
 
 /// The longest ADD waits for IPv6 DAD.
 const DAD_LIMIT: Duration = Duration::from_secs(5);
 
 pub fn add(args: &CmdArgs) -> Result<CniResult> {
     let conf = HostDeviceConf::load(args)?;
+    // a device back late from an earlier container may be the one selected
+    returned::restore(&conf.data_dir);
     if !conf.layer3 && args.version.family() == ResultShape::Legacy {
         // skel would fail converting the result, after the device moved.
         return Err(Error::invalid_config(

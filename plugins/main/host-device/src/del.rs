@@ -19,10 +19,13 @@ use pkg::skel::CmdArgs;
 use pkg::{Error, Result, ipam};
 
 use crate::config::data_dir;
-use crate::link;
 use crate::state::{self, Record};
+use crate::{link, returned};
 
 pub fn del(args: &CmdArgs) -> Result<()> {
+    if let Ok(dir) = data_dir(args) {
+        returned::restore(&dir);
+    }
     let ipam = args
         .conf
         .ipam_type()
@@ -65,12 +68,22 @@ fn device_home(args: &CmdArgs) -> Result<()> {
         Duration::ZERO
     };
     let found = returned(&rec, wait)?;
-    // With CNI_NETNS empty the device may still be in a live container:
-    // its record stays for the DEL that names the netns.
-    if found || !matches!(netns, Netns::Unknown) {
-        state::remove(&path)?;
+    match netns {
+        _ if found => state::remove(&path),
+        // the device may still be in a live container: its record stays
+        // for the DEL that names the netns
+        Netns::Unknown => Ok(()),
+        // something still holds the destroyed netns; the kernel returns
+        // the device when it lets go, and a later command restores it
+        Netns::Gone if rec.physical => state::write(
+            &path,
+            &Record {
+                deleted: true,
+                ..rec
+            },
+        ),
+        _ => state::remove(&path),
     }
-    Ok(())
 }
 
 /// Where the container netns is.

@@ -11,6 +11,7 @@ mod check;
 pub mod config;
 mod del;
 mod link;
+mod returned;
 /// The record of a moved device's original name and MTU; public for the
 /// integration tests, which look at it.
 pub mod state;
@@ -24,9 +25,7 @@ use pkg::skel::Plugin;
 /// The plugin: its binary runs it with `pkg::skel::run`, and so does the
 /// multi-call binary for this name.
 pub const PLUGIN: Plugin = Plugin {
-    // The record of a moved device is removed by DEL, which needs no list:
-    // GC has only IPAM to collect.
-    gc: ipam::gc_if_configured,
+    gc: returned::gc,
     status: ipam::status_if_configured,
     ..Plugin::new("host-device", add::add, del::del, check::check)
 };

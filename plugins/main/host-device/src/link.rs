@@ -168,5 +168,6 @@ pub fn original_name(link: &Link, rec: Option<&Record>) -> Option<Record> {
         mtu: 0,
         up: false,
         physical: false,
+        deleted: false,
     })
 }

@@ -30,6 +30,10 @@ pub struct Record {
     /// ...): the kernel returns it to the root namespace when its netns
     /// is destroyed, where a virtual one is deleted.
     pub physical: bool,
+    /// DEL ran but the device had not come back from the destroyed netns
+    /// (something else still held it): the record stays until a later
+    /// command finds the device on the host (`returned::restore`).
+    pub deleted: bool,
 }
 
 impl Record {
@@ -40,6 +44,7 @@ impl Record {
             mtu: link.mtu,
             up: link.is_up(),
             physical: link.kind.is_none(),
+            deleted: false,
         }
     }
 
@@ -136,6 +141,19 @@ pub fn remove(path: &Path) -> Result<()> {
     }
 }
 
+/// Every record in `data_dir`, with its path; unreadable ones left out.
+pub fn all(data_dir: &Path) -> Vec<(PathBuf, Record)> {
+    let Ok(entries) = fs::read_dir(data_dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .filter_map(|p| Some((p.clone(), read(&p).ok()??)))
+        .collect()
+}
+
 /// The record of another attachment (not `own`, a record path) that
 /// `link`, a device on the host, belongs to: one the kernel returned from
 /// a destroyed netns, whose DEL has not run yet. Its file name, and the
@@ -144,13 +162,10 @@ pub fn owner_of(data_dir: &Path, own: &Path, link: &Link) -> Option<(String, Rec
     if link.alias.is_empty() {
         return None;
     }
-    let entries = fs::read_dir(data_dir).ok()?;
-    entries
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p != own && p.extension().is_some_and(|x| x == "json"))
-        .find_map(|p| {
-            let r = read(&p).ok()??;
+    all(data_dir)
+        .into_iter()
+        .filter(|(p, r)| p != own && !r.deleted)
+        .find_map(|(p, r)| {
             let file = p.file_stem()?.to_string_lossy().into_owned();
             (r.is(link) && link.name != r.name).then_some((file, r))
         })
@@ -171,6 +186,7 @@ mod tests {
             mtu: 9000,
             up: true,
             physical: true,
+            deleted: false,
         };
         write(&p, &r).unwrap();
         assert_eq!(read(&p).unwrap(), Some(r.clone()));
