@@ -142,6 +142,17 @@ else
     test/e2e/podman.sh
 fi
 
+# scripts/docker-run.sh against a real Docker engine, in a scratch network
+# namespace that plays the host (see Documentation/e2e-docker.md).
+echo "== docker end to end"
+if [ "$(id -u)" -ne 0 ]; then
+    echo "skipped: needs root"
+elif [ "${DOCKER_E2E:-1}" = 0 ]; then
+    echo "skipped: DOCKER_E2E=0"
+else
+    test/e2e/docker.sh
+fi
+
 # The benchmark must run end to end; its figures are not checked (see
 # Documentation/performance.md).
 echo "== benchmark smoke run (cni-bench --quick)"
