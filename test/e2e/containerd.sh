@@ -268,15 +268,17 @@ read -r id1 ip1 pid1 < <(c run pod1 "$port1")
 case "$ip1" in "$subnet_prefix".*) ok "RunPodSandbox: pod1 has $ip1 (PodSandboxStatus)" ;;
 *) fail "pod1's address '$ip1' is not in $subnet_prefix.0/24" ;; esac
 in_pod() { local pid=$1; shift; nsenter -t "$pid" -n "$@"; }
-in_pod "$pid1" ip -4 -o addr show dev eth0 | grep -q " $ip1/24 " || fail "$ip1 is not on eth0 in pod1's netns"
+# Outputs are read whole before grep -q: an early exit of grep in a
+# pipeline would fail it with SIGPIPE.
+grep -q " $ip1/24 " <<<"$(in_pod "$pid1" ip -4 -o addr show dev eth0)" || fail "$ip1 is not on eth0 in pod1's netns"
 ok "$ip1 is on eth0 in pod1's netns"
-iptables-save -t nat | grep -q -- "--dport $port1 -j DNAT --to-destination $ip1:80" ||
+grep -q -- "--dport $port1 -j DNAT --to-destination $ip1:80" <<<"$(iptables-save -t nat)" ||
     fail "no DNAT rule for $port1 -> $ip1:80"
 ok "portmap: DNAT $port1 -> $ip1:80 on the node"
-tbfs=$(tc qdisc show | grep -c '^qdisc tbf')
-[ "$tbfs" = 2 ] || fail "want 2 tbf qdiscs (ingress on the veth, egress on the IFB), have: $(tc qdisc show)"
-tc qdisc show | grep -q '^qdisc tbf .* dev bwp.* rate 2Mbit' || fail "no 2Mbit tbf on an IFB: $(tc qdisc show)"
-tc qdisc show | grep -q '^qdisc tbf .* dev veth.* rate 1Mbit' || fail "no 1Mbit tbf on the veth: $(tc qdisc show)"
+qdiscs=$(tc qdisc show)
+[ "$(grep -c '^qdisc tbf' <<<"$qdiscs")" = 2 ] || fail "want 2 tbf qdiscs (ingress on the veth, egress on the IFB), have: $qdiscs"
+grep -q '^qdisc tbf .* dev bwp.* rate 2Mbit' <<<"$qdiscs" || fail "no 2Mbit tbf on an IFB: $qdiscs"
+grep -q '^qdisc tbf .* dev veth.* rate 1Mbit' <<<"$qdiscs" || fail "no 1Mbit tbf on the veth: $qdiscs"
 ok "bandwidth: tbf 1Mbit on the host veth, 2Mbit on the IFB (containerd's burst 4294967295)"
 
 read -r id2 ip2 pid2 < <(c run pod2 "$port2")
@@ -286,7 +288,8 @@ ok "pod1 ($ip1) and pod2 ($ip2) ping each other"
 
 mkdir -p "$tmp/www"
 echo pod1 >"$tmp/www/index.html"
-in_pod "$pid1" busybox httpd -f -p 80 -h "$tmp/www" &
+# nsenter execs httpd: $! is the server itself.
+nsenter -t "$pid1" -n busybox httpd -f -p 80 -h "$tmp/www" &
 httpd_pid=$!
 got=
 for _ in $(seq 1 50); do

@@ -224,7 +224,8 @@ done
 ok "a running container's veth is on $bridge"
 long_ip=$(find "$reservations_dir" -maxdepth 1 -type f -name '10.22.*' -printf '%f\n')
 [ -n "$long_ip" ] || fail "host-local holds no address for the running container"
-nat_rules | grep -qF "$long_ip" || fail "no masquerade rule for $long_ip: $(nat_rules)"
+# Read whole first: grep -q's early exit would fail the pipeline (SIGPIPE).
+grep -qF "$long_ip" <<<"$(nat_rules)" || fail "no masquerade rule for $long_ip: $(nat_rules)"
 ok "the bridge plugin masquerades $long_ip"
 busybox ping -c 1 -W 3 "$long_ip" >/dev/null || fail "the host cannot ping the container at $long_ip"
 ok "the host reaches the container at $long_ip"
