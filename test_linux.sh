@@ -24,6 +24,9 @@ command -v jq >/dev/null || missing+=(jq)
 command -v sysctl >/dev/null || missing+=(procps)
 for tool in unshare nsenter setsid; do command -v $tool >/dev/null || missing+=(util-linux); done
 [ -x /usr/lib/cni/host-local ] || missing+=(containernetworking-plugins)
+# The CRI client of the containerd end-to-end test (test/src/bin/cri.rs,
+# feature "cri") is generated from the CRI proto when it builds.
+command -v protoc >/dev/null || missing+=(protobuf-compiler)
 if [ ${#missing[@]} -gt 0 ]; then
     mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
     echo "installing: ${missing[*]}"
@@ -52,6 +55,7 @@ cargo fmt --all -- --check
 
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy -p integration --features cri --bin cri --locked -- -D warnings
 
 # The runtime side (libcni, cnitool) and pkg without features build
 # without the kernel side of pkg: no netlink, rtnetlink, futures or sha2 in
@@ -168,6 +172,29 @@ else
     CNI_DEB=$deb test/e2e/switch.sh
 fi
 rm -rf "$release_out"
+
+# containerd's CRI plugin runs pods on our plugins, driven by our CRI
+# client, in a scratch network namespace that plays the node (see
+# Documentation/e2e-containerd.md).
+echo "== containerd end to end"
+if [ "$(id -u)" -ne 0 ]; then
+    echo "skipped: needs root"
+elif [ "${CONTAINERD_E2E:-1}" = 0 ]; then
+    echo "skipped: CONTAINERD_E2E=0"
+else
+    test/e2e/containerd.sh
+fi
+
+# scripts/docker-run.sh against a real Docker engine, in a scratch network
+# namespace that plays the host (see Documentation/e2e-docker.md).
+echo "== docker end to end"
+if [ "$(id -u)" -ne 0 ]; then
+    echo "skipped: needs root"
+elif [ "${DOCKER_E2E:-1}" = 0 ]; then
+    echo "skipped: DOCKER_E2E=0"
+else
+    test/e2e/docker.sh
+fi
 
 # The benchmark must run end to end; its figures are not checked (see
 # Documentation/performance.md).

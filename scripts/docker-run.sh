@@ -18,10 +18,8 @@
 # CAP_ARGS, CNITOOL; DOCKER (the docker command, default docker) and
 # DOCKER_RUN_PLACEHOLDER (placeholder image, default busybox:latest).
 #
-# Not exercised against a Docker engine: the test machine has none.
-# test/tests/cnitool.rs runs this script with a stand-in `docker` ($DOCKER)
-# whose placeholder is a plain process in a new network namespace, which
-# covers the netns, ADD and DEL part.
+# test/e2e/docker.sh runs this script against a real Docker engine (Debian's
+# docker.io) with examples/net.d (Documentation/e2e-docker.md).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)

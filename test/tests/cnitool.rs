@@ -1,7 +1,8 @@
 //! cnitool (and through it libcni) run as a user would: against our plugins
 //! and Debian's Go plugins with the same conflists, against fake plugins
 //! for the error paths, against result caches written by Go's libcni, and
-//! through scripts/docker-run.sh and scripts/priv-net-run.sh.
+//! through scripts/priv-net-run.sh (scripts/docker-run.sh has its own end
+//! to end test with a real Docker engine: test/e2e/docker.sh).
 //!
 //! Configs, plugin directories and the result cache live in temporary
 //! directories; nothing here reads or writes /etc/cni or /var/lib/cni.
@@ -1001,113 +1002,6 @@ fn cnitool_drives_our_plugins_and_go_plugins_alike() {
             eprintln!("{version}: ours and Go's: {our_shape}");
         }
     }
-}
-
-/// A stand-in for `docker`: the "container" is a sleep in a new network
-/// namespace; `run --net=container:ID` runs the command in that namespace.
-fn fake_docker(dir: &Path) -> PathBuf {
-    let p = dir.join("docker");
-    let state = dir.join("docker-state");
-    std::fs::create_dir_all(&state).unwrap();
-    let script = format!(
-        r#"#!/bin/bash
-set -euo pipefail
-state={state}
-case "$1" in
-run)
-    shift
-    if [ "$1" = -d ]; then
-        id=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-        setsid unshare -n sleep 1000000 </dev/null >/dev/null 2>&1 &
-        pid=$!
-        # wait until the sleeper is in its own netns
-        for _ in $(seq 100); do
-            [ "$(readlink /proc/$pid/ns/net)" != "$(readlink /proc/self/ns/net)" ] && break
-            sleep 0.05
-        done
-        echo "$pid" > "$state/$id"
-        echo "$id"
-        exit 0
-    fi
-    net=
-    while [ $# -gt 0 ]; do
-        case "$1" in --net=container:*) net=${{1#--net=container:}} ;; -*) ;; *) break ;; esac
-        shift
-    done
-    shift
-    exec nsenter -t "$(cat "$state/$net")" -n -- "$@"
-    ;;
-inspect) cat "$state/${{!#}}" ;;
-rm) kill "$(cat "$state/${{!#}}")"; rm -f "$state/${{!#}}" ;;
-*) echo "fake docker: $1 unsupported" >&2; exit 1 ;;
-esac
-"#,
-        state = state.display()
-    );
-    write_executable(&p, &script);
-    p
-}
-
-fn script_env(cmd: &mut Command, t: &Tool) {
-    cmd.env("NETCONFPATH", &t.confdir)
-        .env("CNI_PATH", &t.cni_path)
-        .env("CNI_CACHE_DIR", &t.cache);
-}
-
-// scripts/docker-run.sh with a stand-in docker whose placeholder container
-// is a plain netns: the command sees the network, and the networks and the
-// placeholder are gone afterwards (no Docker engine on the test machine).
-#[test]
-fn docker_run_attaches_the_placeholder_netns() {
-    require_root!();
-    require_tools!("unshare", "nsenter", "setsid", "jq");
-    let host = TestNs::new("host");
-    let t = Tool::new(&bin_dir().display().to_string());
-    let data = t.tmp.path().join("ipam");
-    t.conf("10-cninet.conflist", &bridge_conf("1.0.0", &data, "cnidr0"));
-    t.conf(
-        "99-lo.conf",
-        &json!({"cniVersion": "1.0.0", "name": "lo", "type": "loopback"}),
-    );
-    let docker = fake_docker(t.tmp.path());
-    let mut cmd = host.cmd(
-        repo().join("scripts/docker-run.sh"),
-        &["--rm", "busybox", "ip", "-br", "addr"],
-    );
-    script_env(&mut cmd, &t);
-    cmd.env("DOCKER", &docker);
-    let out = cmd.output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "stdout: {stdout}\nstderr: {stderr}");
-    let eth0 = stdout
-        .lines()
-        .find(|l| l.starts_with("eth0"))
-        .unwrap_or_else(|| panic!("no eth0: {stdout}"));
-    assert!(eth0.contains("10.66.0."), "{eth0}");
-    assert!(
-        stdout
-            .lines()
-            .any(|l| l.starts_with("lo ") && l.contains("127.0.0.1/8")),
-        "{stdout}"
-    );
-    assert!(stderr.contains("cninet (eth0): [\"10.66.0."), "{stderr}");
-    // everything undone: cache entries, reservations, veths, the placeholder
-    assert!(t.cache_files().is_empty(), "{:?}", t.cache_files());
-    assert!(reservation_files(&data.join("cninet")).is_empty());
-    assert!(veths_in(&host).is_empty(), "{:?}", veths_in(&host));
-    assert!(files_under(&t.tmp.path().join("docker-state")).is_empty());
-
-    // the command's exit status comes back, the cleanup still runs
-    let mut cmd = host.cmd(
-        repo().join("scripts/docker-run.sh"),
-        &["busybox", "sh", "-c", "exit 3"],
-    );
-    script_env(&mut cmd, &t);
-    cmd.env("DOCKER", &docker);
-    assert_eq!(cmd.output().unwrap().status.code(), Some(3));
-    assert!(t.cache_files().is_empty());
-    assert!(veths_in(&host).is_empty());
 }
 
 // scripts/priv-net-run.sh goes through cnitool: every network is added and

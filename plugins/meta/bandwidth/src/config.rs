@@ -228,6 +228,19 @@ mod tests {
                 json!({"runtimeConfig": {"bandwidth": {}}}),
                 Limits::default(),
             ),
+            // containerd 1.6's CRI for the annotations 1M and 2M (captured
+            // by test/e2e/containerd.sh): its fixed burst, MaxUint32 bits
+            (
+                json!({"capabilities": {"bandwidth": true}, "cniVersion": "1.0.0",
+                    "name": "k8s-pod-network", "type": "bandwidth",
+                    "runtimeConfig": {"bandwidth": {"IngressRate": 1000000,
+                    "IngressBurst": 4294967295u64, "EgressRate": 2000000,
+                    "EgressBurst": 4294967295u64}}}),
+                Limits {
+                    ingress: s(1_000_000, 4_294_967_295),
+                    egress: s(2_000_000, 4_294_967_295),
+                },
+            ),
         ];
         for (conf, want) in cases {
             assert_eq!(load(conf.clone()).unwrap(), want, "{conf}");
