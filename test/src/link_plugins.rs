@@ -200,3 +200,23 @@ pub fn assert_add_refused_for_a_duplicate_address(
     assert!(msg.contains("DADFAILED"), "{msg}");
     assert_eq!(link_names(ctr), ["lo"]);
 }
+
+/// The result of a plugin that made one link, `link` (`eth0` in `ctr`),
+/// with one address from a range whose gateway is `gateway`, in `v`'s
+/// shape: 0.1.0 and 0.2.0 carry `ip4` and no interfaces; later versions
+/// list the link and point the address at it, with the gateway, and mark
+/// the address's `version` only before 1.0.0.
+pub fn assert_one_link_result(r: &Value, v: Version, link: &Link, ctr: &TestNs, gateway: &str) {
+    if matches!(v, Version::V0_1_0 | Version::V0_2_0) {
+        assert_eq!(r["ip4"]["gateway"], gateway);
+        assert!(r.get("interfaces").is_none());
+        return;
+    }
+    assert_eq!(
+        r["interfaces"],
+        json!([{"name": "eth0", "mac": link.mac_string(), "sandbox": ctr.path_str()}])
+    );
+    assert_eq!(r["ips"][0]["interface"], 0);
+    assert_eq!(r["ips"][0]["gateway"], gateway);
+    assert_eq!(r["ips"][0].get("version").is_some(), v < Version::V1_0_0);
+}

@@ -70,20 +70,7 @@ fn conformance_18_add_check_del_every_version() {
             "nothing new in the host"
         );
         assert_eq!(link_names(ctr), ["eth0", "lo"], "no temporary name left");
-        match v {
-            Version::V0_1_0 | Version::V0_2_0 => {
-                assert_eq!(r["ip4"]["gateway"], "10.83.0.1");
-                assert!(r.get("interfaces").is_none());
-            }
-            _ => {
-                assert_eq!(
-                    r["interfaces"],
-                    json!([{"name": "eth0", "mac": link.mac_string(), "sandbox": ctr.path_str()}])
-                );
-                assert_eq!(r["ips"][0]["interface"], 0);
-                assert_eq!(r["ips"][0].get("version").is_some(), v < Version::V1_0_0);
-            }
-        }
+        assert_one_link_result(r, v, &link, ctr, "10.83.0.1");
     });
     assert_eq!(link_names(&net.host), host_before);
 }
