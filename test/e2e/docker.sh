@@ -222,6 +222,12 @@ for _ in $(seq 1 100); do
 done
 [ -n "$(ip -o link show master "$bridge" type veth 2>/dev/null)" ] || fail "no veth on $bridge while a container runs: $(cat "$tmp/err")"
 ok "a running container's veth is on $bridge"
+# That veth is the placeholder's: wait for the user's container to run, so
+# that the SIGTERM below does not cut its creation (dockerd would finish it
+# after the client is gone, and the container would be left "Created").
+running() { [ "$("$docker" inspect -f '{{.State.Running}}' e2e-long 2>/dev/null)" = true ]; }
+for _ in $(seq 1 100); do running && break; sleep 0.1; done
+running || fail "container e2e-long does not run: $(cat "$tmp/err")"
 long_ip=$(find "$reservations_dir" -maxdepth 1 -type f -name '10.22.*' -printf '%f\n')
 [ -n "$long_ip" ] || fail "host-local holds no address for the running container"
 # Read whole first: grep -q's early exit would fail the pipeline (SIGPIPE).
