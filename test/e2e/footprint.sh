@@ -95,3 +95,37 @@ remove_nft() { # $1: nft_objects before
             if ! grep -q "^[a-z]* $fam $tab " "$tmp/nft-now"; then nft delete table "$fam" "$tab"; fi
         done
 }
+
+# What a run's cleanup removes after its containers: the bridges ($2...)
+# with their veths, the container netns files in $1 (a list),
+# the rules added since the snapshots in $tmp/before.*, and the forwarding
+# sysctls (forwarding_sysctls) put back to forwarding_before.
+remove_run_leftovers() { # $1: netns paths  $2...: bridges
+    local ns_list=$1 bridge veth ns i f
+    shift
+    for bridge in "$@"; do
+        if ip link show "$bridge" >/dev/null 2>&1; then
+            for veth in $(ip -o link show master "$bridge" 2>/dev/null | awk -F': ' '{sub(/@.*/, "", $2); print $2}'); do
+                ip link del "$veth"
+            done
+            ip link del "$bridge"
+        fi
+    done
+    for ns in $ns_list; do
+        if [ -e "$ns" ]; then
+            umount "$ns" 2>/dev/null
+            rm -f "$ns"
+        fi
+    done
+    if [ -f "$tmp/before.v4" ]; then
+        remove_iptables iptables "$tmp/before.v4"
+        remove_iptables ip6tables "$tmp/before.v6"
+        remove_nft "$tmp/before.nft"
+    fi
+    for i in "${!forwarding_sysctls[@]}"; do
+        f=${forwarding_sysctls[$i]}
+        if [ -n "${forwarding_before[$i]}" ] && [ "$(cat "$f")" != "${forwarding_before[$i]}" ]; then
+            echo "${forwarding_before[$i]}" >"$f"
+        fi
+    done
+}

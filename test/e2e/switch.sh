@@ -151,7 +151,7 @@ cleanup() {
         echo "--- podman debug log, the commands and their errors (whole log: /tmp/cni-switch-$suffix.log)" >&2
         grep -E '^### |level=(error|warning)|^Error' "$log" | tail -n 60 | cut -c1-600 >&2
     fi
-    local ctrs netns_paths veth ns
+    local ctrs netns_paths=
     ctrs=$(timeout 60 podman ps -aq 2>>"$log")
     if [ -n "$ctrs" ]; then
         # shellcheck disable=SC2086
@@ -159,29 +159,7 @@ cleanup() {
         timeout 60 podman rm -f -t 0 -a >/dev/null 2>>"$log"
     fi
     timeout 60 podman network rm -f "$net" >/dev/null 2>>"$log"
-    if ip link show "$br" >/dev/null 2>&1; then
-        for veth in $(ip -o link show master "$br" 2>/dev/null | awk -F': ' '{sub(/@.*/, "", $2); print $2}'); do
-            ip link del "$veth"
-        done
-        ip link del "$br"
-    fi
-    for ns in ${netns_paths:-}; do
-        if [ -e "$ns" ]; then
-            umount "$ns" 2>/dev/null
-            rm -f "$ns"
-        fi
-    done
-    if [ -f "$tmp/before.v4" ]; then
-        remove_iptables iptables "$tmp/before.v4"
-        remove_iptables ip6tables "$tmp/before.v6"
-        remove_nft "$tmp/before.nft"
-    fi
-    for i in "${!forwarding_sysctls[@]}"; do
-        f=${forwarding_sysctls[$i]}
-        if [ -n "${forwarding_before[$i]}" ] && [ "$(cat "$f")" != "${forwarding_before[$i]}" ]; then
-            echo "${forwarding_before[$i]}" >"$f"
-        fi
-    done
+    remove_run_leftovers "$netns_paths" "$br"
     for dir in /etc/cni/net.d /var/lib/containers /var/lib/cni /var /etc /usr; do umount -l "$dir" 2>/dev/null; done
     findmnt -rn -o TARGET | grep "^$tmp/" | sort -r | xargs -r -n1 umount -l 2>/dev/null
     rm -rf "$tmp"
