@@ -101,9 +101,10 @@ if [ "$multicall" = 1 ]; then
         ln -s cni-plugins "$bin/$name"
     done
 else
-    # cni-bench is built by bench/run.sh (it needs a profile with unwinding);
-    # the test crate's cri is a test tool (test/e2e/containerd.sh).
-    cargo build --release --locked "${target_args[@]}" --workspace --exclude bench --exclude cni-plugins \
+    # cni-bench and cni-floor are built by bench/run.sh (cni-bench needs a
+    # profile with unwinding); the test crate's cri is a test tool
+    # (test/e2e/containerd.sh).
+    cargo build --release --locked "${target_args[@]}" --workspace --exclude bench --exclude cni-floor --exclude cni-plugins \
         --exclude integration --bins
     rm -f "$bin/cni-plugins"
     for name in "${plugins[@]}"; do

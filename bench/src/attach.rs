@@ -20,7 +20,7 @@ use crate::testbed::{self, Container};
 use crate::{Res, interrupt};
 
 pub trait Attach: Sync {
-    /// "ours", "theirs" or "floor".
+    /// "ours", "theirs", "floor" (the true floor) or "ip-floor".
     fn label(&self) -> &str;
     fn add(&self, c: &Container) -> Res<Sample>;
     fn del(&self, c: &Container) -> Res<Sample>;

@@ -15,6 +15,10 @@ it creates and removes. Needs root.
 
   --ours DIR             our plugins (default: bin)
   --theirs DIR           the reference plugins (default: /usr/lib/cni)
+  --floor-bin FILE       the true floor's program, cni-floor (default: next
+                         to cni-bench; bench/run.sh builds it static with
+                         musl and passes it); without it the true floor is
+                         left out and the sections say so
   -n, --containers N     containers per sequential scenario (default 200)
   --reps R               repetitions of the sequential and churn scenarios,
                          fresh namespaces each time (default 3)
@@ -57,6 +61,7 @@ pub const SCENARIOS: [&str; 9] = [
 pub struct Options {
     pub ours: PathBuf,
     pub theirs: PathBuf,
+    pub floor_bin: Option<PathBuf>,
     pub containers: usize,
     pub reps: usize,
     pub only: Vec<String>,
@@ -85,6 +90,7 @@ impl Options {
         serde_json::json!({
             "ours": self.ours.display().to_string(),
             "theirs": self.theirs.display().to_string(),
+            "floor_bin": self.floor_bin.as_ref().map(|p| p.display().to_string()),
             "containers": self.containers,
             "reps": self.reps,
             "only": self.only,
@@ -124,6 +130,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Res<Option<Options>> {
             "--json" => raw.json = true,
             "--ours" => raw.ours = Some(PathBuf::from(value(&flag)?)),
             "--theirs" => raw.theirs = Some(PathBuf::from(value(&flag)?)),
+            "--floor-bin" => raw.floor_bin = Some(PathBuf::from(value(&flag)?)),
             "--only" => raw.only = Some(scenarios(&value(&flag)?)?),
             "-n" | "--containers" => raw.containers = Some(count(&flag, &value(&flag)?)?),
             "--reps" => raw.reps = Some(count(&flag, &value(&flag)?)?),
@@ -150,6 +157,7 @@ struct Raw {
     json: bool,
     ours: Option<PathBuf>,
     theirs: Option<PathBuf>,
+    floor_bin: Option<PathBuf>,
     only: Option<Vec<String>>,
     containers: Option<usize>,
     reps: Option<usize>,
@@ -176,6 +184,7 @@ impl Raw {
             theirs: self
                 .theirs
                 .unwrap_or_else(|| PathBuf::from(integration::GO_PLUGIN_DIR)),
+            floor_bin: self.floor_bin.or_else(default_floor_bin),
             containers: pick(self.containers, 200, 5),
             reps: pick(self.reps, 3, 1),
             only: self
@@ -227,6 +236,13 @@ impl Raw {
         }
         Ok(o)
     }
+}
+
+/// `cni-floor` next to the running `cni-bench`, when it is there.
+fn default_floor_bin() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let p = exe.parent()?.join("cni-floor");
+    p.is_file().then_some(p)
 }
 
 fn number(flag: &str, v: &str) -> Res<usize> {

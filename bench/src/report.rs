@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use crate::results::{Latency, Section};
 use crate::stats::{ratio, round};
 use crate::targets::Target;
+use crate::true_floor;
 
 pub struct Report {
     json: bool,
@@ -69,6 +70,11 @@ impl Report {
             if let Some(o) = ours.filter(|_| l.imp != "ours") {
                 v["wall_p50_vs_ours"] = json!(ratio(l.wall.p50, o.wall.p50).map(round));
                 v["cpu_p50_vs_ours"] = json!(ratio(l.cpu.p50, o.cpu.p50).map(round));
+            }
+            let floor = s.latency(&l.op, true_floor::LABEL);
+            if let Some(f) = floor.filter(|_| l.imp != true_floor::LABEL) {
+                v["wall_p50_vs_floor"] = json!(ratio(l.wall.p50, f.wall.p50).map(round));
+                v["cpu_p50_vs_floor"] = json!(ratio(l.cpu.p50, f.cpu.p50).map(round));
             }
             self.line(v);
         }
@@ -132,10 +138,16 @@ fn section_text(s: &Section) -> String {
         t.push_str(&format!("   note: {n}\n"));
     }
     if !s.latencies.is_empty() {
-        let rows: Vec<[String; 11]> = s
+        let rows: Vec<[String; 13]> = s
             .latencies
             .iter()
-            .map(|l| latency_row(l, s.latency(&l.op, "ours")))
+            .map(|l| {
+                latency_row(
+                    l,
+                    s.latency(&l.op, "ours"),
+                    s.latency(&l.op, true_floor::LABEL),
+                )
+            })
             .collect();
         t.push_str(&table(
             &[
@@ -150,6 +162,8 @@ fn section_text(s: &Section) -> String {
                 "rss p50",
                 "x/ours wall",
                 "x/ours cpu",
+                "x/floor wall",
+                "x/floor cpu",
             ],
             &rows,
         ));
@@ -187,10 +201,12 @@ fn section_text(s: &Section) -> String {
     t
 }
 
-fn latency_row(l: &Latency, ours: Option<&Latency>) -> [String; 11] {
-    let vs = |a: f64, b: Option<f64>| match (l.imp.as_str(), b.and_then(|b| ratio(a, b))) {
-        ("ours", _) | (_, None) => String::new(),
-        (_, Some(r)) => format!("{r:.2}x"),
+/// One latency line, with its p50s over ours' and over the true floor's
+/// (blank on the line they are relative to, or when it is absent).
+fn latency_row(l: &Latency, ours: Option<&Latency>, floor: Option<&Latency>) -> [String; 13] {
+    let vs = |base: &str, a: f64, b: Option<f64>| match b.and_then(|b| ratio(a, b)) {
+        Some(r) if l.imp != base => format!("{r:.2}x"),
+        _ => String::new(),
     };
     [
         l.op.clone(),
@@ -202,8 +218,10 @@ fn latency_row(l: &Latency, ours: Option<&Latency>) -> [String; 11] {
         format!("{:.2}", l.cpu.p50),
         format!("{:.2}", l.cpu.p95),
         format!("{:.1}M", l.rss_kb.p50 / 1024.0),
-        vs(l.wall.p50, ours.map(|o| o.wall.p50)),
-        vs(l.cpu.p50, ours.map(|o| o.cpu.p50)),
+        vs("ours", l.wall.p50, ours.map(|o| o.wall.p50)),
+        vs("ours", l.cpu.p50, ours.map(|o| o.cpu.p50)),
+        vs(true_floor::LABEL, l.wall.p50, floor.map(|f| f.wall.p50)),
+        vs(true_floor::LABEL, l.cpu.p50, floor.map(|f| f.cpu.p50)),
     ]
 }
 

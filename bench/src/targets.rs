@@ -4,10 +4,12 @@
 
 use serde_json::{Value, json};
 
+use crate::floor;
 use crate::options::Options;
 use crate::results::Results;
 use crate::scenarios::{churn, host_local, scale, size, tuning_sysctls};
 use crate::stats::ratio;
+use crate::true_floor;
 
 pub struct Target {
     pub what: String,
@@ -91,14 +93,32 @@ pub fn evaluate(r: &Results, o: &Options) -> Vec<Target> {
     );
     if let (Some(a), Some(f)) = (
         wall("bridge/off", "ADD", "ours"),
-        wall("bridge/off", "ADD", "floor"),
+        wall("bridge/off", "ADD", floor::LABEL),
     ) {
-        add.ours = format!("{} (floor {})", ms(a), ms(f));
+        add.ours = format!("{} (ip-floor {})", ms(a), ms(f));
         add.met = add.met.map(|m| m && a <= f);
     } else {
         add.met = None;
     }
     out.push(add);
+
+    let mut tf = Target::new(
+        "bridge+host-local ADD p50 vs the true floor",
+        "-",
+        "<= 1.3x (ours/floor)",
+    );
+    if let (Some(a), Some(f)) = (
+        wall("bridge/off", "ADD", "ours"),
+        wall("bridge/off", "ADD", true_floor::LABEL),
+    ) {
+        tf.ours = format!("{} (floor {})", ms(a), ms(f));
+        tf.ratio = ratio(a, f);
+        tf.met = tf.ratio.map(|x| x <= 1.3);
+        if let Some(b) = wall("bridge/off", "ADD", "theirs") {
+            tf.theirs = ms(b);
+        }
+    }
+    out.push(tf);
 
     for (backend, id) in [
         ("iptables", "bridge/iptables"),
@@ -121,9 +141,9 @@ pub fn evaluate(r: &Results, o: &Options) -> Vec<Target> {
     );
     if let (Some(a), Some(f)) = (
         wall("bridge/off", "DEL", "ours"),
-        wall("bridge/off", "DEL", "floor"),
+        wall("bridge/off", "DEL", floor::LABEL),
     ) {
-        del.ours = format!("{} (floor {})", ms(a), ms(f));
+        del.ours = format!("{} (ip-floor {})", ms(a), ms(f));
         del.ratio = ratio(a, f);
         del.met = del.ratio.map(|x| x <= 1.1);
         if let Some(b) = wall("bridge/off", "DEL", "theirs") {
@@ -173,8 +193,8 @@ pub fn evaluate(r: &Results, o: &Options) -> Vec<Target> {
             Some(format!("{} -> {} ({:.2}x)", ms(s), ms(l), ratio(l, s)?))
         };
         if let (Some(a), Some(b)) = (fmt("ours"), fmt("theirs")) {
-            t.ours = match fmt("floor") {
-                Some(f) => format!("{a}; floor {f}"),
+            t.ours = match fmt(floor::LABEL) {
+                Some(f) => format!("{a}; ip-floor {f}"),
                 None => a,
             };
             t.theirs = b;
@@ -182,6 +202,25 @@ pub fn evaluate(r: &Results, o: &Options) -> Vec<Target> {
             t.met = t.ratio.map(|x| x <= 1.2);
         }
         out.push(t);
+
+        let mut g = Target::new(
+            format!(
+                "{op} growth {} -> {} attached vs the true floor's",
+                o.scale_small, o.scale_large
+            ),
+            "-",
+            "<= 1.2x (ours' growth / floor's growth)",
+        );
+        let grown = |imp: &str| r.scalar(scale::ID, growth, imp);
+        if let (Some(a), Some(f)) = (grown("ours"), grown(true_floor::LABEL)) {
+            g.ours = format!("{a:.2}x (floor {f:.2}x)");
+            if let Some(b) = grown("theirs") {
+                g.theirs = format!("{b:.2}x");
+            }
+            g.ratio = ratio(a, f);
+            g.met = g.ratio.map(|x| x <= 1.2);
+        }
+        out.push(g);
     }
 
     let mut hl = Target::new(

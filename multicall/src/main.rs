@@ -47,6 +47,9 @@ fn names() -> String {
 }
 
 fn main() {
+    // An IPAM plugin on CNI_PATH that is this file (or this build's) runs
+    // in-process.
+    pkg::builtin::offer(PLUGINS, true);
     let mut args = std::env::args_os();
     let argv0 = args.next().unwrap_or_default();
     let name = Path::new(&argv0).file_name().unwrap_or_default().to_owned();

@@ -155,7 +155,12 @@ impl Started<'_> {
 
 /// The error of a failed plugin: its own error object when it printed one,
 /// otherwise a description of how it died (see [`Exec::delegated`]).
-fn plugin_failure(status: &ExitStatus, stdout: &[u8], stderr: &[u8], delegated: bool) -> Error {
+pub(crate) fn plugin_failure(
+    status: &ExitStatus,
+    stdout: &[u8],
+    stderr: &[u8],
+    delegated: bool,
+) -> Error {
     let exit = describe_status(status);
     let died = |msg: String| {
         if delegated {

@@ -1,14 +1,23 @@
 //! IPAM delegation (Documentation/spec-notes.md §6): run `ipam.type` from `CNI_PATH` with the
-//! caller's exact stdin and environment, only `CNI_COMMAND` changed.
+//! caller's exact stdin and environment, only `CNI_COMMAND` changed. When
+//! the program found there is this very build's own IPAM plugin
+//! ([`crate::builtin`]), it runs in-process on a thread with the same
+//! stdin and environment, and its output and exit status are read exactly
+//! as an exec'd plugin's would be.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
+use std::io::Write;
+use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
+use std::process::ExitStatus;
+use std::thread::JoinHandle;
 
 use serde_json::Value;
 
+use crate::builtin;
 use crate::error::{Error, Result};
 use crate::invoke::{self, Exec};
-use crate::skel::CmdArgs;
+use crate::skel::{self, CmdArgs, Plugin};
 use crate::types::CniResult;
 
 fn ipam_type(args: &CmdArgs) -> Result<&str> {
@@ -28,10 +37,55 @@ fn exec(args: &CmdArgs, command: &'static str) -> Result<Vec<u8>> {
     start(args, command)?.finish()
 }
 
+/// An exec'd IPAM plugin, or one running in-process on a thread.
+enum Started<'a> {
+    Exec(invoke::Started<'a>),
+    InProcess(JoinHandle<Result<Vec<u8>>>),
+}
+
+impl Started<'_> {
+    fn finish(self) -> Result<Vec<u8>> {
+        match self {
+            Started::Exec(s) => s.finish(),
+            Started::InProcess(t) => t
+                .join()
+                .unwrap_or_else(|_| Err(Error::internal("in-process ipam plugin panicked"))),
+        }
+    }
+}
+
+/// Run `plugin` as its own process would have run, through the same
+/// skeleton, and read the outcome as [`invoke`] reads a child's: stdout on
+/// success, else the error object it printed.
+fn run_in_process(
+    plugin: &'static Plugin,
+    env: Vec<(OsString, OsString)>,
+    stdin: Vec<u8>,
+) -> Result<Vec<u8>> {
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let status = skel::dispatch(
+        plugin,
+        skel::Io {
+            env,
+            stdin: &mut stdin.as_slice(),
+            stdout: &mut out,
+            stderr: &mut err,
+        },
+    );
+    if !err.is_empty() {
+        let _ = std::io::stderr().write_all(&err);
+    }
+    if status == 0 {
+        return Ok(out);
+    }
+    let status = ExitStatus::from_raw((status & 0xff) << 8);
+    Err(invoke::plugin_failure(&status, &out, &err, true))
+}
+
 /// An IPAM plugin started by [`start_add`] or [`start_del`], not yet
 /// waited for.
 pub struct Pending<'a> {
-    started: invoke::Started<'a>,
+    started: Started<'a>,
     ipam_type: String,
     command: &'static str,
 }
@@ -90,17 +144,24 @@ fn start<'a>(args: &'a CmdArgs, command: &'static str) -> Result<Pending<'a>> {
     let ipam_type = ipam_type(args)?;
     let plugin = invoke::find_in_path(ipam_type, &args.cni_path())?;
     let env = invoke::child_env(&args.env, &[("CNI_COMMAND", OsStr::new(command))]);
-    // No deadline of our own: the protocol has none, a DHCP lease may
-    // take long, and the runtime's deadline kills us and the delegate.
-    let started = invoke::start(&Exec {
-        plugin: &plugin,
-        env: &env,
-        stdin: &args.stdin,
-        timeout: None,
-        forward_stderr: true,
-        delegated: true,
-    })
-    .map_err(|e| failed(e, ipam_type, command))?;
+    let started = if let Some(p) = builtin::in_process(ipam_type, &plugin) {
+        let stdin = args.stdin.clone();
+        Started::InProcess(std::thread::spawn(move || run_in_process(p, env, stdin)))
+    } else {
+        // No deadline of our own: the protocol has none, a DHCP lease may
+        // take long, and the runtime's deadline kills us and the delegate.
+        Started::Exec(
+            invoke::start(&Exec {
+                plugin: &plugin,
+                env: &env,
+                stdin: &args.stdin,
+                timeout: None,
+                forward_stderr: true,
+                delegated: true,
+            })
+            .map_err(|e| failed(e, ipam_type, command))?,
+        )
+    };
     Ok(Pending {
         started,
         ipam_type: ipam_type.to_string(),

@@ -12,6 +12,7 @@
 //! | [`invoke`] | finding and executing plugins | |
 //! | [`child`] | a child process with piped stdio driven by poll(2), no helper threads | |
 //! | [`ipam`] | IPAM delegation | |
+//! | [`builtin`] | whether an IPAM plugin on `CNI_PATH` is this very build's, to run it in-process | |
 //! | [`rollback`] | undoing a failed ADD's changes in reverse, IPAM included | |
 //! | [`attach`] | one attachment being added, checked or deleted: the shared preambles of the interface-creating plugins (its DEL and GC also need `firewall`) | `netlink` |
 //! | [`master`] | the master of a link made on another interface (macvlan, ipvlan, vlan): `master`, `mtu`, `linkInContainer` | `netlink` |
@@ -56,6 +57,7 @@
 mod alloc;
 #[cfg(feature = "netlink")]
 pub mod attach;
+pub mod builtin;
 pub mod child;
 pub mod error;
 pub mod files;

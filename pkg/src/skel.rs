@@ -49,6 +49,9 @@ pub struct Plugin {
     pub check: fn(&CmdArgs) -> Result<()>,
     pub gc: fn(&CmdArgs) -> Result<()>,
     pub status: fn(&CmdArgs) -> Result<()>,
+    /// The build record an IPAM plugin carries in its binary, which lets a
+    /// plugin linking the same code run it in-process (`builtin`).
+    pub build: Option<&'static crate::builtin::Record>,
 }
 
 impl Plugin {
@@ -68,6 +71,7 @@ impl Plugin {
             check,
             gc: nothing,
             status: nothing,
+            build: None,
         }
     }
 

@@ -3,16 +3,17 @@
 //! implementation gets its own fake host, filled by itself (untimed) to
 //! S attached containers; then I probes, each an ADD and a DEL of one more
 //! container, interleaved between the implementations; then the hosts are
-//! filled up to L and the probes repeat. The iproute2 floor (`floor.rs`)
-//! runs alongside in a third fake host filled the same way, which shows how
-//! much of the growth is the kernel's own (a bridge with many ports floods
+//! filled up to L and the probes repeat. The true floor (`true_floor.rs`)
+//! and the iproute2 floor (`floor.rs`) run alongside, each in a fake host
+//! filled the same way, which shows how much of the growth is the kernel's
+//! own (a bridge with many ports floods
 //! every new port's IPv6 neighbour and multicast traffic to all of them).
 
 use std::collections::BTreeMap;
 
 use crate::Res;
 use crate::attach::{Attach, HostSetup, PluginAttach};
-use crate::floor::FloorAttach;
+use crate::floor::{self, FloorAttach};
 use crate::impls::{Impl, skip_reason};
 use crate::measure::Sample;
 use crate::netconf::{self, Masq};
@@ -21,6 +22,7 @@ use crate::results::{Latency, Section};
 use crate::scenarios::sequential::{WARM_INDEX, order};
 use crate::stats::ratio;
 use crate::testbed::{self, Container};
+use crate::true_floor::{self, TrueFloorAttach};
 
 pub const ID: &str = "scale";
 
@@ -47,13 +49,16 @@ pub fn run(ours: &Impl, theirs: &Impl, o: &Options) -> Section {
         return Section::skipped(ID, title, reason);
     }
     let mut sec = Section::new(ID, title);
+    if let Some(why) = true_floor::unavailable(o.floor_bin.as_deref()) {
+        sec.note(why);
+    }
     let mut samples = Samples::new();
     if let Err(e) = measure(ours, theirs, o, &mut samples) {
         sec.error = Some(e);
     }
     testbed::settle(o.settle);
     let levels = [o.scale_small, o.scale_large];
-    let labels = [ours.label, theirs.label, "floor"];
+    let labels = [ours.label, theirs.label, true_floor::LABEL, floor::LABEL];
     for level in levels {
         for op in [add_op(level), del_op(level)] {
             for label in labels {
@@ -94,6 +99,10 @@ fn measure(ours: &Impl, theirs: &Impl, o: &Options, samples: &mut Samples) -> Re
         a.add(&warm)?;
         a.del(&warm)?;
         attaches.push(Box::new(a));
+        probes.push(testbed::new_ns("bp")?);
+    }
+    if let Some(p) = o.floor_bin.as_deref().filter(|p| p.is_file()) {
+        attaches.push(Box::new(TrueFloorAttach::new(p)?));
         probes.push(testbed::new_ns("bp")?);
     }
     attaches.push(Box::new(FloorAttach::new()?));

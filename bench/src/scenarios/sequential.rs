@@ -1,4 +1,4 @@
-//! Scenario 1 (and the floor of scenario 2): sequential ADD of N containers,
+//! Scenario 1 (and the floors of scenario 2): sequential ADD of N containers,
 //! then DEL of each, for every implementation in the same run. Iteration i
 //! runs the implementations in a rotated order (ours, theirs / theirs,
 //! ours / ...) so that drifting machine load hits all of them alike. Each
@@ -20,6 +20,7 @@ use crate::netconf::{self, Masq};
 use crate::options::Options;
 use crate::results::{Latency, Section};
 use crate::testbed::{self, Container};
+use crate::true_floor::{self, TrueFloorAttach};
 
 /// The warm-up container's index (outside every range a scenario uses).
 pub const WARM_INDEX: usize = 59_999;
@@ -33,7 +34,8 @@ pub struct Variant {
     pub needs: &'static [&'static str],
     pub setup: HostSetup,
     pub conf: fn(&Path) -> Value,
-    /// Compare with the iproute2 floor as well.
+    /// Compare with the iproute2 floor as well (every bridge variant runs
+    /// the true floor).
     pub floor: bool,
     /// Container `lo` starts down (loopback's ADD has work to do).
     pub lo_down: bool,
@@ -134,6 +136,10 @@ pub fn run(v: &Variant, ours: &Impl, theirs: &Impl, o: &Options) -> Section {
         return Section::skipped(v.id, title, reason);
     }
     let mut sec = Section::new(v.id, title);
+    let true_floor = v.plugin == "bridge";
+    if true_floor && let Some(why) = true_floor::unavailable(o.floor_bin.as_deref()) {
+        sec.note(why);
+    }
     let mut got = Collected::default();
     for rep in 0..o.reps {
         if let Err(e) = one_rep(v, [ours, theirs], o, rep, &mut sec, &mut got) {
@@ -164,6 +170,11 @@ fn one_rep(
     let mut attaches: Vec<Box<dyn Attach>> = Vec::new();
     for imp in imps {
         attaches.push(Box::new(PluginAttach::new(imp, v.plugin, v.setup, v.conf)?));
+    }
+    if v.plugin == "bridge"
+        && let Some(p) = o.floor_bin.as_deref().filter(|p| p.is_file())
+    {
+        attaches.push(Box::new(TrueFloorAttach::new(p)?));
     }
     if v.floor {
         attaches.push(Box::new(FloorAttach::new()?));

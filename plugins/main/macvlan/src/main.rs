@@ -2,6 +2,13 @@
 //! directly inside the container under its final name, with addresses
 //! from IPAM or none (L2 mode). Documentation/macvlan.md.
 
+/// The IPAM plugins linked in, run in-process when `CNI_PATH` resolves to
+/// this very build's.
+#[cfg(feature = "ipam-in-process")]
+static IPAM: [&pkg::skel::Plugin; 2] = [&host_local::PLUGIN, &static_ipam::PLUGIN];
+
 fn main() {
+    #[cfg(feature = "ipam-in-process")]
+    pkg::builtin::offer(&IPAM, false);
     pkg::skel::run(&macvlan::PLUGIN)
 }

@@ -1,0 +1,120 @@
+//! cni-floor: what a bridge attachment costs the kernel, plus one exec.
+//! cni-bench runs it like a plugin (in the fake host, clean environment)
+//! and reports every plugin line against it.
+//!
+//! ```text
+//! cni-floor add <bridge> <host veth> <container netns path> <ifname> <addr/len> <gateway>
+//! cni-floor del <host veth>
+//! ```
+//!
+//! ADD sends the requests of bridge's ADD and no others: one RTM_NEWLINK
+//! creating the veth with its peer directly in the container's namespace,
+//! the host end enslaved to the bridge and up; then, on a socket opened in
+//! the container's namespace (by a thread, as the plugins do), the address,
+//! the link up and the default route, sent as one batch. DEL is one
+//! RTM_DELLINK of the host end (the peer goes with it). No IPAM, no
+//! sysctls, no firewall, no result, no reading back: only libc.
+
+mod nl;
+
+use std::ffi::CString;
+use std::net::Ipv4Addr;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use nl::{Msg, Socket};
+
+type Res<T> = Result<T, String>;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let done = match argv.as_slice() {
+        ["add", bridge, veth, netns, ifname, addr, gw] => {
+            add(bridge, veth, netns, ifname, addr, gw)
+        }
+        ["del", veth] => del(veth),
+        _ => {
+            Err("usage: cni-floor add BRIDGE VETH NETNS IFNAME ADDR/LEN GATEWAY | del VETH".into())
+        }
+    };
+    if let Err(e) = done {
+        eprintln!("cni-floor: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn ifindex(name: &str) -> Res<u32> {
+    let c = CString::new(name).map_err(|_| format!("bad interface name {name:?}"))?;
+    // SAFETY: `c` is a valid NUL-terminated string for the call's duration.
+    match unsafe { libc::if_nametoindex(c.as_ptr()) } {
+        0 => Err(format!(
+            "no interface {name}: {}",
+            std::io::Error::last_os_error()
+        )),
+        i => Ok(i),
+    }
+}
+
+fn add(bridge: &str, veth: &str, netns: &str, ifname: &str, addr: &str, gw: &str) -> Res<()> {
+    let (ip, len) = addr
+        .split_once('/')
+        .ok_or_else(|| format!("address {addr} has no prefix length"))?;
+    let ip: Ipv4Addr = ip.parse().map_err(|_| format!("bad address {addr}"))?;
+    let len: u8 = len
+        .parse()
+        .map_err(|_| format!("bad prefix length in {addr}"))?;
+    let gw: Ipv4Addr = gw.parse().map_err(|_| format!("bad gateway {gw}"))?;
+    let ns: OwnedFd = std::fs::File::open(netns)
+        .map_err(|e| format!("open {netns}: {e}"))?
+        .into();
+    let master = ifindex(bridge)?;
+
+    let host = Socket::open()?;
+    let mut m = Msg::new(libc::RTM_NEWLINK, libc::NLM_F_CREATE | libc::NLM_F_EXCL);
+    m.ifinfo(0, libc::IFF_UP as u32);
+    m.attr_str(libc::IFLA_IFNAME, veth);
+    m.attr_u32(libc::IFLA_MASTER, master);
+    let info = m.nest(libc::IFLA_LINKINFO);
+    m.attr_str(libc::IFLA_INFO_KIND, "veth");
+    let data = m.nest(libc::IFLA_INFO_DATA);
+    let peer = m.nest(nl::VETH_INFO_PEER);
+    m.ifinfo(0, 0);
+    m.attr_str(libc::IFLA_IFNAME, ifname);
+    m.attr_u32(libc::IFLA_NET_NS_FD, ns.as_raw_fd() as u32);
+    m.end(peer);
+    m.end(data);
+    m.end(info);
+    host.request(&[m])
+        .map_err(|e| format!("create veth {veth}: {e}"))?;
+
+    let ifname = ifname.to_string();
+    let inside = std::thread::spawn(move || -> Res<()> {
+        nl::enter(&ns)?;
+        let ctr = Socket::open()?;
+        let index = ifindex(&ifname)?;
+        let mut a = Msg::new(libc::RTM_NEWADDR, libc::NLM_F_CREATE | libc::NLM_F_EXCL);
+        a.ifaddr(len, index);
+        a.attr(libc::IFA_LOCAL, &ip.octets());
+        a.attr(libc::IFA_ADDRESS, &ip.octets());
+        let mut up = Msg::new(libc::RTM_NEWLINK, 0);
+        up.ifinfo(index as i32, libc::IFF_UP as u32);
+        let mut r = Msg::new(libc::RTM_NEWROUTE, libc::NLM_F_CREATE | libc::NLM_F_EXCL);
+        r.rtmsg();
+        r.attr(libc::RTA_GATEWAY, &gw.octets());
+        r.attr_u32(libc::RTA_OIF, index);
+        ctr.request(&[a, up, r])
+            .map_err(|e| format!("configure {ifname}: {e}"))
+    });
+    inside
+        .join()
+        .map_err(|_| "the namespace thread panicked".to_string())?
+}
+
+fn del(veth: &str) -> Res<()> {
+    let host = Socket::open()?;
+    let mut m = Msg::new(libc::RTM_DELLINK, 0);
+    m.ifinfo(0, 0);
+    m.attr_str(libc::IFLA_IFNAME, veth);
+    host.request(&[m])
+        .map_err(|e| format!("delete {veth}: {e}"))
+}

@@ -1,0 +1,107 @@
+//! The true floor of a bridge attachment: `cni-floor` (crate
+//! `bench/floor`), one small static program exec'd like a plugin in its own
+//! fake host, which sends only the netlink requests of bridge's ADD (the
+//! veth with its peer created in the container, the host end enslaved and
+//! up; the container's address, link up, default route) or DEL (the host
+//! end). No IPAM, sysctls, firewall or result: the kernel's cost plus one
+//! exec. Every plugin line is reported against it (`x/floor`).
+//!
+//! Its fake host has the bridge up with the gateway address from the start,
+//! as a plugin's has after its first ADD.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use integration::{Netns, TestNs, enter_on_exec};
+
+use crate::attach::Attach;
+use crate::measure::{self, Sample};
+use crate::netconf;
+use crate::testbed::{self, Container};
+use crate::{Res, interrupt};
+
+pub const LABEL: &str = "floor";
+
+pub struct TrueFloorAttach {
+    program: PathBuf,
+    /// Kept for its lifetime: the namespace goes when the floor does.
+    _host: TestNs,
+    host_netns: Netns,
+}
+
+impl TrueFloorAttach {
+    pub fn new(program: &Path) -> Res<TrueFloorAttach> {
+        let host = testbed::new_ns("bt")?;
+        let br = netconf::BRIDGE;
+        testbed::ip(&host, &["link", "add", br, "type", "bridge"])?;
+        let gw = format!("{}/{}", netconf::GATEWAY, netconf::PREFIX_LEN);
+        testbed::ip(&host, &["addr", "add", &gw, "dev", br])?;
+        testbed::ip(&host, &["link", "set", br, "up"])?;
+        let host_netns = Netns::open(&host.path)
+            .map_err(|e| format!("open {}: {}", host.path.display(), e.to_error()))?;
+        Ok(TrueFloorAttach {
+            program: program.to_path_buf(),
+            _host: host,
+            host_netns,
+        })
+    }
+
+    fn exec(&self, args: &[&str]) -> Res<Sample> {
+        interrupt::check()?;
+        let mut cmd = Command::new(&self.program);
+        cmd.env_clear().args(args);
+        enter_on_exec(&mut cmd, &self.host_netns);
+        let out = measure::run(&mut cmd, b"")?;
+        if !out.success() {
+            return Err(format!(
+                "{} {}: {}",
+                self.program.display(),
+                args.join(" "),
+                out.describe()
+            ));
+        }
+        Ok(out.sample)
+    }
+}
+
+fn veth(c: &Container) -> String {
+    format!("vt{:08x}", c.index)
+}
+
+impl Attach for TrueFloorAttach {
+    fn label(&self) -> &str {
+        LABEL
+    }
+
+    fn add(&self, c: &Container) -> Res<Sample> {
+        self.exec(&[
+            "add",
+            netconf::BRIDGE,
+            &veth(c),
+            &c.netns_path,
+            "eth0",
+            &netconf::floor_address(c.index),
+            netconf::GATEWAY,
+        ])
+    }
+
+    fn del(&self, c: &Container) -> Res<Sample> {
+        self.exec(&["del", &veth(c)])
+    }
+}
+
+/// Why the true floor cannot run, if it cannot: the section notes it and
+/// goes on without it.
+pub fn unavailable(program: Option<&Path>) -> Option<String> {
+    match program {
+        Some(p) if p.is_file() => None,
+        Some(p) => Some(format!(
+            "true floor left out: no program at {}",
+            p.display()
+        )),
+        None => Some(
+            "true floor left out: no cni-floor program (bench/run.sh builds it; see --floor-bin)"
+                .into(),
+        ),
+    }
+}
