@@ -253,15 +253,16 @@ pub fn run(plugin: &Plugin) -> ! {
     #[cfg(panic = "abort")]
     install_panic_hook();
     let stdin = std::io::stdin();
-    let stdout = std::io::stdout();
-    let stderr = std::io::stderr();
+    // stdout and stderr are not held locked for the whole run: an IPAM
+    // plugin running in-process on another thread (`ipam`) writes its
+    // warnings to stderr while this one waits for it.
     let code = dispatch(
         plugin,
         Io {
             env: std::env::vars_os().collect(),
             stdin: &mut stdin.lock(),
-            stdout: &mut stdout.lock(),
-            stderr: &mut stderr.lock(),
+            stdout: &mut std::io::stdout(),
+            stderr: &mut std::io::stderr(),
         },
     );
     std::process::exit(code)
