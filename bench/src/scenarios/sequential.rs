@@ -190,7 +190,8 @@ fn one_rep(
             warm.lo_down()?;
         }
         a.add(&warm)?;
-        if v.masq != Masq::Off {
+        // (the floors have no masquerade to look for)
+        if v.masq != Masq::Off && a.label() != true_floor::LABEL {
             used.push((a.label().to_string(), a.masq_backend_in_use()));
         }
         a.del(&warm)?;
