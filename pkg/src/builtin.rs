@@ -133,6 +133,32 @@ fn section(file: &File, name: &str) -> Option<Vec<u8>> {
 mod tests {
     use super::*;
 
+    fn add(_: &crate::skel::CmdArgs) -> crate::Result<crate::types::CniResult> {
+        Ok(Default::default())
+    }
+
+    fn nothing(_: &crate::skel::CmdArgs) -> crate::Result<()> {
+        Ok(())
+    }
+
+    static FAKE: [&Plugin; 1] = [&Plugin::new("fake-ipam", add, nothing, nothing)];
+
+    // The multi-call rule: the running executable found on CNI_PATH (here
+    // through a symlink) runs in-process; a copy of it, which carries no
+    // record, does not; nor does a name this binary does not offer.
+    #[test]
+    fn the_running_executable_runs_by_name() {
+        offer(&FAKE, true);
+        let d = tempfile::tempdir().unwrap();
+        let link = d.path().join("fake-ipam");
+        std::os::unix::fs::symlink(std::fs::read_link("/proc/self/exe").unwrap(), &link).unwrap();
+        assert!(in_process("fake-ipam", &link).is_some_and(|p| p.name == "fake-ipam"));
+        assert!(in_process("other", &link).is_none());
+        let copy = d.path().join("copy");
+        std::fs::copy(&link, &copy).unwrap();
+        assert!(in_process("fake-ipam", &copy).is_none());
+    }
+
     #[test]
     fn records_are_tagged_and_padded() {
         let r = record("host-local", "0123abcd");

@@ -85,6 +85,23 @@ pub fn run(ours: &Impl, theirs: &Impl, o: &Options) -> Section {
         "growth = p50 wall with {} attached / p50 wall with {} attached",
         o.scale_large, o.scale_small
     ));
+    // The figures table compares ours with theirs only: the floors' own
+    // growth goes in a note.
+    for label in [true_floor::LABEL, floor::LABEL] {
+        let grown: Vec<String> = ["ADD growth", "DEL growth"]
+            .iter()
+            .filter_map(|name| {
+                let x = sec
+                    .scalars
+                    .iter()
+                    .find(|x| x.name == *name && x.imp == label)?;
+                Some(format!("{name} {:.2}x", x.value))
+            })
+            .collect();
+        if !grown.is_empty() {
+            sec.note(format!("{label}: {}", grown.join(", ")));
+        }
+    }
     sec
 }
 
