@@ -20,8 +20,10 @@ ensure_rust() {
         return 1
     fi
     local url="https://static.rust-lang.org/rustup/dist/$(uname -m)-unknown-linux-gnu/rustup-init"
-    local init
-    init=$(mktemp) || return 1
+    local dir init
+    # rustup-init acts by the name it is run under.
+    dir=$(mktemp -d) || return 1
+    init=$dir/rustup-init
     echo "no Rust toolchain (cargo) found: installing rustup and the stable toolchain into ${CARGO_HOME:-$HOME/.cargo} (from $url; CNI_NO_RUST_INSTALL=1 refuses)" >&2
     if command -v curl >/dev/null; then
         curl --proto '=https' --tlsv1.2 -sSf -o "$init" "$url"
@@ -29,19 +31,19 @@ ensure_rust() {
         wget -q -O "$init" "$url"
     else
         echo "error: no Rust toolchain, and neither curl nor wget to fetch rustup: apt-get install curl, or install Rust from https://rustup.rs" >&2
-        rm -f "$init"
+        rm -rf "$dir"
         return 1
     fi || {
         echo "error: could not download $url: install Rust from https://rustup.rs" >&2
-        rm -f "$init"
+        rm -rf "$dir"
         return 1
     }
     chmod 0755 "$init"
     "$init" -y --quiet --profile minimal --default-toolchain stable >&2 || {
         echo "error: rustup-init failed: install Rust from https://rustup.rs" >&2
-        rm -f "$init"
+        rm -rf "$dir"
         return 1
     }
-    rm -f "$init"
+    rm -rf "$dir"
     export PATH="$home_bin:$PATH"
 }
