@@ -41,6 +41,10 @@ if [ ! -e /proc/sys/net/bridge ]; then
     echo "warning: br_netfilter is not loaded (modprobe br_netfilter): firewall.rs's same-bridge check cannot run" >&2
 fi
 
+# A machine without Rust gets it from rustup (scripts/ensure-rust.sh).
+. scripts/ensure-rust.sh
+ensure_rust
+
 # The plugins are shipped linked against musl when its Rust target is
 # there (build_linux.sh): test that build, not only the glibc fallback.
 musl="$(uname -m)-unknown-linux-musl"
