@@ -32,11 +32,12 @@ pub struct Sockets {
 }
 
 impl Sockets {
-    /// Sockets on `ifname` in `ns`, the link brought up first as Go does.
-    pub fn open(ns: &Netns, ifname: &str) -> Result<Sockets> {
+    /// Sockets on `ifname` in `ns`; for a new lease the link is brought
+    /// up first, as Go does (a renewal leaves it as it is).
+    pub fn open(ns: &Netns, ifname: &str, bring_up: bool) -> Result<Sockets> {
         let mut nl = Netlink::in_netns(ns)?;
         let link = nl.link_get(LinkId::Name(ifname))?;
-        if !link.is_up() {
+        if bring_up && !link.is_up() {
             nl.link_set_up(LinkId::Index(link.index))?;
         }
         let index = link.index;

@@ -2,6 +2,7 @@
 //! plugin makes of it. Each held lease has a thread of its own
 //! ([`super::maintain`]); the table is saved to the store on every change.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -102,7 +103,7 @@ impl Daemon {
         let ns = Netns::open(self.netns_path(&netns))?;
         wait_for_link(&ns, &key.ifname, self.settings.timeout)?;
         let client = Client {
-            socks: Sockets::open(&ns, &key.ifname)?,
+            socks: Sockets::open(&ns, &key.ifname, true)?,
             settings: self.settings,
             options: &options,
             client_id: &key.client_id(),
@@ -165,7 +166,7 @@ impl Daemon {
                 return;
             }
         };
-        let sent = Sockets::open(&ns, &key.ifname).and_then(|socks| {
+        let sent = Sockets::open(&ns, &key.ifname, false).and_then(|socks| {
             Client {
                 socks,
                 settings: self.settings,
@@ -215,8 +216,17 @@ impl Daemon {
         let daemon = Arc::clone(self);
         let shared = Arc::clone(&record);
         let thread = std::thread::spawn(move || {
-            let pause =
-                |d: Duration| !matches!(stopped.recv_timeout(d), Err(RecvTimeoutError::Timeout));
+            // Once asked to stop, every later pause says so too.
+            let asked = Cell::new(false);
+            let pause = |d: Duration| {
+                if !asked.get() {
+                    asked.set(!matches!(
+                        stopped.recv_timeout(d),
+                        Err(RecvTimeoutError::Timeout)
+                    ));
+                }
+                asked.get()
+            };
             super::maintain::run(&daemon, &shared, &pause);
         });
         let old = lock(&self.table).insert(

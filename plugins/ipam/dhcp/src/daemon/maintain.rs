@@ -99,7 +99,7 @@ pub fn run(daemon: &Arc<Daemon>, record: &Mutex<Record>, pause: &dyn Fn(Duration
             Step::Renew => true,
             Step::Rebind => false,
         };
-        let client = match Sockets::open(&ns, &key.ifname) {
+        let client = match Sockets::open(&ns, &key.ifname, false) {
             Ok(socks) => Client {
                 socks,
                 settings: daemon.settings,
