@@ -21,6 +21,8 @@ for tool in iptables ip6tables iptables-restore ip6tables-restore iptables-save;
 done
 command -v nft >/dev/null || missing+=(nftables)
 command -v jq >/dev/null || missing+=(jq)
+# The DHCP server test/tests/dhcp.rs runs the dhcp plugin against.
+command -v dnsmasq >/dev/null || [ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq-base)
 command -v sysctl >/dev/null || missing+=(procps)
 for tool in unshare nsenter setsid; do command -v $tool >/dev/null || missing+=(util-linux); done
 [ -x /usr/lib/cni/host-local ] || missing+=(containernetworking-plugins)
