@@ -58,6 +58,11 @@ for plugin in "$stage"/bin/*; do
     esac
 done
 install -m 0644 README.md "$root/usr/share/doc/$package/README.md"
+# dhcp's daemon units, where the Go package had its own (this one replaces
+# it): enabled by hand, `systemctl enable --now cni-dhcp.socket`.
+install -d -m 0755 "$root/lib/systemd/system"
+install -m 0644 plugins/ipam/dhcp/systemd/cni-dhcp.socket plugins/ipam/dhcp/systemd/cni-dhcp.service \
+    "$root/lib/systemd/system/"
 cat >"$root/usr/share/doc/$package/copyright" <<'EOF'
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: cni-plugins-rs
