@@ -612,3 +612,73 @@ fn the_lease_task_stops_when_the_interface_goes() {
     assert!(msg.contains("no longer maintained"), "{msg}");
     a.del();
 }
+
+#[test]
+fn daemon_flags_socket_group_pidfile_sigterm_and_socket_activation() {
+    require_root!();
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::process::CommandExt;
+    let lab = Lab::new(false);
+    let conf = lab.conf(Version::V1_1_0, json!({}));
+    let pidfile = lab.net.dir.path().join("dhcp.pid");
+    let pid = pidfile.display().to_string();
+    let mut d = Daemon::start(&lab, &["-socketgroup", "0", "-pidfile", &pid, "-broadcast"]);
+    let meta = fs::metadata(&lab.sock).unwrap();
+    assert_eq!((meta.permissions().mode() & 0o777, meta.gid()), (0o660, 0));
+    assert_eq!(
+        fs::read_to_string(&pidfile).unwrap(),
+        d.child.id().to_string()
+    );
+    lab.network_call("STATUS").run(&conf).expect_success();
+    let _ = kill(Pid::from_raw(d.child.id() as i32), Signal::SIGTERM);
+    assert!(d.child.wait().unwrap().success());
+    assert!(!lab.sock.exists() && !pidfile.exists());
+
+    // Go's flags it does not know, and durations it cannot read, stop it
+    for bad in [&["-nope"][..], &["-timeout", "ten"]] {
+        let mut args = vec!["daemon"];
+        args.extend_from_slice(bad);
+        let out = std::process::Command::new(plugin_path("dhcp"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+    }
+
+    // systemd's socket: LISTEN_FDS=1 and the socket as fd 3; -socketpath
+    // is then not bound
+    let activated = lab.net.dir.path().join("activated.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&activated).unwrap();
+    let fd = listener.as_raw_fd();
+    let mut cmd = std::process::Command::new(plugin_path("dhcp"));
+    cmd.args(["daemon", "-socketpath", &lab.sock.display().to_string()])
+        .args(["-statedir", &lab.state.display().to_string()])
+        .env("LISTEN_FDS", "1")
+        .stderr(fs::File::create(lab.net.dir.path().join("activated.log")).unwrap());
+    // SAFETY: dup2 and fcntl are async-signal-safe and touch only the
+    // child; dup2 onto itself would keep close-on-exec, so it is cleared.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(fd, 3) < 0 || libc::fcntl(3, libc::F_SETFD, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut via_systemd = lab.conf(Version::V1_1_0, json!({}));
+    via_systemd["ipam"]["daemonSocketPath"] = json!(activated);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while lab.network_call("STATUS").run(&via_systemd).code != 0 {
+        let log = fs::read_to_string(lab.net.dir.path().join("activated.log"));
+        assert!(
+            Instant::now() < deadline,
+            "no answer on the activated socket: {log:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!lab.sock.exists());
+    let _ = child.kill();
+    let _ = child.wait();
+}
