@@ -547,7 +547,7 @@ fn request_and_provide_options() {
     require_root!();
     require_tools!("dnsmasq");
     let (lab, server) = lab_with_server(false, &[]);
-    let _d = Daemon::start(&lab, &["-timeout", "2s"]);
+    let _d = Daemon::start(&lab, &["-timeout", "2s", "-broadcast"]);
     let ctr = TestNs::new("dctr");
     for (extra, needle) in [
         (
@@ -581,6 +581,8 @@ fn request_and_provide_options() {
         &conf,
     );
     assert_eq!(server.hostnames(), ["web-7"]);
+    let log = fs::read_to_string(lab.net.dir.path().join("dnsmasq-1.log")).unwrap();
+    assert!(log.contains("broadcast response"), "-broadcast: {log}");
     assert_eq!(
         a.result["routes"],
         json!([{"dst": "0.0.0.0/0", "gw": "10.66.0.1"}]),

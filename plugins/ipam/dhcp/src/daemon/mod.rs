@@ -16,6 +16,7 @@ pub mod maintain;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use nix::sys::signal::{SigSet, Signal};
 
@@ -103,7 +104,14 @@ fn serve(flags: &Flags) -> pkg::Result<()> {
     Ok(())
 }
 
+/// A client has this long to send its request.
+const REQUEST_WAIT: Duration = Duration::from_secs(30);
+
 fn answer(daemon: &Arc<Daemon>, mut stream: UnixStream) {
+    if let Err(e) = stream.set_read_timeout(Some(REQUEST_WAIT)) {
+        eprintln!("dhcp daemon: {e}");
+        return;
+    }
     let req: Request = match rpc::read_line(&mut stream) {
         Ok(Some(r)) => r,
         Ok(None) => return,
