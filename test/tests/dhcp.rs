@@ -684,3 +684,38 @@ fn daemon_flags_socket_group_pidfile_sigterm_and_socket_activation() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn an_expired_lease_sets_the_interface_down() {
+    require_root!();
+    require_tools!("dnsmasq");
+    let (lab, _server) = lab_with_server(false, &[]);
+    let mut d = Daemon::start(&lab, &["-timeout", "2s"]);
+    let ctr = TestNs::new("dctr");
+    let a = lab.add_main(&ctr, "expire", &lab.conf(Version::V1_1_0, json!({})));
+    assert!(is_up(&ctr, "eth0"));
+    // dnsmasq's shortest lease is two minutes: the stored lease is made
+    // older than that while the daemon is down, and the next one resumes it
+    d.kill(Signal::SIGKILL);
+    let stored = lab.state.join("leases.json");
+    let mut leases: Value = serde_json::from_str(&fs::read_to_string(&stored).unwrap()).unwrap();
+    let acquired = leases[0]["lease"]["acquired"].as_u64().unwrap();
+    leases[0]["lease"]["acquired"] = json!(acquired - 1000);
+    fs::write(&stored, leases.to_string()).unwrap();
+    let _d = Daemon::start(&lab, &["-timeout", "2s"]);
+    wait_for(
+        "the interface to go down",
+        &lab,
+        Duration::from_secs(5),
+        || !is_up(&ctr, "eth0"),
+    );
+    assert!(
+        lab.log()
+            .contains("lease expired, bringing interface eth0 down"),
+        "{}",
+        lab.log()
+    );
+    let (_, msg) = a.check().expect_spec_error();
+    assert!(msg.contains("no longer maintained"), "{msg}");
+    a.del();
+}
