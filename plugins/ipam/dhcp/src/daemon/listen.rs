@@ -7,7 +7,6 @@ use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
-use nix::sys::stat::{Mode, umask};
 use nix::unistd::{Gid, Group, chown};
 
 use pkg::{Error, Result};
@@ -44,21 +43,40 @@ pub fn listen(path: &Path, group: Option<&str>) -> Result<Listener> {
         }
     }
     remove_stale(path)?;
-    // Bound with no access for anyone but root from the first moment.
-    let old = umask(Mode::from_bits_truncate(0o177));
-    let bound = UnixListener::bind(path);
-    umask(old);
-    let listener = bound.map_err(|e| Error::io(format!("listen on {}", path.display()), e))?;
-    if let Some(g) = gid {
-        chown(path, None, Some(g))
-            .map_err(|e| Error::kernel(format!("chown {}", path.display()), e))?;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
-            .map_err(|e| Error::io(format!("chmod {}", path.display()), e))?;
+    // Bound aside, given its mode, then moved into place: the path the
+    // plugins dial never has another mode (and no process-wide umask is
+    // changed).
+    let aside = path.with_extension(format!("{}.tmp", std::process::id()));
+    let _ = std::fs::remove_file(&aside);
+    let listener = UnixListener::bind(&aside)
+        .map_err(|e| Error::io(format!("listen on {}", aside.display()), e))?;
+    let placed = restrict(&aside, gid).and_then(|()| {
+        std::fs::rename(&aside, path).map_err(|e| {
+            Error::io(
+                format!("rename {} to {}", aside.display(), path.display()),
+                e,
+            )
+        })
+    });
+    if let Err(e) = placed {
+        let _ = std::fs::remove_file(&aside);
+        return Err(e);
     }
     Ok(Listener {
         listener,
         bound: Some(path.to_path_buf()),
     })
+}
+
+/// 0600, or 0660 with group `gid`.
+fn restrict(path: &Path, gid: Option<Gid>) -> Result<()> {
+    if let Some(g) = gid {
+        chown(path, None, Some(g))
+            .map_err(|e| Error::kernel(format!("chown {}", path.display()), e))?;
+    }
+    let mode = if gid.is_some() { 0o660 } else { 0o600 };
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| Error::io(format!("chmod {}", path.display()), e))
 }
 
 /// The socket systemd passed, if it passed one to this process.
@@ -129,5 +147,45 @@ fn gid_of(group: &str) -> Result<Gid> {
             "-socketgroup takes a group name or number",
         )),
         Err(e) => Err(Error::kernel(format!("look up group {group:?}"), e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binds_root_only_and_replaces_only_stale_sockets() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run/dhcp.sock");
+        let first = listen(&path, None).unwrap();
+        let meta = std::fs::metadata(&path).unwrap();
+        assert!(meta.file_type().is_socket());
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        let dir_mode = std::fs::metadata(path.parent().unwrap())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(dir_mode & 0o777, 0o700);
+        let e = listen(&path, None).err().unwrap();
+        assert!(e.msg().contains("another DHCP daemon"), "{e}");
+        drop(first);
+        // the file of a daemon that is gone is taken over
+        let _second = listen(&path, None).unwrap();
+        let file = dir.path().join("plain");
+        std::fs::write(&file, b"").unwrap();
+        assert!(
+            listen(&file, None)
+                .err()
+                .unwrap()
+                .msg()
+                .contains("not a socket")
+        );
+        // nothing left aside
+        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["dhcp.sock"]);
     }
 }
