@@ -94,3 +94,65 @@ fn socket_path(ipam: &IpamRaw) -> PathBuf {
         PathBuf::from(&ipam.daemon_socket_path)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pkg::skel::{Command, NetnsArg};
+    use pkg::types::{NetConf, Version};
+    use serde_json::{Value, json};
+
+    fn args(ipam: Value) -> CmdArgs {
+        let config = json!({"cniVersion": "1.0.0", "name": "n", "type": "macvlan", "ipam": ipam});
+        CmdArgs {
+            command: Command::Add,
+            container_id: "c1".into(),
+            netns_path: String::new(),
+            netns: NetnsArg::Unset,
+            ifname: "eth0".into(),
+            args: "K8S_POD_NAME=p".into(),
+            path: String::new(),
+            conf: NetConf::from_value(&config).unwrap(),
+            stdin: config.to_string().into_bytes(),
+            config,
+            version: Version::V1_0_0,
+            env: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn loads_and_refuses() {
+        let c = DhcpConf::load(&args(json!({"type": "dhcp"}))).unwrap();
+        assert_eq!(c.socket_path, PathBuf::from(DEFAULT_SOCKET));
+        assert_eq!(c.priority, 0);
+        assert_eq!(c.options.request, crate::options::DEFAULT_REQUEST);
+        let c = DhcpConf::load(&args(json!({"type": "dhcp", "DaemonSocketPath": "/x.sock",
+            "priority": 7, "provide": [{"option": "host-name", "fromArg": "K8S_POD_NAME"}]})))
+        .unwrap();
+        assert_eq!((c.socket_path, c.priority), (PathBuf::from("/x.sock"), 7));
+        assert_eq!(c.options.provide, [(12, b"p".to_vec())]);
+        for (ipam, code) in [
+            (json!({"type": "dhcp", "priority": -1}), 7),
+            (json!({"type": "dhcp", "priority": "1"}), 6),
+            (json!({"type": "dhcp", "request": [{"option": "nope"}]}), 7),
+            (json!({"type": "dhcp", "provide": 5}), 6),
+        ] {
+            assert_eq!(
+                DhcpConf::load(&args(ipam.clone())).unwrap_err().code(),
+                code,
+                "{ipam}"
+            );
+        }
+        // DEL reads the socket alone: a bad option does not block it
+        let bad = args(
+            json!({"type": "dhcp", "daemonSocketPath": "/y.sock", "request": [{"option": "nope"}]}),
+        );
+        assert_eq!(
+            DhcpConf::socket_for_cleanup(&bad).unwrap(),
+            PathBuf::from("/y.sock")
+        );
+        let mut no_ipam = args(json!({}));
+        no_ipam.config = json!({"cniVersion": "1.0.0", "name": "n", "type": "dhcp"});
+        assert_eq!(DhcpConf::load(&no_ipam).unwrap_err().code(), 7);
+    }
+}
