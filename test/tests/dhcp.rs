@@ -719,3 +719,55 @@ fn an_expired_lease_sets_the_interface_down() {
     assert!(msg.contains("no longer maintained"), "{msg}");
     a.del();
 }
+
+#[test]
+fn hostprefix_prefixes_the_socket_and_every_netns_path() {
+    require_root!();
+    require_tools!("dnsmasq");
+    let (lab, server) = lab_with_server(false, &[]);
+    // the host's root as a daemon in a container sees it: here, links
+    // under a directory
+    let root = lab.net.dir.path().join("host-root");
+    let ctr = TestNs::new("dctr");
+    fs::create_dir_all(root.join("run/netns")).unwrap();
+    std::os::unix::fs::symlink(&ctr.path, root.join("run/netns").join(&ctr.name)).unwrap();
+    let prefix = root.display().to_string();
+    let log = fs::File::create(lab.net.dir.path().join("daemon.log")).unwrap();
+    let state = lab.state.display().to_string();
+    let mut child = std::process::Command::new(plugin_path("dhcp"))
+        .args([
+            "daemon",
+            "-hostprefix",
+            &prefix,
+            "-socketpath",
+            "/dhcp.sock",
+        ])
+        .args(["-statedir", &state, "-timeout", "2s"])
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let sock = root.join("dhcp.sock");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while UnixStream::connect(&sock).is_err() {
+        assert!(Instant::now() < deadline, "no socket: {}", lab.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let conf = lab.conf(Version::V1_1_0, json!({"daemonSocketPath": sock}));
+    let a = lab.add_main(&ctr, "prefixed", &conf);
+    assert!(
+        server.clients().contains(&client("prefixed")),
+        "{}",
+        lab.log()
+    );
+    a.del();
+    // a netns the prefix does not show is not found, under the prefix
+    let hidden = TestNs::new("dctr");
+    let (_, msg) = lab
+        .main_call("ADD", &hidden, "hidden")
+        .run(&conf)
+        .expect_spec_error();
+    let want = format!("{prefix}{}", hidden.path_str());
+    assert!(msg.contains(&want), "{msg}");
+    let _ = child.kill();
+    let _ = child.wait();
+}
