@@ -604,7 +604,7 @@ fn the_lease_task_stops_when_the_interface_goes() {
     a.check_ok();
     ctr.ip(&["link", "del", "eth0"]);
     // the task looks at its interface every 10 s
-    wait_for("the task to stop", &lab, Duration::from_secs(15), || {
+    wait_for("the task to stop", &lab, Duration::from_secs(25), || {
         lab.log().contains("interface eth0 no longer exists")
     });
     let (_, msg) = lab
