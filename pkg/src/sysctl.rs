@@ -5,11 +5,10 @@
 //! Interface names go into paths verbatim (`/proc/sys/net/ipv4/conf/eth0.100/...`):
 //! building the path from a dotted key would split a VLAN name in two.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fs;
 use std::io;
 use std::os::fd::OwnedFd;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
 use nix::fcntl::{OFlag, open, openat};
@@ -103,16 +102,25 @@ fn check_under_net(path: &Path, key: &str) -> Result<()> {
     Ok(())
 }
 
-/// A directory `/proc/sys/net/<dir>` this thread opened, and the namespace
-/// it was opened in.
-struct NetDir {
-    ns: (u64, u64),
-    name: String,
-    fd: OwnedFd,
+thread_local! {
+    /// Directories `/proc/sys/net/<dir>` this thread opened, by `<dir>`.
+    static NET_DIRS: RefCell<Vec<(String, OwnedFd)>> = const { RefCell::new(Vec::new()) };
+    /// Set by [`crate::ns::Netns::run`] on the thread it made, after
+    /// entering the namespace: that thread stays there until it exits.
+    static PINNED: Cell<bool> = const { Cell::new(false) };
 }
 
-thread_local! {
-    static NET_DIRS: RefCell<Vec<NetDir>> = const { RefCell::new(Vec::new()) };
+/// Marks the calling thread as one that no longer changes its network
+/// namespace (see [`open_file`]).
+pub(crate) fn pin_thread() {
+    PINNED.set(true);
+}
+
+/// Whether the calling thread stays in its network namespace: the main
+/// thread, which never enters another one (`Netns::run` spawns a thread
+/// for that), or a thread `Netns::run` made.
+fn pinned() -> bool {
+    PINNED.get() || nix::unistd::gettid() == nix::unistd::getpid()
 }
 
 /// Opens a sysctl file. Below `/proc/sys/net/<dir>` (`ipv4`, `ipv6`, ...)
@@ -122,8 +130,10 @@ thread_local! {
 /// and hash, and each lookup compares against every one of them under a
 /// global lock (half a millisecond with 1000 containers, three times per
 /// bridge ADD before). The entries below are the namespace's own. Lookups
-/// resolve against the calling thread's namespace, so a directory opened
-/// in another one is not used.
+/// resolve against the calling thread's namespace, so only threads that
+/// cannot have changed it since they opened the directory keep one
+/// ([`pinned`]); checking the namespace on every call would cost more
+/// than the lookup saves when there are few namespaces.
 fn open_file(path: &Path, flags: OFlag) -> io::Result<fs::File> {
     let flags = flags | OFlag::O_CLOEXEC;
     let mut below = path
@@ -138,25 +148,20 @@ fn open_file(path: &Path, flags: OFlag) -> io::Result<fs::File> {
         .map(|c| c.as_path())
         .filter(|r| !r.as_os_str().is_empty());
     if let (Some(dir), Some(rest)) = (dir, rest)
-        && let Ok(ns) = fs::metadata("/proc/thread-self/ns/net").map(|m| (m.dev(), m.ino()))
+        && pinned()
     {
         let opened = NET_DIRS.with_borrow_mut(|dirs| {
-            dirs.retain(|d| d.ns == ns);
-            if !dirs.iter().any(|d| d.name == dir) {
+            if !dirs.iter().any(|(name, _)| name == dir) {
                 let fd = open(
                     format!("{ROOT}/net/{dir}").as_str(),
                     OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
                     Mode::empty(),
                 )
                 .ok()?;
-                dirs.push(NetDir {
-                    ns,
-                    name: dir.to_string(),
-                    fd,
-                });
+                dirs.push((dir.to_string(), fd));
             }
-            let d = dirs.iter().find(|d| d.name == dir)?;
-            Some(openat(&d.fd, rest, flags, Mode::empty()))
+            let (_, fd) = dirs.iter().find(|(name, _)| name == dir)?;
+            Some(openat(fd, rest, flags, Mode::empty()))
         });
         if let Some(fd) = opened {
             return fd.map(fs::File::from).map_err(io::Error::from);
@@ -267,23 +272,30 @@ mod tests {
 
     #[test]
     fn reads_below_net_like_a_path() {
-        for key in [
+        let keys = [
             "/proc/sys/net/ipv4/ip_forward",
             "/proc/sys/net/core/somaxconn",
-        ] {
-            let want = fs::read_to_string(key).unwrap();
-            for _ in 0..2 {
-                assert_eq!(read(Path::new(key)).unwrap(), want.trim_end(), "{key}");
+        ];
+        let check = || {
+            for key in keys {
+                let want = fs::read_to_string(key).unwrap();
+                for _ in 0..2 {
+                    assert_eq!(read(Path::new(key)).unwrap(), want.trim_end(), "{key}");
+                }
             }
-        }
-        assert!(read(Path::new("/proc/sys/net/ipv4/no_such_sysctl")).is_err());
+            assert!(read(Path::new("/proc/sys/net/ipv4/no_such_sysctl")).is_err());
+            Ok(())
+        };
+        // A test thread resolves whole paths; a Netns::run thread keeps
+        // the directories.
+        check().unwrap();
+        crate::ns::Netns::current().unwrap().run(check).unwrap();
     }
 
-    /// A thread that moves to another namespace must not resolve through
-    /// the directory it opened in the first: a link only the first has is
-    /// missing in the second.
+    /// A thread that may change its namespace keeps no directory: after
+    /// a move, a link only the first namespace has is missing.
     #[test]
-    fn directories_follow_the_threads_namespace() {
+    fn unpinned_threads_follow_their_namespace() {
         let Some(link) = fs::read_dir("/proc/sys/net/ipv4/conf")
             .unwrap()
             .filter_map(|e| e.ok()?.file_name().into_string().ok())
@@ -293,6 +305,7 @@ mod tests {
         };
         let path = conf_path(Family::V4, &link, "forwarding").unwrap();
         std::thread::spawn(move || {
+            assert!(!pinned());
             assert!(read(&path).is_ok());
             if let Err(e) = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET) {
                 return crate::skip::because(format!("cannot unshare the network namespace: {e}"));
