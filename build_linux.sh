@@ -26,6 +26,9 @@ case "${1:-}" in
     ;;
 esac
 bin="${BIN_DIR:-bin}"
+# A machine without Rust gets it from rustup first (scripts/ensure-rust.sh).
+. scripts/ensure-rust.sh
+ensure_rust
 
 out="${CARGO_TARGET_DIR:-target}/release"
 target_args=()

@@ -21,6 +21,8 @@ for tool in iptables ip6tables iptables-restore ip6tables-restore iptables-save;
 done
 command -v nft >/dev/null || missing+=(nftables)
 command -v jq >/dev/null || missing+=(jq)
+# The DHCP server test/tests/dhcp.rs runs the dhcp plugin against.
+command -v dnsmasq >/dev/null || [ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq-base)
 command -v sysctl >/dev/null || missing+=(procps)
 for tool in unshare nsenter setsid; do command -v $tool >/dev/null || missing+=(util-linux); done
 [ -x /usr/lib/cni/host-local ] || missing+=(containernetworking-plugins)
@@ -40,6 +42,10 @@ fi
 if [ ! -e /proc/sys/net/bridge ]; then
     echo "warning: br_netfilter is not loaded (modprobe br_netfilter): firewall.rs's same-bridge check cannot run" >&2
 fi
+
+# A machine without Rust gets it from rustup (scripts/ensure-rust.sh).
+. scripts/ensure-rust.sh
+ensure_rust
 
 # The plugins are shipped linked against musl when its Rust target is
 # there (build_linux.sh): test that build, not only the glibc fallback.

@@ -10,10 +10,16 @@
 # depends on). `dpkg -i` of it over the Go package swaps the files in one
 # step. cnitool goes to /usr/bin.
 #
-# No maintainer scripts: installing, upgrading or removing the package
-# touches no network, container, cache or configuration, so running
-# containers are left alone (the next DEL of each is done by whichever
-# plugins are installed then; both suites read the same state).
+# Installing, upgrading or removing the package touches no container,
+# cache or configuration, so running containers are left alone (the next
+# DEL of each is done by whichever plugins are installed then; both suites
+# read the same state). The one maintainer script, postrm, runs when the
+# package is removed (also when apt removes it for Go's package): it
+# deletes the attachment markers that our firewall and portmap plugins add
+# beside Go's rules (the chains CNI-FW-ATTACHMENTS in iptables' and
+# ip6tables' filter table, and `attachments` in nftables' ip and ip6
+# cni_hostport tables). Nothing jumps to them and Go never reads them, so
+# once Go's plugins are installed they would only be left behind.
 #
 # Needs dpkg-deb. The binaries come from build_linux.sh (static musl, no
 # machine path in them); file times are SOURCE_DATE_EPOCH (default: the
@@ -52,6 +58,11 @@ for plugin in "$stage"/bin/*; do
     esac
 done
 install -m 0644 README.md "$root/usr/share/doc/$package/README.md"
+# dhcp's daemon units, where the Go package had its own (this one replaces
+# it): enabled by hand, `systemctl enable --now cni-dhcp.socket`.
+install -d -m 0755 "$root/lib/systemd/system"
+install -m 0644 plugins/ipam/dhcp/systemd/cni-dhcp.socket plugins/ipam/dhcp/systemd/cni-dhcp.service \
+    "$root/lib/systemd/system/"
 cat >"$root/usr/share/doc/$package/copyright" <<'EOF'
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: cni-plugins-rs
@@ -86,6 +97,32 @@ Description: standard CNI networking plugins, in Rust
  /usr/lib/cni, where podman and containerd look on Debian; cnitool in
  /usr/bin.
 EOF
+
+cat >"$root/DEBIAN/postrm" <<'POSTRM'
+#!/bin/sh
+# Remove the attachment markers of cni-plugins-rs: chains nothing jumps
+# to, which Go's plugins never delete (Documentation/install.md in the
+# source). Never fails the removal: a missing tool or chain is fine.
+set -u
+case "$1" in
+remove | purge)
+    for tool in iptables ip6tables; do
+        if command -v "$tool" >/dev/null 2>&1 &&
+            "$tool" -w -t filter -n -L CNI-FW-ATTACHMENTS >/dev/null 2>&1; then
+            "$tool" -w -t filter -F CNI-FW-ATTACHMENTS >/dev/null 2>&1 || true
+            "$tool" -w -t filter -X CNI-FW-ATTACHMENTS >/dev/null 2>&1 || true
+        fi
+    done
+    if command -v nft >/dev/null 2>&1; then
+        for family in ip ip6; do
+            nft delete chain "$family" cni_hostport attachments >/dev/null 2>&1 || true
+        done
+    fi
+    ;;
+esac
+exit 0
+POSTRM
+chmod 0755 "$root/DEBIAN/postrm"
 
 find "$root" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 mkdir -p "$out"

@@ -1,6 +1,6 @@
 //! The configuration parsers of every plugin that is not host-local (which
 //! has its own target): static, bridge, ptp, macvlan, tuning, portmap,
-//! bandwidth, firewall, dummy, vlan, ipvlan, vrf, tap, sbr and host-device,
+//! bandwidth, firewall, dummy, vlan, ipvlan, vrf, tap, sbr, host-device and dhcp,
 //! through
 //! each plugin crate's `config` module.
 //! Only parsing and validation run; nothing
@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use bandwidth::config as bandwidth_config;
 use bridge::config as bridge_config;
+use dhcp::config as dhcp_config;
 use dummy::config as dummy_config;
 use firewall::config as firewall_config;
 use host_device::config as host_device_config;
@@ -121,8 +122,13 @@ fuzz_target!(|data: &[u8]| {
             check(host_device_config::HostDeviceConf::load(&args));
             check(host_device_config::data_dir(&args));
         }
-        // Unassigned (for plugins to come): the byte's low half picks the
-        // plugin so that the seeds keep theirs as the list grows.
+        15 => {
+            check(dhcp_config::DhcpConf::load(&args));
+            check(dhcp_config::DhcpConf::socket_for_cleanup(&args));
+        }
+        // The byte's low half is all assigned (it picks the plugin so
+        // that the seeds keep theirs as the list grows): a plugin to come
+        // widens the selector without renumbering these.
         _ => {}
     }
 });

@@ -17,6 +17,7 @@ const SELF: &str = "cni-plugins";
 const PLUGINS: &[&Plugin] = &[
     &bandwidth::PLUGIN,
     &bridge::PLUGIN,
+    &dhcp::PLUGIN,
     &dummy::PLUGIN,
     &firewall::PLUGIN,
     &host_device::PLUGIN,
@@ -54,12 +55,12 @@ fn main() {
     let argv0 = args.next().unwrap_or_default();
     let name = Path::new(&argv0).file_name().unwrap_or_default().to_owned();
     if let Some(plugin) = lookup(&name) {
-        skel::run(plugin)
+        run(plugin, args)
     }
     if name == SELF {
         match args.next() {
             Some(arg) => match lookup(&arg) {
-                Some(plugin) => skel::run(plugin),
+                Some(plugin) => run(plugin, args),
                 None => unknown(&arg),
             },
             None => {
@@ -70,6 +71,16 @@ fn main() {
         }
     }
     unknown(&name)
+}
+
+/// `dhcp daemon [flags]` is dhcp's lease daemon, not the plugin.
+fn run(plugin: &'static Plugin, mut args: std::env::ArgsOs) -> ! {
+    if plugin.name == dhcp::PLUGIN.name && args.next().is_some_and(|a| a == "daemon") {
+        std::process::exit(dhcp::daemon::main(
+            args.map(|a| a.to_string_lossy().into_owned()).collect(),
+        ))
+    }
+    skel::run(plugin)
 }
 
 fn unknown(name: &OsStr) -> ! {

@@ -262,7 +262,9 @@ pub fn host_iface(link: &Link) -> Interface {
 /// closing the netfilter socket after deleting rules: IPAM DEL (`ipam`)
 /// and the masquerade teardown (`masq`) are started first, then the
 /// container's link goes, then `rules` (the plugin's other host rules)
-/// run; the waits overlap instead of adding up.
+/// run; the waits overlap instead of adding up. An IPAM plugin that may
+/// need the link for its DEL finishes before the link goes
+/// ([`ipam::del_before_link`]).
 #[cfg(feature = "firewall")]
 pub fn del(
     args: &CmdArgs,
@@ -270,14 +272,14 @@ pub fn del(
     masq: bool,
     rules: impl FnOnce() -> Result<()>,
 ) -> Result<()> {
-    let ipam = ipam.then(|| ipam::start_del(args));
+    let ipam = ipam.then(|| ipam::del_before_link(args));
     let masq =
         masq.then(|| masq::teardown_deferred(&args.conf.name, &args.ifname, &args.container_id));
     let mut errors = Vec::new();
     if let Err(e) = iface::del_container_link(args) {
         errors.push(e);
     }
-    if let Some(Err(e)) = ipam.map(|started| started.and_then(|p| p.finish())) {
+    if let Some(Err(e)) = ipam.map(ipam::DelBeforeLink::finish) {
         errors.push(e);
     }
     if let Err(e) = rules() {
@@ -296,21 +298,22 @@ pub fn del(
 /// left under [`temp_name`]) removed from the netns if both are still
 /// there. Nothing is looked up (no master, no default
 /// route), so nothing that is gone can keep the address from being
-/// released. Both steps are attempted; IPAM runs while the kernel deletes
-/// the link (which waits for RCU grace periods); the IPAM error comes
-/// first.
+/// released. Both steps are attempted; host-local and static IPAM run
+/// while the kernel deletes the link (which waits for RCU grace periods),
+/// any other IPAM finishes before the link goes
+/// ([`ipam::del_before_link`]); the IPAM error comes first.
 pub fn del_link_and_ipam(args: &CmdArgs) -> Result<()> {
     let ipam = args
         .conf
         .ipam_type()
         .is_some()
-        .then(|| ipam::start_del(args));
+        .then(|| ipam::del_before_link(args));
     let mut errors = Vec::new();
     let tmp = temp_name(&args.container_id, &args.ifname);
     if let Err(e) = iface::del_container_links(args, &[&args.ifname, &tmp]) {
         errors.push(e);
     }
-    if let Some(Err(e)) = ipam.map(|started| started.and_then(|p| p.finish())) {
+    if let Some(Err(e)) = ipam.map(ipam::DelBeforeLink::finish) {
         errors.insert(0, e);
     }
     Error::from_list(errors)

@@ -202,6 +202,45 @@ pub fn start_del(args: &CmdArgs) -> Result<Pending<'_>> {
     start(args, "DEL")
 }
 
+/// IPAM plugins whose DEL only touches their own store, never the
+/// attachment's interface: their DEL may overlap with the removal of the
+/// link. Any other IPAM plugin may need the link for its DEL (dhcp sends
+/// its DHCPRELEASE from it), so it must finish first.
+const RELEASES_WITHOUT_THE_LINK: [&str; 2] = ["host-local", "static"];
+
+/// IPAM DEL of a plugin about to remove the attachment's link, in the
+/// order that IPAM plugin needs: see [`del_before_link`].
+pub enum DelBeforeLink<'a> {
+    /// Running alongside the link's removal.
+    Overlapped(Result<Pending<'a>>),
+    /// Already finished, before the link was touched.
+    Done(Result<()>),
+}
+
+impl DelBeforeLink<'_> {
+    /// Wait for the IPAM DEL (when it overlapped) and return its outcome.
+    pub fn finish(self) -> Result<()> {
+        match self {
+            DelBeforeLink::Overlapped(started) => started.and_then(|p| p.finish()).map(drop),
+            DelBeforeLink::Done(outcome) => outcome,
+        }
+    }
+}
+
+/// Start IPAM DEL before the caller removes the attachment's link: in the
+/// background for `host-local` and `static`, whose DEL never needs the
+/// link (the kernel's wait for RCU grace periods while it deletes the link
+/// then overlaps with the release); to completion for every other IPAM
+/// plugin, which may need the link (dhcp releases its lease from it).
+pub fn del_before_link(args: &CmdArgs) -> DelBeforeLink<'_> {
+    match ipam_type(args) {
+        Ok(t) if RELEASES_WITHOUT_THE_LINK.contains(&t) => {
+            DelBeforeLink::Overlapped(start_del(args))
+        }
+        _ => DelBeforeLink::Done(del(args)),
+    }
+}
+
 pub fn check(args: &CmdArgs) -> Result<()> {
     exec(args, "CHECK").map(drop)
 }

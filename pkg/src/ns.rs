@@ -141,6 +141,7 @@ impl Netns {
                 setns(fd, CloneFlags::CLONE_NEWNET).map_err(|e| {
                     Error::kernel(format!("enter netns {}", self.path.display()), e)
                 })?;
+                crate::sysctl::pin_thread();
                 f()
             });
             handle.join().unwrap_or_else(|_| {

@@ -5,8 +5,14 @@
 //! Interface names go into paths verbatim (`/proc/sys/net/ipv4/conf/eth0.100/...`):
 //! building the path from a dotted key would split a VLAN name in two.
 
+use std::cell::{Cell, RefCell};
 use std::fs;
+use std::io;
+use std::os::fd::OwnedFd;
 use std::path::{Component, Path, PathBuf};
+
+use nix::fcntl::{OFlag, open, openat};
+use nix::sys::stat::Mode;
 
 use crate::error::{Error, Result};
 
@@ -96,10 +102,83 @@ fn check_under_net(path: &Path, key: &str) -> Result<()> {
     Ok(())
 }
 
+thread_local! {
+    /// Directories `/proc/sys/net/<dir>` this thread opened, by `<dir>`.
+    static NET_DIRS: RefCell<Vec<(String, OwnedFd)>> = const { RefCell::new(Vec::new()) };
+    /// Set by [`crate::ns::Netns::run`] on the thread it made, after
+    /// entering the namespace: that thread stays there until it exits.
+    static PINNED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Marks the calling thread as one that no longer changes its network
+/// namespace (see [`open_file`]).
+pub(crate) fn pin_thread() {
+    PINNED.set(true);
+}
+
+/// Whether the calling thread stays in its network namespace: the main
+/// thread, which never enters another one (`Netns::run` spawns a thread
+/// for that), or a thread `Netns::run` made.
+fn pinned() -> bool {
+    PINNED.get() || nix::unistd::gettid() == nix::unistd::getpid()
+}
+
+/// Opens a sysctl file. Below `/proc/sys/net/<dir>` (`ipv4`, `ipv6`, ...)
+/// the path is resolved from that directory, opened once per thread:
+/// every network namespace whose `/proc/sys/net/ipv6` was ever looked up
+/// has an `ipv6` entry there, all under the same parent with the same name
+/// and hash, and each lookup compares against every one of them under a
+/// global lock (half a millisecond with 1000 containers, three times per
+/// bridge ADD before). The entries below are the namespace's own. Lookups
+/// resolve against the calling thread's namespace, so only threads that
+/// cannot have changed it since they opened the directory keep one
+/// ([`pinned`]); checking the namespace on every call would cost more
+/// than the lookup saves when there are few namespaces.
+fn open_file(path: &Path, flags: OFlag) -> io::Result<fs::File> {
+    let flags = flags | OFlag::O_CLOEXEC;
+    let mut below = path
+        .strip_prefix(format!("{ROOT}/net"))
+        .ok()
+        .map(|r| r.components());
+    let dir = below.as_mut().and_then(|c| match c.next() {
+        Some(Component::Normal(d)) => d.to_str(),
+        _ => None,
+    });
+    let rest = below
+        .map(|c| c.as_path())
+        .filter(|r| !r.as_os_str().is_empty());
+    if let (Some(dir), Some(rest)) = (dir, rest)
+        && pinned()
+    {
+        let opened = NET_DIRS.with_borrow_mut(|dirs| {
+            if !dirs.iter().any(|(name, _)| name == dir) {
+                let fd = open(
+                    format!("{ROOT}/net/{dir}").as_str(),
+                    OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                )
+                .ok()?;
+                dirs.push((dir.to_string(), fd));
+            }
+            let (_, fd) = dirs.iter().find(|(name, _)| name == dir)?;
+            Some(openat(fd, rest, flags, Mode::empty()))
+        });
+        if let Some(fd) = opened {
+            return fd.map(fs::File::from).map_err(io::Error::from);
+        }
+    }
+    open(path, flags, Mode::empty())
+        .map(fs::File::from)
+        .map_err(io::Error::from)
+}
+
 /// Read a sysctl, without the trailing newline.
 pub fn read(path: &Path) -> Result<String> {
-    fs::read_to_string(path)
-        .map(|s| s.trim_end_matches('\n').to_string())
+    use std::io::Read;
+    let mut s = String::new();
+    open_file(path, OFlag::O_RDONLY)
+        .and_then(|mut f| f.read_to_string(&mut s))
+        .map(|_| s.trim_end_matches('\n').to_string())
         .map_err(|e| Error::io(format!("read sysctl {}", path.display()), e))
 }
 
@@ -108,9 +187,7 @@ pub fn read(path: &Path) -> Result<String> {
 /// only in the count: that is an error, not a retry, because a second
 /// write at an offset is ignored (`kernel.sysctl_writes_strict`).
 pub fn write(path: &Path, value: &str) -> Result<()> {
-    let f = fs::OpenOptions::new()
-        .write(true)
-        .open(path)
+    let f = open_file(path, OFlag::O_WRONLY)
         .map_err(|e| Error::io(format!("write {value:?} to sysctl {}", path.display()), e))?;
     write_file(&f, path, value)
 }
@@ -143,7 +220,7 @@ pub fn ensure(path: &Path, value: &str) -> Result<()> {
     use std::os::unix::fs::FileExt;
     // One open for the read and the write: resolving a /proc/sys path is
     // the expensive part when many namespaces exist.
-    let Ok(mut f) = fs::OpenOptions::new().read(true).write(true).open(path) else {
+    let Ok(mut f) = open_file(path, OFlag::O_RDWR) else {
         // Read-only (a read-only /proc/sys, a file without write
         // permission) or missing: fine if it already holds the value.
         return match read(path) {
@@ -191,6 +268,56 @@ mod tests {
         ] {
             assert_eq!(key_path(bad).unwrap_err().code(), 7, "{bad}");
         }
+    }
+
+    #[test]
+    fn reads_below_net_like_a_path() {
+        let keys = [
+            "/proc/sys/net/ipv4/ip_forward",
+            "/proc/sys/net/core/somaxconn",
+        ];
+        let check = || {
+            for key in keys {
+                let want = fs::read_to_string(key).unwrap();
+                for _ in 0..2 {
+                    assert_eq!(read(Path::new(key)).unwrap(), want.trim_end(), "{key}");
+                }
+            }
+            assert!(read(Path::new("/proc/sys/net/ipv4/no_such_sysctl")).is_err());
+            Ok(())
+        };
+        // A test thread resolves whole paths; a Netns::run thread keeps
+        // the directories.
+        check().unwrap();
+        crate::ns::Netns::current().unwrap().run(check).unwrap();
+    }
+
+    /// A thread that may change its namespace keeps no directory: after
+    /// a move, a link only the first namespace has is missing.
+    #[test]
+    fn unpinned_threads_follow_their_namespace() {
+        let Some(link) = fs::read_dir("/proc/sys/net/ipv4/conf")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .find(|n| !matches!(n.as_str(), "all" | "default" | "lo"))
+        else {
+            return crate::skip::because("no link but lo here");
+        };
+        let path = conf_path(Family::V4, &link, "forwarding").unwrap();
+        std::thread::spawn(move || {
+            assert!(!pinned());
+            assert!(read(&path).is_ok());
+            if let Err(e) = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET) {
+                return crate::skip::because(format!("cannot unshare the network namespace: {e}"));
+            }
+            assert!(
+                read(&path).is_err(),
+                "{} read in a new netns",
+                path.display()
+            );
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]

@@ -327,7 +327,7 @@ pub fn settle(ns: &TestNs) {
 }
 
 /// The plugins of the suite, main, IPAM and meta.
-pub const PLUGINS: [&str; 17] = [
+pub const PLUGINS: [&str; 18] = [
     "bridge",
     "ptp",
     "macvlan",
@@ -338,6 +338,7 @@ pub const PLUGINS: [&str; 17] = [
     "host-device",
     "host-local",
     "static",
+    "dhcp",
     "tuning",
     "portmap",
     "bandwidth",
@@ -442,6 +443,11 @@ impl Lab {
             "static" => {
                 json!({"ipam": {"type": "static", "addresses": [{"address": "10.99.1.5/24"}]}})
             }
+            // No daemon listens there: every ADD ends before dialing it or
+            // at the dial (code 11).
+            "dhcp" => json!({
+                "ipam": {"type": "dhcp", "daemonSocketPath": self.data().join("dhcp.sock")}
+            }),
             "tuning" => json!({
                 "dataDir": self.data().join("tuning"), "mtu": 1400,
                 "sysctl": {"net.ipv4.conf.IFNAME.arp_notify": "1"},

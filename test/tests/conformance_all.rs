@@ -8,7 +8,7 @@
 use integration::*;
 use serde_json::{Value, json};
 
-const PLUGINS: [&str; 18] = [
+const PLUGINS: [&str; 19] = [
     "bridge",
     "ptp",
     "macvlan",
@@ -20,6 +20,7 @@ const PLUGINS: [&str; 18] = [
     "loopback",
     "host-local",
     "static",
+    "dhcp",
     "portmap",
     "firewall",
     "tuning",

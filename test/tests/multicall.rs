@@ -13,9 +13,10 @@ use std::process::{Command, Output, Stdio};
 use integration::*;
 use serde_json::Value;
 
-const PLUGINS: [&str; 17] = [
+const PLUGINS: [&str; 18] = [
     "bandwidth",
     "bridge",
+    "dhcp",
     "dummy",
     "firewall",
     "host-device",

@@ -291,6 +291,13 @@ impl State for Router<'_> {
             None => Ok(Vec::new()),
         }
     }
+
+    fn rule_at(&mut self, table: Table, chain: &str, handle: u64) -> Result<Option<Option<Rule>>> {
+        match self.state(table)? {
+            Some(s) => s.rule_at(table, chain, handle),
+            None => Ok(None),
+        }
+    }
 }
 
 impl Router<'_> {

@@ -102,6 +102,18 @@ pub trait State {
     fn chains(&mut self, table: Table) -> Result<Vec<String>>;
     /// Every rule of the table, chain by chain.
     fn all_rules(&mut self, table: Table) -> Result<Vec<Rule>>;
+    /// The rule of `chain` with the nf_tables handle `handle`, looked up
+    /// alone rather than by listing the chain: `None` when this state
+    /// cannot do that (the tools, iptables-legacy), `Some(None)` when there
+    /// is no such rule.
+    fn rule_at(
+        &mut self,
+        _table: Table,
+        _chain: &str,
+        _handle: u64,
+    ) -> Result<Option<Option<Rule>>> {
+        Ok(None)
+    }
 }
 
 /// The rules `ops` delete from `chain`.

@@ -45,6 +45,7 @@ use serde_json::{Value, json};
 
 mod bandwidth;
 mod bridge;
+mod dhcp;
 mod dummy;
 mod firewall;
 mod host_device;
@@ -350,7 +351,7 @@ fn route_rows(key: &'static str) -> Vec<Row> {
 type Table = fn() -> Vec<Row>;
 
 /// Every plugin's table; `hostile::PLUGINS` must all be here.
-const TABLES: [(&str, Table); 17] = [
+const TABLES: [(&str, Table); 18] = [
     ("bridge", bridge::rows),
     ("ptp", ptp::rows),
     ("macvlan", macvlan::rows),
@@ -360,6 +361,7 @@ const TABLES: [(&str, Table); 17] = [
     ("loopback", loopback::rows),
     ("host-local", host_local::rows),
     ("static", static_ipam::rows),
+    ("dhcp", dhcp::rows),
     ("portmap", portmap::rows),
     ("firewall", firewall::rows),
     ("bandwidth", bandwidth::rows),
@@ -428,6 +430,12 @@ fn host_device_keys() {
 fn loopback_keys() {
     require_root!();
     table_of("loopback");
+}
+
+#[test]
+fn dhcp_keys() {
+    require_root!();
+    table_of("dhcp");
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, HashSet};
 use ipnet::IpNet;
 
 use crate::error::Result;
-use crate::firewall::model::{Action, Family, Match, Rule, Table, host, multicast};
+use crate::firewall::model::{Action, Family, Handle, Match, Rule, Table, host, multicast};
 use crate::firewall::names::{format_chain_name, format_comment, parse_comment};
 use crate::firewall::plan::{Op, State};
 
@@ -120,19 +120,62 @@ pub(super) fn plan_setup(
 
 /// Every POSTROUTING jump to the chain, whatever its source or comment (so
 /// Go's legacy `-s ip/mask` form goes too), then the chain itself. Nothing
-/// when the chain does not exist: no jump can name a missing chain.
+/// when the chain does not exist: no jump can name a missing chain. With
+/// `guess`, the jumps are first looked for where our setup puts them
+/// ([`guess_jumps`]) instead of in a listing of POSTROUTING, which holds a
+/// jump per container on the node.
 pub(super) fn plan_teardown(
     state: &mut dyn State,
     family: Family,
     network: &str,
     container_id: &str,
+    guess: bool,
 ) -> Result<Vec<Op>> {
+    let t = table(family);
     let chain = format_chain_name(network, container_id);
-    if !state.chain_exists(table(family), &chain)? {
+    if !state.chain_exists(t, &chain)? {
         return Ok(Vec::new());
     }
-    let jumps = state.rules(table(family), POSTROUTING)?;
+    if guess && let Some(jumps) = guess_jumps(state, t, &chain)? {
+        return Ok(teardown_ops(family, &jumps, &chain));
+    }
+    let jumps = state.rules(t, POSTROUTING)?;
     Ok(teardown_ops(family, &jumps, &chain))
+}
+
+/// The POSTROUTING jumps to `chain` where [`plan_setup`] over netlink puts
+/// them: the chain, its rules and the jumps go in one nf_tables
+/// transaction, which the kernel processes under its commit lock, and a
+/// table numbers its chains and rules from one counter, so the jumps'
+/// handles follow the chain's last rule's (one jump per ACCEPT rule: at
+/// most as many as the chain has rules). Each candidate is looked up by
+/// handle and kept only if it jumps to `chain`. None (list POSTROUTING
+/// instead) when the state cannot look up by handle or nothing is found
+/// there (a chain Go or `iptables-restore` made). A jump that is missed
+/// keeps the chain in use, so the kernel refuses the transaction's deletion
+/// of the chain, nothing changes, and the teardown is planned again from a
+/// listing.
+fn guess_jumps(state: &mut dyn State, t: Table, chain: &str) -> Result<Option<Vec<Rule>>> {
+    let own = state.rules(t, chain)?;
+    let Some(last) = own
+        .iter()
+        .filter_map(|r| match r.handle {
+            Handle::Nft(h) => Some(h),
+            _ => None,
+        })
+        .max()
+    else {
+        return Ok(None);
+    };
+    let mut jumps = Vec::new();
+    for handle in (last + 1..).take(own.len()) {
+        match state.rule_at(t, POSTROUTING, handle)? {
+            None => return Ok(None),
+            Some(Some(rule)) if rule.target_chain() == Some(chain) => jumps.push(rule),
+            Some(_) => {}
+        }
+    }
+    Ok((!jumps.is_empty()).then_some(jumps))
 }
 
 fn teardown_ops(family: Family, postrouting: &[Rule], chain: &str) -> Vec<Op> {

@@ -138,26 +138,38 @@ fn teardown_plans() {
     "#,
     )
     .join("\n");
-    let ops = plan_teardown(
-        &mut state(Family::Ip, &listing),
-        Family::Ip,
-        "mynet",
-        "abc123",
-    )
-    .unwrap();
-    assert_eq!(
-        plan_lines(&ops),
-        with_q(
-            r#"
-            -D POSTROUTING -s 10.88.0.5/32 -m comment --comment $Q -j $C
-            -D POSTROUTING -s 10.88.0.0/16 -m comment --comment $Q -j $C
-            -F $C
-            -X $C
-        "#
+    // The tools cannot look up by handle: a guess lists all the same.
+    for guess in [false, true] {
+        let ops = plan_teardown(
+            &mut state(Family::Ip, &listing),
+            Family::Ip,
+            "mynet",
+            "abc123",
+            guess,
         )
-    );
-    let none = plan_teardown(&mut state(Family::Ip, ""), Family::Ip, "mynet", "abc123").unwrap();
-    assert!(none.is_empty());
+        .unwrap();
+        assert_eq!(
+            plan_lines(&ops),
+            with_q(
+                r#"
+                -D POSTROUTING -s 10.88.0.5/32 -m comment --comment $Q -j $C
+                -D POSTROUTING -s 10.88.0.0/16 -m comment --comment $Q -j $C
+                -F $C
+                -X $C
+            "#
+            ),
+            "guess {guess}"
+        );
+        let none = plan_teardown(
+            &mut state(Family::Ip, ""),
+            Family::Ip,
+            "mynet",
+            "abc123",
+            guess,
+        )
+        .unwrap();
+        assert!(none.is_empty());
+    }
 }
 
 #[test]

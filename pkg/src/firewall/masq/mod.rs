@@ -99,10 +99,20 @@ pub fn teardown_deferred(network: &str, ifname: &str, container_id: &str) -> Res
         cleanup: true,
         ..Job::new(&what)
     };
+    // The first plan guesses where the iptables jumps are; a plan made
+    // again (the guess missed one and the kernel refused) lists them.
+    let mut guess = true;
     converge(&job, |state| {
+        let guess = std::mem::take(&mut guess);
         let mut ops = Vec::new();
         for family in [Family::Ip, Family::Ip6] {
-            ops.extend(ipt::plan_teardown(state, family, network, container_id)?);
+            ops.extend(ipt::plan_teardown(
+                state,
+                family,
+                network,
+                container_id,
+                guess,
+            )?);
         }
         ops.extend(nft::plan_teardown(state, network, ifname, container_id)?);
         Ok(ops)

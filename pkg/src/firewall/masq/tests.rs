@@ -167,6 +167,50 @@ fn teardown_when_nothing_exists() {
     assert!(nat_rules("iptables").is_empty());
 }
 
+/// Teardown first looks for the jumps right after the chain's rules, where
+/// setup puts them: a jump elsewhere (Go's old `-s <subnet>` form, added
+/// later) must go too, and the neighbours' jumps, made in between, stay.
+#[test]
+fn teardown_finds_jumps_away_from_the_chain() {
+    if !fresh_netns(&["iptables", "iptables-restore"]) {
+        return;
+    }
+    for id in ["a", "b", "c"] {
+        let ip = format!("10.88.0.{}/16", 5 + id.as_bytes()[0] - b'a');
+        setup(Backend::Iptables, NET, "eth0", id, &nets(&[&ip])).unwrap();
+    }
+    let chain = format_chain_name(NET, "b");
+    let comment = format_comment(NET, "b");
+    run(&[
+        "iptables",
+        "-w",
+        "-t",
+        "nat",
+        "-A",
+        "POSTROUTING",
+        "-s",
+        "10.88.0.0/16",
+        "-m",
+        "comment",
+        "--comment",
+        &comment,
+        "-j",
+        &chain,
+    ]);
+    teardown(NET, "eth0", "b").unwrap();
+    let left = nat_rules("iptables");
+    assert!(!left.iter().any(|l| l.contains(&chain)), "{left:?}");
+    let mut want = go_lines("a", "10.88.0.5/16");
+    want.extend(go_lines("c", "10.88.0.7/16"));
+    want.sort();
+    let mut left = left;
+    left.sort();
+    assert_eq!(left, want);
+    teardown(NET, "eth0", "a").unwrap();
+    teardown(NET, "eth0", "c").unwrap();
+    assert!(nat_rules("iptables").is_empty());
+}
+
 #[test]
 fn teardown_leaves_other_attachments() {
     if !fresh_netns(&[

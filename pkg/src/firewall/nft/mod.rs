@@ -219,6 +219,34 @@ impl State for Session {
     fn all_rules(&mut self, table: Table) -> Result<Vec<Rule>> {
         self.dump_rules(table, None)
     }
+
+    fn rule_at(&mut self, table: Table, chain: &str, handle: u64) -> Result<Option<Option<Rule>>> {
+        let mut attrs = Attrs::new();
+        attrs
+            .put_str(NFTA_RULE_TABLE, table.name)
+            .put_str(NFTA_RULE_CHAIN, chain)
+            .put_u64_be(NFTA_RULE_HANDLE, handle);
+        let msg = NfMessage::new(
+            SUBSYS_NFTABLES,
+            NFT_MSG_GETRULE,
+            table.family.nfproto(),
+            attrs,
+        );
+        let op = || {
+            format!(
+                "look up rule {handle} of chain {} {} {chain}",
+                table.family.name(),
+                table.name
+            )
+        };
+        match self.socket.request(msg, 0, op) {
+            Ok(replies) => Ok(Some(
+                replies.iter().find_map(|m| decode_rule(table, &m.attrs)),
+            )),
+            Err(e) if absent(&e) => Ok(Some(None)),
+            Err(e) => Err(e),
+        }
+    }
 }
 
 /// The table, chain or rule is not there, or nf_tables is not available

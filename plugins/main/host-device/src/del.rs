@@ -30,12 +30,12 @@ pub fn del(args: &CmdArgs) -> Result<()> {
         .conf
         .ipam_type()
         .is_some()
-        .then(|| ipam::start_del(args));
+        .then(|| ipam::del_before_link(args));
     let mut errors = Vec::new();
     if let Err(e) = device_home(args) {
         errors.push(e);
     }
-    if let Some(Err(e)) = ipam.map(|started| started.and_then(|p| p.finish())) {
+    if let Some(Err(e)) = ipam.map(ipam::DelBeforeLink::finish) {
         errors.insert(0, e);
     }
     Error::from_list(errors)
