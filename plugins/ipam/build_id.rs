@@ -22,8 +22,16 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 fn main() {
-    let crate_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
-    let root = crate_dir.join("../../..");
+    let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
+    // Canonical, so that every file's name relative to the workspace (what
+    // is hashed, never the checkout's own path) is found by strip_prefix:
+    // the same commit must give the same record in any directory.
+    let crate_dir = std::fs::canonicalize(&manifest_dir).unwrap_or(manifest_dir);
+    let root = crate_dir
+        .ancestors()
+        .nth(3)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| crate_dir.join("../../.."));
     let inputs = [
         crate_dir.join("src"),
         crate_dir.join("Cargo.toml"),

@@ -81,9 +81,11 @@ impl Sockets {
 }
 
 fn left_timespec(d: Duration) -> libc::timeval {
+    // (The field types, not their names: libc deprecates the aliases on
+    // musl ahead of their change to 64 bits.)
     libc::timeval {
-        tv_sec: d.as_secs() as libc::time_t,
-        tv_usec: d.subsec_micros() as libc::suseconds_t,
+        tv_sec: d.as_secs() as _,
+        tv_usec: d.subsec_micros() as _,
     }
 }
 
