@@ -43,17 +43,24 @@ pub struct FloorAttach {
     host_netns: Netns,
 }
 
+/// A fake host (namespace `role`) with the bridge up and holding the
+/// gateway, as both floors start from; with its namespace open.
+pub fn bridge_host(role: &str) -> Res<(TestNs, Netns)> {
+    let host = testbed::new_ns(role)?;
+    let br = netconf::BRIDGE;
+    testbed::ip(&host, &["link", "add", br, "type", "bridge"])?;
+    let gw = format!("{}/{}", netconf::GATEWAY, netconf::PREFIX_LEN);
+    testbed::ip(&host, &["addr", "add", &gw, "dev", br])?;
+    testbed::ip(&host, &["link", "set", br, "up"])?;
+    let host_netns = Netns::open(&host.path)
+        .map_err(|e| format!("open {}: {}", host.path.display(), e.to_error()))?;
+    Ok((host, host_netns))
+}
+
 impl FloorAttach {
     /// A fake host with the bridge already up and holding the gateway.
     pub fn new() -> Res<FloorAttach> {
-        let host = testbed::new_ns("bf")?;
-        let br = netconf::BRIDGE;
-        testbed::ip(&host, &["link", "add", br, "type", "bridge"])?;
-        let gw = format!("{}/{}", netconf::GATEWAY, netconf::PREFIX_LEN);
-        testbed::ip(&host, &["addr", "add", &gw, "dev", br])?;
-        testbed::ip(&host, &["link", "set", br, "up"])?;
-        let host_netns = Netns::open(&host.path)
-            .map_err(|e| format!("open {}: {}", host.path.display(), e.to_error()))?;
+        let (host, host_netns) = bridge_host("bf")?;
         Ok(FloorAttach {
             _host: host,
             host_netns,

@@ -15,9 +15,10 @@ use std::process::Command;
 use integration::{Netns, TestNs, enter_on_exec};
 
 use crate::attach::Attach;
+use crate::floor::bridge_host;
 use crate::measure::{self, Sample};
 use crate::netconf;
-use crate::testbed::{self, Container};
+use crate::testbed::Container;
 use crate::{Res, interrupt};
 
 pub const LABEL: &str = "floor";
@@ -31,14 +32,7 @@ pub struct TrueFloorAttach {
 
 impl TrueFloorAttach {
     pub fn new(program: &Path) -> Res<TrueFloorAttach> {
-        let host = testbed::new_ns("bt")?;
-        let br = netconf::BRIDGE;
-        testbed::ip(&host, &["link", "add", br, "type", "bridge"])?;
-        let gw = format!("{}/{}", netconf::GATEWAY, netconf::PREFIX_LEN);
-        testbed::ip(&host, &["addr", "add", &gw, "dev", br])?;
-        testbed::ip(&host, &["link", "set", br, "up"])?;
-        let host_netns = Netns::open(&host.path)
-            .map_err(|e| format!("open {}: {}", host.path.display(), e.to_error()))?;
+        let (host, host_netns) = bridge_host("bt")?;
         Ok(TrueFloorAttach {
             program: program.to_path_buf(),
             _host: host,
