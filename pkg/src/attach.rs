@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 #[cfg(feature = "firewall")]
 use crate::firewall::{Backend, masq};
 use crate::netlink::{Link, LinkId, Netlink, VethSpec, kind_of};
-use crate::ns::Netns;
+use crate::ns::{Netns, NsThread};
 use crate::rollback::Rollback;
 use crate::skel::CmdArgs;
 use crate::sysctl::{self, Family};
@@ -33,6 +33,9 @@ pub struct Attachment<'a> {
     pub ns: &'a Netns,
     /// A socket in the container netns.
     pub ctr: Netlink,
+    /// The thread that made `ctr`, kept for other work in the container
+    /// ([`in_container`](Attachment::in_container)).
+    worker: NsThread,
     /// A socket in the plugin's (the host's) netns.
     pub host: Netlink,
     /// What this ADD changed; undone when the attachment is dropped
@@ -45,13 +48,25 @@ impl<'a> Attachment<'a> {
     /// the two sockets, nothing changed yet.
     pub fn open(args: &'a CmdArgs) -> Result<Attachment<'a>> {
         let ns = args.netns()?;
+        let worker = ns.thread()?;
         Ok(Attachment {
             args,
             ns,
-            ctr: Netlink::in_netns(ns)?,
+            ctr: worker.run(Netlink::new)?,
+            worker,
             host: Netlink::new()?,
             undo: Rollback::new(),
         })
+    }
+
+    /// Runs `f` inside the container netns (for what netlink cannot do,
+    /// such as IPv6 sysctls of the container's interface).
+    pub fn in_container<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> Result<T> + Send + 'static,
+    {
+        self.worker.run(f)
     }
 
     /// Refuses a `CNI_IFNAME` that already exists in the container, with

@@ -17,6 +17,7 @@ use serde_json::Value;
 use crate::builtin;
 use crate::error::{Error, Result};
 use crate::invoke::{self, Exec};
+use crate::ns::Netns;
 use crate::skel::{self, CmdArgs, Plugin};
 use crate::types::CniResult;
 
@@ -61,9 +62,10 @@ fn run_in_process(
     plugin: &'static Plugin,
     env: Vec<(OsString, OsString)>,
     stdin: Vec<u8>,
+    netns: Option<Netns>,
 ) -> Result<Vec<u8>> {
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    let status = skel::dispatch(
+    let status = skel::dispatch_delegated(
         plugin,
         skel::Io {
             env,
@@ -71,6 +73,7 @@ fn run_in_process(
             stdout: &mut out,
             stderr: &mut err,
         },
+        netns,
     );
     if !err.is_empty() {
         let _ = std::io::stderr().write_all(&err);
@@ -146,7 +149,14 @@ fn start<'a>(args: &'a CmdArgs, command: &'static str) -> Result<Pending<'a>> {
     let env = invoke::child_env(&args.env, &[("CNI_COMMAND", OsStr::new(command))]);
     let started = if let Some(p) = builtin::in_process(ipam_type, &plugin) {
         let stdin = args.stdin.clone();
-        Started::InProcess(std::thread::spawn(move || run_in_process(p, env, stdin)))
+        // Our CNI_NETNS, opened and checked, on a descriptor of its own.
+        let netns = match &args.netns {
+            skel::NetnsArg::Open(ns) => ns.try_clone().ok(),
+            _ => None,
+        };
+        Started::InProcess(std::thread::spawn(move || {
+            run_in_process(p, env, stdin, netns)
+        }))
     } else {
         // No deadline of our own: the protocol has none, a DHCP lease may
         // take long, and the runtime's deadline kills us and the delegate.

@@ -1,12 +1,16 @@
 //! Network namespaces. This is the only module that calls `setns`, and it
 //! only does so on a thread it spawned for the purpose, which exits
-//! afterwards: no thread is ever left (or reused) in a foreign namespace.
+//! afterwards: no thread is ever left in a foreign namespace, and only an
+//! [`NsThread`], which never leaves its namespace, runs more than one job
+//! there.
 
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
@@ -115,6 +119,19 @@ impl Netns {
         &self.path
     }
 
+    /// The same namespace on a second descriptor (`dup`), for a thread
+    /// that must own one.
+    pub fn try_clone(&self) -> Result<Netns> {
+        let file = self
+            .file
+            .try_clone()
+            .map_err(|e| Error::io(format!("open netns {}", self.path.display()), e))?;
+        Ok(Netns {
+            file,
+            path: self.path.clone(),
+        })
+    }
+
     /// Same namespace, compared by device and inode as Go does.
     pub fn same_as(&self, other: &Netns) -> Result<bool> {
         let a = self
@@ -126,6 +143,19 @@ impl Netns {
             .metadata()
             .map_err(|e| Error::io("stat netns", e))?;
         Ok(a.dev() == b.dev() && a.ino() == b.ino())
+    }
+
+    /// Whether this is the calling thread's own namespace (by device and
+    /// inode, as [`same_as`](Netns::same_as)), from one `stat` of the
+    /// thread's namespace link.
+    pub fn is_current(&self) -> Result<bool> {
+        let own = std::fs::metadata("/proc/thread-self/ns/net")
+            .map_err(|e| Error::io("stat the plugin's own netns", e))?;
+        let this = self
+            .file
+            .metadata()
+            .map_err(|e| Error::io("stat netns", e))?;
+        Ok((own.dev(), own.ino()) == (this.dev(), this.ino()))
     }
 
     /// Run `f` on a new thread that has entered this namespace. The thread
@@ -150,6 +180,85 @@ impl Netns {
                 ))
             })
         })
+    }
+}
+
+/// A job for an [`NsThread`].
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A thread that entered a network namespace once and runs the jobs given
+/// to it there, one at a time, until it is dropped (then it exits and is
+/// joined). An ADD that works in the container several times (its netlink
+/// socket, then sysctls of the new interface) pays for one thread instead
+/// of one per step: creating and scheduling a thread costs more than the
+/// work of such a step.
+pub struct NsThread {
+    jobs: Option<mpsc::Sender<Job>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Netns {
+    /// A thread in this namespace (see [`NsThread`]).
+    pub fn thread(&self) -> Result<NsThread> {
+        let ns = self.try_clone()?;
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let (ready, entered) = mpsc::sync_channel::<Result<()>>(1);
+        let thread = std::thread::Builder::new()
+            .spawn(move || {
+                let outcome = setns(ns.as_fd(), CloneFlags::CLONE_NEWNET)
+                    .map_err(|e| Error::kernel(format!("enter netns {}", ns.path.display()), e));
+                drop(ns);
+                let inside = outcome.is_ok();
+                let _ = ready.send(outcome);
+                if !inside {
+                    return;
+                }
+                crate::sysctl::pin_thread();
+                for job in queue {
+                    job();
+                }
+            })
+            .map_err(|e| Error::io("start a thread for the container netns", e))?;
+        let started = NsThread {
+            jobs: Some(jobs),
+            thread: Some(thread),
+        };
+        match entered.recv() {
+            Ok(Ok(())) => Ok(started),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(Error::internal("the netns thread ended before entering")),
+        }
+    }
+}
+
+impl NsThread {
+    /// Run `f` on the thread, in its namespace, and wait for its outcome.
+    pub fn run<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> Result<T> + Send + 'static,
+    {
+        let gone = || Error::internal("panic while working in a network namespace");
+        let (done, outcome) = mpsc::sync_channel(1);
+        let job: Job = Box::new(move || {
+            let _ = done.send(f());
+        });
+        self.jobs
+            .as_ref()
+            .ok_or_else(gone)?
+            .send(job)
+            .map_err(|_| gone())?;
+        outcome.recv().unwrap_or_else(|_| Err(gone()))
+    }
+}
+
+impl Drop for NsThread {
+    fn drop(&mut self) {
+        // Closing the queue ends the thread's loop.
+        self.jobs.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
 
@@ -228,11 +337,20 @@ mod tests {
         let a = Netns::current().unwrap();
         let b = Netns::open("/proc/self/ns/net").unwrap();
         assert!(a.same_as(&b).unwrap());
+        assert!(a.is_current().unwrap() && b.is_current().unwrap());
         // Entering a namespace, even our own, needs CAP_SYS_ADMIN.
         if !nix::unistd::geteuid().is_root() {
             crate::skip::because("needs root to enter a namespace: the run check");
         } else {
             assert_eq!(a.run(|| Ok(42)).unwrap(), 42);
+            let t = a.thread().unwrap();
+            assert_eq!(t.run(|| Ok(1)).unwrap(), 1);
+            assert_eq!(t.run(|| Ok(2)).unwrap(), 2);
+            let e = t
+                .run(|| -> Result<()> { Err(Error::internal("bang")) })
+                .unwrap_err();
+            assert_eq!(e.to_string(), "bang");
+            assert_eq!(t.run(|| Ok(3)).unwrap(), 3);
             let e = a
                 .run(|| -> Result<()> { Err(Error::internal("boom")) })
                 .unwrap_err();

@@ -300,6 +300,18 @@ pub fn fail(e: &Error) -> ! {
 /// assert!(String::from_utf8(out).unwrap().contains("\"supportedVersions\""));
 /// ```
 pub fn dispatch(plugin: &Plugin, io: Io<'_>) -> i32 {
+    dispatch_with(plugin, io, None)
+}
+
+/// [`dispatch`] for a plugin run in-process by another plugin of this
+/// suite with the same environment (the IPAM plugin: see [`crate::ipam`]):
+/// `netns` is `CNI_NETNS` as that plugin already opened it and checked it
+/// is not its own namespace, so it is not opened and checked twice.
+pub fn dispatch_delegated(plugin: &Plugin, io: Io<'_>, netns: Option<Netns>) -> i32 {
+    dispatch_with(plugin, io, netns)
+}
+
+fn dispatch_with(plugin: &Plugin, io: Io<'_>, opened: Option<Netns>) -> i32 {
     let Io {
         env,
         stdin,
@@ -317,7 +329,7 @@ pub fn dispatch(plugin: &Plugin, io: Io<'_>) -> i32 {
     // The version of the request, once known, labels the error output.
     let mut request_version = String::new();
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        run_command(plugin, env, stdin, &mut request_version)
+        run_command(plugin, env, stdin, opened, &mut request_version)
     }))
     .unwrap_or_else(|panic| {
         let what = panic
@@ -418,6 +430,7 @@ fn run_command(
     plugin: &Plugin,
     env: Vec<(OsString, OsString)>,
     stdin: &mut dyn Read,
+    opened: Option<Netns>,
     request_version: &mut String,
 ) -> Result<Option<Value>> {
     let vars = EnvVars::read(&env)?;
@@ -433,7 +446,7 @@ fn run_command(
     request_version.clone_from(&request.version);
     let _ = PANIC_VERSION.set(request.version.clone());
     let version = negotiate(plugin, vars.command, &request.version)?;
-    let args = vars.open(request, version, env)?;
+    let args = vars.open(request, version, env, opened)?;
     match args.command {
         Command::Add => {
             let result = (plugin.add)(&args)?;
@@ -530,28 +543,33 @@ impl EnvVars {
     }
 
     /// The last phase before the command: the shared config keys decoded,
-    /// `CNI_NETNS` opened once, and our own namespace refused.
+    /// `CNI_NETNS` opened once, and our own namespace refused. `opened` is
+    /// `CNI_NETNS` as a delegating plugin opened and checked it.
     fn open(
         self,
         request: Request,
         version: Version,
         env: Vec<(OsString, OsString)>,
+        opened: Option<Netns>,
     ) -> Result<CmdArgs> {
         let conf = NetConf::from_value(&request.config)?;
-        let netns = if self.netns.is_empty() {
-            NetnsArg::Unset
-        } else {
-            match Netns::open(&self.netns) {
-                Ok(ns) => NetnsArg::Open(ns),
-                Err(e) => NetnsArg::Failed(e),
+        let (netns, checked) = match opened {
+            Some(ns) if ns.path() == std::path::Path::new(&self.netns) => {
+                (NetnsArg::Open(ns), true)
             }
+            _ if self.netns.is_empty() => (NetnsArg::Unset, false),
+            _ => match Netns::open(&self.netns) {
+                Ok(ns) => (NetnsArg::Open(ns), false),
+                Err(e) => (NetnsArg::Failed(e), false),
+            },
         };
         // Refuse to act on our own namespace before doing anything (Go
         // checks only after the handler ran: plugins#714).
-        if matches!(self.command, Command::Add | Command::Del)
+        if !checked
+            && matches!(self.command, Command::Add | Command::Del)
             && !self.netns_override
             && let NetnsArg::Open(ns) = &netns
-            && ns.same_as(&Netns::current()?)?
+            && ns.is_current()?
         {
             return Err(Error::invalid_netns(
                 "plugin's netns and netns from CNI_NETNS should not be the same",

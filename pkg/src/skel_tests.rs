@@ -534,6 +534,41 @@ fn conformance_36_own_netns_refused_before_handler() {
     assert_eq!(o.code, 0);
 }
 
+// A plugin run in-process by another one gets CNI_NETNS as that one
+// opened and checked it: not opened or checked again (its own-namespace
+// refusal happened in the delegating plugin), unless the path differs.
+#[test]
+fn delegated_netns_is_taken_as_checked() {
+    let mut env = without(&base_env("ADD"), &["CNI_NETNS_OVERRIDE"]);
+    env[2].1 = "/proc/self/ns/net".into();
+    let delegated = |opened: &str| {
+        CALLS.with(|c| c.borrow_mut().clear());
+        let env = env
+            .iter()
+            .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+            .collect();
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = dispatch_delegated(
+            &FAKE,
+            Io {
+                env,
+                stdin: &mut conf("1.0.0").as_bytes(),
+                stdout: &mut out,
+                stderr: &mut err,
+            },
+            Some(Netns::open(opened).unwrap()),
+        );
+        (code, String::from_utf8(out).unwrap(), calls())
+    };
+    let (code, out, calls) = delegated("/proc/self/ns/net");
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(calls, vec!["add"]);
+    let (code, out, calls) = delegated("/proc/thread-self/ns/net");
+    assert_eq!(code, 1);
+    assert!(out.contains("should not be the same"), "{out}");
+    assert!(calls.is_empty());
+}
+
 #[test]
 fn check_needs_netns_and_passes() {
     let mut env = base_env("CHECK");

@@ -2,7 +2,7 @@
 
 use std::os::fd::AsRawFd;
 
-use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
+use netlink_packet_core::{NLM_F_CREATE, NLM_F_ECHO, NLM_F_EXCL};
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::link::{
     InfoData, InfoKind, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, State,
@@ -204,13 +204,33 @@ impl Netlink {
     /// keeping the errno, because the same errno also means a refusal by
     /// a kind the kernel has (a VLAN on a device that cannot carry one).
     pub fn link_add(&mut self, msg: LinkMessage, what: &str) -> Result<()> {
+        self.link_create(msg, what, 0).map(drop)
+    }
+
+    /// [`link_add`](Netlink::link_add), returning the new link as the
+    /// kernel describes it right after creating it (NLM_F_ECHO: Linux 6.3
+    /// and later answer with it, which saves reading it back; older ones
+    /// do not, and `None` says so).
+    pub fn link_add_echo(&mut self, msg: LinkMessage, what: &str) -> Result<Option<Link>> {
+        let replies = self.link_create(msg, what, NLM_F_ECHO)?;
+        Ok(replies.into_iter().find_map(|m| match m {
+            RouteNetlinkMessage::NewLink(l) => Some(Link::from_message(l)),
+            _ => None,
+        }))
+    }
+
+    fn link_create(
+        &mut self,
+        msg: LinkMessage,
+        what: &str,
+        flags: u16,
+    ) -> Result<Vec<RouteNetlinkMessage>> {
         let kind = kind_of(&msg);
         self.request(
             RouteNetlinkMessage::NewLink(msg),
-            NLM_F_CREATE | NLM_F_EXCL,
+            NLM_F_CREATE | NLM_F_EXCL | flags,
             || format!("add link {what}"),
         )
-        .map(drop)
         .map_err(|e| match kind {
             Some(kind)
                 if e.is_errno(Errno::EOPNOTSUPP) && kernel_said(&e, "Unknown device type") =>

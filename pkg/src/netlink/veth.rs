@@ -53,6 +53,12 @@ pub fn random_hex(bytes: usize) -> Result<String> {
 impl Netlink {
     /// `ip link add <host> [mtu] [master] type veth peer name <peer> netns <ns> [address]`.
     pub fn veth_add(&mut self, spec: &VethSpec<'_>) -> Result<()> {
+        self.veth_create(spec).map(drop)
+    }
+
+    /// [`veth_add`](Netlink::veth_add), returning the host end when the
+    /// kernel echoes it (see [`Netlink::link_add_echo`]).
+    fn veth_create(&mut self, spec: &VethSpec<'_>) -> Result<Option<Link>> {
         let mut peer =
             LinkUnspec::new_with_name(spec.peer_name).setns_by_fd(spec.peer_ns.as_raw_fd());
         if spec.mtu != 0 {
@@ -72,7 +78,7 @@ impl Netlink {
         if spec.host_up {
             host = host.up();
         }
-        self.link_add(
+        self.link_add_echo(
             host.build(),
             &format!("{} (veth, peer {})", spec.host_name, spec.peer_name),
         )
@@ -89,8 +95,9 @@ impl Netlink {
                 host_name: &name,
                 ..*spec
             };
-            match self.veth_add(&attempt) {
-                Ok(()) => return self.link_get(LinkId::Name(&name)),
+            match self.veth_create(&attempt) {
+                Ok(Some(link)) => return Ok(link),
+                Ok(None) => return self.link_get(LinkId::Name(&name)),
                 Err(e) if e.is_errno(Errno::EEXIST) => {
                     // Only a clash on our random name is worth retrying.
                     if self.link_find(LinkId::Name(&name))?.is_none() {

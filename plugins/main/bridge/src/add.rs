@@ -140,7 +140,7 @@ fn build(at: &mut Attachment<'_>, conf: &BridgeConf, bridge: &Link) -> Result<Cn
         let gateways = calc_gateways(&mut result, conf);
         let ifname = args.ifname.clone();
         let enable_dad = conf.enable_dad;
-        at.ns.run(move || {
+        at.in_container(move || {
             container_sysctls(&ifname, enable_dad);
             Ok(())
         })?;

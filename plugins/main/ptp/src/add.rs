@@ -99,19 +99,19 @@ fn enable_forwarding(ips: &[IpConfig]) -> Result<()> {
 /// to the gateway and route the whole subnet via it. All traffic, same
 /// subnet included, then goes through the host.
 fn setup_container(at: &mut Attachment<'_>, link: &Link, result: &CniResult) -> Result<()> {
-    let (args, ns, ctr) = (at.args, at.ns, &mut at.ctr);
     if result.ips.iter().any(|ip| !ip.is_v4()) {
         // The only other node on the link is the host end, which holds
         // only gateway addresses: DAD cannot find a duplicate, it only
         // delays the address (upstream #680).
-        let ifname = args.ifname.clone();
-        ns.run(move || {
+        let ifname = at.args.ifname.clone();
+        at.in_container(move || {
             if let Ok(p) = sysctl::conf_path(Family::V6, &ifname, "accept_dad") {
                 let _ = sysctl::write(&p, "0");
             }
             Ok(())
         })?;
     }
+    let (args, ns, ctr) = (at.args, at.ns, &mut at.ctr);
     iface::configure(ctr, ns, &args.ifname, result, Some(DAD_LIMIT))?;
     for ip in &result.ips {
         let Some(gw) = ip.gateway else { continue };
