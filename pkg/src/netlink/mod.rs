@@ -86,6 +86,17 @@ impl Netlink {
         Ok(replies.into_iter().map(|r| r.0).collect())
     }
 
+    /// Dump request with a filter the kernel applies (see
+    /// [`Socket::dump_filtered`]).
+    pub(crate) fn dump_filtered(
+        &mut self,
+        msg: RouteNetlinkMessage,
+        op: impl Fn() -> String,
+    ) -> Result<Vec<RouteNetlinkMessage>> {
+        let replies = self.socket.dump_filtered(|| rt::Rt(msg.clone()), op)?;
+        Ok(replies.into_iter().map(|r| r.0).collect())
+    }
+
     /// Dump request, read to its end (see [`Socket::dump`]).
     pub(crate) fn dump(
         &mut self,
