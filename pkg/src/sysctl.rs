@@ -236,6 +236,23 @@ pub fn ensure(path: &Path, value: &str) -> Result<()> {
         .map_err(|e| Error::io(format!("write {value:?} to sysctl {}", path.display()), e))
 }
 
+/// Turns IP forwarding of `family` on in the calling thread's namespace
+/// (`ip_forward`, or IPv6's `conf/all/forwarding`), as a gateway plugin
+/// must. It is read over netlink first ([`crate::netlink::netconf`]): on
+/// every ADD but a node's first it is already on, and no `/proc/sys/net`
+/// path is resolved.
+#[cfg(feature = "netlink")]
+pub fn ensure_forwarding(family: Family) -> Result<()> {
+    if crate::netlink::netconf::forwarding(family)? == Some(true) {
+        return Ok(());
+    }
+    let path = match family {
+        Family::V4 => "/proc/sys/net/ipv4/ip_forward",
+        Family::V6 => "/proc/sys/net/ipv6/conf/all/forwarding",
+    };
+    ensure(Path::new(path), "1")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

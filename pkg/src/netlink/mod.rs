@@ -24,6 +24,8 @@ mod bridge;
 #[cfg(feature = "netlink")]
 mod link;
 #[cfg(feature = "netlink")]
+pub mod netconf;
+#[cfg(feature = "netlink")]
 mod route;
 #[cfg(feature = "netlink")]
 pub mod rt;

@@ -345,12 +345,7 @@ fn setup_gateways(
             }
         }
         if !list.is_empty() {
-            let path = match family {
-                Family::V4 => "/proc/sys/net/ipv4/ip_forward",
-                Family::V6 => "/proc/sys/net/ipv6/conf/all/forwarding",
-            };
-            sysctl::ensure(std::path::Path::new(path), "1")
-                .context("failed to enable forwarding")?;
+            sysctl::ensure_forwarding(family).context("failed to enable forwarding")?;
         }
     }
     Ok(())

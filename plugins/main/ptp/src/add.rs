@@ -5,7 +5,6 @@
 //! IPAM reservation again.
 
 use std::net::IpAddr;
-use std::path::Path;
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -81,15 +80,10 @@ fn build(at: &mut Attachment<'_>, conf: &PtpConf) -> Result<CniResult> {
 /// `net.ipv4.ip_forward` / `net.ipv6.conf.all.forwarding` for each family
 /// the container has: the host routes its traffic.
 fn enable_forwarding(ips: &[IpConfig]) -> Result<()> {
-    let mut families = Vec::new();
-    if ips.iter().any(|ip| ip.is_v4()) {
-        families.push("/proc/sys/net/ipv4/ip_forward");
-    }
-    if ips.iter().any(|ip| !ip.is_v4()) {
-        families.push("/proc/sys/net/ipv6/conf/all/forwarding");
-    }
-    for path in families {
-        sysctl::ensure(Path::new(path), "1").context("could not enable IP forwarding")?;
+    for (family, v4) in [(Family::V4, true), (Family::V6, false)] {
+        if ips.iter().any(|ip| ip.is_v4() == v4) {
+            sysctl::ensure_forwarding(family).context("could not enable IP forwarding")?;
+        }
     }
     Ok(())
 }
