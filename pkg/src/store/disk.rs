@@ -156,11 +156,15 @@ pub struct Store {
     mark_len: usize,
     /// The mark on disk matches the store as it is now.
     mark_current: bool,
-    /// The mark on disk can match nothing (empty, or invalidated by us).
+    /// The mark on disk can match nothing (empty, or voided).
     mark_void: bool,
     /// A change started and has not finished: no mark is written for it,
     /// so the next opener scans.
     changing: bool,
+    /// An operation failed part way through a change: no mark is written
+    /// by this store at all (a later operation finishing does not make the
+    /// index complete again).
+    unfinished: bool,
     /// The network directory's identity and times are read again when the
     /// mark is written; these are the `last_reserved_ip.N` files.
     last: Vec<Option<LastReserved>>,
@@ -211,6 +215,7 @@ impl Store {
             mark_current: false,
             mark_void: false,
             changing: false,
+            unfinished: false,
             last: Vec::new(),
             pending: None,
             tmp_counter: 0,
@@ -233,6 +238,7 @@ impl Store {
         range_set: usize,
     ) -> Result<bool> {
         let name = ip_file_name(ip);
+        self.begin();
         self.drop_mark();
         // Everyone holds the lock, so a name that exists now stays taken:
         // linking fails with EEXIST, and the file is kept for the next
@@ -279,6 +285,7 @@ impl Store {
     /// Undo one reservation (when a multi-range ADD fails half way).
     pub fn release(&mut self, ip: IpAddr) -> Result<()> {
         let name = ip_file_name(ip);
+        self.begin();
         self.drop_mark();
         let content = read_small_at(&self.dir, &name, -1)
             .map_err(|e| Error::kernel(format!("open {}", self.path.join(&name).display()), e))?;
@@ -316,6 +323,7 @@ impl Store {
     /// Release everything the attachment holds; like Go, legacy id-only
     /// files are released only when nothing matched id and ifname.
     pub fn release_by_id(&mut self, id: &str, ifname: &str) -> Result<Vec<IpAddr>> {
+        self.begin();
         let mut released = self.release_key(&index_key(id, Some(ifname)))?;
         if released.is_empty() {
             released = self.release_key(&index_key(id, None))?;
@@ -331,6 +339,7 @@ impl Store {
         let keep: HashSet<(&str, &str)> =
             valid.iter().map(|(i, f)| (i.trim(), f.as_str())).collect();
         let keep_ids: HashSet<&str> = valid.iter().map(|(i, _)| i.trim()).collect();
+        self.begin();
         let mut released = Vec::new();
         let mut errors = Vec::new();
         for (name, owner) in self.reservations()? {
@@ -355,8 +364,8 @@ impl Store {
             }
         }
         self.prune_index()?;
-        self.changing = false;
         Error::from_list(errors)?;
+        self.changing = false;
         Ok(released)
     }
 
@@ -627,7 +636,7 @@ impl Store {
         // here: the scan replaces it.
         self.index = open_dir_at(&self.dir, INDEX_DIR).ok();
         let on_disk = self.open_mark();
-        self.mark_void = on_disk.trim().is_empty();
+        self.mark_void = on_disk.trim().is_empty() || on_disk.starts_with('x');
         if !self.mark_void && on_disk.trim_end() == mark.trim_end() {
             self.mark_current = true;
             return Ok(());
@@ -652,15 +661,16 @@ impl Store {
             .ok()?;
             let st = fstat(&fd).ok().filter(is_regular)?;
             let content = read_fd(&fd, st.st_size).ok()?;
-            Some((File::from(fd), st.st_nlink, content))
+            let ours = st.st_nlink == 1 && st.st_size <= MAX_FILE as i64;
+            Some((File::from(fd), ours.then_some(st.st_size as usize), content))
         };
         match readable(OFlag::O_RDWR) {
-            Some((f, 1, content)) => {
-                self.mark_len = content.len();
+            Some((f, Some(len), content)) => {
+                self.mark_len = len;
                 self.mark = Some(f);
                 content
             }
-            Some((_, _, content)) => content,
+            Some((_, None, content)) => content,
             None => readable(OFlag::O_RDONLY).map(|r| r.2).unwrap_or_default(),
         }
     }
@@ -750,6 +760,14 @@ impl Store {
             }
         }
         Ok(mark)
+    }
+
+    /// At the start of an operation that may change the store: one before
+    /// it that began a change and never finished it failed part way.
+    fn begin(&mut self) {
+        if self.changing {
+            self.unfinished = true;
+        }
     }
 
     /// Void the sync mark before the first change of an operation, so
@@ -915,7 +933,7 @@ impl Drop for Store {
         if let Some((_, p)) = self.pending.take() {
             self.discard(p);
         }
-        if !self.changing && !self.mark_current {
+        if !self.changing && !self.unfinished && !self.mark_current {
             self.write_mark();
         }
     }

@@ -492,6 +492,13 @@ fn unfinished_change_leaves_the_mark_void() {
     assert!(!s.mark_current, "scanned");
     drop(s);
     assert!(fs::read_to_string(&mark).unwrap().starts_with("v1 "));
+    // An operation that finishes after one that failed part way does not
+    // make the mark valid again.
+    let mut s = Store::open(d.path(), "n").unwrap();
+    s.drop_mark();
+    assert!(s.reserve("c1", "eth0", ip("10.0.0.2"), 0).unwrap());
+    drop(s);
+    assert!(fs::read_to_string(&mark).unwrap().starts_with("x1 "));
 }
 
 // Where there is no O_TMPFILE, the reservation goes through a named
@@ -541,4 +548,27 @@ fn read_fd_stops_at_the_known_size() {
         .collect();
     listed.sort();
     assert_eq!(listed, ["f0", "f1", "f5000", "f64", "f65", "f9"]);
+}
+
+// Without CAP_DAC_READ_SEARCH (a user namespace) an unnamed file is linked
+// through /proc/self/fd. (Process-wide: other tests running meanwhile take
+// that path too, which is as correct.)
+#[test]
+fn unnamed_file_linked_through_proc() {
+    let d = tempfile::tempdir().unwrap();
+    let net = d.path().join("n");
+    LINK_VIA_PROC.store(true, Ordering::Relaxed);
+    let mut s = Store::open(d.path(), "n").unwrap();
+    assert!(s.reserve("c1", "eth0", ip("10.0.0.2"), 0).unwrap());
+    assert!(!s.reserve("c2", "eth0", ip("10.0.0.2"), 0).unwrap());
+    assert!(s.reserve("c2", "eth0", ip("10.0.0.3"), 0).unwrap());
+    LINK_VIA_PROC.store(false, Ordering::Relaxed);
+    assert_eq!(fs::read(net.join("10.0.0.2")).unwrap(), b"c1\r\neth0");
+    assert_eq!(fs::read(net.join("10.0.0.3")).unwrap(), b"c2\r\neth0");
+    assert_eq!(s.get_by_id("c2", "eth0").unwrap(), vec![ip("10.0.0.3")]);
+    assert_eq!(
+        fs::metadata(net.join("10.0.0.3")).unwrap().nlink(),
+        2,
+        "indexed"
+    );
 }
