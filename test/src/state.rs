@@ -268,7 +268,9 @@ pub fn store_problems(data_dir: &Path) -> (Vec<String>, usize) {
         } else if name.starts_with("last_reserved_ip.") {
             text.trim().parse::<std::net::IpAddr>().is_ok()
         } else if name == ".synced" {
-            text.starts_with("v1 ") && text.ends_with('\n')
+            // A whole mark (padded with newlines when it got shorter), or
+            // one voided in place by a writer killed mid-change.
+            (text.starts_with("v1 ") || text.starts_with("x1 ")) && text.ends_with('\n')
         } else {
             problems.push(format!("{rel}: unexpected file ({} bytes)", content.len()));
             continue;

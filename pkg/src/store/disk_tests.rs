@@ -362,6 +362,8 @@ fn writer_killed_while_marking() {
     let mut s = Store::open(d.path(), "n").unwrap();
     assert!(!net.join(".attachments/.tmp-1-1").exists());
     assert_eq!(s.get_by_id("c1", "eth0").unwrap(), vec![ip("10.0.0.2")]);
+    // The mark is written when the store is let go.
+    drop(s);
     assert!(net.join(".attachments/.synced").exists());
 }
 
@@ -444,4 +446,129 @@ fn last_reserved_is_exchanged_not_recreated() {
     drop(s);
     let mut s = Store::open(d.path(), "n").unwrap();
     assert_eq!(s.get_by_id("c5", "eth0").unwrap(), vec![ip("10.0.0.5")]);
+}
+
+// The mark is voided in place before a change and rewritten in place
+// after it: no inode made or deleted for it.
+#[test]
+fn mark_is_rewritten_in_place() {
+    let d = tempfile::tempdir().unwrap();
+    let mark = d.path().join("n/.attachments/.synced");
+    drop(Store::open(d.path(), "n").unwrap());
+    let ino = fs::metadata(&mark).unwrap().ino();
+    let mut s = Store::open(d.path(), "n").unwrap();
+    assert!(s.reserve("c1", "eth0", ip("10.0.0.2"), 0).unwrap());
+    assert!(
+        fs::read_to_string(&mark).unwrap().starts_with("x1 "),
+        "void while the store is held"
+    );
+    drop(s);
+    assert_eq!(fs::metadata(&mark).unwrap().ino(), ino);
+    let content = fs::read_to_string(&mark).unwrap();
+    assert!(
+        content.starts_with("v1 ") && content.ends_with('\n'),
+        "{content:?}"
+    );
+    // The next opener finds it current: an operation that changes
+    // nothing leaves it as it is.
+    let s = Store::open(d.path(), "n").unwrap();
+    assert!(s.mark_current);
+    drop(s);
+    assert_eq!(fs::read_to_string(&mark).unwrap(), content);
+}
+
+// A writer that dies part way (here: a change begun and never finished)
+// leaves the mark void, so the next opener scans.
+#[test]
+fn unfinished_change_leaves_the_mark_void() {
+    let d = tempfile::tempdir().unwrap();
+    let mark = d.path().join("n/.attachments/.synced");
+    drop(Store::open(d.path(), "n").unwrap());
+    let mut s = Store::open(d.path(), "n").unwrap();
+    s.drop_mark();
+    drop(s);
+    assert!(fs::read_to_string(&mark).unwrap().starts_with("x1 "));
+    let s = Store::open(d.path(), "n").unwrap();
+    assert!(!s.mark_current, "scanned");
+    drop(s);
+    assert!(fs::read_to_string(&mark).unwrap().starts_with("v1 "));
+    // An operation that finishes after one that failed part way does not
+    // make the mark valid again.
+    let mut s = Store::open(d.path(), "n").unwrap();
+    s.drop_mark();
+    assert!(s.reserve("c1", "eth0", ip("10.0.0.2"), 0).unwrap());
+    drop(s);
+    assert!(fs::read_to_string(&mark).unwrap().starts_with("x1 "));
+}
+
+// Where there is no O_TMPFILE, the reservation goes through a named
+// temporary file, which is gone afterwards.
+#[test]
+fn named_temporary_file_fallback() {
+    let d = tempfile::tempdir().unwrap();
+    let net = d.path().join("n");
+    let mut s = Store::open(d.path(), "n").unwrap();
+    let content = file_content("c1", "eth0");
+    let tmp = s.write_tmp(&content).unwrap();
+    s.pending = Some((content, Pending::Named(tmp.clone())));
+    assert!(s.reserve("c1", "eth0", ip("10.0.0.2"), 0).unwrap());
+    assert!(!net.join(&tmp).exists());
+    assert_eq!(fs::read(net.join("10.0.0.2")).unwrap(), b"c1\r\neth0");
+    assert_eq!(s.get_by_id("c1", "eth0").unwrap(), vec![ip("10.0.0.2")]);
+    // kept across taken candidates, removed when the store is let go
+    let content = file_content("c2", "eth0");
+    let tmp = s.write_tmp(&content).unwrap();
+    s.pending = Some((content, Pending::Named(tmp.clone())));
+    assert!(!s.reserve("c2", "eth0", ip("10.0.0.2"), 0).unwrap());
+    assert!(net.join(&tmp).exists());
+    drop(s);
+    assert!(!net.join(&tmp).exists());
+}
+
+#[test]
+fn read_fd_stops_at_the_known_size() {
+    let d = tempfile::tempdir().unwrap();
+    for len in [0usize, 1, 9, 64, 65, 5000] {
+        let p = d.path().join(format!("f{len}"));
+        fs::write(&p, "a".repeat(len)).unwrap();
+        let dir = nix::fcntl::open(d.path(), DIR_FLAGS, Mode::empty()).unwrap();
+        let want = len.min(MAX_FILE as usize);
+        let name = format!("f{len}");
+        for size in [len as i64, -1] {
+            let got = read_small_at(&dir, &name, size).unwrap().unwrap();
+            assert_eq!(got.len(), want, "{len} {size}");
+        }
+    }
+    let dir = nix::fcntl::open(d.path(), DIR_FLAGS, Mode::empty()).unwrap();
+    assert_eq!(read_small_at(&dir, "missing", -1).unwrap(), None);
+    let mut listed: Vec<String> = dir_entries(&dir)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.0)
+        .collect();
+    listed.sort();
+    assert_eq!(listed, ["f0", "f1", "f5000", "f64", "f65", "f9"]);
+}
+
+// Without CAP_DAC_READ_SEARCH (a user namespace) an unnamed file is linked
+// through /proc/self/fd. (Process-wide: other tests running meanwhile take
+// that path too, which is as correct.)
+#[test]
+fn unnamed_file_linked_through_proc() {
+    let d = tempfile::tempdir().unwrap();
+    let net = d.path().join("n");
+    LINK_VIA_PROC.store(true, Ordering::Relaxed);
+    let mut s = Store::open(d.path(), "n").unwrap();
+    assert!(s.reserve("c1", "eth0", ip("10.0.0.2"), 0).unwrap());
+    assert!(!s.reserve("c2", "eth0", ip("10.0.0.2"), 0).unwrap());
+    assert!(s.reserve("c2", "eth0", ip("10.0.0.3"), 0).unwrap());
+    LINK_VIA_PROC.store(false, Ordering::Relaxed);
+    assert_eq!(fs::read(net.join("10.0.0.2")).unwrap(), b"c1\r\neth0");
+    assert_eq!(fs::read(net.join("10.0.0.3")).unwrap(), b"c2\r\neth0");
+    assert_eq!(s.get_by_id("c2", "eth0").unwrap(), vec![ip("10.0.0.3")]);
+    assert_eq!(
+        fs::metadata(net.join("10.0.0.3")).unwrap().nlink(),
+        2,
+        "indexed"
+    );
 }
