@@ -6,7 +6,7 @@
 //! the [`Rollback`] of the changes made so far. The functions below are
 //! the steps their DEL, CHECK and GC share.
 
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 #[cfg(feature = "firewall")]
 use ipnet::IpNet;
@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 #[cfg(feature = "firewall")]
 use crate::firewall::{Backend, masq};
 use crate::netlink::{Link, LinkId, Netlink, VethSpec, kind_of};
-use crate::ns::{Netns, NsThread};
+use crate::ns::Netns;
 use crate::rollback::Rollback;
 use crate::skel::CmdArgs;
 use crate::sysctl::{self, Family};
@@ -33,9 +33,9 @@ pub struct Attachment<'a> {
     pub ns: &'a Netns,
     /// A socket in the container netns.
     pub ctr: Netlink,
-    /// The thread that made `ctr`, kept for other work in the container
-    /// ([`in_container`](Attachment::in_container)).
-    worker: NsThread,
+    /// The container's `/proc/sys/net/ipv6/conf`, opened with `ctr`
+    /// ([`set_ipv6_conf`](Attachment::set_ipv6_conf)).
+    ctr_ipv6_conf: Option<OwnedFd>,
     /// A socket in the plugin's (the host's) netns.
     pub host: Netlink,
     /// What this ADD changed; undone when the attachment is dropped
@@ -48,25 +48,29 @@ impl<'a> Attachment<'a> {
     /// the two sockets, nothing changed yet.
     pub fn open(args: &'a CmdArgs) -> Result<Attachment<'a>> {
         let ns = args.netns()?;
-        let worker = ns.thread()?;
+        // One trip into the namespace for everything done there later.
+        let (ctr, ctr_ipv6_conf) = ns.run(|| Ok((Netlink::new()?, sysctl::open_ipv6_conf())))?;
         Ok(Attachment {
             args,
             ns,
-            ctr: worker.run(Netlink::new)?,
-            worker,
+            ctr,
+            ctr_ipv6_conf,
             host: Netlink::new()?,
             undo: Rollback::new(),
         })
     }
 
-    /// Runs `f` inside the container netns (for what netlink cannot do,
-    /// such as IPv6 sysctls of the container's interface).
-    pub fn in_container<T, F>(&self, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce() -> Result<T> + Send + 'static,
-    {
-        self.worker.run(f)
+    /// Writes the IPv6 setting `leaf` of `CNI_IFNAME` in the container
+    /// (`/proc/sys/net/ipv6/conf/<ifname>/<leaf>`, which has no netlink
+    /// equivalent), from this thread.
+    pub fn set_ipv6_conf(&self, leaf: &str, value: &str) -> Result<()> {
+        let Some(conf) = &self.ctr_ipv6_conf else {
+            return Err(Error::internal(format!(
+                "no IPv6 settings in container netns {}",
+                self.args.netns_path
+            )));
+        };
+        sysctl::write_conf_in(conf, &self.args.ifname, leaf, value)
     }
 
     /// Refuses a `CNI_IFNAME` that already exists in the container, with

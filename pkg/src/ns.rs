@@ -1,16 +1,12 @@
 //! Network namespaces. This is the only module that calls `setns`, and it
 //! only does so on a thread it spawned for the purpose, which exits
-//! afterwards: no thread is ever left in a foreign namespace, and only an
-//! [`NsThread`], which never leaves its namespace, runs more than one job
-//! there.
+//! afterwards: no thread is ever left (or reused) in a foreign namespace.
 
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
-use std::thread::JoinHandle;
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
@@ -183,85 +179,6 @@ impl Netns {
     }
 }
 
-/// A job for an [`NsThread`].
-type Job = Box<dyn FnOnce() + Send>;
-
-/// A thread that entered a network namespace once and runs the jobs given
-/// to it there, one at a time, until it is dropped (then it exits and is
-/// joined). An ADD that works in the container several times (its netlink
-/// socket, then sysctls of the new interface) pays for one thread instead
-/// of one per step: creating and scheduling a thread costs more than the
-/// work of such a step.
-pub struct NsThread {
-    jobs: Option<mpsc::Sender<Job>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Netns {
-    /// A thread in this namespace (see [`NsThread`]).
-    pub fn thread(&self) -> Result<NsThread> {
-        let ns = self.try_clone()?;
-        let (jobs, queue) = mpsc::channel::<Job>();
-        let (ready, entered) = mpsc::sync_channel::<Result<()>>(1);
-        let thread = std::thread::Builder::new()
-            .spawn(move || {
-                let outcome = setns(ns.as_fd(), CloneFlags::CLONE_NEWNET)
-                    .map_err(|e| Error::kernel(format!("enter netns {}", ns.path.display()), e));
-                drop(ns);
-                let inside = outcome.is_ok();
-                let _ = ready.send(outcome);
-                if !inside {
-                    return;
-                }
-                crate::sysctl::pin_thread();
-                for job in queue {
-                    job();
-                }
-            })
-            .map_err(|e| Error::io("start a thread for the container netns", e))?;
-        let started = NsThread {
-            jobs: Some(jobs),
-            thread: Some(thread),
-        };
-        match entered.recv() {
-            Ok(Ok(())) => Ok(started),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(Error::internal("the netns thread ended before entering")),
-        }
-    }
-}
-
-impl NsThread {
-    /// Run `f` on the thread, in its namespace, and wait for its outcome.
-    pub fn run<T, F>(&self, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce() -> Result<T> + Send + 'static,
-    {
-        let gone = || Error::internal("panic while working in a network namespace");
-        let (done, outcome) = mpsc::sync_channel(1);
-        let job: Job = Box::new(move || {
-            let _ = done.send(f());
-        });
-        self.jobs
-            .as_ref()
-            .ok_or_else(gone)?
-            .send(job)
-            .map_err(|_| gone())?;
-        outcome.recv().unwrap_or_else(|_| Err(gone()))
-    }
-}
-
-impl Drop for NsThread {
-    fn drop(&mut self) {
-        // Closing the queue ends the thread's loop.
-        self.jobs.take();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 /// `NS_GET_NSTYPE`: which kind of namespace a file is, if the kernel says.
 fn ns_type(file: &File) -> Option<i32> {
     const NS_GET_NSTYPE: libc::c_ulong = 0xb703; // _IO(0xb7, 0x3)
@@ -343,14 +260,6 @@ mod tests {
             crate::skip::because("needs root to enter a namespace: the run check");
         } else {
             assert_eq!(a.run(|| Ok(42)).unwrap(), 42);
-            let t = a.thread().unwrap();
-            assert_eq!(t.run(|| Ok(1)).unwrap(), 1);
-            assert_eq!(t.run(|| Ok(2)).unwrap(), 2);
-            let e = t
-                .run(|| -> Result<()> { Err(Error::internal("bang")) })
-                .unwrap_err();
-            assert_eq!(e.to_string(), "bang");
-            assert_eq!(t.run(|| Ok(3)).unwrap(), 3);
             let e = a
                 .run(|| -> Result<()> { Err(Error::internal("boom")) })
                 .unwrap_err();

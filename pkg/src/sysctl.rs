@@ -35,6 +35,14 @@ impl Family {
 
 /// `/proc/sys/net/<ipv4|ipv6>/conf/<ifname>/<leaf>`.
 pub fn conf_path(family: Family, ifname: &str, leaf: &str) -> Result<PathBuf> {
+    check_components(ifname, leaf)?;
+    Ok(PathBuf::from(format!(
+        "{ROOT}/net/{}/conf/{ifname}/{leaf}",
+        family.dir()
+    )))
+}
+
+fn check_components(ifname: &str, leaf: &str) -> Result<()> {
     for part in [ifname, leaf] {
         if part.is_empty()
             || part == "."
@@ -48,10 +56,45 @@ pub fn conf_path(family: Family, ifname: &str, leaf: &str) -> Result<PathBuf> {
             ));
         }
     }
-    Ok(PathBuf::from(format!(
-        "{ROOT}/net/{}/conf/{ifname}/{leaf}",
-        family.dir()
-    )))
+    Ok(())
+}
+
+/// The calling thread's namespace's `/proc/sys/net/ipv6/conf`, opened
+/// (`O_PATH`) to write the settings of that namespace's interfaces later
+/// from any thread ([`write_conf_in`]): below a namespace's own directory,
+/// names resolve to that namespace's entries whichever thread looks them
+/// up. A plugin opens the container's once, with its netlink socket, so
+/// that writing the new interface's IPv6 settings needs no second trip
+/// into the namespace. `None` without IPv6.
+pub fn open_ipv6_conf() -> Option<OwnedFd> {
+    open(
+        format!("{ROOT}/net/ipv6/conf").as_str(),
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()
+}
+
+/// Writes `value` to `<ifname>/<leaf>` below `conf`, a directory from
+/// [`open_ipv6_conf`].
+pub fn write_conf_in(conf: &OwnedFd, ifname: &str, leaf: &str, value: &str) -> Result<()> {
+    check_components(ifname, leaf)?;
+    let rel = format!("{ifname}/{leaf}");
+    let shown = PathBuf::from(format!("{ROOT}/net/ipv6/conf/{rel}"));
+    let f = openat(
+        conf,
+        rel.as_str(),
+        OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map(fs::File::from)
+    .map_err(|e| {
+        Error::io(
+            format!("write {value:?} to sysctl {}", shown.display()),
+            io::Error::from(e),
+        )
+    })?;
+    write_file(&f, &shown, value)
 }
 
 /// A sysctl key (`net.ipv4.ip_forward` or `net/ipv4/ip_forward`) as a path,
@@ -335,6 +378,32 @@ mod tests {
         })
         .join()
         .unwrap();
+    }
+
+    // Written from this thread through the directory a thread in the
+    // namespace opened: the namespace's interface changes, not ours.
+    #[cfg(feature = "testkit")]
+    #[test]
+    fn conf_written_through_the_namespace_directory() {
+        crate::require_root!();
+        let ns = crate::testkit::TestNs::new("sysctl-conf");
+        ns.ip(&["link", "add", "tc0", "type", "veth", "peer", "name", "tc1"]);
+        let conf = ns.open().run(|| Ok(open_ipv6_conf())).unwrap().unwrap();
+        let read = || {
+            let out = ns
+                .cmd("cat", &["/proc/sys/net/ipv6/conf/tc0/accept_dad"])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        };
+        assert_eq!(read(), "1");
+        write_conf_in(&conf, "tc0", "accept_dad", "0").unwrap();
+        assert_eq!(read(), "0");
+        assert!(write_conf_in(&conf, "missing0", "accept_dad", "0").is_err());
+        for bad in ["", "..", "a/b"] {
+            assert!(write_conf_in(&conf, bad, "accept_dad", "0").is_err());
+            assert!(write_conf_in(&conf, "tc0", bad, "0").is_err());
+        }
     }
 
     #[test]

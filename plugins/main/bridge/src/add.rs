@@ -138,12 +138,7 @@ fn build(at: &mut Attachment<'_>, conf: &BridgeConf, bridge: &Link) -> Result<Cn
         result.routes = ipam_result.routes;
         result.dns = ipam_result.dns;
         let gateways = calc_gateways(&mut result, conf);
-        let ifname = args.ifname.clone();
-        let enable_dad = conf.enable_dad;
-        at.in_container(move || {
-            container_sysctls(&ifname, enable_dad);
-            Ok(())
-        })?;
+        container_sysctls(at, conf.enable_dad);
         // arp_notify over netlink rather than /proc/sys (see
         // link_set_ipv4_conf); like the sysctls, only an optimisation.
         let _ = at
@@ -244,20 +239,15 @@ fn remove_vlans(host: &mut Netlink, index: u32) -> Result<()> {
     Ok(())
 }
 
-/// sysctls of the new container interface; written from inside the
-/// container netns. Failures only lose an optimisation, as in Go.
-fn container_sysctls(ifname: &str, enable_dad: bool) {
-    let set = |family, leaf: &str, value: &str| {
-        if let Ok(p) = sysctl::conf_path(family, ifname, leaf) {
-            let _ = sysctl::write(&p, value);
-        }
-    };
+/// IPv6 settings of the new container interface. Failures only lose an
+/// optimisation, as in Go.
+fn container_sysctls(at: &Attachment<'_>, enable_dad: bool) {
     if enable_dad {
-        set(Family::V6, "enhanced_dad", "1");
-        set(Family::V6, "accept_dad", "1");
+        let _ = at.set_ipv6_conf("enhanced_dad", "1");
+        let _ = at.set_ipv6_conf("accept_dad", "1");
     } else {
         // IPAM guarantees uniqueness: no multi-second DAD wait.
-        set(Family::V6, "accept_dad", "0");
+        let _ = at.set_ipv6_conf("accept_dad", "0");
     }
 }
 

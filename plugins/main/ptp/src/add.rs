@@ -97,13 +97,7 @@ fn setup_container(at: &mut Attachment<'_>, link: &Link, result: &CniResult) -> 
         // The only other node on the link is the host end, which holds
         // only gateway addresses: DAD cannot find a duplicate, it only
         // delays the address (upstream #680).
-        let ifname = at.args.ifname.clone();
-        at.in_container(move || {
-            if let Ok(p) = sysctl::conf_path(Family::V6, &ifname, "accept_dad") {
-                let _ = sysctl::write(&p, "0");
-            }
-            Ok(())
-        })?;
+        let _ = at.set_ipv6_conf("accept_dad", "0");
     }
     let (args, ns, ctr) = (at.args, at.ns, &mut at.ctr);
     iface::configure(ctr, ns, &args.ifname, result, Some(DAD_LIMIT))?;
