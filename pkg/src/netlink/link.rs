@@ -5,7 +5,7 @@ use std::os::fd::AsRawFd;
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_ECHO, NLM_F_EXCL};
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::link::{
-    InfoData, InfoKind, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, State,
+    InfoData, InfoKind, LinkAttribute, LinkExtentMask, LinkFlags, LinkInfo, LinkMessage, State,
 };
 use nix::errno::Errno;
 use rtnetlink::LinkUnspec;
@@ -155,10 +155,18 @@ fn id_message(id: LinkId<'_>) -> LinkMessage {
     }
 }
 
+/// Asks the kernel to leave the link's counters out of its answer (the
+/// suite reads none): a link's description is then a third shorter, and
+/// decoding it was a fifth of a bridge ADD's instructions.
+fn skip_stats() -> LinkAttribute {
+    LinkAttribute::ExtMask(vec![LinkExtentMask::SkipStats])
+}
+
 impl Netlink {
     /// `ip link show <id>`; a missing link is ENODEV.
     pub fn link_get(&mut self, id: LinkId<'_>) -> Result<Link> {
-        let msg = id_message(id);
+        let mut msg = id_message(id);
+        msg.attributes.push(skip_stats());
         let replies = self.request(RouteNetlinkMessage::GetLink(msg), 0, || {
             format!("get link {id}")
         })?;
@@ -184,9 +192,9 @@ impl Netlink {
 
     /// `ip link show`.
     pub fn link_list(&mut self) -> Result<Vec<Link>> {
-        let replies = self.dump(RouteNetlinkMessage::GetLink(LinkMessage::default()), || {
-            "list links".into()
-        })?;
+        let mut req = LinkMessage::default();
+        req.attributes.push(skip_stats());
+        let replies = self.dump(RouteNetlinkMessage::GetLink(req), || "list links".into())?;
         Ok(replies
             .into_iter()
             .filter_map(|m| match m {
