@@ -164,9 +164,8 @@ fn base_ops() -> Vec<Op> {
 /// Deletions of the rules of `masq_checks` whose comment passes `pick`.
 fn own_rules(state: &mut dyn State, pick: impl Fn(&str) -> bool) -> Result<Vec<Op>> {
     Ok(state
-        .rules(TABLE, CHAIN)?
+        .rules_commented(TABLE, CHAIN, &pick)?
         .into_iter()
-        .filter(|r| r.comment.as_deref().is_some_and(&pick))
         .map(|rule| Op::Delete { table: TABLE, rule })
         .collect())
 }
