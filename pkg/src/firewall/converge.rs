@@ -292,6 +292,18 @@ impl State for Router<'_> {
         }
     }
 
+    fn rules_commented(
+        &mut self,
+        table: Table,
+        chain: &str,
+        pick: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<Rule>> {
+        match self.state(table)? {
+            Some(s) => s.rules_commented(table, chain, pick),
+            None => Ok(Vec::new()),
+        }
+    }
+
     fn rule_at(&mut self, table: Table, chain: &str, handle: u64) -> Result<Option<Option<Rule>>> {
         match self.state(table)? {
             Some(s) => s.rule_at(table, chain, handle),

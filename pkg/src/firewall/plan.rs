@@ -102,6 +102,18 @@ pub trait State {
     fn chains(&mut self, table: Table) -> Result<Vec<String>>;
     /// Every rule of the table, chain by chain.
     fn all_rules(&mut self, table: Table) -> Result<Vec<Rule>>;
+    /// The rules of `chain` whose comment passes `pick`, in order. The
+    /// netlink backend reads an nft table's comments before the rest of a
+    /// rule and decodes only the rules picked: a chain with a rule per
+    /// container costs the kernel's dump, not a decoding of every rule.
+    fn rules_commented(
+        &mut self,
+        table: Table,
+        chain: &str,
+        pick: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<Rule>> {
+        Ok(commented(self.rules(table, chain)?, pick))
+    }
     /// The rule of `chain` with the nf_tables handle `handle`, looked up
     /// alone rather than by listing the chain: `None` when this state
     /// cannot do that (the tools, iptables-legacy), `Some(None)` when there
@@ -122,4 +134,12 @@ pub fn deleted<'a>(ops: &'a [Op], chain: &'a str) -> impl Iterator<Item = &'a Ru
         Op::Delete { rule, .. } if rule.chain == chain => Some(rule),
         _ => None,
     })
+}
+
+/// The rules of `rules` whose comment passes `pick`.
+pub fn commented(rules: Vec<Rule>, pick: &dyn Fn(&str) -> bool) -> Vec<Rule> {
+    rules
+        .into_iter()
+        .filter(|r| r.comment.as_deref().is_some_and(pick))
+        .collect()
 }

@@ -86,13 +86,15 @@ pub fn ruleset() -> String {
 pub struct FakeState {
     pub ipt: Vec<(Table, Listing)>,
     pub nft: Vec<(Table, Vec<Rule>)>,
+    /// The chains a plan listed, in order: what it would cost.
+    pub listed: Vec<String>,
 }
 
 impl FakeState {
     pub fn iptables(table: Table, listing: &str) -> FakeState {
         FakeState {
             ipt: vec![(table, Listing::parse(listing))],
-            nft: Vec::new(),
+            ..FakeState::default()
         }
     }
 
@@ -125,6 +127,7 @@ impl State for FakeState {
     }
 
     fn rules(&mut self, table: Table, chain: &str) -> Result<Vec<Rule>> {
+        self.listed.push(chain.to_string());
         Ok(self
             .rules_of(table)
             .into_iter()

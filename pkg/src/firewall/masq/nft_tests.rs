@@ -66,13 +66,13 @@ flush chain inet cni_plugins_masquerade postrouting
 add rule inet cni_plugins_masquerade postrouting ip daddr 224.0.0.0/4 return
 add rule inet cni_plugins_masquerade postrouting ip6 daddr ff00::/8 return
 add rule inet cni_plugins_masquerade postrouting goto masq_checks
-delete rule inet cni_plugins_masquerade masq_checks handle 7
-delete rule inet cni_plugins_masquerade masq_checks handle 9
 add rule inet cni_plugins_masquerade masq_checks ip saddr 10.88.0.5 ip daddr != 10.88.0.0/16 masquerade comment "{comment}"
 add rule inet cni_plugins_masquerade masq_checks ip6 saddr fd00:88::5 ip6 daddr != fd00:88::/64 masquerade comment "{comment}""#
     );
     assert_eq!(got, want);
-    // With the base in place, only this attachment's rules.
+    assert_eq!(state.listed, [POSTROUTING], "masq_checks is not listed");
+    // With the base in place, only this attachment's rules; earlier ones
+    // (7 and 9) are not looked for.
     state.nft.push((
         TABLE,
         vec![Rule::new(
@@ -84,13 +84,9 @@ add rule inet cni_plugins_masquerade masq_checks ip6 saddr fd00:88::5 ip6 daddr 
     let got = plan_lines(&plan_setup(&mut state, "n", "eth0", "c", &ips[..1]).unwrap());
     assert_eq!(
         got,
-        [
-            "delete rule inet cni_plugins_masquerade masq_checks handle 7".to_string(),
-            "delete rule inet cni_plugins_masquerade masq_checks handle 9".to_string(),
-            format!(
-                "add rule inet cni_plugins_masquerade masq_checks ip saddr 10.88.0.5 ip daddr != 10.88.0.0/16 masquerade comment \"{comment}\""
-            ),
-        ]
+        [format!(
+            "add rule inet cni_plugins_masquerade masq_checks ip saddr 10.88.0.5 ip daddr != 10.88.0.0/16 masquerade comment \"{comment}\""
+        )]
     );
 }
 

@@ -129,8 +129,15 @@ fn nftables_lifecycle_dual_stack() {
 
     let n = execs(|| setup(Backend::Nftables, NET, "eth0", "c1", &ips).unwrap());
     assert_eq!(n, 0, "with the base chains in place: netlink only");
-    assert_eq!(masq_rules(), want, "setup twice is idempotent");
     assert_eq!(ruleset().matches("goto masq_checks").count(), 1);
+    // A second ADD without DEL (which the spec forbids) does not look for
+    // the first one's rules; teardown removes both sets.
+    let twice: Vec<String> = want.iter().chain(&want).cloned().collect();
+    assert_eq!(masq_rules(), twice);
+    teardown(NET, "eth0", "c1").unwrap();
+    assert!(masq_rules().is_empty());
+    setup(Backend::Nftables, NET, "eth0", "c1", &ips).unwrap();
+    assert_eq!(masq_rules(), want);
 
     // Same container on another ifname is another attachment.
     setup(
@@ -595,18 +602,22 @@ add rule inet cni_plugins_masquerade masq_checks ip saddr == 10.88.0.5 ip daddr 
 "
     );
     crate::firewall::exec::run("nft", &["-f", "-"], Some(&script)).unwrap();
-    // Ours refreshes the base chain without duplicating anything.
+    // Ours takes Go's base chain as it is.
     setup(
         Backend::Nftables,
         NET,
         "eth0",
-        "goctr",
-        &nets(&["10.88.0.5/16"]),
+        "ourctr",
+        &nets(&["10.88.0.6/16"]),
     )
     .unwrap();
-    assert_eq!(masq_rules().len(), 1);
+    assert_eq!(masq_rules().len(), 2);
     assert_eq!(ruleset().matches("goto masq_checks").count(), 1);
     teardown(NET, "eth0", "goctr").unwrap();
+    let left = masq_rules();
+    assert_eq!(left.len(), 1);
+    assert!(left[0].contains("id: ourctr"), "{left:?}");
+    teardown(NET, "eth0", "ourctr").unwrap();
     assert!(masq_rules().is_empty());
 }
 

@@ -20,7 +20,7 @@ use netlink_packet_core::{NLA_F_NESTED, NLM_F_ACK};
 use nix::errno::Errno;
 
 use super::model::{BaseChain, Chain, Dialect, Handle, Match, Rule, Table};
-use super::plan::{Op, State};
+use super::plan::{Op, State, commented};
 use crate::error::{Error, Result};
 use crate::netlink::Socket;
 use crate::netlink::nfgen::{self, Attrs, NfMessage, SUBSYS_NFTABLES};
@@ -130,6 +130,15 @@ impl Session {
 
     /// Dumps rules of `table` (of one chain when given).
     fn dump_rules(&mut self, table: Table, chain: Option<&str>) -> Result<Vec<Rule>> {
+        Ok(self
+            .dump_raw(table, chain)?
+            .iter()
+            .filter_map(|m| decode_rule(table, &m.attrs))
+            .collect())
+    }
+
+    /// The kernel's messages of [`Session::dump_rules`], undecoded.
+    fn dump_raw(&mut self, table: Table, chain: Option<&str>) -> Result<Vec<NfMessage>> {
         let mut attrs = Attrs::new();
         attrs.put_str(NFTA_RULE_TABLE, table.name);
         if let Some(c) = chain {
@@ -142,12 +151,8 @@ impl Session {
         let family = table.family.nfproto();
         let msg = || NfMessage::new(SUBSYS_NFTABLES, NFT_MSG_GETRULE, family, attrs.clone());
         match self.socket.dump(msg, op) {
-            Ok(replies) => Ok(replies
-                .iter()
-                .filter_map(|m| decode_rule(table, &m.attrs))
-                .collect()),
             Err(e) if absent(&e) => Ok(Vec::new()),
-            Err(e) => Err(e),
+            other => other,
         }
     }
 }
@@ -218,6 +223,28 @@ impl State for Session {
 
     fn all_rules(&mut self, table: Table) -> Result<Vec<Rule>> {
         self.dump_rules(table, None)
+    }
+
+    fn rules_commented(
+        &mut self,
+        table: Table,
+        chain: &str,
+        pick: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<Rule>> {
+        // iptables-nft keeps the comment in an expression.
+        if table.dialect != Dialect::Nft {
+            return Ok(commented(self.rules(table, chain)?, pick));
+        }
+        Ok(self
+            .dump_raw(table, Some(chain))?
+            .iter()
+            .filter(|m| {
+                nfgen::find(&m.attrs, NFTA_RULE_USERDATA)
+                    .and_then(dialect::udata_comment)
+                    .is_some_and(|c| pick(&c))
+            })
+            .filter_map(|m| decode_rule(table, &m.attrs))
+            .collect())
     }
 
     fn rule_at(&mut self, table: Table, chain: &str, handle: u64) -> Result<Option<Option<Rule>>> {
