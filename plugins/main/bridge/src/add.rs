@@ -35,7 +35,7 @@ pub fn add(args: &CmdArgs) -> Result<CniResult> {
     if conf.layer3 {
         ipam::plugin_path(args)?;
     }
-    let mut at = Attachment::open(args)?;
+    let mut at = Attachment::open_with_ipv6_conf(args)?;
     at.refuse_existing()?;
     // The IPAM plugin allocates while the bridge and veth are made (two
     // cores do both at once); its result is collected when the addresses
