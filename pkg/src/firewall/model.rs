@@ -365,6 +365,16 @@ impl Rule {
         self.action.target_chain()
     }
 
+    /// Whether every part of it is one the model decodes: nothing
+    /// [`Match::Unknown`], [`Match::Raw`] or [`Action::Unknown`].
+    pub fn is_known(&self) -> bool {
+        !matches!(self.action, Action::Unknown(_))
+            && !self
+                .matches
+                .iter()
+                .any(|m| matches!(m, Match::Unknown(_) | Match::Raw(_)))
+    }
+
     pub fn has_raw(&self) -> bool {
         self.matches.iter().any(|m| matches!(m, Match::Raw(_)))
     }

@@ -704,3 +704,54 @@ add rule ip nat POSTROUTING meta l4proto tcp ct state new counter
     );
     assert!(left.contains("ct state new"), "the foreign rule stays");
 }
+
+#[test]
+fn detection_reads_an_iptables_nft_nat_table_without_the_tool() {
+    if !fresh_netns(&["nft", "iptables", "ip6tables"]) || !ipt_nft() {
+        return;
+    }
+    let detect = || crate::firewall::select_backend(None).unwrap();
+    // No nat table yet, then our masquerade's chain and jump in it, then a
+    // rule of the operator's that iptables wrote: all read over netlink,
+    // and no process runs however many containers the node has.
+    assert_eq!(execs(|| assert_eq!(detect(), Backend::Iptables)), 0);
+    setup(
+        Backend::Iptables,
+        NET,
+        "eth0",
+        "c1",
+        &nets(&["10.88.0.5/16"]),
+    )
+    .unwrap();
+    assert_eq!(execs(|| assert_eq!(detect(), Backend::Iptables)), 0);
+    run(&[
+        "iptables",
+        "-w",
+        "-t",
+        "nat",
+        "-A",
+        "POSTROUTING",
+        "-o",
+        "lo",
+        "-j",
+        "RETURN",
+    ]);
+    assert_eq!(execs(|| assert_eq!(detect(), Backend::Iptables)), 0);
+    // A rule the model does not know: the tool decides (it can read this
+    // one, an xt match iptables wrote).
+    run(&[
+        "iptables",
+        "-w",
+        "-t",
+        "nat",
+        "-A",
+        "POSTROUTING",
+        "-m",
+        "limit",
+        "--limit",
+        "5/s",
+        "-j",
+        "RETURN",
+    ]);
+    assert!(execs(|| assert_eq!(detect(), Backend::Iptables)) > 0);
+}
