@@ -111,32 +111,31 @@ fn nft_works() -> bool {
 /// by the tool: a process per ADD, whose listing of POSTROUTING holds a
 /// jump per container on the node.
 fn iptables_works() -> bool {
-    nat_readable_over_netlink().unwrap_or_else(|| {
-        exec::run("iptables", &["-w", "-t", "nat", "-S", "POSTROUTING"], None).is_ok()
-    })
+    nat_readable_over_netlink().is_some()
+        || exec::run("iptables", &["-w", "-t", "nat", "-S", "POSTROUTING"], None).is_ok()
 }
 
-/// `Some(true)` when iptables-nft can read the nat table, as far as
-/// netlink shows it: there is no nat table yet (iptables would make it),
-/// or POSTROUTING exists and each of its rules decodes as iptables writes
-/// it. `None` (ask the tool) for anything else: iptables-legacy, no
-/// netfilter netlink here, or a rule ours does not know, which may be one
-/// that nft-native tools wrote and iptables cannot read.
-fn nat_readable_over_netlink() -> Option<bool> {
-    let nat = model::Table::iptables(model::Family::Ip, "nat");
+/// `Some` when netlink shows that iptables-nft can read the nat table:
+/// there is none yet (iptables would make it), or POSTROUTING exists and
+/// each of its rules decodes as iptables writes it. `None` (ask the tool)
+/// for anything else: iptables-legacy, no netfilter netlink here, or a
+/// rule ours does not know, which may be one that nft-native tools wrote
+/// and iptables cannot read.
+fn nat_readable_over_netlink() -> Option<()> {
+    let nat = masq::ipt::table(model::Family::Ip);
     if !ipt::uses_nftables(nat) {
         return None;
     }
     let mut session = nft::Session::open().ok()?;
     let state: &mut dyn plan::State = &mut session;
     if !state.table_exists(nat).ok()? {
-        return Some(true);
+        return Some(());
     }
-    if !state.chain_exists(nat, "POSTROUTING").ok()? {
+    if !state.chain_exists(nat, masq::ipt::POSTROUTING).ok()? {
         return None;
     }
-    let rules = state.rules(nat, "POSTROUTING").ok()?;
-    rules.iter().all(model::Rule::is_known).then_some(true)
+    let rules = state.rules(nat, masq::ipt::POSTROUTING).ok()?;
+    rules.iter().all(model::Rule::is_known).then_some(())
 }
 
 #[cfg(test)]

@@ -12,9 +12,9 @@ use crate::firewall::model::{Action, Family, Handle, Match, Rule, Table, host, m
 use crate::firewall::names::{format_chain_name, format_comment, parse_comment};
 use crate::firewall::plan::{Op, State};
 
-const POSTROUTING: &str = "POSTROUTING";
+pub(in crate::firewall) const POSTROUTING: &str = "POSTROUTING";
 
-pub(super) fn table(family: Family) -> Table {
+pub(in crate::firewall) fn table(family: Family) -> Table {
     Table::iptables(family, "nat")
 }
 

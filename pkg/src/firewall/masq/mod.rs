@@ -4,7 +4,7 @@
 //! iptables chains in `nat` (`ipt`) and the `inet cni_plugins_masquerade`
 //! table (`nft`). See Documentation/firewall-rules.md.
 
-mod ipt;
+pub(super) mod ipt;
 mod nft;
 
 use std::collections::HashSet;
