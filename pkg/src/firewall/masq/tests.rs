@@ -724,34 +724,14 @@ fn detection_reads_an_iptables_nft_nat_table_without_the_tool() {
     )
     .unwrap();
     assert_eq!(execs(|| assert_eq!(detect(), Backend::Iptables)), 0);
-    run(&[
-        "iptables",
-        "-w",
-        "-t",
-        "nat",
-        "-A",
-        "POSTROUTING",
-        "-o",
-        "lo",
-        "-j",
-        "RETURN",
-    ]);
+    let append = |rule: &[&str]| {
+        let head = ["iptables", "-w", "-t", "nat", "-A", "POSTROUTING"];
+        run(&[&head[..], rule].concat());
+    };
+    append(&["-o", "lo", "-j", "RETURN"]);
     assert_eq!(execs(|| assert_eq!(detect(), Backend::Iptables)), 0);
     // A rule the model does not know: the tool decides (it can read this
     // one, an xt match iptables wrote).
-    run(&[
-        "iptables",
-        "-w",
-        "-t",
-        "nat",
-        "-A",
-        "POSTROUTING",
-        "-m",
-        "limit",
-        "--limit",
-        "5/s",
-        "-j",
-        "RETURN",
-    ]);
+    append(&["-m", "limit", "--limit", "5/s", "-j", "RETURN"]);
     assert!(execs(|| assert_eq!(detect(), Backend::Iptables)) > 0);
 }
