@@ -19,7 +19,9 @@
 # beside Go's rules (the chains CNI-FW-ATTACHMENTS in iptables' and
 # ip6tables' filter table, and `attachments` in nftables' ip and ip6
 # cni_hostport tables). Nothing jumps to them and Go never reads them, so
-# once Go's plugins are installed they would only be left behind.
+# once Go's plugins are installed they would only be left behind. It also
+# removes /run/cni/iptables-nat-readable, bridge's and ptp's memo that
+# iptables can read the nat table (Documentation/firewall-rules.md).
 #
 # Needs dpkg-deb. The binaries come from build_linux.sh (static musl, no
 # machine path in them); file times are SOURCE_DATE_EPOCH (default: the
@@ -118,6 +120,8 @@ remove | purge)
             nft delete chain "$family" cni_hostport attachments >/dev/null 2>&1 || true
         done
     fi
+    # The masquerade's memo of a readable nat table (runtime state).
+    rm -f /run/cni/iptables-nat-readable
     ;;
 esac
 exit 0

@@ -61,7 +61,14 @@ pub const NFT_SCRIPT: NftScript = NftScript(nftext::apply);
 
 /// What a change leaves to wait for: the netfilter socket (closing it
 /// waits for the kernel to free deleted rules). Drop it when convenient.
-pub struct Applied(#[allow(dead_code)] Option<Session>);
+pub struct Applied(Option<Session>);
+
+impl Applied {
+    /// The netlink session the change went through, if it had one.
+    pub(super) fn session(&mut self) -> Option<&mut Session> {
+        self.0.as_mut()
+    }
+}
 
 /// Runs `plan` against the current state until its ops apply.
 pub fn converge(

@@ -19,6 +19,7 @@ mod ipt;
 pub mod masq;
 pub mod model;
 pub mod names;
+mod natmemo;
 pub(crate) mod nft;
 mod nftext;
 pub mod plan;
@@ -120,22 +121,32 @@ fn iptables_works() -> bool {
 /// each of its rules decodes as iptables writes it. `None` (ask the tool)
 /// for anything else: iptables-legacy, no netfilter netlink here, or a
 /// rule ours does not know, which may be one that nft-native tools wrote
-/// and iptables cannot read.
+/// and iptables cannot read. The rule set unchanged since a listing said
+/// so ([`natmemo`]) needs no listing.
 fn nat_readable_over_netlink() -> Option<()> {
     let nat = masq::ipt::table(model::Family::Ip);
     if !ipt::uses_nftables(nat) {
         return None;
     }
     let mut session = nft::Session::open().ok()?;
-    let state: &mut dyn plan::State = &mut session;
-    if !state.table_exists(nat).ok()? {
+    let before = natmemo::Point::now(&mut session);
+    if before.as_ref().is_some_and(natmemo::proves) {
         return Some(());
     }
-    if !state.chain_exists(nat, masq::ipt::POSTROUTING).ok()? {
-        return None;
+    let state: &mut dyn plan::State = &mut session;
+    if state.table_exists(nat).ok()? {
+        if !state.chain_exists(nat, masq::ipt::POSTROUTING).ok()? {
+            return None;
+        }
+        let rules = state.rules(nat, masq::ipt::POSTROUTING).ok()?;
+        if !rules.iter().all(model::Rule::is_known) {
+            return None;
+        }
     }
-    let rules = state.rules(nat, masq::ipt::POSTROUTING).ok()?;
-    rules.iter().all(model::Rule::is_known).then_some(())
+    if let Some(at) = before {
+        natmemo::listed_readable(at, &mut session);
+    }
+    Some(())
 }
 
 #[cfg(test)]

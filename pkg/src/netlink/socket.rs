@@ -116,6 +116,27 @@ where
         out
     }
 
+    /// The cookie of the network namespace the socket lives in
+    /// (`SO_NETNS_COOKIE`, Linux 5.14): unlike a namespace's inode, never
+    /// given to another namespace until reboot. None on older kernels.
+    pub fn netns_cookie(&self) -> Option<u64> {
+        use std::os::fd::AsRawFd;
+        let mut cookie: u64 = 0;
+        let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
+        // SAFETY: the kernel writes at most `len` bytes into `cookie` and
+        // the length it wrote into `len`; both outlive the call.
+        let rc = unsafe {
+            libc::getsockopt(
+                self.core.raw.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_NETNS_COOKIE,
+                (&raw mut cookie).cast(),
+                &raw mut len,
+            )
+        };
+        (rc == 0 && len as usize == std::mem::size_of::<u64>()).then_some(cookie)
+    }
+
     /// Sends `msgs` (each with its own extra header flags) in one
     /// datagram, for nfnetlink's transactions (the caller brackets them
     /// with the batch markers); `describe(i)` names message `i` for the

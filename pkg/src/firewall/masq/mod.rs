@@ -15,6 +15,7 @@ use super::Backend;
 use super::converge::{Applied, Job, converge};
 use super::model::Family;
 use super::names::format_chain_name;
+use super::natmemo;
 use crate::error::{Error, Result};
 use crate::types::GcAttachment;
 
@@ -35,6 +36,7 @@ pub fn setup(
     match backend {
         Backend::Iptables => {
             let chain = format_chain_name(network, container_id);
+            let mut applied = None;
             // One job per family: each has its own tool to blame.
             for family in [Family::Ip, Family::Ip6] {
                 let nets: Vec<IpNet> = ips
@@ -51,9 +53,12 @@ pub fn setup(
                     table.describe()
                 );
                 let job = Job::new(&what);
-                converge(&job, |state| {
+                applied = Some(converge(&job, |state| {
                     ipt::plan_setup(state, family, network, container_id, &nets)
-                })?;
+                })?);
+            }
+            if let Some(session) = applied.as_mut().and_then(Applied::session) {
+                natmemo::carry(session);
             }
             Ok(())
         }
@@ -99,10 +104,11 @@ pub fn teardown_deferred(network: &str, ifname: &str, container_id: &str) -> Res
         cleanup: true,
         ..Job::new(&what)
     };
+    natmemo::resume();
     // The first plan guesses where the iptables jumps are; a plan made
     // again (the guess missed one and the kernel refused) lists them.
     let mut guess = true;
-    converge(&job, |state| {
+    let mut applied = converge(&job, |state| {
         let guess = std::mem::take(&mut guess);
         let mut ops = Vec::new();
         for family in [Family::Ip, Family::Ip6] {
@@ -116,7 +122,11 @@ pub fn teardown_deferred(network: &str, ifname: &str, container_id: &str) -> Res
         }
         ops.extend(nft::plan_teardown(state, network, ifname, container_id)?);
         Ok(ops)
-    })
+    })?;
+    if let Some(session) = applied.session() {
+        natmemo::carry(session);
+    }
+    Ok(applied)
 }
 
 /// Removes masquerade state of attachments of `network` not in `valid`. The

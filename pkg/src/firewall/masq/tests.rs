@@ -735,3 +735,55 @@ fn detection_reads_an_iptables_nft_nat_table_without_the_tool() {
     append(&["-m", "limit", "--limit", "5/s", "-j", "RETURN"]);
     assert!(execs(|| assert_eq!(detect(), Backend::Iptables)) > 0);
 }
+
+#[test]
+fn the_readable_nat_memo_lasts_until_another_process_commits() {
+    use crate::firewall::natmemo::{self, Point};
+    if !fresh_netns(&["nft", "iptables", "ip6tables"]) || !ipt_nft() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    natmemo::use_path(dir.path().join("memo"));
+    let now = || Point::now(&mut crate::firewall::nft::Session::open().unwrap()).unwrap();
+    let detect = || crate::firewall::select_backend(None).unwrap();
+    let dual = nets(&["10.88.0.5/16", "fd00::5/64"]);
+    // The first container's setup has iptables make the tables: a tool's
+    // commits carry nothing.
+    setup(Backend::Iptables, NET, "eth0", "c0", &dual).unwrap();
+    assert_eq!(natmemo::read(), None);
+    // A listing, then a setup's two commits (one per family), then a
+    // teardown's: the memo follows each, and a detection then lists
+    // nothing and runs nothing.
+    assert_eq!(detect(), Backend::Iptables);
+    setup(Backend::Iptables, NET, "eth0", "c1", &dual).unwrap();
+    assert_eq!(natmemo::read(), Some(now()));
+    assert_eq!(execs(|| assert_eq!(detect(), Backend::Iptables)), 0);
+    teardown(NET, "eth0", "c1").unwrap();
+    assert_eq!(natmemo::read(), Some(now()));
+    // Another namespace reads the same file as a miss.
+    let here = now();
+    let elsewhere = std::thread::spawn(move || {
+        fresh_netns(&[]).then(|| Point::now(&mut crate::firewall::nft::Session::open().unwrap()))
+    })
+    .join()
+    .unwrap();
+    if let Some(Some(there)) = elsewhere {
+        assert_ne!(there, here);
+    }
+    // nft writes a rule iptables cannot read: the memo no longer holds,
+    // and the detection finds the rule and picks nftables.
+    run(&[
+        "nft",
+        "add",
+        "rule",
+        "ip",
+        "nat",
+        "POSTROUTING",
+        "ct",
+        "state",
+        "established",
+        "counter",
+    ]);
+    assert_ne!(natmemo::read(), Some(now()));
+    assert_eq!(detect(), Backend::Nftables);
+}

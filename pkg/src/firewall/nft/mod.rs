@@ -34,6 +34,8 @@ const NFT_MSG_DELCHAIN: u8 = 5;
 const NFT_MSG_NEWRULE: u8 = 6;
 const NFT_MSG_GETRULE: u8 = 7;
 const NFT_MSG_DELRULE: u8 = 8;
+const NFT_MSG_NEWGEN: u8 = 15;
+const NFT_MSG_GETGEN: u8 = 16;
 
 const NLM_F_EXCL: u16 = 0x200;
 const NLM_F_CREATE: u16 = 0x400;
@@ -57,8 +59,38 @@ const NFTA_RULE_COMPAT: u16 = 5;
 const NFTA_RULE_USERDATA: u16 = 7;
 const NFTA_RULE_COMPAT_PROTO: u16 = 1;
 const NFTA_RULE_COMPAT_FLAGS: u16 = 2;
+const NFTA_GEN_ID: u16 = 1;
 /// libnftnl's user-data TLVs of tables and chains carrying a comment.
 const UDATA_COMMENT: u8 = 0;
+
+thread_local! {
+    /// Transactions this thread committed over netlink, per namespace
+    /// cookie: with a namespace's generation before and after them, they
+    /// tell whether anyone else committed there in between
+    /// (`super::natmemo`).
+    static COMMITS: std::cell::RefCell<Vec<(u64, u32)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// How many transactions this thread has committed ([`Session::apply`]) in
+/// the namespace with this cookie.
+pub fn commits_in(cookie: u64) -> u32 {
+    COMMITS.with(|c| {
+        c.borrow()
+            .iter()
+            .find(|(k, _)| *k == cookie)
+            .map_or(0, |(_, n)| *n)
+    })
+}
+
+fn count_commit(cookie: u64) {
+    COMMITS.with(|c| {
+        let mut c = c.borrow_mut();
+        match c.iter_mut().find(|(k, _)| *k == cookie) {
+            Some((_, n)) => *n = n.wrapping_add(1),
+            None => c.push((cookie, 1)),
+        }
+    });
+}
 
 /// One netfilter socket and what it has listed so far.
 pub struct Session {
@@ -110,7 +142,31 @@ impl Session {
                     None => "nftables transaction".to_string(),
                 });
         self.refresh();
+        if result.is_ok()
+            && let Some(cookie) = self.netns_cookie()
+        {
+            count_commit(cookie);
+        }
         result
+    }
+
+    /// The namespace's rule-set generation, which every committed
+    /// transaction (anyone's, any table) advances by one.
+    pub fn generation(&mut self) -> Result<u32> {
+        let msg = NfMessage::new(SUBSYS_NFTABLES, NFT_MSG_GETGEN, 0, Attrs::new());
+        let replies = self
+            .socket
+            .request(msg, 0, || "read the nf_tables generation".to_string())?;
+        replies
+            .iter()
+            .filter(|m| m.kind == NFT_MSG_NEWGEN)
+            .find_map(|m| nfgen::find(&m.attrs, NFTA_GEN_ID).and_then(nfgen::be_u32))
+            .ok_or_else(|| Error::internal("the kernel's nf_tables generation reply has no id"))
+    }
+
+    /// See [`Socket::netns_cookie`].
+    pub fn netns_cookie(&self) -> Option<u64> {
+        self.socket.netns_cookie()
     }
 
     fn exists(
