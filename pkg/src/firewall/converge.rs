@@ -68,6 +68,11 @@ impl Applied {
     pub(super) fn session(&mut self) -> Option<&mut Session> {
         self.0.as_mut()
     }
+
+    /// The session, for the next change ([`converge_in`]).
+    pub(super) fn into_session(self) -> Option<Session> {
+        self.0
+    }
 }
 
 /// Runs `plan` against the current state until its ops apply.
@@ -76,15 +81,28 @@ pub fn converge(
     mut plan: impl FnMut(&mut dyn State) -> Result<Vec<Op>>,
 ) -> Result<Applied> {
     // One copy of the loop for every layout's closure.
-    converge_dyn(job, &mut plan)
+    converge_dyn(job, None, &mut plan)
+}
+
+/// [`converge`] through a netfilter session the caller already has open
+/// (None: one of its own). Closing one takes the namespace's nf_tables
+/// commit lock and waits there for the kernel to free rules anyone
+/// deleted, so a plugin opens as few as it can.
+pub fn converge_in(
+    job: &Job<'_>,
+    session: Option<Session>,
+    mut plan: impl FnMut(&mut dyn State) -> Result<Vec<Op>>,
+) -> Result<Applied> {
+    converge_dyn(job, session, &mut plan)
 }
 
 fn converge_dyn(
     job: &Job<'_>,
+    session: Option<Session>,
     plan: &mut dyn FnMut(&mut dyn State) -> Result<Vec<Op>>,
 ) -> Result<Applied> {
     let _turn = if job.lock { lock_netns() } else { None };
-    let mut router = Router::new(job);
+    let mut router = Router::new(job, session);
     let mut tries = 0;
     loop {
         router.refresh();
@@ -106,7 +124,7 @@ fn converge_dyn(
 
 /// Reads the current state with `read`, changing nothing: CHECK.
 pub fn inspect(job: &Job<'_>, read: impl FnOnce(&mut dyn State) -> Result<()>) -> Result<()> {
-    let mut router = Router::new(job);
+    let mut router = Router::new(job, None);
     read(&mut router)
 }
 
@@ -129,8 +147,8 @@ struct Router<'a> {
 }
 
 impl<'a> Router<'a> {
-    fn new(job: &'a Job<'a>) -> Router<'a> {
-        let (session, no_session) = match Session::open() {
+    fn new(job: &'a Job<'a>, session: Option<Session>) -> Router<'a> {
+        let (session, no_session) = match session.map_or_else(Session::open, Ok) {
             Ok(s) => (Some(s), None),
             Err(e) => (None, Some(e)),
         };

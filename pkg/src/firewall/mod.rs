@@ -131,6 +131,7 @@ fn nat_readable_over_netlink() -> Option<()> {
     let mut session = nft::Session::open().ok()?;
     let before = natmemo::Point::now(&mut session);
     if before.as_ref().is_some_and(natmemo::proves) {
+        natmemo::keep_session(session);
         return Some(());
     }
     let state: &mut dyn plan::State = &mut session;
@@ -146,6 +147,7 @@ fn nat_readable_over_netlink() -> Option<()> {
     if let Some(at) = before {
         natmemo::listed_readable(at, &mut session);
     }
+    natmemo::keep_session(session);
     Some(())
 }
 

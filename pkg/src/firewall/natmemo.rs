@@ -48,6 +48,7 @@ struct Base {
 
 thread_local! {
     static BASE: RefCell<Option<Base>> = const { RefCell::new(None) };
+    static KEPT: RefCell<Option<Session>> = const { RefCell::new(None) };
 }
 
 #[cfg(test)]
@@ -166,18 +167,28 @@ fn set_base(point: Point, written: bool) {
     });
 }
 
-/// Before a teardown's commits: takes the memo as the base if it holds for
-/// the namespace now, so that a DEL between two ADDs does not cost the
-/// second one its listing. Opens a socket only when there is a memo.
-pub(super) fn resume() {
+/// Before a teardown's commits through `session`: takes the memo as the
+/// base if it holds for the namespace now, so that a DEL between two ADDs
+/// does not cost the second one its listing.
+pub(super) fn resume(session: &mut Session) {
     let Some(memo) = read() else {
         return;
     };
-    if let Ok(mut session) = Session::open()
-        && Point::now(&mut session).as_ref() == Some(&memo)
-    {
+    if Point::now(session).as_ref() == Some(&memo) {
         set_base(memo, true);
     }
+}
+
+/// Keeps the detection's session for the setup that follows on this
+/// thread ([`take_session`]): one socket fewer to close (see
+/// `super::converge::converge_in`).
+pub(super) fn keep_session(session: Session) {
+    KEPT.with(|k| *k.borrow_mut() = Some(session));
+}
+
+/// The session [`keep_session`] kept on this thread, if any.
+pub(super) fn take_session() -> Option<Session> {
+    KEPT.with(|k| k.borrow_mut().take())
 }
 
 /// After this thread's commits (`session` is one of the namespace's):

@@ -12,10 +12,11 @@ use std::collections::HashSet;
 use ipnet::IpNet;
 
 use super::Backend;
-use super::converge::{Applied, Job, converge};
+use super::converge::{Applied, Job, converge, converge_in};
 use super::model::Family;
 use super::names::format_chain_name;
 use super::natmemo;
+use super::nft::Session;
 use crate::error::{Error, Result};
 use crate::types::GcAttachment;
 
@@ -53,7 +54,11 @@ pub fn setup(
                     table.describe()
                 );
                 let job = Job::new(&what);
-                applied = Some(converge(&job, |state| {
+                let session = match applied.take() {
+                    Some(a) => Applied::into_session(a),
+                    None => natmemo::take_session(),
+                };
+                applied = Some(converge_in(&job, session, |state| {
                     ipt::plan_setup(state, family, network, container_id, &nets)
                 })?);
             }
@@ -104,11 +109,14 @@ pub fn teardown_deferred(network: &str, ifname: &str, container_id: &str) -> Res
         cleanup: true,
         ..Job::new(&what)
     };
-    natmemo::resume();
+    let mut session = natmemo::take_session().or_else(|| Session::open().ok());
+    if let Some(s) = &mut session {
+        natmemo::resume(s);
+    }
     // The first plan guesses where the iptables jumps are; a plan made
     // again (the guess missed one and the kernel refused) lists them.
     let mut guess = true;
-    let mut applied = converge(&job, |state| {
+    let mut applied = converge_in(&job, session, |state| {
         let guess = std::mem::take(&mut guess);
         let mut ops = Vec::new();
         for family in [Family::Ip, Family::Ip6] {
