@@ -1,6 +1,7 @@
 //! Links: the `ip link` verbs.
 
 use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
 
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_ECHO, NLM_F_EXCL};
 use netlink_packet_route::RouteNetlinkMessage;
@@ -10,8 +11,9 @@ use netlink_packet_route::link::{
 use nix::errno::Errno;
 use rtnetlink::LinkUnspec;
 
-use super::Netlink;
+use super::rt::Rt;
 use super::socket::kernel_said;
+use super::{NETLINK_ROUTE, Netlink, Socket};
 use crate::error::Result;
 use crate::ns::Netns;
 
@@ -145,6 +147,126 @@ pub fn module_of(kind: &str) -> &str {
     match kind {
         "vlan" => "8021q",
         other => other,
+    }
+}
+
+/// `RTNLGRP_LINK`: the multicast group of link notifications.
+const RTNLGRP_LINK: u32 = 1;
+
+/// A namespace's link notifications, to learn that a link reached a state
+/// without asking for it. Asking (RTM_GETLINK) takes the rtnl lock, which
+/// the kernel's own link-state work holds while it runs (`linkwatch`: a
+/// veth's carrier coming on, a bridge port's state, the IPv6 work that
+/// follows), so a request sent meanwhile spins on the lock on its CPU for
+/// as long as that work takes; a notification is waited for asleep. The
+/// kernel notifies every change of a link's operational state and address.
+pub struct LinkEvents {
+    socket: Socket<Rt>,
+    /// The link whose address is followed, and the last one notified.
+    tracked: Option<(u32, Option<Vec<u8>>)>,
+    /// Notifications were lost (or could not be read): what was missed is
+    /// unknown.
+    lost: bool,
+}
+
+impl LinkEvents {
+    /// Subscribed in the calling thread's network namespace: open it
+    /// before doing what will change the link, and before reading what
+    /// [`track_address`](LinkEvents::track_address) will follow.
+    pub fn open() -> Result<LinkEvents> {
+        let mut socket = Socket::open(NETLINK_ROUTE)?;
+        socket.subscribe(RTNLGRP_LINK)?;
+        Ok(LinkEvents {
+            socket,
+            tracked: None,
+            lost: false,
+        })
+    }
+
+    /// Follows the hardware address of link `index` from now on (a
+    /// bridge's changes as ports join and leave).
+    pub fn track_address(&mut self, index: u32) {
+        self.tracked = Some((index, None));
+    }
+
+    /// The tracked link's address as notified since
+    /// [`track_address`](LinkEvents::track_address), reading all that is
+    /// queued now: `Some(None)` when it was not notified (so it is what it
+    /// was when tracking began), `None` when that cannot be known
+    /// (notifications lost): the caller then asks.
+    pub fn tracked_address(&mut self) -> Option<Option<Vec<u8>>> {
+        while !self.lost && self.next(None, Instant::now()).is_some() {}
+        if self.lost {
+            return None;
+        }
+        self.tracked.as_ref().map(|(_, mac)| mac.clone())
+    }
+
+    /// The first notified description of link `index` for which `done`
+    /// holds, waiting up to `limit`. `None` when none came by then, when
+    /// the link was deleted, or when notifications were lost (the socket's
+    /// buffer overflowed on a busy node): the caller then asks.
+    pub fn wait_for(
+        &mut self,
+        index: u32,
+        limit: Duration,
+        done: impl Fn(&Link) -> bool,
+    ) -> Option<Link> {
+        let deadline = Instant::now() + limit;
+        loop {
+            for msg in self.next(Some(index), deadline)? {
+                match msg.0 {
+                    RouteNetlinkMessage::NewLink(l) if l.header.index == index => {
+                        let link = Link::from_message(l);
+                        if done(&link) {
+                            return Some(link);
+                        }
+                    }
+                    RouteNetlinkMessage::DelLink(l) if l.header.index == index => return None,
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// The notifications about link `index` or the tracked one queued by
+    /// `deadline`, the tracked address followed; `None` at the deadline or
+    /// once notifications are lost.
+    fn next(&mut self, index: Option<u32>, deadline: Instant) -> Option<Vec<Rt>> {
+        if self.lost {
+            return None;
+        }
+        let tracked = self.tracked.as_ref().map(|(i, _)| *i);
+        // A link message's payload starts with `struct ifinfomsg`, whose
+        // index is at offset 4.
+        let wanted = |payload: &[u8]| {
+            let at = payload
+                .get(4..8)
+                .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                .map(u32::from_ne_bytes);
+            at.is_some() && (at == index || at == tracked)
+        };
+        let msgs = match self.socket.next_notifications(deadline, &wanted) {
+            Ok(msgs) => msgs?,
+            Err(_) => {
+                self.lost = true;
+                return None;
+            }
+        };
+        if let Some((index, mac)) = &mut self.tracked {
+            for msg in &msgs {
+                if let RouteNetlinkMessage::NewLink(l) = &msg.0
+                    && l.header.index == *index
+                    && let Some(a) = l.attributes.iter().find_map(|a| match a {
+                        LinkAttribute::Address(a) => Some(a),
+                        _ => None,
+                    })
+                {
+                    *mac = Some(a.clone());
+                }
+            }
+        }
+        Some(msgs)
     }
 }
 
@@ -358,5 +480,49 @@ mod tests {
             }
         }
         assert_eq!(module_of("ipvlan"), "ipvlan");
+    }
+
+    #[cfg(feature = "testkit")]
+    #[test]
+    fn link_events_see_a_veth_come_up_and_go() {
+        crate::require_root!();
+        let ns = crate::testkit::TestNs::new("link-events");
+        ns.ip(&["link", "add", "ev0", "type", "veth", "peer", "name", "ev1"]);
+        ns.ip(&["link", "set", "ev0", "up"]);
+        let (mut events, index) = ns
+            .open()
+            .run(|| {
+                let index = Netlink::new()?.link_get(LinkId::Name("ev0"))?.index;
+                Ok((LinkEvents::open()?, index))
+            })
+            .unwrap();
+        let up = |l: &Link| l.oper_state == Some(State::Up);
+        let short = Duration::from_millis(200);
+        // Nothing changes yet: the wait ends empty at its limit.
+        let start = Instant::now();
+        assert!(events.wait_for(index, short, up).is_none());
+        assert!(start.elapsed() >= short);
+        // The peer coming up gives ev0 its carrier.
+        ns.ip(&["link", "set", "ev1", "up"]);
+        let link = events.wait_for(index, Duration::from_secs(5), up).unwrap();
+        assert_eq!((link.index, link.name.as_str()), (index, "ev0"));
+        assert_eq!(link.mac.len(), 6);
+        // An address change of a tracked link is followed.
+        events.track_address(index);
+        assert_eq!(events.tracked_address(), Some(None));
+        ns.ip(&["link", "set", "ev0", "address", "02:00:00:00:00:42"]);
+        assert_eq!(
+            events.tracked_address(),
+            Some(Some(vec![2, 0, 0, 0, 0, 0x42]))
+        );
+        // A deleted link ends the wait at once.
+        ns.ip(&["link", "del", "ev0"]);
+        let start = Instant::now();
+        assert!(
+            events
+                .wait_for(index, Duration::from_secs(5), |_| false)
+                .is_none()
+        );
+        assert!(start.elapsed() < Duration::from_secs(5));
     }
 }

@@ -39,7 +39,7 @@ pub use attrs::{IPV4_DEVCONF_ARP_NOTIFY, MAX_ALIAS_LEN};
 #[cfg(feature = "netlink")]
 pub use bridge::BridgeVlan;
 #[cfg(feature = "netlink")]
-pub use link::{Link, LinkId, format_mac, kind_of, module_of};
+pub use link::{Link, LinkEvents, LinkId, format_mac, kind_of, module_of};
 #[cfg(feature = "netlink")]
 pub use netlink_packet_route::link::State as OperState;
 pub use netlink_sys::protocols::NETLINK_ROUTE;

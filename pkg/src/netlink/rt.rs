@@ -98,6 +98,8 @@ impl NetlinkDeserializable for Rt {
         use RouteNetlinkMessage as M;
         Ok(Rt(match header.message_type {
             RTM_NEWLINK => M::NewLink(parse_link(payload)?),
+            // Only as a notification (`LinkEvents`): a link went away.
+            RTM_DELLINK => M::DelLink(parse_link(payload)?),
             RTM_NEWADDR => M::NewAddress(AddressMessage::parse(payload)?),
             RTM_NEWROUTE => M::NewRoute(RouteMessage::parse(payload)?),
             RTM_NEWNSID => M::NewNsId(NsidMessage::parse(payload)?),

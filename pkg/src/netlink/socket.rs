@@ -12,12 +12,14 @@
 //! used from anywhere.
 
 use std::marker::PhantomData;
+use std::time::{Duration, Instant};
 
 use netlink_packet_core::{
     NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NetlinkBuffer, NetlinkDeserializable,
     NetlinkHeader, NetlinkMessage, NetlinkPayload, NetlinkSerializable, NlasIterator,
 };
 use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use crate::error::{Error, Result, code};
 
@@ -135,6 +137,59 @@ where
             )
         };
         (rc == 0 && len as usize == std::mem::size_of::<u64>()).then_some(cookie)
+    }
+
+    /// Subscribes the socket to the kernel's notifications of multicast
+    /// group `group` (an `RTNLGRP_*` number). A socket that listens should
+    /// send no requests: its replies would queue behind the notifications.
+    pub fn subscribe(&mut self, group: u32) -> Result<()> {
+        self.core
+            .raw
+            .add_membership(group)
+            .map_err(|e| Error::io("subscribe a netlink socket to notifications", e))
+    }
+
+    /// The notifications queued on the socket, waiting for the first until
+    /// `deadline`; `None` when none came by then. Only the messages whose
+    /// payload (the bytes after the netlink header) `wanted` accepts are
+    /// decoded: a namespace's notifications are mostly about other
+    /// objects. Lost notifications (the socket's buffer overflowed,
+    /// ENOBUFS) are an error: the caller can no longer know what it missed.
+    pub fn next_notifications(
+        &mut self,
+        deadline: Instant,
+        wanted: &dyn Fn(&[u8]) -> bool,
+    ) -> Result<Option<Vec<M>>> {
+        const HEADER_LEN: usize = 16;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if !self.core.wait_readable(left)? {
+                return Ok(None);
+            }
+            let mut out = Vec::new();
+            let mut any = false;
+            while let Some(n) = self.core.recv_nowait()? {
+                any = true;
+                let mut offset = 0;
+                while offset < n {
+                    let start = offset;
+                    let (len, _, payload) = frame(&self.core.buf[start..n])?;
+                    offset += (len + 3) & !3;
+                    let message = &self.core.buf[start..start + len];
+                    if let Payload::Data = payload
+                        && message.len() >= HEADER_LEN
+                        && wanted(&message[HEADER_LEN..])
+                    {
+                        // Kinds the codec does not carry are not the
+                        // caller's business.
+                        let _ = decode(message, &mut out, false);
+                    }
+                }
+            }
+            if any {
+                return Ok(Some(out));
+            }
+        }
     }
 
     /// Sends `msgs` (each with its own extra header flags) in one
@@ -292,6 +347,41 @@ impl Core {
                     _ => {}
                 }
             }
+        }
+    }
+
+    /// Whether a datagram is waiting, after waiting up to `limit`.
+    fn wait_readable(&self, limit: Duration) -> Result<bool> {
+        use std::os::fd::AsFd;
+        // Rounded up: a deadline a fraction of a millisecond away is not past.
+        let ms = limit.as_micros().div_ceil(1000);
+        let timeout = PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX);
+        let mut fds = [PollFd::new(self.raw.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, timeout) {
+            Ok(n) => Ok(n > 0),
+            // Interrupted: the caller looks, finds nothing and waits again.
+            Err(Errno::EINTR) => Ok(true),
+            Err(e) => Err(Error::kernel("waiting for netlink notifications", e)),
+        }
+    }
+
+    /// One datagram into the buffer without waiting: its length, or
+    /// `None` when there was none after all.
+    fn recv_nowait(&mut self) -> Result<Option<usize>> {
+        self.buf.clear();
+        match self
+            .raw
+            .recv(&mut self.buf, libc::MSG_TRUNC | libc::MSG_DONTWAIT)
+        {
+            Ok(n) if n > self.buf.len() => Err(Error::internal(
+                "netlink notification larger than the receive buffer",
+            )),
+            Ok(n) => Ok(Some(n)),
+            Err(e) => match e.raw_os_error().map(Errno::from_raw) {
+                Some(Errno::EAGAIN | Errno::EINTR) => Ok(None),
+                Some(errno) => Err(Error::kernel("reading netlink notification", errno)),
+                None => Err(Error::io("reading netlink notification", e)),
+            },
         }
     }
 

@@ -13,7 +13,8 @@ use nix::errno::Errno;
 
 use pkg::attach::{self, Attachment};
 use pkg::netlink::{
-    AddrFlags, IPV4_DEVCONF_ARP_NOTIFY, Link, LinkId, Netlink, OperState as State, VethSpec,
+    AddrFlags, IPV4_DEVCONF_ARP_NOTIFY, Link, LinkEvents, LinkId, Netlink, OperState as State,
+    VethSpec, format_mac,
 };
 use pkg::ns::Netns;
 use pkg::skel::CmdArgs;
@@ -43,8 +44,14 @@ pub fn add(args: &CmdArgs) -> Result<CniResult> {
     if conf.layer3 {
         at.undo.start_ipam(args)?;
     }
+    // Subscribed before the bridge is read: its address can change while
+    // ports join, and the new port's coming up is waited for.
+    let mut events = LinkEvents::open().ok();
     let bridge = ensure_bridge(&mut at.host, &conf)?;
-    let result = build(&mut at, &conf, &bridge)?;
+    if let Some(e) = events.as_mut() {
+        e.track_address(bridge.index);
+    }
+    let result = build(&mut at, &conf, &bridge, events)?;
     at.commit();
     Ok(result)
 }
@@ -98,7 +105,12 @@ fn check_bridge(host: &mut Netlink, conf: &BridgeConf, link: Link) -> Result<Lin
     Ok(link)
 }
 
-fn build(at: &mut Attachment<'_>, conf: &BridgeConf, bridge: &Link) -> Result<CniResult> {
+fn build(
+    at: &mut Attachment<'_>,
+    conf: &BridgeConf,
+    bridge: &Link,
+    mut events: Option<LinkEvents>,
+) -> Result<CniResult> {
     let args = at.args;
     let host_veth = at
         .add_veth(conf.mtu, conf.mac, Some(bridge.index))
@@ -166,12 +178,18 @@ fn build(at: &mut Attachment<'_>, conf: &BridgeConf, bridge: &Link) -> Result<Cn
     let host_veth = if conf.disable_container_interface {
         host.link_get(LinkId::Index(host_veth.index))?
     } else {
-        wait_port_up(host, host_veth.index)?
+        wait_port_up(host, events.as_mut(), host_veth.index)?
     };
-    // The bridge takes a port's MAC when it has no address of its own, so
-    // both can change while the port joins: report what they are now.
     result.interfaces[1].mac = host_veth.mac_string();
-    result.interfaces[0].mac = host.link_get(LinkId::Index(bridge.index))?.mac_string();
+    // The bridge takes the lowest MAC among its ports when it has no
+    // address of its own, so ports joining (this one, and those of ADDs
+    // running beside this one) change it: report it as it is now, from the
+    // notifications when they can tell, without asking (see LinkEvents).
+    result.interfaces[0].mac = match events.as_mut().and_then(LinkEvents::tracked_address) {
+        Some(Some(mac)) => format_mac(&mac),
+        Some(None) => bridge.mac_string(),
+        None => host.link_get(LinkId::Index(bridge.index))?.mac_string(),
+    };
     if !conf.dns.is_empty() {
         result.dns = conf.dns.clone();
     }
@@ -424,13 +442,19 @@ fn ensure_vlan_interface(host: &mut Netlink, conf: &BridgeConf, bridge: &Link) -
 }
 
 /// Wait (bounded) until the host end of the veth is oper-up, so the
-/// container can talk as soon as ADD returns.
-fn wait_port_up(host: &mut Netlink, index: u32) -> Result<Link> {
+/// container can talk as soon as ADD returns: from the link notifications
+/// `events` subscribed to before the container side came up (asleep, while
+/// the kernel's link-state work holds the rtnl lock), else by asking.
+fn wait_port_up(host: &mut Netlink, events: Option<&mut LinkEvents>, index: u32) -> Result<Link> {
     let start = Instant::now();
+    let up = |l: &Link| l.oper_state == Some(State::Up);
+    if let Some(link) = events.and_then(|e| e.wait_for(index, PORT_UP_LIMIT, up)) {
+        return Ok(link);
+    }
     let mut pause = Duration::from_millis(1);
     loop {
         let link = host.link_get(LinkId::Index(index))?;
-        if link.oper_state == Some(State::Up) {
+        if up(&link) {
             return Ok(link);
         }
         if start.elapsed() >= PORT_UP_LIMIT {
