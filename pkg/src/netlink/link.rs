@@ -195,11 +195,17 @@ impl LinkEvents {
     /// was when tracking began), `None` when that cannot be known
     /// (notifications lost): the caller then asks.
     pub fn tracked_address(&mut self) -> Option<Option<Vec<u8>>> {
-        while !self.lost && self.next(None, Instant::now()).is_some() {}
-        if self.lost {
-            return None;
+        // Read until nothing is queued; a namespace that keeps notifying
+        // faster than that is asked instead.
+        for _ in 0..16 {
+            if self.next(None, Instant::now()).is_none() {
+                if self.lost {
+                    return None;
+                }
+                return self.tracked.as_ref().map(|(_, mac)| mac.clone());
+            }
         }
-        self.tracked.as_ref().map(|(_, mac)| mac.clone())
+        None
     }
 
     /// The first notified description of link `index` for which `done`

@@ -28,6 +28,8 @@ const DUMP_RETRIES: usize = 10;
 /// Large enough for any datagram the kernel sends a dumping socket (it
 /// caps dump messages at 32 KiB).
 const RECV_BUF: usize = 64 * 1024;
+/// The most notification datagrams one `next_notifications` reads.
+const NOTIFICATIONS_PER_READ: usize = 256;
 /// nlmsgerr extended-ack attribute carrying the kernel's message.
 const NLMSGERR_ATTR_MSG: u16 = 1;
 
@@ -167,9 +169,13 @@ where
                 return Ok(None);
             }
             let mut out = Vec::new();
-            let mut any = false;
-            while let Some(n) = self.core.recv_nowait()? {
-                any = true;
+            let mut read = 0;
+            // Bounded, so that a namespace busy enough to notify faster
+            // than this reads cannot keep the caller here.
+            while read < NOTIFICATIONS_PER_READ
+                && let Some(n) = self.core.recv_nowait()?
+            {
+                read += 1;
                 let mut offset = 0;
                 while offset < n {
                     let start = offset;
@@ -186,7 +192,7 @@ where
                     }
                 }
             }
-            if any {
+            if read > 0 {
                 return Ok(Some(out));
             }
         }
