@@ -374,44 +374,34 @@ impl Core {
     /// One datagram into the buffer without waiting: its length, or
     /// `None` when there was none after all.
     fn recv_nowait(&mut self) -> Result<Option<usize>> {
-        self.buf.clear();
-        match self
-            .raw
-            .recv(&mut self.buf, libc::MSG_TRUNC | libc::MSG_DONTWAIT)
-        {
-            Ok(n) if n > self.buf.len() => Err(Error::internal(
-                "netlink notification larger than the receive buffer",
-            )),
-            Ok(n) => Ok(Some(n)),
-            Err(e) => match e.raw_os_error().map(Errno::from_raw) {
-                Some(Errno::EAGAIN | Errno::EINTR) => Ok(None),
-                Some(errno) => Err(Error::kernel("reading netlink notification", errno)),
-                None => Err(Error::io("reading netlink notification", e)),
-            },
-        }
+        self.recv_with(libc::MSG_DONTWAIT)
     }
 
     /// One datagram into the buffer; its length.
     fn recv(&mut self) -> Result<usize> {
         loop {
-            self.buf.clear();
-            match self.raw.recv(&mut self.buf, libc::MSG_TRUNC) {
-                Ok(n) if n > self.buf.len() => {
-                    return Err(Error::internal(
-                        "netlink reply larger than the receive buffer",
-                    ));
-                }
-                Ok(n) => return Ok(n),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    return Err(match e.raw_os_error() {
-                        Some(errno) => {
-                            Error::kernel("reading netlink reply", Errno::from_raw(errno))
-                        }
-                        None => Error::io("reading netlink reply", e),
-                    });
-                }
+            if let Some(n) = self.recv_with(0)? {
+                return Ok(n);
             }
+        }
+    }
+
+    /// One datagram into the buffer, received with `flags`: its length, or
+    /// `None` when the call was interrupted or (`MSG_DONTWAIT`) nothing
+    /// was queued.
+    fn recv_with(&mut self, flags: libc::c_int) -> Result<Option<usize>> {
+        self.buf.clear();
+        match self.raw.recv(&mut self.buf, libc::MSG_TRUNC | flags) {
+            Ok(n) if n > self.buf.len() => Err(Error::internal(
+                "netlink reply larger than the receive buffer",
+            )),
+            Ok(n) => Ok(Some(n)),
+            Err(e) => match e.raw_os_error().map(Errno::from_raw) {
+                Some(Errno::EINTR) => Ok(None),
+                Some(Errno::EAGAIN) if flags & libc::MSG_DONTWAIT != 0 => Ok(None),
+                Some(errno) => Err(Error::kernel("reading netlink reply", errno)),
+                None => Err(Error::io("reading netlink reply", e)),
+            },
         }
     }
 }
