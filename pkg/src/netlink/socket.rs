@@ -162,7 +162,6 @@ where
         deadline: Instant,
         wanted: &dyn Fn(&[u8]) -> bool,
     ) -> Result<Option<Vec<M>>> {
-        const HEADER_LEN: usize = 16;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if !self.core.wait_readable(left)? {
@@ -183,8 +182,7 @@ where
                     offset += (len + 3) & !3;
                     let message = &self.core.buf[start..start + len];
                     if let Payload::Data = payload
-                        && message.len() >= HEADER_LEN
-                        && wanted(&message[HEADER_LEN..])
+                        && NetlinkBuffer::new_checked(message).is_ok_and(|b| wanted(b.payload()))
                     {
                         // Kinds the codec does not carry are not the
                         // caller's business.

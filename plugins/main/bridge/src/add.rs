@@ -387,19 +387,21 @@ fn ensure_addr(host: &mut Netlink, link: &Link, gw: IpNet, force: bool) -> Resul
             })?;
         }
     }
+    // Pin the bridge MAC: otherwise it follows the lowest port MAC and
+    // changes as containers come and go. Pinned before the address goes
+    // on, so that an ADD running beside this one that finds the address
+    // (and returns above) knows the MAC it reports is final.
+    let current = host.link_get(LinkId::Index(link.index))?;
+    if current.mac.len() == 6 && current.mac.iter().any(|b| *b != 0) {
+        host.link_set_mac(LinkId::Index(link.index), &current.mac)
+            .with_context(|| format!("could not set the MAC of {:?}", link.name))?;
+    }
     match host.addr_add(link.index, gw, AddrFlags::empty()) {
         Ok(()) => {}
         Err(e) if e.is_errno(Errno::EEXIST) => {}
         Err(e) => {
             return Err(e.context(format!("could not add IP address {gw} to {:?}", link.name)));
         }
-    }
-    // Pin the bridge MAC: otherwise it follows the lowest port MAC and
-    // changes as containers come and go.
-    let current = host.link_get(LinkId::Index(link.index))?;
-    if current.mac.len() == 6 && current.mac.iter().any(|b| *b != 0) {
-        host.link_set_mac(LinkId::Index(link.index), &current.mac)
-            .with_context(|| format!("could not set the MAC of {:?}", link.name))?;
     }
     Ok(())
 }
