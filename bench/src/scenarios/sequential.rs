@@ -114,9 +114,32 @@ pub fn variants(scenario: &str) -> Vec<Variant> {
     }
 }
 
-/// Iteration `i`'s order over `k` implementations: a rotation.
+/// Iteration `i`'s order over `k` implementations: the rows of a
+/// balanced Latin square (Williams design), cycled. Every implementation
+/// runs at every position equally often, and also right after every other
+/// one equally often: an operation leaves the kernel work behind (IPv6
+/// and link-state work on the new interfaces, the ARP flood) that the next
+/// one waits for, and a plain rotation would always put the same
+/// implementation after the same other one (ours after the iproute2 floor,
+/// in the scale scenario), charging one of them the other's aftermath.
+/// For an even `k` that takes `k` rows; for an odd `k`, the `k` rows and
+/// their mirror images.
 pub fn order(i: usize, k: usize) -> impl Iterator<Item = usize> {
-    (0..k).map(move |j| (i + j) % k)
+    let rows = if k.is_multiple_of(2) { k } else { 2 * k };
+    let r = i % rows.max(1);
+    (0..k).map(move |j| {
+        // Mirrored rows (odd k only) read their row backwards.
+        let (shift, pos) = if r < k { (r, j) } else { (r - k, k - 1 - j) };
+        // The first row: 0, 1, k-1, 2, k-2, ...
+        let first = if pos == 0 {
+            0
+        } else if !pos.is_multiple_of(2) {
+            pos.div_ceil(2)
+        } else {
+            k - pos / 2
+        };
+        (first + shift) % k
+    })
 }
 
 /// Samples per (implementation, operation), and the implementations in
@@ -252,6 +275,44 @@ fn note_backends(asked: Masq, used: &[(String, Option<String>)], sec: &mut Secti
                 "{l} did not use the {want} backend it was asked for (it has none and \
                  ignores ipMasqBackend): this line compares different backends"
             ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::order;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn order_is_a_balanced_latin_square() {
+        for k in 1..=6usize {
+            let rows = if k.is_multiple_of(2) { k } else { 2 * k };
+            let mut at = vec![vec![0usize; k]; k];
+            let mut after = vec![vec![0usize; k]; k];
+            for i in 0..rows {
+                let row: Vec<usize> = order(i, k).collect();
+                let distinct: BTreeSet<usize> = row.iter().copied().collect();
+                assert_eq!(distinct.len(), k, "k={k} row {i}: {row:?}");
+                for (pos, &x) in row.iter().enumerate() {
+                    at[x][pos] += 1;
+                }
+                for w in row.windows(2) {
+                    after[w[0]][w[1]] += 1;
+                }
+            }
+            let per_position = rows / k;
+            assert!(
+                at.iter().flatten().all(|&n| n == per_position),
+                "k={k}: {at:?}"
+            );
+            let per_pair = if k == 1 { 0 } else { rows / k };
+            for (a, row) in after.iter().enumerate() {
+                for (b, &n) in row.iter().enumerate() {
+                    let want = if a == b { 0 } else { per_pair };
+                    assert_eq!(n, want, "k={k}: {b} after {a}");
+                }
+            }
         }
     }
 }
