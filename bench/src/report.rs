@@ -96,7 +96,7 @@ impl Report {
     }
 
     pub fn targets(&self, targets: &[Target], quick: bool) {
-        let mut t = String::from("\n== targets (issues 7 and 21), this run\n");
+        let mut t = String::from("\n== targets (issues 7, 20 and 21), this run\n");
         if quick {
             t.push_str("   (--quick: tiny numbers, the verdicts only show the pipeline works)\n");
         }

@@ -1,5 +1,6 @@
-//! The targets table of issue 7, and issue 21's tuning row, evaluated on
-//! this run's figures. Whether a target holds is reported, never
+//! The targets table of issue 7, issue 20's rows where it set a new
+//! bar (the true floor, growth against the floor's, CPU against Go), and
+//! issue 21's tuning row, evaluated on this run's figures. Whether a target holds is reported, never
 //! enforced: no exit status depends on it.
 
 use serde_json::{Value, json};
@@ -252,19 +253,25 @@ pub fn evaluate(r: &Results, o: &Options) -> Vec<Target> {
     }
     out.push(hl);
 
-    let mut cpu = Target::new(
-        "CPU per bridge ADD (user+sys, p50)",
-        "14.3 ms",
-        ">= 5x less",
-    );
+    // Issue 7 asked for 5x less CPU, issue 20 for 4x: both are shown.
     let c = |imp| r.latency("bridge/off", "ADD", imp).map(|l| l.cpu.p50);
-    if let (Some(a), Some(b)) = (c("ours"), c("theirs")) {
-        cpu.ours = ms(a);
-        cpu.theirs = ms(b);
-        cpu.ratio = ratio(b, a);
-        cpu.met = cpu.ratio.map(|x| x >= 5.0);
+    for (what, goal, factor) in [
+        ("CPU per bridge ADD (user+sys, p50)", ">= 5x less", 5.0),
+        (
+            "CPU per bridge ADD vs Go (issue 20)",
+            ">= 4x less (theirs/ours)",
+            4.0,
+        ),
+    ] {
+        let mut cpu = Target::new(what, "14.3 ms", goal);
+        if let (Some(a), Some(b)) = (c("ours"), c("theirs")) {
+            cpu.ours = ms(a);
+            cpu.theirs = ms(b);
+            cpu.ratio = ratio(b, a);
+            cpu.met = cpu.ratio.map(|x| x >= factor);
+        }
+        out.push(cpu);
     }
-    out.push(cpu);
 
     for (name, go) in [("bridge", "2.9 MB"), (size::SET, "23 MB (9 plugins)")] {
         let mut t = Target::new(
