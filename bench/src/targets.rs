@@ -1,7 +1,7 @@
 //! The targets table of issue 7, issue 20's rows where it set a new
 //! bar (the true floor, growth against the floor's, CPU against Go), and
-//! issue 21's tuning row, evaluated on this run's figures. Whether a target holds is reported, never
-//! enforced: no exit status depends on it.
+//! issue 21's tuning row, evaluated on this run's figures. Whether a
+//! target holds is reported, never enforced: no exit status depends on it.
 
 use serde_json::{Value, json};
 
