@@ -372,13 +372,13 @@ impl Core {
     /// One datagram into the buffer without waiting: its length, or
     /// `None` when there was none after all.
     fn recv_nowait(&mut self) -> Result<Option<usize>> {
-        self.recv_with(libc::MSG_DONTWAIT)
+        self.recv_with(libc::MSG_DONTWAIT, "netlink notification")
     }
 
     /// One datagram into the buffer; its length.
     fn recv(&mut self) -> Result<usize> {
         loop {
-            if let Some(n) = self.recv_with(0)? {
+            if let Some(n) = self.recv_with(0, "netlink reply")? {
                 return Ok(n);
             }
         }
@@ -386,19 +386,19 @@ impl Core {
 
     /// One datagram into the buffer, received with `flags`: its length, or
     /// `None` when the call was interrupted or (`MSG_DONTWAIT`) nothing
-    /// was queued.
-    fn recv_with(&mut self, flags: libc::c_int) -> Result<Option<usize>> {
+    /// was queued. `what` names the datagram in errors.
+    fn recv_with(&mut self, flags: libc::c_int, what: &str) -> Result<Option<usize>> {
         self.buf.clear();
         match self.raw.recv(&mut self.buf, libc::MSG_TRUNC | flags) {
-            Ok(n) if n > self.buf.len() => Err(Error::internal(
-                "netlink reply larger than the receive buffer",
-            )),
+            Ok(n) if n > self.buf.len() => Err(Error::internal(format!(
+                "{what} larger than the receive buffer"
+            ))),
             Ok(n) => Ok(Some(n)),
             Err(e) => match e.raw_os_error().map(Errno::from_raw) {
                 Some(Errno::EINTR) => Ok(None),
                 Some(Errno::EAGAIN) if flags & libc::MSG_DONTWAIT != 0 => Ok(None),
-                Some(errno) => Err(Error::kernel("reading netlink reply", errno)),
-                None => Err(Error::io("reading netlink reply", e)),
+                Some(errno) => Err(Error::kernel(format!("reading {what}"), errno)),
+                None => Err(Error::io(format!("reading {what}"), e)),
             },
         }
     }
