@@ -258,8 +258,26 @@ check_clean() { # $1: after what
     left=$(find /var/lib/cni/results -type f 2>/dev/null)
     [ -z "$left" ] || fail "libcni cache entries left after $1: $left"
     left=$(find /run/netns -mindepth 1 2>/dev/null)
-    [ -z "$left" ] || fail "pod network namespaces left after $1: $left"
-    ok "nothing left after $1 (pods, veths, IFBs, qdiscs, rules, reservations, caches, netns)"
+    [ -z "$left" ] || [ "${2:-}" = runtime-netns-may-leak ] || fail "pod network namespaces left after $1: $left"
+    [ -z "$left" ] || runtime_netns_left "$1" $left
+    ok "nothing of the plugins left after $1 (pods, veths, IFBs, qdiscs, rules, reservations, caches, netns)"
+}
+
+# A SIGKILL can land between containerd pinning a pod's netns and recording
+# its path in the sandbox's metadata; the restarted containerd then cannot
+# remove it (a runtime leak, known upstream as containerd/cri#568). The
+# plugins neither create nor remove netns, so such a netns is not theirs to
+# clean; what they must not leave is anything inside it.
+runtime_netns_left() { # $1: after what; then the leftover netns paths
+    local what=$1 ns links
+    shift
+    for ns in "$@"; do
+        links=$(nsenter --net="$ns" ip -o link show | awk -F': ' '$2 != "lo" {print $2}' | tr '\n' ' ')
+        [ -z "$links" ] || fail "pod network namespace $ns left after $what holds links: $links"
+        umount "$ns" 2>/dev/null || true
+        rm -f "$ns"
+        ok "containerd left its pod network namespace $ns after $what (its leak, not the plugins'): only lo in it; removed"
+    done
 }
 
 # --- one pod, seen from the node --------------------------------------------
@@ -354,4 +372,4 @@ for id in $listed; do
     c rm "$id"
 done
 ok "containerd restarted; the pods it lists ($(wc -w <<<"$listed")) stopped and removed"
-check_clean "a RunPodSandbox cut short by SIGKILL"
+check_clean "a RunPodSandbox cut short by SIGKILL" runtime-netns-may-leak
