@@ -268,13 +268,14 @@ check_clean() { # $1: after what
 # left the pod's pinned netns (netns leaks of this kind are known upstream,
 # e.g. containerd/cri#568). The plugins neither create nor remove netns, so
 # such a netns is not theirs to clean; what they must not leave is anything
-# inside it. containerd's lines about it are printed to find out why.
+# inside it. containerd's lines about the pod are printed to find out why.
 runtime_netns_left() { # $1: after what; then the leftover netns paths
     local what=$1 ns links
     shift
     for ns in "$@"; do
         links=$(nsenter --net="$ns" ip -o link show | awk -F': ' '$2 != "lo" {print $2}' | tr '\n' ' ')
-        grep -F "$ns" "$tmp/containerd.log" | tail -n 10 | cut -c1-400 >&2 || true
+        grep -E -e "$ns" -e 'Name:killed' -e 'level=(warning|error)' "$tmp/containerd.log" |
+            tail -n 20 | cut -c1-400 >&2 || true
         [ -z "$links" ] || fail "pod network namespace $ns left after $what holds links: $links"
         umount "$ns" 2>/dev/null || true
         rm -f "$ns"
