@@ -6,6 +6,7 @@
 //! the [`Rollback`] of the changes made so far. The functions below are
 //! the steps their DEL, CHECK and GC share.
 
+use std::cell::{Cell, OnceCell};
 use std::os::fd::{AsRawFd, OwnedFd};
 
 #[cfg(feature = "firewall")]
@@ -17,7 +18,7 @@ use crate::error::{Error, Result};
 #[cfg(feature = "firewall")]
 use crate::firewall::{Backend, masq};
 use crate::netlink::{Link, LinkId, Netlink, VethSpec, kind_of};
-use crate::ns::Netns;
+use crate::ns::{Later, Netns};
 use crate::rollback::Rollback;
 use crate::skel::CmdArgs;
 use crate::sysctl::{self, Family};
@@ -33,9 +34,12 @@ pub struct Attachment<'a> {
     pub ns: &'a Netns,
     /// A socket in the container netns.
     pub ctr: Netlink,
-    /// The container's `/proc/sys/net/ipv6/conf`, opened with `ctr`
+    /// The container's `/proc/sys/net/ipv6/conf`, opened on the thread
+    /// that made `ctr` after handing `ctr` back (`ctr_ipv6_conf_later`)
+    /// and taken from it when first needed
     /// ([`set_ipv6_conf`](Attachment::set_ipv6_conf)).
-    ctr_ipv6_conf: Option<OwnedFd>,
+    ctr_ipv6_conf: OnceCell<Option<OwnedFd>>,
+    ctr_ipv6_conf_later: Cell<Option<Later<Option<OwnedFd>>>>,
     /// A socket in the plugin's (the host's) netns.
     pub host: Netlink,
     /// What this ADD changed; undone when the attachment is dropped
@@ -54,25 +58,27 @@ impl<'a> Attachment<'a> {
     /// settings of its container interface
     /// ([`set_ipv6_conf`](Attachment::set_ipv6_conf)): the container's
     /// `/proc/sys/net/ipv6/conf` is opened on the same trip into the
-    /// namespace as the socket. Only then: with many namespaces on the
-    /// node, resolving that path costs about a millisecond.
+    /// namespace as the socket, while the ADD goes on. Only then: with
+    /// many namespaces on the node, resolving that path costs about a
+    /// millisecond.
     pub fn open_with_ipv6_conf(args: &'a CmdArgs) -> Result<Attachment<'a>> {
         Attachment::open_in(args, true)
     }
 
     fn open_in(args: &'a CmdArgs, ipv6_conf: bool) -> Result<Attachment<'a>> {
         let ns = args.netns()?;
-        let (ctr, ctr_ipv6_conf) = ns.run(|| {
-            Ok((
-                Netlink::new()?,
-                ipv6_conf.then(sysctl::open_ipv6_conf).flatten(),
-            ))
-        })?;
+        let (ctr, later) = if ipv6_conf {
+            let (ctr, later) = ns.run_then(Netlink::new, sysctl::open_ipv6_conf)?;
+            (ctr, Some(later))
+        } else {
+            (ns.run(Netlink::new)?, None)
+        };
         Ok(Attachment {
             args,
             ns,
             ctr,
-            ctr_ipv6_conf,
+            ctr_ipv6_conf: OnceCell::new(),
+            ctr_ipv6_conf_later: Cell::new(later),
             host: Netlink::new()?,
             undo: Rollback::new(),
         })
@@ -85,7 +91,13 @@ impl<'a> Attachment<'a> {
     /// else from a thread in the namespace.
     pub fn set_ipv6_conf(&self, leaf: &str, value: &str) -> Result<()> {
         let ifname = &self.args.ifname;
-        match &self.ctr_ipv6_conf {
+        let conf = self.ctr_ipv6_conf.get_or_init(|| {
+            self.ctr_ipv6_conf_later
+                .take()
+                .and_then(|later| later.wait().ok())
+                .flatten()
+        });
+        match conf {
             Some(conf) => sysctl::write_conf_in(conf, ifname, leaf, value),
             None => self
                 .ns

@@ -388,7 +388,10 @@ mod tests {
         crate::require_root!();
         let ns = crate::testkit::TestNs::new("sysctl-conf");
         ns.ip(&["link", "add", "tc0", "type", "veth", "peer", "name", "tc1"]);
-        let conf = ns.open().run(|| Ok(open_ipv6_conf())).unwrap().unwrap();
+        // As Attachment opens it: after a first result, on the same thread.
+        let (first, later) = ns.open().run_then(|| Ok(7), open_ipv6_conf).unwrap();
+        assert_eq!(first, 7);
+        let conf = later.wait().unwrap().unwrap();
         let read = || {
             let out = ns
                 .cmd("cat", &["/proc/sys/net/ipv6/conf/tc0/accept_dad"])
