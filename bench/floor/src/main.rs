@@ -9,11 +9,12 @@
 //!
 //! ADD sends the requests of bridge's ADD and no others: one RTM_NEWLINK
 //! creating the veth with its peer directly in the container's namespace,
-//! the host end enslaved to the bridge and up; then, on a socket opened in
-//! the container's namespace (by a thread, as the plugins do), the address,
-//! the link up and the default route, sent as one batch. DEL is one
-//! RTM_DELLINK of the host end (the peer goes with it). No IPAM, no
-//! sysctls, no firewall, no result, no reading back: only libc.
+//! the host end enslaved to the bridge and up, one queue each way on both
+//! ends; then, on a socket opened in the container's namespace (by a
+//! thread, as the plugins do), the address, the link up and the default
+//! route, sent as one batch. DEL is one RTM_DELLINK of the host end (the
+//! peer goes with it). No IPAM, no sysctls, no firewall, no result, no
+//! reading back: only libc.
 
 mod nl;
 
@@ -55,6 +56,14 @@ fn ifindex(name: &str) -> Res<u32> {
     }
 }
 
+/// One queue each way, as the plugins ask for (pkg/src/netlink/veth.rs):
+/// the cheapest veth the kernel makes, with no RCU grace period under rtnl
+/// to cut a queue per CPU down to one.
+fn one_queue(m: &mut Msg) {
+    m.attr_u32(libc::IFLA_NUM_TX_QUEUES, 1);
+    m.attr_u32(libc::IFLA_NUM_RX_QUEUES, 1);
+}
+
 fn add(bridge: &str, veth: &str, netns: &str, ifname: &str, addr: &str, gw: &str) -> Res<()> {
     let (ip, len) = addr
         .split_once('/')
@@ -74,6 +83,7 @@ fn add(bridge: &str, veth: &str, netns: &str, ifname: &str, addr: &str, gw: &str
     m.ifinfo(0, libc::IFF_UP as u32);
     m.attr_str(libc::IFLA_IFNAME, veth);
     m.attr_u32(libc::IFLA_MASTER, master);
+    one_queue(&mut m);
     let info = m.nest(libc::IFLA_LINKINFO);
     m.attr_str(libc::IFLA_INFO_KIND, "veth");
     let data = m.nest(libc::IFLA_INFO_DATA);
@@ -81,6 +91,7 @@ fn add(bridge: &str, veth: &str, netns: &str, ifname: &str, addr: &str, gw: &str
     m.ifinfo(0, 0);
     m.attr_str(libc::IFLA_IFNAME, ifname);
     m.attr_u32(libc::IFLA_NET_NS_FD, ns.as_raw_fd() as u32);
+    one_queue(&mut m);
     m.end(peer);
     m.end(data);
     m.end(info);

@@ -3,9 +3,9 @@
 
 use std::os::fd::AsRawFd;
 
-use netlink_packet_route::link::{InfoData, InfoVeth};
+use netlink_packet_route::link::{InfoData, InfoVeth, LinkAttribute};
 use nix::errno::Errno;
-use rtnetlink::{LinkUnspec, LinkVeth};
+use rtnetlink::{LinkMessageBuilder, LinkUnspec, LinkVeth};
 
 use super::{Link, LinkId, Netlink};
 use crate::error::{Error, Result};
@@ -59,15 +59,16 @@ impl Netlink {
     /// [`veth_add`](Netlink::veth_add), returning the host end when the
     /// kernel echoes it (see [`Netlink::link_add_echo`]).
     fn veth_create(&mut self, spec: &VethSpec<'_>) -> Result<Option<Link>> {
-        let mut peer =
-            LinkUnspec::new_with_name(spec.peer_name).setns_by_fd(spec.peer_ns.as_raw_fd());
+        let mut peer = one_queue(
+            LinkUnspec::new_with_name(spec.peer_name).setns_by_fd(spec.peer_ns.as_raw_fd()),
+        );
         if spec.mtu != 0 {
             peer = peer.mtu(spec.mtu);
         }
         if let Some(mac) = spec.peer_mac {
             peer = peer.address(mac.to_vec());
         }
-        let mut host = LinkVeth::new(spec.host_name, spec.peer_name)
+        let mut host = one_queue(LinkVeth::new(spec.host_name, spec.peer_name))
             .set_info_data(InfoData::Veth(InfoVeth::Peer(peer.build())));
         if spec.mtu != 0 {
             host = host.mtu(spec.mtu);
@@ -112,6 +113,17 @@ impl Netlink {
     }
 }
 
+/// One queue each way, said outright. Without it the kernel (5.13 and
+/// later) gives a veth end a queue per possible CPU, then cuts the queues
+/// in use down to one, and cutting waits for an RCU grace period under
+/// rtnl, once per end: every netlink request on the node waits with it.
+/// The queues in use are the same either way; only `ethtool -L` can no
+/// longer add more.
+fn one_queue<T>(b: LinkMessageBuilder<T>) -> LinkMessageBuilder<T> {
+    b.append_extra_attribute(LinkAttribute::NumTxQueues(1))
+        .append_extra_attribute(LinkAttribute::NumRxQueues(1))
+}
+
 impl Clone for VethSpec<'_> {
     fn clone(&self) -> Self {
         *self
@@ -130,5 +142,35 @@ mod tests {
         assert!(n.starts_with("veth"));
         assert!(n[4..].chars().all(|c| c.is_ascii_hexdigit()));
         assert_ne!(random_hex(6).unwrap(), random_hex(6).unwrap());
+    }
+
+    // Both ends get one queue each way, whichever namespace they are in
+    // (one allocated, so one in use).
+    #[cfg(feature = "testkit")]
+    #[test]
+    fn both_ends_have_one_queue_each_way() {
+        crate::require_root!();
+        let host = crate::testkit::TestNs::new("veth-queues-host");
+        let ctr = crate::testkit::TestNs::new("veth-queues-ctr");
+        let peer_ns = ctr.open();
+        let link = host
+            .netlink()
+            .veth_add_random(&VethSpec {
+                host_name: "",
+                peer_name: "eth0",
+                peer_ns: &peer_ns,
+                mtu: 0,
+                peer_mac: None,
+                master: None,
+                host_up: true,
+            })
+            .unwrap();
+        for (ns, name) in [(&host, link.name.as_str()), (&ctr, "eth0")] {
+            let details = ns.ip(&["-d", "link", "show", name]);
+            assert!(
+                details.contains("numtxqueues 1 numrxqueues 1"),
+                "{name}: {details}"
+            );
+        }
     }
 }
