@@ -466,6 +466,36 @@ fn bad_input_leaves_nothing_behind() {
     assert!(net.reservations().is_empty());
 }
 
+/// An ADD repeated without a DEL (same container, same interface) is
+/// refused, and the attachment already there keeps its address: the
+/// refused ADD's rollback must not release what the first ADD holds (IPAM
+/// starts only once the interface name is known to be free).
+#[test]
+fn repeated_add_is_refused_and_keeps_the_first_address() {
+    require_root!();
+    let net = net();
+    for v in [Version::V0_4_0, Version::V1_0_0, Version::V1_1_0] {
+        let conf = net.conf(v, json!({}));
+        let ctr = TestNs::new("again");
+        let first = net.add(&ctr, "again", &conf);
+        let held = net.held();
+        assert_eq!(held, vec![first.ip(0).to_string()], "{v:?}");
+        let (code, msg) = net
+            .call("ADD", &ctr, "again")
+            .run(&conf)
+            .expect_spec_error();
+        assert_eq!(code, 999, "{v:?}: {msg}");
+        assert!(
+            msg.contains("interface eth0 already exists in container netns"),
+            "{v:?}: {msg}"
+        );
+        assert_eq!(net.held(), held, "{v:?}: the first ADD's address");
+        first.check_ok();
+        first.del();
+        net.assert_no_leftovers(&format!("{v:?}"));
+    }
+}
+
 /// Failures after resources exist roll back everything this ADD made.
 #[test]
 fn rollback_on_failure_at_each_step() {
