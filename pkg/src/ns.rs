@@ -164,10 +164,7 @@ impl Netns {
         let fd = self.file.as_fd();
         std::thread::scope(|s| {
             let handle = s.spawn(move || {
-                setns(fd, CloneFlags::CLONE_NEWNET).map_err(|e| {
-                    Error::kernel(format!("enter netns {}", self.path.display()), e)
-                })?;
-                crate::sysctl::pin_thread();
+                enter(fd, &self.path)?;
                 f()
             });
             handle.join().unwrap_or_else(|_| {
@@ -177,6 +174,15 @@ impl Netns {
             })
         })
     }
+}
+
+/// Moves the calling thread, one that exits when its work is done, into
+/// the namespace `fd` (opened from `path`) for good.
+fn enter(fd: BorrowedFd<'_>, path: &Path) -> Result<()> {
+    setns(fd, CloneFlags::CLONE_NEWNET)
+        .map_err(|e| Error::kernel(format!("enter netns {}", path.display()), e))?;
+    crate::sysctl::pin_thread();
+    Ok(())
 }
 
 /// The rest of the work of [`Netns::run_then`], still under way on its
@@ -220,13 +226,9 @@ impl Netns {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let handle = std::thread::Builder::new()
             .spawn(move || {
-                let entered = setns(&file, CloneFlags::CLONE_NEWNET)
-                    .map_err(|e| Error::kernel(format!("enter netns {}", path.display()), e));
+                let entered = enter(file.as_fd(), &path);
                 drop(file);
-                let a = entered.and_then(|()| {
-                    crate::sysctl::pin_thread();
-                    first()
-                });
+                let a = entered.and_then(|()| first());
                 let go_on = a.is_ok();
                 // The caller may be gone already; then `then` is moot.
                 if tx.send(a).is_err() || !go_on {
