@@ -167,13 +167,14 @@ impl Netns {
                 enter(fd, &self.path)?;
                 f()
             });
-            handle.join().unwrap_or_else(|_| {
-                Err(Error::internal(
-                    "panic while working in a network namespace",
-                ))
-            })
+            handle.join().unwrap_or_else(|_| Err(panicked()))
         })
     }
+}
+
+/// A namespace thread's work ended without a result.
+fn panicked() -> Error {
+    Error::internal("panic while working in a network namespace")
 }
 
 /// Moves the calling thread, one that exits when its work is done, into
@@ -194,11 +195,7 @@ pub struct Later<T> {
 impl<T> Later<T> {
     /// Waits for the thread and returns what it made.
     pub fn wait(self) -> Result<T> {
-        self.handle
-            .join()
-            .ok()
-            .flatten()
-            .ok_or_else(|| Error::internal("panic while working in a network namespace"))
+        self.handle.join().ok().flatten().ok_or_else(panicked)
     }
 }
 
@@ -218,16 +215,12 @@ impl Netns {
         G: FnOnce() -> B + Send + 'static,
     {
         // The thread may outlive this borrow: it owns a copy of the fd.
-        let file = self
-            .file
-            .try_clone()
-            .map_err(|e| Error::io(format!("open netns {}", self.path.display()), e))?;
-        let path = self.path.clone();
+        let ns = self.try_clone()?;
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let handle = std::thread::Builder::new()
             .spawn(move || {
-                let entered = enter(file.as_fd(), &path);
-                drop(file);
+                let entered = enter(ns.as_fd(), &ns.path);
+                drop(ns);
                 let a = entered.and_then(|()| first());
                 let go_on = a.is_ok();
                 // The caller may be gone already; then `then` is moot.
@@ -237,9 +230,7 @@ impl Netns {
                 Some(then())
             })
             .map_err(|e| Error::io("start a thread for a network namespace", e))?;
-        let a = rx
-            .recv()
-            .map_err(|_| Error::internal("panic while working in a network namespace"))??;
+        let a = rx.recv().map_err(|_| panicked())??;
         Ok((a, Later { handle }))
     }
 }
