@@ -634,16 +634,17 @@ impl Store {
             Some(Some(_)) => false,
         };
         if list {
-            let dir = if create {
+            if create {
                 self.ensure_index().ok();
-                self.index
-                    .as_ref()
-                    .and_then(|index| ensure_dir_at(index, POOL_DIR).ok())
-            } else {
-                self.index
-                    .as_ref()
-                    .and_then(|index| open_dir_at(index, POOL_DIR).ok())
-            };
+            }
+            let dir = self
+                .index
+                .as_ref()
+                .and_then(|index| match open_dir_at(index, POOL_DIR) {
+                    Ok(d) => Some(d),
+                    Err(_) if create => ensure_dir_at(index, POOL_DIR).ok(),
+                    Err(_) => None,
+                });
             self.pool = Some(dir.and_then(|d| Pool::list(d).ok()));
         }
         self.pool.as_mut().and_then(Option::as_mut)
@@ -730,18 +731,23 @@ impl Store {
         if let Some(n) = self.pool(false).and_then(|p| p.dirs.pop())
             && let (Some(Some(pool)), Some(index)) = (&mut self.pool, &self.index)
         {
-            // Whatever was renamed into place is checked by opening it
-            // below; when the attachment's directory exists already, the
-            // spare stays.
-            let renamed = rename_at(
+            // Whatever was renamed into place is opened without following
+            // a symlink; when the attachment's directory exists already,
+            // the spare stays.
+            match rename_at(
                 &pool.dir,
                 &format!("d{n}"),
                 index,
                 key,
                 libc::RENAME_NOREPLACE,
-            );
-            if renamed == Err(Errno::EEXIST) {
-                pool.dirs.push(n);
+            ) {
+                Ok(()) => {
+                    if let Ok(d) = open_dir_at(index, key) {
+                        return Ok(d);
+                    }
+                }
+                Err(Errno::EEXIST) => pool.dirs.push(n),
+                Err(_) => {}
             }
         }
         let index = self.index.as_ref().ok_or(Errno::ENOENT)?;
