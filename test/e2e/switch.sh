@@ -361,7 +361,8 @@ left=$(nft list ruleset 2>/dev/null | grep -F -f "$tmp/patterns" || true)
 [ -z "$left" ] || fail "nftables rules of this run are left:"$'\n'"$left"
 ok "no iptables, ip6tables or nftables rule or per-container chain of this run left"
 left=$(find "/var/lib/cni/networks/$net" -type f ! -name lock ! -name 'last_reserved_ip.*' \
-    ! -path '*/.attachments/.synced' ! -path '*/.attachments/.last-*' 2>/dev/null || true)
+    ! -path '*/.attachments/.synced' ! -path '*/.attachments/.last-*' \
+    ! -path '*/.attachments/.spare/*' 2>/dev/null || true)
 [ -z "$left" ] || fail "host-local reservations left: $left"
 left=$(find /var/lib/cni/results -type f 2>/dev/null || true)
 [ -z "$left" ] || fail "cached results left: $left"

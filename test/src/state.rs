@@ -226,7 +226,8 @@ fn nft_line(line: &str) -> String {
 /// Every file under a host-local `dataDir` that is not what the store
 /// promises: a reservation (or index entry) must name its owner,
 /// `last_reserved_ip.N` an address, `.attachments/.synced` a fingerprint
-/// (`.attachments/.last-N` is a scratch file).
+/// (`.attachments/.last-N` is a scratch file, `.attachments/.spare/*`
+/// spare inodes).
 /// Temporary `.tmp-*` files are where writes happen before they become
 /// visible: they may exist while (or after) a writer died, and are counted
 /// in the second value; the next store operation removes them.
@@ -247,7 +248,11 @@ pub fn store_problems(data_dir: &Path) -> (Vec<String>, usize) {
         // `lock`, and the scratch copy of `last_reserved_ip.N` in the index
         // (`.attachments/.last-N`, the previous value after an exchange or
         // the next one being written): neither is read as data.
-        if name == "lock" || (name.starts_with(".last-") && rel.contains(".attachments/")) {
+        // Nor are the spares of `.attachments/.spare/`.
+        if name == "lock"
+            || (name.starts_with(".last-") && rel.contains(".attachments/"))
+            || rel.contains(".attachments/.spare/")
+        {
             continue;
         }
         let content = match std::fs::read(&path) {

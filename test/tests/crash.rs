@@ -285,6 +285,78 @@ fn host_local_killed_during_add() {
     });
 }
 
+/// host-local's DEL killed at random moments: it keeps the released files
+/// and index directories as spares, so a kill can fall between renaming a
+/// reservation into the pool and zeroing it. After each kill the store
+/// must hold no half-written file, ours and Go's host-local must allocate
+/// without a collision, the DEL retried must release everything, and no
+/// file may still carry the attachment's content (Go's DEL and CHECK match
+/// files by content anywhere under the network directory).
+#[test]
+fn host_local_killed_during_del() {
+    require_root!();
+    become_subreaper();
+    let (fx, ctr) = setup("crhd", "host-local", "crhd");
+    let go = require_go("host-local", &[]);
+    let conf = fx.conf(
+        Version::V1_1_0,
+        json!({"ipam": fx.host_local(json!([[{"subnet": "10.96.0.0/24"}], [{"subnet": "fd00:96::/64"}]]))}),
+    );
+    let seed = seed("CNI_CRASH_SEED", "host-local-del");
+    let mut rng = Rng::new(seed);
+    // Warm-up cycles fill the pool; the median of three DELs is a typical one.
+    let mut took: Vec<Duration> = (0..3)
+        .map(|_| {
+            run_step_fully(&simple_step(&fx, &conf, &ctr, "warmup"));
+            fx.call("ADD", &ctr, "warmup").run(&conf).expect_success();
+            let t = Instant::now();
+            fx.call("DEL", &ctr, "warmup").run(&conf).expect_success();
+            t.elapsed()
+        })
+        .collect();
+    took.sort();
+    let window = took[1] + took[1] / 10;
+    let dir = fx.dir.path();
+    let iters = iterations();
+    let mut killed = 0;
+    for i in 0..iters {
+        let cid = format!("crash-del-{i}");
+        let what = format!("host-local DEL iteration {i} (seed {seed})");
+        fx.call("ADD", &ctr, &cid).run(&conf).expect_success();
+        let del = fx.call("DEL", &ctr, &cid);
+        let run = run_and_kill(&del, conf.to_string().as_bytes(), rng.duration(window));
+        if run.was_killed() {
+            killed += 1;
+        }
+        run.reap(REAP_LIMIT);
+        let (problems, _) = store_problems(dir);
+        assert!(
+            problems.is_empty(),
+            "{what}: store after the kill: {problems:#?}"
+        );
+        allocate_with_both(&fx, go.as_deref(), &conf, &ctr, i);
+        let out = del.run(&conf);
+        assert_eq!(out.code, 0, "{what}: DEL failed: {}", out.stdout);
+        let (problems, temps) = store_problems(dir);
+        assert!(problems.is_empty() && temps == 0, "{what}: {problems:#?}");
+        assert!(
+            fx.reservations().is_empty(),
+            "{what}: {:?}",
+            files_under(dir)
+        );
+        let content = format!("{cid}\r\neth0");
+        let carrying: Vec<String> = files_under(dir)
+            .into_iter()
+            .filter(|f| {
+                std::fs::read(dir.join(f))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).trim() == content)
+            })
+            .collect();
+        assert!(carrying.is_empty(), "{what}: {carrying:?} still name {cid}");
+    }
+    eprintln!("host-local DEL: {killed} of {iters} killed (window {window:?})");
+}
+
 /// A host link carrying the subnet of the synthetic prevResult, so that
 /// portmap finds the route to the container (and sets route_localnet).
 fn portmap_host(host: &TestNs) {

@@ -536,6 +536,45 @@ fn interop_alternating_allocations_never_collide() {
     assert_eq!(again[0], ip);
 }
 
+/// Our DEL keeps the released file and index directory as spares under
+/// `.attachments/.spare/`; Go, which matches every file under the network
+/// directory by content, must not take them for the attachment.
+#[test]
+fn interop_go_ignores_spares() {
+    require_root!();
+    let Some(go) = go_host_local() else { return };
+    let e = Env::new();
+    let c = conf(
+        Version::V1_0_0,
+        e.fx.dir.path(),
+        json!({"ranges": [[{"subnet": "10.77.0.0/28"}]]}),
+    );
+    let go_call = |cmd: &str, cid: &str| e.call_with(go.clone(), cmd, cid).run(&c);
+    e.call("ADD", "c1").run(&c).expect_success();
+    e.call("DEL", "c1").run(&c).expect_success();
+    let spare = e.fx.netdir().join(".attachments/.spare");
+    assert!(spare.join("f0").is_file() && spare.join("d0").is_dir());
+    assert_ne!(
+        go_call("CHECK", "c1").code,
+        0,
+        "Go finds a released attachment"
+    );
+    // a spare reused by ours, and released by Go
+    let ip = addresses(&e.call("ADD", "c2").run(&c).expect_success());
+    assert!(!spare.join("f0").exists());
+    go_call("CHECK", "c2").expect_success();
+    let go_ip = addresses(&go_call("ADD", "g1").expect_success());
+    assert_ne!(ip, go_ip);
+    go_call("DEL", "c2").expect_success();
+    e.call("DEL", "g1").run(&c).expect_success();
+    assert!(
+        e.fx.reservations().is_empty(),
+        "{:?}",
+        files_under(&e.fx.netdir())
+    );
+    assert_ne!(go_call("CHECK", "g1").code, 0);
+}
+
 #[test]
 fn duplicate_add_is_refused_like_go() {
     require_root!();

@@ -192,6 +192,24 @@ fn symlinks_planted_in_the_host_local_store_are_not_followed() {
             &victim,
             Ok("10.99.0.2/24"),
         ),
+        (
+            "pool of spares",
+            ".attachments/.spare".into(),
+            &vdir,
+            Ok("10.99.0.2/24"),
+        ),
+        (
+            "spare file",
+            ".attachments/.spare/f0".into(),
+            &victim,
+            Ok("10.99.0.2/24"),
+        ),
+        (
+            "spare directory",
+            ".attachments/.spare/d0".into(),
+            &vdir,
+            Ok("10.99.0.2/24"),
+        ),
     ];
     let outside_before = tree_snapshot(&lab.outside());
     for (i, (what, rel, target, want)) in cases.into_iter().enumerate() {

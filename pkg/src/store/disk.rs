@@ -17,28 +17,46 @@
 //! (Go rewrites one on every allocation), which `.attachments/.synced`
 //! records.
 //!
+//! Released inodes are kept for reuse in `.attachments/.spare/`: a
+//! released reservation file becomes the spare `f<n>`, its content zeroed
+//! (Go's DEL and CHECK match every file under the network directory by
+//! content, and must not take a spare for its last owner), and an
+//! attachment's emptied index directory the spare `d<n>`; at most
+//! 64 of each, the rest are deleted. A reservation is written
+//! into a spare and renamed to its address with `RENAME_NOREPLACE`, an
+//! index directory is a spare renamed to the key. The names never parse as
+//! addresses, so Go's lookups by name ignore them.
+//!
 //! Safety: every path is resolved with `*at` calls relative to the network
 //! directory with `O_NOFOLLOW`, so a symlink planted in the store cannot
-//! redirect a write; a reservation becomes visible only complete (written
-//! to an unnamed `O_TMPFILE`, or a temporary file where the file system has
-//! none, then hard-linked into place), so a failed or interrupted write
-//! never leaves an empty reservation behind.
+//! redirect a write; a spare is written only when it is a regular file
+//! with no other name. A reservation becomes visible only complete
+//! (written to a spare, an unnamed `O_TMPFILE`, or a temporary file where
+//! the file system has none, then renamed or hard-linked into place), so a
+//! failed or interrupted write never leaves an empty reservation behind.
+//! A writer killed while a spare holds an attachment's content (written,
+//! not yet renamed into place; or released, not yet zeroed) leaves the
+//! sync mark void, and the next opener's scan deletes every spare.
 //!
 //! Cost: a store is a few dozen system calls per operation, none of them a
 //! path walk from `/` but the first. The network and index directories are
-//! opened once per [`Store`]; the change detection is computed once when
-//! the store is opened and kept up to date with our own writes (the lock
-//! keeps everyone else out until we are done); a candidate address is
-//! taken when linking the reservation to its name fails with `EEXIST`,
-//! with no stat before; and the sync mark and `last_reserved_ip.N` are
-//! rewritten in place (the latter in a spare swapped in atomically), so an
-//! allocation creates one inode, the reservation's, and deletes none.
+//! opened once per [`Store`], the pool listed once; the change detection
+//! is computed once when the store is opened and kept up to date with our
+//! own writes (the lock keeps everyone else out until we are done); a
+//! candidate address is taken when renaming or linking the reservation to
+//! its name fails with `EEXIST`, with no stat before; and the sync mark and
+//! `last_reserved_ip.N` are rewritten in place (the latter in a spare
+//! swapped in atomically). With spares in the pool, an allocation and a
+//! release create and delete no inode at all: on an ext4 without a journal
+//! every new inode costs a scan past the ones deleted in the last minute
+//! (six while their inode-table block is dirty), which under pod churn was
+//! a quarter to a third of a bridge ADD's CPU.
 
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::Write;
 use std::net::IpAddr;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, FileExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -59,6 +77,11 @@ const SYNC_MARK: &str = ".synced";
 const TMP_PREFIX: &str = ".tmp-";
 /// In the index directory: the next content of `last_reserved_ip.<N>`.
 const SPARE_PREFIX: &str = ".last-";
+/// In the index directory: spare inodes, files `f<n>` and directories
+/// `d<n>` (names that never parse as an address).
+const POOL_DIR: &str = ".spare";
+/// Spares of each kind kept; a release beyond that deletes as usual.
+const POOL_MAX: usize = 64;
 /// How many `last_reserved_ip.N` files the change detection looks at.
 const FINGERPRINT_RANGE_SETS: usize = 16;
 /// Go's separator between container ID and interface name.
@@ -73,6 +96,10 @@ static NO_TMPFILE: AtomicBool = AtomicBool::new(false);
 /// `CAP_DAC_READ_SEARCH`): unnamed files are then linked through
 /// `/proc/self/fd`.
 static LINK_VIA_PROC: AtomicBool = AtomicBool::new(false);
+
+/// Set once `renameat2(RENAME_NOREPLACE)` was refused (a file system
+/// without it): spares are then neither taken nor kept.
+static NO_POOL: AtomicBool = AtomicBool::new(false);
 
 /// Who holds a reservation, as written in its file.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -139,6 +166,45 @@ enum Pending {
     Unnamed(File),
     /// A temporary file in the network directory.
     Named(String),
+    /// A spare file `f<n>` of the pool, holding `len` bytes.
+    Spare { file: File, n: u32, len: usize },
+}
+
+/// The pool of spare inodes, listed once per [`Store`]: numbers of the
+/// files and directories it holds, ascending.
+struct Pool {
+    dir: OwnedFd,
+    files: Vec<u32>,
+    dirs: Vec<u32>,
+}
+
+impl Pool {
+    fn list(dir: OwnedFd) -> std::result::Result<Pool, Errno> {
+        let number = |name: &str, prefix: char| {
+            let n: u32 = name.strip_prefix(prefix)?.parse().ok()?;
+            (format!("{prefix}{n}") == name).then_some(n)
+        };
+        let mut pool = Pool {
+            files: Vec::new(),
+            dirs: Vec::new(),
+            dir,
+        };
+        for (name, kind) in dir_entries(&pool.dir)?.0 {
+            match kind {
+                Some(Kind::File) => pool.files.extend(number(&name, 'f')),
+                Some(Kind::Dir) => pool.dirs.extend(number(&name, 'd')),
+                _ => {}
+            }
+        }
+        pool.files.sort_unstable();
+        pool.dirs.sort_unstable();
+        Ok(pool)
+    }
+
+    /// A number after every one in `taken`, for a spare being added.
+    fn next(taken: &[u32]) -> u32 {
+        taken.last().map_or(0, |n| n.saturating_add(1))
+    }
 }
 
 /// One network's store, locked for as long as the value lives.
@@ -171,6 +237,9 @@ pub struct Store {
     /// The content and file of the next reservation, kept across the
     /// candidates an allocation tries.
     pending: Option<(String, Pending)>,
+    /// The pool of spare inodes, once looked for (`None` inside when
+    /// there is none).
+    pool: Option<Option<Pool>>,
     tmp_counter: u32,
     /// Set while a scan runs, so that a damaged index found during one
     /// does not start another.
@@ -218,6 +287,7 @@ impl Store {
             unfinished: false,
             last: Vec::new(),
             pending: None,
+            pool: None,
             tmp_counter: 0,
             scanning: false,
         };
@@ -254,15 +324,14 @@ impl Store {
             }
         };
         if placed {
-            let pending = self.pending.take();
-            let indexed = match &pending {
-                Some((_, p)) => self.index_add(p, &index_key(id, Some(ifname)), &name),
-                None => Ok(()),
-            };
-            if let Some((_, p)) = pending {
+            // A spare is now the reservation itself; a temporary file is
+            // let go.
+            if let Some((_, p)) = self.pending.take()
+                && !matches!(p, Pending::Spare { .. })
+            {
                 self.discard(p);
             }
-            if let Err(e) = indexed {
+            if let Err(e) = self.index_add(&index_key(id, Some(ifname)), &name) {
                 self.unlink_quiet(&name);
                 return Err(e);
             }
@@ -292,7 +361,7 @@ impl Store {
         if let Some(owner) = content.as_deref().and_then(Owner::parse) {
             self.unindex(&index_key(&owner.id, owner.ifname.as_deref()), &name);
         }
-        self.unlink(&name)?;
+        self.retire(&name)?;
         self.changing = false;
         Ok(())
     }
@@ -301,7 +370,7 @@ impl Store {
     pub fn get_by_id(&mut self, id: &str, ifname: &str) -> Result<Vec<IpAddr>> {
         Ok(self
             .index_entries(&index_key(id, Some(ifname)))?
-            .1
+            .live
             .into_iter()
             .filter_map(|name| name.parse().ok())
             .collect())
@@ -312,12 +381,12 @@ impl Store {
     pub fn find_by_id(&mut self, id: &str, ifname: &str) -> Result<bool> {
         if !self
             .index_entries(&index_key(id, Some(ifname)))?
-            .1
+            .live
             .is_empty()
         {
             return Ok(true);
         }
-        Ok(!self.index_entries(&index_key(id, None))?.1.is_empty())
+        Ok(!self.index_entries(&index_key(id, None))?.live.is_empty())
     }
 
     /// Release everything the attachment holds; like Go, legacy id-only
@@ -358,7 +427,7 @@ impl Store {
             if let Some(o) = &owner {
                 self.unindex(&index_key(&o.id, o.ifname.as_deref()), &name);
             }
-            match self.unlink(&name) {
+            match self.retire(&name) {
                 Ok(()) => released.extend(name.parse::<IpAddr>().ok()),
                 Err(e) => errors.push(e),
             }
@@ -395,7 +464,7 @@ impl Store {
         {
             self.discard(p);
         }
-        for _ in 0..2 {
+        for _ in 0..3 {
             if self.pending.is_none() {
                 let p = self.write_pending(content)?;
                 self.pending = Some((content.to_string(), p));
@@ -403,12 +472,19 @@ impl Store {
             let Some((_, p)) = &self.pending else {
                 continue;
             };
-            match self.link_pending(p, self.dir.as_fd(), name) {
+            match self.link_pending(p, name) {
                 // An unnamed file that cannot be linked here: again with a
                 // named one.
                 Err(Errno::EOPNOTSUPP) if matches!(p, Pending::Unnamed(_)) => {
                     NO_TMPFILE.store(true, Ordering::Relaxed);
                     self.pending = None;
+                }
+                // No RENAME_NOREPLACE here: no pool either.
+                Err(Errno::EINVAL | Errno::ENOSYS) if matches!(p, Pending::Spare { .. }) => {
+                    NO_POOL.store(true, Ordering::Relaxed);
+                    if let Some((_, p)) = self.pending.take() {
+                        self.discard(p);
+                    }
                 }
                 other => return other,
             }
@@ -416,8 +492,40 @@ impl Store {
         Err(Errno::EOPNOTSUPP)
     }
 
-    /// The reservation's content in a file of its own, not yet visible.
+    /// The reservation's content in a file of its own, not yet visible: a
+    /// spare of the pool written over in place, else a new file.
     fn write_pending(&mut self, content: &str) -> std::result::Result<Pending, Errno> {
+        while let Some((file, n, old_len)) = self.take_spare() {
+            // Truncating waits for the file's writeback, if any: only
+            // when the old content was longer.
+            let written = file.write_all_at(content.as_bytes(), 0).and_then(|()| {
+                if old_len > content.len() {
+                    file.set_len(content.len() as u64)
+                } else {
+                    Ok(())
+                }
+            });
+            if written.is_ok() {
+                return Ok(Pending::Spare {
+                    file,
+                    n,
+                    len: content.len(),
+                });
+            }
+            // A spare that cannot be written goes (holding who knows what:
+            // failing that, the next opener empties the pool); the next
+            // one may do.
+            if let Some(Some(pool)) = &self.pool
+                && unlinkat(
+                    &pool.dir,
+                    format!("f{n}").as_str(),
+                    UnlinkatFlags::NoRemoveDir,
+                )
+                .is_err()
+            {
+                self.unfinished = true;
+            }
+        }
         if !NO_TMPFILE.load(Ordering::Relaxed) {
             match openat(
                 &self.dir,
@@ -440,16 +548,22 @@ impl Store {
         self.write_tmp(content).map(Pending::Named)
     }
 
-    /// Give the pending file the name `name` in `to` (a directory of the
-    /// store): `EEXIST` if the name is taken.
-    fn link_pending(
-        &self,
-        p: &Pending,
-        to: BorrowedFd<'_>,
-        name: &str,
-    ) -> std::result::Result<(), Errno> {
+    /// Give the pending file the name `name` in the network directory:
+    /// `EEXIST` if the name is taken.
+    fn link_pending(&self, p: &Pending, name: &str) -> std::result::Result<(), Errno> {
+        let to = self.dir.as_fd();
         match p {
             Pending::Named(tmp) => linkat(&self.dir, tmp.as_str(), to, name, AtFlags::empty()),
+            Pending::Spare { n, .. } => match &self.pool {
+                Some(Some(pool)) => rename_at(
+                    &pool.dir,
+                    &format!("f{n}"),
+                    &self.dir,
+                    name,
+                    libc::RENAME_NOREPLACE,
+                ),
+                _ => Err(Errno::ENOENT),
+            },
             Pending::Unnamed(f) => {
                 if !LINK_VIA_PROC.load(Ordering::Relaxed) {
                     match linkat(f, "", to, name, AtFlags::AT_EMPTY_PATH) {
@@ -476,9 +590,218 @@ impl Store {
         }
     }
 
-    fn discard(&self, p: Pending) {
-        if let Pending::Named(tmp) = p {
-            self.unlink_quiet(&tmp);
+    /// Let go of a pending file that did not become a reservation. A
+    /// spare goes back to the pool with its content zeroed, so that Go's
+    /// release and CHECK, which match every file under the network
+    /// directory by content, never take it for the attachment's; when
+    /// that fails it is removed, and failing that the next opener scans
+    /// (which empties the pool).
+    fn discard(&mut self, p: Pending) {
+        match p {
+            Pending::Unnamed(_) => {}
+            Pending::Named(tmp) => self.unlink_quiet(&tmp),
+            Pending::Spare { file, n, len } => {
+                let Some(Some(pool)) = &mut self.pool else {
+                    return;
+                };
+                if file.write_all_at(&vec![0; len], 0).is_ok() {
+                    let at = pool.files.partition_point(|m| *m < n);
+                    pool.files.insert(at, n);
+                } else if unlinkat(
+                    &pool.dir,
+                    format!("f{n}").as_str(),
+                    UnlinkatFlags::NoRemoveDir,
+                )
+                .is_err()
+                {
+                    self.unfinished = true;
+                }
+            }
+        }
+    }
+
+    // ---- pool ----
+
+    /// The pool, listed on first use; with `create`, made when missing (or
+    /// remade when something else, a planted symlink above all, holds its
+    /// name).
+    fn pool(&mut self, create: bool) -> Option<&mut Pool> {
+        if NO_POOL.load(Ordering::Relaxed) {
+            return None;
+        }
+        let list = match &self.pool {
+            None => true,
+            Some(None) => create,
+            Some(Some(_)) => false,
+        };
+        if list {
+            if create {
+                self.ensure_index().ok();
+            }
+            let dir = self
+                .index
+                .as_ref()
+                .and_then(|index| match open_dir_at(index, POOL_DIR) {
+                    Ok(d) => Some(d),
+                    Err(_) if create => ensure_dir_at(index, POOL_DIR).ok(),
+                    Err(_) => None,
+                });
+            self.pool = Some(dir.and_then(|d| Pool::list(d).ok()));
+        }
+        self.pool.as_mut().and_then(Option::as_mut)
+    }
+
+    /// A spare file of the pool, open for writing, with its length; spares
+    /// that are not plain files of their own are removed.
+    fn take_spare(&mut self) -> Option<(File, u32, usize)> {
+        let pool = self.pool(false)?;
+        while let Some(n) = pool.files.pop() {
+            let name = format!("f{n}");
+            let file = openat(
+                &pool.dir,
+                name.as_str(),
+                OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .ok()
+            .and_then(|fd| {
+                let st = fstat(&fd).ok().filter(is_own_file)?;
+                Some((File::from(fd), n, st.st_size as usize))
+            });
+            if file.is_some() {
+                return file;
+            }
+            let _ = unlinkat(&pool.dir, name.as_str(), UnlinkatFlags::NoRemoveDir);
+        }
+        None
+    }
+
+    /// Release the reservation `name`, whose index entry is already gone:
+    /// its file becomes a spare of the pool (zeroed, see [`Store::discard`])
+    /// when it is a plain file of its own and the pool has room, else it
+    /// is removed.
+    fn retire(&mut self, name: &str) -> Result<()> {
+        let Some(mut n) = self
+            .pool(true)
+            .filter(|p| p.files.len() < POOL_MAX)
+            .map(|p| Pool::next(&p.files))
+        else {
+            return self.unlink(name);
+        };
+        let Some((file, len)) = openat(
+            &self.dir,
+            name,
+            OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .ok()
+        .and_then(|fd| {
+            let st = fstat(&fd).ok().filter(is_own_file)?;
+            Some((File::from(fd), st.st_size as usize))
+        }) else {
+            return self.unlink(name);
+        };
+        // A name not listed as ours (something planted) is skipped.
+        for _ in 0..4 {
+            let Some(Some(pool)) = &self.pool else { break };
+            match rename_at(
+                &self.dir,
+                name,
+                &pool.dir,
+                &format!("f{n}"),
+                libc::RENAME_NOREPLACE,
+            ) {
+                Ok(()) => {
+                    self.discard(Pending::Spare { file, n, len });
+                    return Ok(());
+                }
+                Err(Errno::EEXIST) => n = n.saturating_add(1),
+                Err(Errno::EINVAL | Errno::ENOSYS) => {
+                    NO_POOL.store(true, Ordering::Relaxed);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        self.unlink(name)
+    }
+
+    /// The index directory of `key`, open: a spare directory of the pool
+    /// renamed into place when there is one, else made.
+    fn key_dir(&mut self, key: &str) -> std::result::Result<OwnedFd, Errno> {
+        if let Some(n) = self.pool(false).and_then(|p| p.dirs.pop())
+            && let (Some(Some(pool)), Some(index)) = (&mut self.pool, &self.index)
+        {
+            // Whatever was renamed into place is opened without following
+            // a symlink; when the attachment's directory exists already,
+            // the spare stays.
+            match rename_at(
+                &pool.dir,
+                &format!("d{n}"),
+                index,
+                key,
+                libc::RENAME_NOREPLACE,
+            ) {
+                Ok(()) => {
+                    if let Ok(d) = open_dir_at(index, key) {
+                        return Ok(d);
+                    }
+                }
+                Err(Errno::EEXIST) => pool.dirs.push(n),
+                Err(_) => {}
+            }
+        }
+        let index = self.index.as_ref().ok_or(Errno::ENOENT)?;
+        ensure_dir_at(index, key)
+    }
+
+    /// Put the empty index directory of `key` into the pool when it has
+    /// room, else remove it.
+    fn retire_key_dir(&mut self, key: &str) {
+        let room = self.pool(true).is_some_and(|p| p.dirs.len() < POOL_MAX);
+        if room && let (Some(Some(pool)), Some(index)) = (&mut self.pool, &self.index) {
+            let n = Pool::next(&pool.dirs);
+            if rename_at(
+                index,
+                key,
+                &pool.dir,
+                &format!("d{n}"),
+                libc::RENAME_NOREPLACE,
+            )
+            .is_ok()
+            {
+                pool.dirs.push(n);
+                return;
+            }
+        }
+        if let Some(index) = &self.index {
+            let _ = unlinkat(index, key, UnlinkatFlags::RemoveDir);
+        }
+    }
+
+    /// Empty the pool: after a writer died or failed, a spare may hold an
+    /// attachment's content (written before the rename that would have
+    /// made it a reservation, or not yet zeroed after the one that
+    /// released it).
+    fn drain_pool(&mut self) {
+        self.pool = None;
+        if matches!(self.pending, Some((_, Pending::Spare { .. }))) {
+            self.pending = None;
+        }
+        let Some(dir) = self
+            .index
+            .as_ref()
+            .and_then(|index| open_dir_at(index, POOL_DIR).ok())
+        else {
+            return;
+        };
+        for (name, kind) in dir_entries(&dir).map(|e| e.0).unwrap_or_default() {
+            let flag = if kind == Some(Kind::Dir) {
+                UnlinkatFlags::RemoveDir
+            } else {
+                UnlinkatFlags::NoRemoveDir
+            };
+            let _ = unlinkat(&dir, name.as_str(), flag);
         }
     }
 
@@ -504,33 +827,22 @@ impl Store {
             .ok_or_else(|| Error::internal("host-local store: index directory not open"))
     }
 
-    fn index_add(&mut self, p: &Pending, key: &str, name: &str) -> Result<()> {
-        let fail =
-            |path: &Path, e| Error::kernel(format!("index {}", path.join(name).display()), e);
+    /// Index the reservation `name` under `key`: a hard link to it.
+    fn index_add(&mut self, key: &str, name: &str) -> Result<()> {
         let key_path = self.path.join(INDEX_DIR).join(key);
+        let fail = |e| Error::kernel(format!("index {}", key_path.join(name).display()), e);
         self.ensure_index()?;
-        let key_dir = ensure_dir_at(self.index_fd()?, key).map_err(|e| fail(&key_path, e))?;
-        match self.link_pending(p, key_dir.as_fd(), name) {
-            Ok(()) => Ok(()),
+        let key_dir = self.key_dir(key).map_err(fail)?;
+        let link = || linkat(&self.dir, name, &key_dir, name, AtFlags::empty());
+        match link() {
             // A stale entry for this IP (its file was removed by hand) is
             // replaced.
             Err(Errno::EEXIST) => {
                 let _ = unlinkat(&key_dir, name, UnlinkatFlags::NoRemoveDir);
-                self.link_pending(p, key_dir.as_fd(), name)
-                    .map_err(|e| fail(&key_path, e))
+                link().map_err(fail)
             }
-            Err(e) => Err(fail(&key_path, e)),
+            other => other.map_err(fail),
         }
-    }
-
-    /// Adopt the existing reservation `name` into the index under `key`.
-    fn index_adopt(&mut self, key: &str, name: &str) -> Result<()> {
-        let key_path = self.path.join(INDEX_DIR).join(key);
-        let fail = |e| Error::kernel(format!("index {}", key_path.join(name).display()), e);
-        self.ensure_index()?;
-        let key_dir = ensure_dir_at(self.index_fd()?, key).map_err(fail)?;
-        let _ = unlinkat(&key_dir, name, UnlinkatFlags::NoRemoveDir);
-        linkat(&self.dir, name, &key_dir, name, AtFlags::empty()).map_err(fail)
     }
 
     /// Remove `name`'s entry under `key`, and the key's directory when
@@ -546,20 +858,25 @@ impl Store {
     /// Live index entries of `key` (IP texts), with the key's directory
     /// when it exists. Entries whose reservation file is gone or was
     /// replaced are dropped.
-    fn index_entries(&mut self, key: &str) -> Result<(Option<OwnedFd>, Vec<String>)> {
+    fn index_entries(&mut self, key: &str) -> Result<IndexEntries> {
+        let none = || IndexEntries {
+            dir: None,
+            live: Vec::new(),
+            only: false,
+        };
         let Some(index) = &self.index else {
-            return Ok((None, Vec::new()));
+            return Ok(none());
         };
         let key_dir = match open_dir_at(index, key) {
             Ok(fd) => fd,
-            Err(Errno::ENOENT) => return Ok((None, Vec::new())),
+            Err(Errno::ENOENT) => return Ok(none()),
             // Not a directory (a planted symlink or file): nothing indexed
             // there; remove it so that the key can be indexed again.
             // The reservations it stood for are found again by a scan.
             Err(Errno::ELOOP | Errno::ENOTDIR) => {
                 let _ = unlinkat(index, key, UnlinkatFlags::NoRemoveDir);
                 if self.scanning {
-                    return Ok((None, Vec::new()));
+                    return Ok(none());
                 }
                 self.scanning = true;
                 let scanned = self.scan();
@@ -577,7 +894,7 @@ impl Store {
                 ));
             }
         };
-        let names = dir_entries(&key_dir).map_err(|e| {
+        let (names, mut only) = dir_entries(&key_dir).map_err(|e| {
             Error::kernel(
                 format!(
                     "read directory {}",
@@ -594,34 +911,52 @@ impl Store {
             };
             if same {
                 live.push(name);
-            } else {
-                let _ = unlinkat(&key_dir, name.as_str(), UnlinkatFlags::NoRemoveDir);
+            } else if unlinkat(&key_dir, name.as_str(), UnlinkatFlags::NoRemoveDir).is_err() {
+                only = false;
             }
         }
         if live.is_empty() {
             let _ = unlinkat(index, key, UnlinkatFlags::RemoveDir);
         }
-        Ok((Some(key_dir), live))
+        Ok(IndexEntries {
+            dir: Some(key_dir),
+            live,
+            only,
+        })
     }
 
     fn release_key(&mut self, key: &str) -> Result<Vec<IpAddr>> {
         let mut released = Vec::new();
         let mut errors = Vec::new();
-        let (key_dir, entries) = self.index_entries(key)?;
+        let IndexEntries {
+            dir: key_dir,
+            live,
+            mut only,
+        } = self.index_entries(key)?;
         let Some(key_dir) = key_dir else {
             return Ok(released);
         };
-        if !entries.is_empty() {
-            self.drop_mark();
+        if live.is_empty() {
+            return Ok(released);
         }
-        for name in entries {
-            match self.unlink(&name) {
+        self.drop_mark();
+        for name in live {
+            // The index entry first, so that the reservation has no other
+            // name when it becomes a spare (a writer dying in between
+            // leaves a reservation the next opener's scan adopts again).
+            if unlinkat(&key_dir, name.as_str(), UnlinkatFlags::NoRemoveDir).is_err() {
+                only = false;
+            }
+            match self.retire(&name) {
                 Ok(()) => released.extend(name.parse::<IpAddr>().ok()),
                 Err(e) => errors.push(e),
             }
-            let _ = unlinkat(&key_dir, name.as_str(), UnlinkatFlags::NoRemoveDir);
         }
-        if let Some(index) = &self.index {
+        // Into the pool only when nothing is left in it; else it goes
+        // only once empty.
+        if only {
+            self.retire_key_dir(key);
+        } else if let Some(index) = &self.index {
             let _ = unlinkat(index, key, UnlinkatFlags::RemoveDir);
         }
         Error::from_list(errors)?;
@@ -684,7 +1019,9 @@ impl Store {
         // no index to list.
         let _ = self.ensure_index();
         // Every writer holds the lock, so a temporary file now is a
-        // leftover of a writer that died.
+        // leftover of a writer that died; so may be a spare holding an
+        // attachment's content.
+        self.drain_pool();
         for (name, _) in self.list(&self.dir, ".", |n, _| n.starts_with(TMP_PREFIX))? {
             self.unlink_quiet(&name);
         }
@@ -702,7 +1039,7 @@ impl Store {
                 continue;
             }
             let key = index_key(&owner.id, owner.ifname.as_deref());
-            self.index_adopt(&key, &name)?;
+            self.index_add(&key, &name)?;
         }
         self.prune_index()
     }
@@ -922,6 +1259,7 @@ impl Store {
         let dir = open_dir_at(parent, sub).map_err(fail)?;
         Ok(dir_entries(&dir)
             .map_err(fail)?
+            .0
             .into_iter()
             .filter(|(n, k)| filter(n, *k))
             .collect())
@@ -937,6 +1275,19 @@ impl Drop for Store {
             self.write_mark();
         }
     }
+}
+
+/// A directory's entries and whether that is all of them.
+type DirEntries = (Vec<(String, Option<Kind>)>, bool);
+
+/// What [`Store::index_entries`] found under a key.
+struct IndexEntries {
+    /// The key's directory, when it exists.
+    dir: Option<OwnedFd>,
+    /// Names of the reservations indexed there.
+    live: Vec<String>,
+    /// Nothing else is left in the directory.
+    only: bool,
 }
 
 /// What a directory entry is.
@@ -1031,6 +1382,12 @@ fn is_regular(st: &FileStat) -> bool {
     SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) == SFlag::S_IFREG
 }
 
+/// A regular file with no other name, of a reservation's size: one that
+/// may be written over in place.
+fn is_own_file(st: &FileStat) -> bool {
+    is_regular(st) && st.st_nlink == 1 && st.st_size >= 0 && st.st_size <= MAX_FILE as i64
+}
+
 /// The status of a regular file `name` of `parent`, not following a symlink.
 fn stat_file<Fd: AsFd>(parent: &Fd, name: &str) -> Option<FileStat> {
     fstatat(parent, name, AtFlags::AT_SYMLINK_NOFOLLOW)
@@ -1120,11 +1477,13 @@ fn write_spare(index: &OwnedFd, name: &str, content: &str) -> std::result::Resul
 }
 
 /// The entries of an open directory (without `.` and `..`), with their
-/// kind; names that are not UTF-8 are left out (no store file has one).
+/// kind; names that are not UTF-8 are left out (no store file has one),
+/// which the second value, false then, tells.
 /// `getdents64` directly: `opendir` would add a `fstat` and, when done, a
 /// seek back to the start.
-fn dir_entries(dir: &OwnedFd) -> std::result::Result<Vec<(String, Option<Kind>)>, Errno> {
+fn dir_entries(dir: &OwnedFd) -> std::result::Result<DirEntries, Errno> {
     let mut out = Vec::new();
+    let mut all = true;
     let mut buf = vec![0u8; 8192];
     loop {
         // SAFETY: a valid descriptor and a buffer of the length passed.
@@ -1141,7 +1500,7 @@ fn dir_entries(dir: &OwnedFd) -> std::result::Result<Vec<(String, Option<Kind>)>
         }
         let n = n as usize;
         if n == 0 {
-            return Ok(out);
+            return Ok((out, all));
         }
         let mut at = 0;
         // struct linux_dirent64: u64 ino, i64 off, u16 reclen, u8 type, name
@@ -1155,6 +1514,7 @@ fn dir_entries(dir: &OwnedFd) -> std::result::Result<Vec<(String, Option<Kind>)>
             let raw = &raw[..raw.iter().position(|b| *b == 0).unwrap_or(raw.len())];
             at += reclen;
             let Ok(name) = std::str::from_utf8(raw) else {
+                all = false;
                 continue;
             };
             if name == "." || name == ".." {
@@ -1183,12 +1543,24 @@ fn dir_entries(dir: &OwnedFd) -> std::result::Result<Vec<(String, Option<Kind>)>
 }
 
 /// `renameat2(RENAME_EXCHANGE)`: both names must exist and swap
-/// atomically. A raw syscall because nix offers it on glibc only.
+/// atomically.
 fn exchange_at<A: AsFd + ?Sized, B: AsFd>(
     a_dir: &A,
     a: &str,
     b_dir: &B,
     b: &str,
+) -> std::result::Result<(), Errno> {
+    rename_at(a_dir, a, b_dir, b, libc::RENAME_EXCHANGE)
+}
+
+/// `renameat2` with `flags`. A raw syscall because nix offers it on glibc
+/// only.
+fn rename_at<A: AsFd + ?Sized, B: AsFd + ?Sized>(
+    a_dir: &A,
+    a: &str,
+    b_dir: &B,
+    b: &str,
+    flags: libc::c_uint,
 ) -> std::result::Result<(), Errno> {
     let a = std::ffi::CString::new(a).map_err(|_| Errno::EINVAL)?;
     let b = std::ffi::CString::new(b).map_err(|_| Errno::EINVAL)?;
@@ -1200,7 +1572,7 @@ fn exchange_at<A: AsFd + ?Sized, B: AsFd>(
             a.as_ptr(),
             b_dir.as_fd().as_raw_fd(),
             b.as_ptr(),
-            libc::RENAME_EXCHANGE,
+            flags,
         )
     };
     if r == 0 { Ok(()) } else { Err(Errno::last()) }

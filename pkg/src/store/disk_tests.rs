@@ -543,6 +543,7 @@ fn read_fd_stops_at_the_known_size() {
     assert_eq!(read_small_at(&dir, "missing", -1).unwrap(), None);
     let mut listed: Vec<String> = dir_entries(&dir)
         .unwrap()
+        .0
         .into_iter()
         .map(|e| e.0)
         .collect();
@@ -571,4 +572,198 @@ fn unnamed_file_linked_through_proc() {
         2,
         "indexed"
     );
+}
+
+/// The pool's spares: (name, content) sorted.
+fn spares(net: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<_> = fs::read_dir(net.join(".attachments/.spare"))
+        .map(|r| {
+            r.map(|e| {
+                let e = e.unwrap();
+                let content = fs::read(e.path()).unwrap_or_default();
+                (e.file_name().to_string_lossy().to_string(), content)
+            })
+            .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Files anywhere under `net` whose trimmed content is `content`, as Go's
+/// release and CHECK match them.
+fn go_matches(net: &Path, content: &str) -> Vec<PathBuf> {
+    walk(net)
+        .into_iter()
+        .filter(|p| fs::read(p).is_ok_and(|c| String::from_utf8_lossy(&c).trim() == content))
+        .collect()
+}
+
+#[test]
+fn released_inodes_are_reused() {
+    let d = tempfile::tempdir().unwrap();
+    let net = d.path().join("n");
+    let mut s = Store::open(d.path(), "n").unwrap();
+    assert!(
+        s.reserve("a-longer-container-id", "eth0", ip("10.0.0.2"), 0)
+            .unwrap()
+    );
+    let ino = fs::metadata(net.join("10.0.0.2")).unwrap().ino();
+    let key = index_key("a-longer-container-id", Some("eth0"));
+    let key_ino = fs::metadata(net.join(".attachments").join(&key))
+        .unwrap()
+        .ino();
+    drop(s);
+    let mut s = Store::open(d.path(), "n").unwrap();
+    assert_eq!(
+        s.release_by_id("a-longer-container-id", "eth0").unwrap(),
+        [ip("10.0.0.2")]
+    );
+    drop(s);
+    // the file and the index directory are spares now; the file holds
+    // nothing Go would match to the attachment
+    let zeros = vec![0u8; "a-longer-container-id\r\neth0".len()];
+    assert_eq!(
+        spares(&net),
+        [("d0".to_string(), Vec::new()), ("f0".to_string(), zeros)]
+    );
+    assert!(go_matches(&net, "a-longer-container-id\r\neth0").is_empty());
+    assert!(!net.join("10.0.0.2").exists());
+    assert!(!net.join(".attachments").join(&key).exists());
+    let spare = net.join(".attachments/.spare");
+    assert_eq!(fs::metadata(spare.join("f0")).unwrap().ino(), ino);
+    assert_eq!(fs::metadata(spare.join("d0")).unwrap().ino(), key_ino);
+    // the next owner gets them, complete, and a shorter content is not
+    // padded; the store is indexed as usual
+    let mut s = Store::open(d.path(), "n").unwrap();
+    assert!(s.reserve("c2", "eth1", ip("10.0.0.2"), 0).unwrap());
+    drop(s);
+    assert_eq!(fs::metadata(net.join("10.0.0.2")).unwrap().ino(), ino);
+    assert_eq!(fs::read(net.join("10.0.0.2")).unwrap(), b"c2\r\neth1");
+    let key = index_key("c2", Some("eth1"));
+    assert_eq!(
+        fs::metadata(net.join(".attachments").join(&key))
+            .unwrap()
+            .ino(),
+        key_ino
+    );
+    assert!(spares(&net).is_empty());
+    let mut s = Store::open(d.path(), "n").unwrap();
+    assert_eq!(s.get_by_id("c2", "eth1").unwrap(), [ip("10.0.0.2")]);
+    // a taken address keeps the spare for the next candidate
+    assert!(s.reserve("c3", "eth0", ip("10.0.0.3"), 0).unwrap());
+    assert_eq!(s.release_by_id("c2", "eth1").unwrap(), [ip("10.0.0.2")]);
+    assert!(!s.reserve("c4", "eth0", ip("10.0.0.3"), 0).unwrap());
+    assert!(s.reserve("c4", "eth0", ip("10.0.0.4"), 0).unwrap());
+    assert_eq!(fs::metadata(net.join("10.0.0.4")).unwrap().ino(), ino);
+    // a spare written for an address that was never free is zeroed again
+    s.release_by_id("c4", "eth0").unwrap();
+    assert!(!s.reserve("c5", "eth0", ip("10.0.0.3"), 0).unwrap());
+    drop(s);
+    assert!(go_matches(&net, "c5\r\neth0").is_empty());
+    assert_eq!(spares(&net).len(), 2);
+}
+
+#[test]
+fn pool_is_bounded_and_shared_by_ranges() {
+    let d = tempfile::tempdir().unwrap();
+    let net = d.path().join("n");
+    let mut s = Store::open(d.path(), "n").unwrap();
+    for i in 0..70 {
+        let id = format!("c{i}");
+        assert!(
+            s.reserve(&id, "eth0", ip(&format!("10.0.1.{i}")), 0)
+                .unwrap()
+        );
+        assert!(
+            s.reserve(&id, "eth0", ip(&format!("fd00::{i}")), 1)
+                .unwrap()
+        );
+    }
+    drop(s);
+    let mut s = Store::open(d.path(), "n").unwrap();
+    for i in 0..70 {
+        assert_eq!(s.release_by_id(&format!("c{i}"), "eth0").unwrap().len(), 2);
+    }
+    drop(s);
+    let spares = spares(&net);
+    let files = spares.iter().filter(|(n, _)| n.starts_with('f')).count();
+    let dirs = spares.iter().filter(|(n, _)| n.starts_with('d')).count();
+    assert_eq!((files, dirs), (POOL_MAX, POOL_MAX));
+    assert!(spares.iter().all(|(_, c)| c.iter().all(|b| *b == 0)));
+    let mut s = Store::open(d.path(), "n").unwrap();
+    assert!(s.reservations().unwrap().is_empty());
+    assert!(s.reserve("x", "eth0", ip("10.0.1.1"), 0).unwrap());
+    assert_eq!(s.get_by_id("x", "eth0").unwrap(), [ip("10.0.1.1")]);
+}
+
+#[test]
+fn writer_killed_with_a_spare_in_flight() {
+    let d = tempfile::tempdir().unwrap();
+    let net = d.path().join("n");
+    let mut s = Store::open(d.path(), "n").unwrap();
+    s.reserve("c1", "eth0", ip("10.0.0.2"), 0).unwrap();
+    s.release_by_id("c1", "eth0").unwrap();
+    drop(s);
+    // as a writer killed between renaming a released file into the pool
+    // and zeroing it leaves it, with the mark void
+    fs::write(net.join(".attachments/.spare/f0"), "c1\r\neth0").unwrap();
+    fs::write(net.join(".attachments/.synced"), "x").unwrap();
+    let mut s = Store::open(d.path(), "n").unwrap();
+    assert!(go_matches(&net, "c1\r\neth0").is_empty(), "pool emptied");
+    assert!(s.get_by_id("c1", "eth0").unwrap().is_empty());
+    assert!(s.reserve("c2", "eth0", ip("10.0.0.2"), 0).unwrap());
+    drop(s);
+    let s = Store::open(d.path(), "n").unwrap();
+    assert_eq!(s.reservations().unwrap().len(), 1);
+}
+
+#[test]
+fn planted_pool_symlinks_are_not_followed() {
+    let d = tempfile::tempdir().unwrap();
+    let outside = d.path().join("outside");
+    fs::create_dir(&outside).unwrap();
+    fs::write(outside.join("f0"), "precious").unwrap();
+    let victim = d.path().join("victim");
+    fs::write(&victim, "precious").unwrap();
+    let data = d.path().join("data");
+    let net = data.join("n");
+    let before = tree(&outside);
+    let cycle = |id: &str| {
+        let mut s = Store::open(&data, "n").unwrap();
+        assert!(s.reserve(id, "eth0", ip("10.0.0.2"), 0).unwrap());
+        assert_eq!(s.release_by_id(id, "eth0").unwrap(), [ip("10.0.0.2")]);
+        drop(s);
+        let mut s = Store::open(&data, "n").unwrap();
+        assert!(s.reserve(id, "eth0", ip("10.0.0.2"), 0).unwrap());
+        assert_eq!(s.get_by_id(id, "eth0").unwrap(), [ip("10.0.0.2")]);
+        assert_eq!(s.release_by_id(id, "eth0").unwrap(), [ip("10.0.0.2")]);
+    };
+    cycle("c0");
+    // the pool directory itself, planted while the mark says all is well
+    fs::remove_dir_all(net.join(".attachments/.spare")).unwrap();
+    symlink(&outside, net.join(".attachments/.spare")).unwrap();
+    cycle("c1");
+    assert!(
+        fs::symlink_metadata(net.join(".attachments/.spare"))
+            .unwrap()
+            .is_dir()
+    );
+    // spares that are symlinks, hard links or not files are not taken
+    let spare = net.join(".attachments/.spare");
+    for e in fs::read_dir(&spare).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            fs::remove_dir(p).unwrap();
+        } else {
+            fs::remove_file(p).unwrap();
+        }
+    }
+    symlink(&victim, spare.join("f0")).unwrap();
+    fs::hard_link(&victim, spare.join("f1")).unwrap();
+    symlink(&outside, spare.join("d0")).unwrap();
+    cycle("c2");
+    cycle("c3");
+    assert_eq!(fs::read(&victim).unwrap(), b"precious");
+    assert_eq!(tree(&outside), before, "nothing written through a symlink");
 }
