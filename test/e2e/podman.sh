@@ -421,12 +421,18 @@ left=$(nft list ruleset 2>/dev/null | grep -F -f "$tmp/patterns" || true)
 [ -z "$left" ] || fail "nftables rules of this run are left:"$'\n'"$left"
 ok "no nftables rule of this run left"
 # Bookkeeping that outlives the reservations: the lock, Go's
-# last_reserved_ip.N, and in .attachments/ the sync mark and the spare
-# .last-N that the exchange-based last_reserved_ip write swaps in.
+# last_reserved_ip.N, and in .attachments/ the sync mark, the spare
+# .last-N that the exchange-based last_reserved_ip write swaps in, and
+# the released inodes kept for reuse in .spare/, which must hold nothing
+# but zero bytes (Documentation/host-local.md).
 left=$(find "/var/lib/cni/networks/$net" "/var/lib/cni/networks/$net2" -type f ! -name lock ! -name 'last_reserved_ip.*' \
-    ! -path '*/.attachments/.synced' ! -path '*/.attachments/.last-*' 2>/dev/null || true)
+    ! -path '*/.attachments/.synced' ! -path '*/.attachments/.last-*' \
+    ! -path '*/.attachments/.spare/*' 2>/dev/null || true)
 [ -z "$left" ] || fail "host-local reservations left: $left"
-ok "no host-local reservation left"
+while read -r spare; do
+    [ -z "$spare" ] || [ -z "$(tr -d '\0' < "$spare")" ] || fail "spare $spare holds: $(tr -d '\0' < "$spare")"
+done <<< "$(find "/var/lib/cni/networks/$net" "/var/lib/cni/networks/$net2" -type f -path '*/.attachments/.spare/*' 2>/dev/null || true)"
+ok "no host-local reservation left (released files kept as spares hold no attachment)"
 left=$(for cid in "${cids[@]}"; do
     for f in /var/lib/cni/results/*"$cid"*; do if [ -e "$f" ]; then echo "$f"; fi; done
 done)
