@@ -512,19 +512,9 @@ impl Store {
                     len: content.len(),
                 });
             }
-            // A spare that cannot be written goes (holding who knows what:
-            // failing that, the next opener empties the pool); the next
-            // one may do.
-            if let Some(Some(pool)) = &self.pool
-                && unlinkat(
-                    &pool.dir,
-                    format!("f{n}").as_str(),
-                    UnlinkatFlags::NoRemoveDir,
-                )
-                .is_err()
-            {
-                self.unfinished = true;
-            }
+            // A spare that cannot be written goes (holding who knows what);
+            // the next one may do.
+            self.drop_spare(n);
         }
         if !NO_TMPFILE.load(Ordering::Relaxed) {
             match openat(
@@ -607,16 +597,26 @@ impl Store {
                 if file.write_all_at(&vec![0; len], 0).is_ok() {
                     let at = pool.files.partition_point(|m| *m < n);
                     pool.files.insert(at, n);
-                } else if unlinkat(
-                    &pool.dir,
-                    format!("f{n}").as_str(),
-                    UnlinkatFlags::NoRemoveDir,
-                )
-                .is_err()
-                {
-                    self.unfinished = true;
+                } else {
+                    self.drop_spare(n);
                 }
             }
+        }
+    }
+
+    /// Remove the spare file `f<n>` of the pool; when that fails, it may
+    /// hold an attachment's content, and the next opener's scan empties
+    /// the pool.
+    fn drop_spare(&mut self, n: u32) {
+        if let Some(Some(pool)) = &self.pool
+            && unlinkat(
+                &pool.dir,
+                format!("f{n}").as_str(),
+                UnlinkatFlags::NoRemoveDir,
+            )
+            .is_err()
+        {
+            self.unfinished = true;
         }
     }
 
@@ -657,19 +657,8 @@ impl Store {
         let pool = self.pool(false)?;
         while let Some(n) = pool.files.pop() {
             let name = format!("f{n}");
-            let file = openat(
-                &pool.dir,
-                name.as_str(),
-                OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
-                Mode::empty(),
-            )
-            .ok()
-            .and_then(|fd| {
-                let st = fstat(&fd).ok().filter(is_own_file)?;
-                Some((File::from(fd), n, st.st_size as usize))
-            });
-            if file.is_some() {
-                return file;
+            if let Some((file, len)) = open_own_file(&pool.dir, &name) {
+                return Some((file, n, len));
             }
             let _ = unlinkat(&pool.dir, name.as_str(), UnlinkatFlags::NoRemoveDir);
         }
@@ -688,17 +677,7 @@ impl Store {
         else {
             return self.unlink(name);
         };
-        let Some((file, len)) = openat(
-            &self.dir,
-            name,
-            OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .ok()
-        .and_then(|fd| {
-            let st = fstat(&fd).ok().filter(is_own_file)?;
-            Some((File::from(fd), st.st_size as usize))
-        }) else {
+        let Some((file, len)) = open_own_file(&self.dir, name) else {
             return self.unlink(name);
         };
         // A name not listed as ours (something planted) is skipped.
@@ -1386,6 +1365,20 @@ fn is_regular(st: &FileStat) -> bool {
 /// may be written over in place.
 fn is_own_file(st: &FileStat) -> bool {
     is_regular(st) && st.st_nlink == 1 && st.st_size >= 0 && st.st_size <= MAX_FILE as i64
+}
+
+/// `name` in `dir` opened for writing over in place, with its length, when
+/// it is such a file (a symlink is not followed).
+fn open_own_file<Fd: AsFd>(dir: &Fd, name: &str) -> Option<(File, usize)> {
+    let fd = openat(
+        dir,
+        name,
+        OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
+    let st = fstat(&fd).ok().filter(is_own_file)?;
+    Some((File::from(fd), st.st_size as usize))
 }
 
 /// The status of a regular file `name` of `parent`, not following a symlink.
