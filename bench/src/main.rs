@@ -9,7 +9,7 @@
 //! | `stats` | p50 / p95 / max |
 //! | `testbed` | scratch namespaces (the integration tests' `TestNs`) |
 //! | `netconf` | the network configs |
-//! | `attach`, `true_floor`, `floor` | one ADD / DEL: by a plugin, by the netlink-only `cni-floor`, or by iproute2 |
+//! | `attach`, `true_floor`, `floor` | one ADD / DEL: by a plugin, by the netlink-only `cni-floor` (bare, or with Go's settings), or by iproute2 |
 //! | `scenarios` | one module per scenario |
 //! | `results`, `report`, `targets` | what was measured, printing, the targets |
 

@@ -17,8 +17,9 @@ it creates and removes. Needs root.
   --theirs DIR           the reference plugins (default: /usr/lib/cni)
   --floor-bin FILE       the true floor's program, cni-floor (default: next
                          to cni-bench; bench/run.sh builds it static with
-                         musl and passes it); without it the true floor is
-                         left out and the sections say so
+                         musl and passes it), which also runs the floor
+                         with Go's settings; without it both are left out
+                         and the sections say so
   -n, --containers N     containers per sequential scenario (default 200)
   --reps R               repetitions of the sequential and churn scenarios,
                          fresh namespaces each time (default 3)

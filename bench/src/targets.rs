@@ -112,7 +112,10 @@ pub fn evaluate(r: &Results, o: &Options) -> Vec<Target> {
         wall("bridge/off", "ADD", "ours"),
         wall("bridge/off", "ADD", true_floor::LABEL),
     ) {
-        tf.ours = format!("{} (floor {})", ms(a), ms(f));
+        tf.ours = match wall("bridge/off", "ADD", true_floor::GO_LABEL) {
+            Some(g) => format!("{} (floor {}, floor+go {})", ms(a), ms(f), ms(g)),
+            None => format!("{} (floor {})", ms(a), ms(f)),
+        };
         tf.ratio = ratio(a, f);
         tf.met = tf.ratio.map(|x| x <= 1.3);
         if let Some(b) = wall("bridge/off", "ADD", "theirs") {
@@ -214,7 +217,10 @@ pub fn evaluate(r: &Results, o: &Options) -> Vec<Target> {
         );
         let grown = |imp: &str| r.scalar(scale::ID, growth, imp);
         if let (Some(a), Some(f)) = (grown("ours"), grown(true_floor::LABEL)) {
-            g.ours = format!("{a:.2}x (floor {f:.2}x)");
+            g.ours = match grown(true_floor::GO_LABEL) {
+                Some(go) => format!("{a:.2}x (floor {f:.2}x, floor+go {go:.2}x)"),
+                None => format!("{a:.2}x (floor {f:.2}x)"),
+            };
             if let Some(b) = grown("theirs") {
                 g.theirs = format!("{b:.2}x");
             }

@@ -8,6 +8,16 @@
 //!
 //! Its fake host has the bridge up with the gateway address from the start,
 //! as a plugin's has after its first ADD.
+//!
+//! The same program also runs as the **floor with Go's settings**
+//! (`floor+go`, `cni-floor add-go`): the true floor plus the three settings
+//! the reference bridge plugin writes on every new veth and a compatible
+//! plugin must write too (`accept_ra` 0 on the host end, `accept_dad` 0 and
+//! `arp_notify` 1 on the container end), the cheapest way they can be
+//! written. What it costs over the true floor is the kernel work that
+//! compatibility asks for: two `/proc/sys/net/ipv6` path lookups, and the
+//! gratuitous ARP that `arp_notify` makes the kernel send on link up, which
+//! the bridge floods to every port. Still no IPAM or firewall.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -22,9 +32,12 @@ use crate::testbed::Container;
 use crate::{Res, interrupt};
 
 pub const LABEL: &str = "floor";
+pub const GO_LABEL: &str = "floor+go";
 
 pub struct TrueFloorAttach {
     program: PathBuf,
+    /// The floor with Go's settings (`add-go`).
+    go: bool,
     /// Kept for its lifetime: the namespace goes when the floor does.
     _host: TestNs,
     host_netns: Netns,
@@ -32,9 +45,19 @@ pub struct TrueFloorAttach {
 
 impl TrueFloorAttach {
     pub fn new(program: &Path) -> Res<TrueFloorAttach> {
-        let (host, host_netns) = bridge_host("bt")?;
+        Self::make(program, false)
+    }
+
+    /// The floor with Go's settings, in a fake host of its own.
+    pub fn with_go_settings(program: &Path) -> Res<TrueFloorAttach> {
+        Self::make(program, true)
+    }
+
+    fn make(program: &Path, go: bool) -> Res<TrueFloorAttach> {
+        let (host, host_netns) = bridge_host(if go { "bg" } else { "bt" })?;
         Ok(TrueFloorAttach {
             program: program.to_path_buf(),
+            go,
             _host: host,
             host_netns,
         })
@@ -64,12 +87,12 @@ fn veth(c: &Container) -> String {
 
 impl Attach for TrueFloorAttach {
     fn label(&self) -> &str {
-        LABEL
+        if self.go { GO_LABEL } else { LABEL }
     }
 
     fn add(&self, c: &Container) -> Res<Sample> {
         self.exec(&[
-            "add",
+            if self.go { "add-go" } else { "add" },
             netconf::BRIDGE,
             &veth(c),
             &c.netns_path,
@@ -90,11 +113,11 @@ pub fn unavailable(program: Option<&Path>) -> Option<String> {
     match program {
         Some(p) if p.is_file() => None,
         Some(p) => Some(format!(
-            "true floor left out: no program at {}",
+            "true floor and floor+go left out: no program at {}",
             p.display()
         )),
         None => Some(
-            "true floor left out: no cni-floor program (bench/run.sh builds it; see --floor-bin)"
+            "true floor and floor+go left out: no cni-floor program (bench/run.sh builds it; see --floor-bin)"
                 .into(),
         ),
     }

@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! cni-floor add <bridge> <host veth> <container netns path> <ifname> <addr/len> <gateway>
+//! cni-floor add-go <same arguments>
 //! cni-floor del <host veth>
 //! ```
 //!
@@ -15,6 +16,15 @@
 //! route, sent as one batch. DEL is one RTM_DELLINK of the host end (the
 //! peer goes with it). No IPAM, no sysctls, no firewall, no result, no
 //! reading back: only libc.
+//!
+//! `add-go` is the same ADD plus what the reference (Go) bridge plugin
+//! asks of the kernel for every new veth, which a compatible plugin must
+//! ask too, done the cheapest way there is: `accept_ra` 0 on the host end
+//! and `accept_dad` 0 on the container end (IPv6 settings, written through
+//! `/proc/sys`, as no netlink request sets them), and `arp_notify` 1 on the
+//! container end (over netlink) before it comes up, so that the kernel
+//! sends a gratuitous ARP that the bridge floods to every port. Still no
+//! IPAM, firewall, result or reading back.
 
 mod nl;
 
@@ -31,12 +41,16 @@ fn main() {
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let done = match argv.as_slice() {
         ["add", bridge, veth, netns, ifname, addr, gw] => {
-            add(bridge, veth, netns, ifname, addr, gw)
+            add(bridge, veth, netns, ifname, addr, gw, false)
+        }
+        ["add-go", bridge, veth, netns, ifname, addr, gw] => {
+            add(bridge, veth, netns, ifname, addr, gw, true)
         }
         ["del", veth] => del(veth),
-        _ => {
-            Err("usage: cni-floor add BRIDGE VETH NETNS IFNAME ADDR/LEN GATEWAY | del VETH".into())
-        }
+        _ => Err(
+            "usage: cni-floor add|add-go BRIDGE VETH NETNS IFNAME ADDR/LEN GATEWAY | del VETH"
+                .into(),
+        ),
     };
     if let Err(e) = done {
         eprintln!("cni-floor: {e}");
@@ -64,7 +78,22 @@ fn one_queue(m: &mut Msg) {
     m.attr_u32(libc::IFLA_NUM_RX_QUEUES, 1);
 }
 
-fn add(bridge: &str, veth: &str, netns: &str, ifname: &str, addr: &str, gw: &str) -> Res<()> {
+/// Write `value` to an IPv6 setting of `link` in the calling thread's
+/// namespace.
+fn ipv6_conf(link: &str, leaf: &str, value: &str) -> Res<()> {
+    let path = format!("/proc/sys/net/ipv6/conf/{link}/{leaf}");
+    std::fs::write(&path, value).map_err(|e| format!("write {path}: {e}"))
+}
+
+fn add(
+    bridge: &str,
+    veth: &str,
+    netns: &str,
+    ifname: &str,
+    addr: &str,
+    gw: &str,
+    go: bool,
+) -> Res<()> {
     let (ip, len) = addr
         .split_once('/')
         .ok_or_else(|| format!("address {addr} has no prefix length"))?;
@@ -97,12 +126,29 @@ fn add(bridge: &str, veth: &str, netns: &str, ifname: &str, addr: &str, gw: &str
     m.end(info);
     host.request(&[m])
         .map_err(|e| format!("create veth {veth}: {e}"))?;
+    if go {
+        ipv6_conf(veth, "accept_ra", "0")?;
+    }
 
     let ifname = ifname.to_string();
     let inside = std::thread::spawn(move || -> Res<()> {
         nl::enter(&ns)?;
         let ctr = Socket::open()?;
         let index = ifindex(&ifname)?;
+        let mut batch = Vec::with_capacity(4);
+        if go {
+            ipv6_conf(&ifname, "accept_dad", "0")?;
+            let mut n = Msg::new(libc::RTM_NEWLINK, 0);
+            n.ifinfo(index as i32, 0);
+            let spec = n.nest(libc::IFLA_AF_SPEC);
+            let inet = n.nest(libc::AF_INET as u16);
+            let conf = n.nest(nl::IFLA_INET_CONF);
+            n.attr_u32(nl::IPV4_DEVCONF_ARP_NOTIFY, 1);
+            n.end(conf);
+            n.end(inet);
+            n.end(spec);
+            batch.push(n);
+        }
         let mut a = Msg::new(libc::RTM_NEWADDR, libc::NLM_F_CREATE | libc::NLM_F_EXCL);
         a.ifaddr(len, index);
         a.attr(libc::IFA_LOCAL, &ip.octets());
@@ -113,7 +159,8 @@ fn add(bridge: &str, veth: &str, netns: &str, ifname: &str, addr: &str, gw: &str
         r.rtmsg();
         r.attr(libc::RTA_GATEWAY, &gw.octets());
         r.attr_u32(libc::RTA_OIF, index);
-        ctr.request(&[a, up, r])
+        batch.extend([a, up, r]);
+        ctr.request(&batch)
             .map_err(|e| format!("configure {ifname}: {e}"))
     });
     inside

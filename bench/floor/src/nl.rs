@@ -7,6 +7,12 @@ use crate::Res;
 /// `VETH_INFO_PEER` (linux/veth.h; not in libc).
 pub const VETH_INFO_PEER: u16 = 1;
 
+/// `IFLA_INET_CONF` (linux/if_link.h): a link's IPv4 settings array,
+/// inside `IFLA_AF_SPEC` / `AF_INET`.
+pub const IFLA_INET_CONF: u16 = 1;
+/// `IPV4_DEVCONF_ARP_NOTIFY` (linux/ip.h): index of `arp_notify` in it.
+pub const IPV4_DEVCONF_ARP_NOTIFY: u16 = 22;
+
 const RT_TABLE_MAIN: u8 = 254;
 const RTPROT_BOOT: u8 = 3;
 const RTN_UNICAST: u8 = 1;

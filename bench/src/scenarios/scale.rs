@@ -7,7 +7,9 @@
 //! and the iproute2 floor (`floor.rs`) run alongside, each in a fake host
 //! filled the same way, which shows how much of the growth is the kernel's
 //! own (a bridge with many ports floods
-//! every new port's IPv6 neighbour and multicast traffic to all of them).
+//! every new port's IPv6 neighbour and multicast traffic to all of them);
+//! so does the floor with Go's settings, which shows how much more of it
+//! the reference plugin's settings ask of the kernel.
 
 use std::collections::BTreeMap;
 
@@ -58,7 +60,13 @@ pub fn run(ours: &Impl, theirs: &Impl, o: &Options) -> Section {
     }
     testbed::settle(o.settle);
     let levels = [o.scale_small, o.scale_large];
-    let labels = [ours.label, theirs.label, true_floor::LABEL, floor::LABEL];
+    let labels = [
+        ours.label,
+        theirs.label,
+        true_floor::LABEL,
+        true_floor::GO_LABEL,
+        floor::LABEL,
+    ];
     for level in levels {
         for op in [add_op(level), del_op(level)] {
             for label in labels {
@@ -87,7 +95,7 @@ pub fn run(ours: &Impl, theirs: &Impl, o: &Options) -> Section {
     ));
     // The figures table compares ours with theirs only: the floors' own
     // growth goes in a note.
-    for label in [true_floor::LABEL, floor::LABEL] {
+    for label in [true_floor::LABEL, true_floor::GO_LABEL, floor::LABEL] {
         let grown: Vec<String> = ["ADD growth", "DEL growth"]
             .iter()
             .filter_map(|name| {
@@ -120,6 +128,8 @@ fn measure(ours: &Impl, theirs: &Impl, o: &Options, samples: &mut Samples) -> Re
     }
     if let Some(p) = o.floor_bin.as_deref().filter(|p| p.is_file()) {
         attaches.push(Box::new(TrueFloorAttach::new(p)?));
+        probes.push(testbed::new_ns("bp")?);
+        attaches.push(Box::new(TrueFloorAttach::with_go_settings(p)?));
         probes.push(testbed::new_ns("bp")?);
     }
     attaches.push(Box::new(FloorAttach::new()?));

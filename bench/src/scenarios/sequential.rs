@@ -198,6 +198,9 @@ fn one_rep(
         && let Some(p) = o.floor_bin.as_deref().filter(|p| p.is_file())
     {
         attaches.push(Box::new(TrueFloorAttach::new(p)?));
+        if v.floor {
+            attaches.push(Box::new(TrueFloorAttach::with_go_settings(p)?));
+        }
     }
     if v.floor {
         attaches.push(Box::new(FloorAttach::new()?));
