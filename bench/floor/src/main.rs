@@ -79,10 +79,14 @@ fn one_queue(m: &mut Msg) {
 }
 
 /// Write `value` to an IPv6 setting of `link` in the calling thread's
-/// namespace.
+/// namespace. A kernel without IPv6 has no such file, and the plugins
+/// (like Go's) go on without the setting; so does the floor.
 fn ipv6_conf(link: &str, leaf: &str, value: &str) -> Res<()> {
     let path = format!("/proc/sys/net/ipv6/conf/{link}/{leaf}");
-    std::fs::write(&path, value).map_err(|e| format!("write {path}: {e}"))
+    match std::fs::write(&path, value) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!("write {path}: {e}")),
+        _ => Ok(()),
+    }
 }
 
 fn add(
