@@ -14,7 +14,7 @@
 //! the reference bridge plugin writes on every new veth and a compatible
 //! plugin must write too (`accept_ra` 0 on the host end, `accept_dad` 0 and
 //! `arp_notify` 1 on the container end), the cheapest way they can be
-//! written. What it costs over the true floor is the kernel work that
+//! written with few namespaces around. What it costs over the true floor is the kernel work that
 //! compatibility asks for: two `/proc/sys/net/ipv6` path lookups, and the
 //! gratuitous ARP that `arp_notify` makes the kernel send on link up, which
 //! the bridge floods to every port. Still no IPAM or firewall.

@@ -19,12 +19,14 @@
 //!
 //! `add-go` is the same ADD plus what the reference (Go) bridge plugin
 //! asks of the kernel for every new veth, which a compatible plugin must
-//! ask too, done the cheapest way there is: `accept_ra` 0 on the host end
-//! and `accept_dad` 0 on the container end (IPv6 settings, written through
-//! `/proc/sys`, as no netlink request sets them), and `arp_notify` 1 on the
-//! container end (over netlink) before it comes up, so that the kernel
-//! sends a gratuitous ARP that the bridge floods to every port. Still no
-//! IPAM, firewall, result or reading back.
+//! ask too, done the cheapest way there is with few namespaces around
+//! (with many hundreds, a private procfs instance makes the two IPv6 path
+//! lookups cheaper; Documentation/performance.md): `accept_ra` 0 on the
+//! host end and `accept_dad` 0 on the container end (IPv6 settings,
+//! written through `/proc/sys`, as no netlink request sets them), and
+//! `arp_notify` 1 on the container end (over netlink) before it comes up,
+//! so that the kernel sends a gratuitous ARP that the bridge floods to
+//! every port. Still no IPAM, firewall, result or reading back.
 
 mod nl;
 
